@@ -1,0 +1,23 @@
+"""Errors a caller can act on. Each carries a short machine-readable ``code`` (the server sends it as is)."""
+
+
+class LayerDecompError(Exception):
+    code = "error"
+
+
+class InvalidInput(LayerDecompError, ValueError):
+    """The picture or the mask cannot be decomposed as given (sizes, formats, empty selection, ...)."""
+
+    code = "invalid_input"
+
+
+class BackendUnavailable(LayerDecompError, RuntimeError):
+    """The requested backend cannot run here (missing weights, missing packages, no GPU, ...)."""
+
+    code = "backend_unavailable"
+
+
+class Cancelled(LayerDecompError):
+    """The caller asked to stop; raised between stages (and between diffusion steps)."""
+
+    code = "cancelled"

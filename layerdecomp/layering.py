@@ -1,0 +1,102 @@
+"""Stage 4: turn a backend's crop-sized result into faithful full-size layers.
+
+Faithful means:
+- outside the hole (the dilated selection) the background *is* the input, bit for bit, and the
+  foreground's alpha is 0 (recovered hidden parts aside, which ``visibility`` marks as not visible);
+- inside the hole, foreground-over-background reproduces the input to within rounding, because the
+  foreground colour is solved from the compositing equation ``I = aF + (1 - a)B`` against the final,
+  already rounded background.
+
+Solving F against a *generated* fill makes the composite exact but drags the fill's errors into F where
+a is small (the object's edge would carry the fill's colours). So where the backend supplies its own
+estimate of F, the soft edge takes the *local* background implied by that estimate,
+``B = (I - aF) / (1 - a)``, blended towards the fill as a grows (where dividing by ``1 - a`` would
+amplify errors); F is then solved against that. The edge keeps the object's colours, the composite stays
+exact, and the clean plate is the fill wherever the object was (nearly) opaque.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .region import Region
+from .types import BackendResult, Decomposition
+
+
+def _solve_foreground(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """F from I = aF + (1-a)B where a > 0 (float32, unclipped); 0 where a == 0."""
+    a = alpha[..., None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fg = (image - (1.0 - a) * background) / a
+    return np.where(a > 0, fg, 0.0).astype(np.float32)
+
+
+def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
+    """Faithful layers for one crop.
+
+    Returns ``(foreground RGBA uint8, background RGB uint8, visibility uint8)`` at the crop's size.
+    """
+    image = image_rgb.astype(np.float32)
+    # Quantise alpha first: everything after is solved against the alpha that will actually be stored.
+    alpha8 = np.where(hole, np.clip(np.rint(result.alpha * 255.0), 0, 255), 0).astype(np.uint8)
+    alpha = alpha8.astype(np.float32) / 255.0
+    fill = result.background.astype(np.float32)
+
+    background = np.where(hole[..., None], fill, image)
+    if result.foreground is not None:
+        a = alpha[..., None]
+        edge = (a > 0) & (a < 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            local = (image - a * result.foreground.astype(np.float32)) / (1.0 - a)
+        local = np.clip(np.nan_to_num(local), 0, 255)
+        blended = (1.0 - a) * local + a * fill
+        background = np.where(edge & hole[..., None], blended, background)
+    background8 = np.clip(np.rint(background), 0, 255).astype(np.uint8)
+
+    foreground = _solve_foreground(image, alpha, background8.astype(np.float32))
+    clipped = ((foreground < 0) | (foreground > 255)).any(axis=2) & (alpha > 0) & (alpha < 1)
+    if clipped.any():
+        # F left the colour range: keep the clipped F and move B instead, so the composite stays exact.
+        a = alpha[clipped][:, None]
+        f_clip = np.clip(foreground[clipped], 0, 255)
+        b_fix = (image[clipped] - a * f_clip) / (1.0 - a)
+        background8[clipped] = np.clip(np.rint(b_fix), 0, 255).astype(np.uint8)
+        foreground = _solve_foreground(image, alpha, background8.astype(np.float32))
+    foreground8 = np.clip(np.rint(foreground), 0, 255).astype(np.uint8)
+
+    # Outside the hole nothing may change, whatever the arithmetic above did there.
+    background8[~hole] = image_rgb[~hole]
+    fg_alpha = alpha8
+    if result.amodal_alpha is not None and result.amodal_foreground is not None:
+        hidden = (~hole) & (result.amodal_alpha > 0)
+        fg_alpha = alpha8.copy()
+        fg_alpha[hidden] = np.clip(np.rint(result.amodal_alpha[hidden] * 255.0), 0, 255).astype(np.uint8)
+        foreground8[hidden] = result.amodal_foreground[hidden]
+    foreground8[fg_alpha == 0] = 0
+    rgba = np.dstack([foreground8, fg_alpha])
+    visibility = np.where(hole, 255, 0).astype(np.uint8)
+    return rgba, background8, visibility
+
+
+def assemble(image: np.ndarray, region: Region, result: BackendResult, metadata: dict) -> Decomposition:
+    """Paste one crop's layers into full-size layers (RGBA input keeps its alpha channel)."""
+    sl = region.box.slices
+    crop = image[sl]
+    rgba, background_crop, visibility_crop = layer_crop(crop[..., :3], region.hole, result)
+
+    if image.shape[2] == 4:
+        # The fill is colour only; the layer's own transparency inside the hole is continued from around it.
+        source_alpha = crop[..., 3]
+        filled_alpha = cv2.inpaint(source_alpha, region.hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+        background_crop = np.dstack([background_crop, np.where(region.hole, filled_alpha, source_alpha)])
+        rgba[..., 3] = (rgba[..., 3].astype(np.uint16) * source_alpha // 255).astype(np.uint8)
+
+    height, width = image.shape[:2]
+    foreground = np.zeros((height, width, 4), np.uint8)
+    background = image.copy()
+    visibility = np.zeros((height, width), np.uint8)
+    foreground[sl] = rgba
+    background[sl] = background_crop
+    visibility[sl] = visibility_crop
+    return Decomposition(foreground, background, visibility, region.box, metadata)

@@ -1,0 +1,76 @@
+"""The values that travel between the stages of a decomposition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol
+
+import numpy as np
+
+# progress(stage, fraction): stage is a short word ("region", "alpha", "fill", "step", "layering", ...),
+# fraction in [0, 1] within that stage.
+ProgressCallback = Callable[[str, float], None]
+
+
+class CancelToken(Protocol):
+    """Anything with ``is_set()`` (a ``threading.Event`` qualifies)."""
+
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle in pixel coordinates: columns ``x .. x+w``, rows ``y .. y+h``."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y, self.y + self.h), slice(self.x, self.x + self.w)
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.x, self.y, self.w, self.h)
+
+
+@dataclass
+class BackendResult:
+    """What a backend returns for the crop it was given (all arrays at the crop's size).
+
+    ``background``: RGB uint8, the fill; only its values inside the hole are used.
+    ``alpha``: float32 in [0, 1], the object's *visible* alpha.
+    ``foreground``: optional float32 RGB estimate of the object's colours (used in the soft edge, where
+    solving the compositing equation against a generated fill would pull the fill's errors into F).
+    ``amodal_alpha`` / ``amodal_foreground``: optional, the complete object including the parts hidden
+    behind occluders (only backends that support occlusion recovery set them).
+    """
+
+    background: np.ndarray
+    alpha: np.ndarray
+    foreground: Optional[np.ndarray] = None
+    amodal_alpha: Optional[np.ndarray] = None
+    amodal_foreground: Optional[np.ndarray] = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decomposition:
+    """The result of :func:`layerdecomp.decompose`, at the input's full size.
+
+    ``foreground``: RGBA uint8 (straight alpha), the object; alpha 0 outside the (dilated) selection
+    except for recovered hidden parts.
+    ``background``: uint8 with the input's channel count, the clean plate; equal to the input bit for bit
+    outside the dilated selection.
+    ``visibility``: uint8, 255 where the object is visible in the input (foreground-over-background
+    reproduces the input there), 0 on recovered hidden parts and elsewhere.
+    ``box``: the rectangle outside which neither layer differs from "input / transparent".
+    ``metadata``: backend name, timings (seconds per stage), what the backend could not do, options.
+    """
+
+    foreground: np.ndarray
+    background: np.ndarray
+    visibility: np.ndarray
+    box: Box
+    metadata: dict[str, Any]
