@@ -76,13 +76,13 @@ def write_outputs(out_dir: str | os.PathLike, images: dict[str, np.ndarray], rep
     try:
         for name, array in images.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=out)
+            staged.append((tmp, out / f"{name}.png"))
             with os.fdopen(fd, "wb") as f:
                 Image.fromarray(array).save(f, format="PNG")
-            staged.append((tmp, out / f"{name}.png"))
         fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".json", dir=out)
+        staged.append((tmp, out / "report.json"))
         with os.fdopen(fd, "w") as f:
             json.dump(report, f, indent=2, default=str)
-        staged.append((tmp, out / "report.json"))
     except BaseException:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)

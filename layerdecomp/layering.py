@@ -10,8 +10,8 @@ Faithful means:
 Solving F against a *generated* fill makes the composite exact but drags the fill's errors into F where
 a is small (the object's edge would carry the fill's colours). So where the backend supplies its own
 estimate of F, the soft edge takes the *local* background implied by that estimate,
-``B = (I - aF) / (1 - a)``, blended towards the fill as a grows (where dividing by ``1 - a`` would
-amplify errors); F is then solved against that. The edge keeps the object's colours, the composite stays
+``B = (I - aF) / (1 - a)``, blended towards the fill as a grows past 0.5 (where dividing by ``1 - a``
+would amplify errors); F is then solved against that. The edge keeps the object's colours, the composite stays
 exact, and the clean plate is the fill wherever the object was (nearly) opaque.
 """
 
@@ -50,7 +50,9 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
         with np.errstate(divide="ignore", invalid="ignore"):
             local = (image - a * result.foreground.astype(np.float32)) / (1.0 - a)
         local = np.clip(np.nan_to_num(local), 0, 255)
-        blended = (1.0 - a) * local + a * fill
+        # Trust the estimate fully up to a = 0.5, then hand over to the fill as the object turns opaque.
+        weight = np.clip(2.0 * (1.0 - a), 0.0, 1.0)
+        blended = weight * local + (1.0 - weight) * fill
         background = np.where(edge & hole[..., None], blended, background)
     background8 = np.clip(np.rint(background), 0, 255).astype(np.uint8)
 

@@ -1,0 +1,127 @@
+"""The layering guarantees, on random pictures, masks and backend results (hypothesis)."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from layerdecomp.layering import assemble, layer_crop
+from layerdecomp.region import plan_region
+from layerdecomp.types import BackendResult
+
+
+def recomposition_error(image, foreground, background):
+    """max |aF + (1-a)B - I| in 0..255 units."""
+    a = foreground[..., 3:4].astype(np.float64) / 255.0
+    comp = a * foreground[..., :3] + (1.0 - a) * background[..., :3].astype(np.float64)
+    return np.abs(comp - image[..., :3]).max(axis=2)
+
+
+@st.composite
+def cases(draw):
+    seed = draw(st.integers(0, 2**32 - 1))
+    h, w = draw(st.integers(4, 40)), draw(st.integers(4, 40))
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    # Soft masks: blobs of random grey levels, sometimes hard.
+    mask = np.zeros((h, w), np.uint8)
+    y0, x0 = rng.integers(0, h), rng.integers(0, w)
+    y1, x1 = rng.integers(y0, h) + 1, rng.integers(x0, w) + 1
+    mask[y0:y1, x0:x1] = rng.integers(1, 256, (y1 - y0, x1 - x0)) if draw(st.booleans()) else 255
+    if mask.min() == 255:
+        mask[0, 0] = 0
+    region = plan_region(mask, margin=draw(st.integers(0, 8)), grow=draw(st.integers(0, 3)))
+    ch, cw = region.hole.shape
+    with_estimate = draw(st.booleans())
+    result = BackendResult(
+        background=rng.integers(0, 256, (ch, cw, 3), dtype=np.uint8),
+        alpha=rng.choice([0.0, 1.0, rng.random()], size=(ch, cw)).astype(np.float32)
+        if draw(st.booleans())
+        else rng.random((ch, cw)).astype(np.float32),
+        foreground=rng.random((ch, cw, 3)).astype(np.float32) * 255 if with_estimate else None,
+    )
+    return image, mask, region, result
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_layers_are_faithful(case):
+    image, mask, region, result = case
+    out = assemble(image, region, result, {})
+    hole = np.zeros(mask.shape, bool)
+    hole[region.box.slices] = region.hole
+
+    # Outside the dilated selection: the background is the input bit for bit and alpha is 0.
+    assert np.array_equal(out.background[~hole], image[~hole])
+    assert not out.foreground[..., 3][~hole].any()
+    # Where the object is visible: foreground over background reproduces the input within 1/255.
+    visible = hole & (out.foreground[..., 3] > 0)
+    assert recomposition_error(image, out.foreground, out.background)[visible].max(initial=0) <= 1.0
+    assert np.array_equal(out.visibility > 0, hole)
+    # Full size, right types.
+    assert out.foreground.shape == image.shape[:2] + (4,) and out.foreground.dtype == np.uint8
+    assert out.background.shape == image.shape and out.background.dtype == np.uint8
+
+
+def test_opaque_object_takes_the_fill_as_background_and_the_input_as_colour():
+    image = np.full((8, 8, 3), 200, np.uint8)
+    hole = np.zeros((8, 8), bool)
+    hole[2:6, 2:6] = True
+    fill = np.full((8, 8, 3), 17, np.uint8)
+    fg, bg, vis = layer_crop(image, hole, BackendResult(background=fill, alpha=np.ones((8, 8), np.float32)))
+    assert (bg[hole] == 17).all() and (bg[~hole] == 200).all()
+    assert (fg[hole] == [200, 200, 200, 255]).all() and not fg[~hole].any()
+    assert (vis[hole] == 255).all() and not vis[~hole].any()
+
+
+def test_edge_colours_follow_the_estimate_not_the_fill():
+    # A half-transparent red object over grey; the fill is wrong (blue). Without an estimate F would be
+    # solved against the blue fill and turn purple-ish; with the estimate the edge stays red.
+    true_f, true_b, a = np.array([255.0, 0, 0]), np.array([128.0, 128, 128]), 0.5
+    image = np.full((4, 4, 3), np.rint(a * true_f + (1 - a) * true_b), np.uint8)
+    hole = np.ones((4, 4), bool)
+    hole[0, 0] = False
+    alpha = np.full((4, 4), a, np.float32)
+    fill = np.full((4, 4, 3), [0, 0, 255], np.uint8)
+    naive, _, _ = layer_crop(image, hole, BackendResult(background=fill, alpha=alpha))
+    est = np.broadcast_to(true_f.astype(np.float32), (4, 4, 3))
+    better, bg, _ = layer_crop(image, hole, BackendResult(background=fill, alpha=alpha, foreground=est))
+    err = lambda fg: np.abs(fg[hole][:, :3].astype(float) - true_f).mean()
+    assert err(better) < 5 < err(naive)
+    assert recomposition_error(image, better, bg)[hole].max() <= 1.0
+
+
+def test_recovered_hidden_parts_are_returned_but_marked_invisible():
+    image = np.full((10, 10, 3), 90, np.uint8)
+    hole = np.zeros((10, 10), bool)
+    hole[2:5, 2:5] = True
+    amodal = np.zeros((10, 10), np.float32)
+    amodal[2:8, 2:5] = 1.0  # the object continues below the selection, behind an occluder
+    colours = np.full((10, 10, 3), 33, np.uint8)
+    result = BackendResult(
+        background=np.zeros((10, 10, 3), np.uint8),
+        alpha=hole.astype(np.float32),
+        amodal_alpha=amodal,
+        amodal_foreground=colours,
+    )
+    fg, bg, vis = layer_crop(image, hole, result)
+    hidden = (amodal > 0) & ~hole
+    assert (fg[hidden] == [33, 33, 33, 255]).all()
+    assert not vis[hidden].any() and (vis[hole] == 255).all()
+    assert (bg[~hole] == 90).all()
+
+
+def test_rgba_input_keeps_its_transparency_outside_the_hole():
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (20, 20, 4), dtype=np.uint8)
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:10, 5:10] = 255
+    region = plan_region(mask, margin=2, grow=1)
+    ch, cw = region.hole.shape
+    result = BackendResult(background=np.zeros((ch, cw, 3), np.uint8), alpha=np.ones((ch, cw), np.float32))
+    out = assemble(image, region, result, {})
+    hole = np.zeros((20, 20), bool)
+    hole[region.box.slices] = region.hole
+    assert out.background.shape == (20, 20, 4)
+    assert np.array_equal(out.background[~hole], image[~hole])
+    # The object is no more opaque than the layer it came from.
+    assert (out.foreground[..., 3][hole] <= image[..., 3][hole]).all()
