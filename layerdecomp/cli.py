@@ -12,6 +12,7 @@ from .errors import LayerDecompError
 # `layerdecomp decompose` never pays for torch or the server.
 SUBCOMMANDS = {
     "decompose": ("layerdecomp.commands.decompose", "split the selected object out of a picture"),
+    "data": ("layerdecomp.commands.data", "make training/evaluation triplets (tar shards) from layered sources"),
 }
 
 
