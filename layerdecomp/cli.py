@@ -13,6 +13,8 @@ from .errors import LayerDecompError
 SUBCOMMANDS = {
     "decompose": ("layerdecomp.commands.decompose", "split the selected object out of a picture"),
     "data": ("layerdecomp.commands.data", "make training/evaluation triplets (tar shards) from layered sources"),
+    "eval": ("layerdecomp.commands.eval", "run a backend over a triplet set and print the evaluation metrics"),
+    "serve": ("layerdecomp.commands.serve", "serve decompositions to the Krita plugin over a local websocket"),
 }
 
 

@@ -1,0 +1,210 @@
+"""A Python client for ``layerdecomp serve``: the same ``decompose`` as the library, run by a server.
+
+    from layerdecomp.client import Client
+    with Client("ws://127.0.0.1:8765") as client:       # token: the user's token file by default
+        result = client.decompose(image, mask, progress=print, steps=28)
+
+``result`` is the ``Decomposition`` the in-process ``layerdecomp.decompose`` returns, bit for bit
+(full-size layers rebuilt from the server's crop and offset; metadata as the server measured it).
+Speaks ``server.protocol``, like the Krita plugin; one job at a time per ``Client``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Optional
+
+import numpy as np
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.sync.client import ClientConnection, connect
+
+from server import pixels, protocol
+from server.protocol import DEFAULT_PORT, ErrorCode, FrameCollector, Role
+
+from .config import read_token
+from .errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
+from .types import Box, CancelToken, Decomposition, ProgressCallback
+from .validate import validate
+
+DEFAULT_URL = f"ws://127.0.0.1:{DEFAULT_PORT}"
+# How often a waiting decompose looks at its cancel token.
+CANCEL_POLL_S = 0.05
+
+
+class ServerError(LayerDecompError):
+    """The server refused or failed a job, or the connection broke. ``code``: the protocol's error code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_ERRORS = {
+    ErrorCode.INVALID_INPUT: InvalidInput,
+    ErrorCode.BACKEND_UNAVAILABLE: BackendUnavailable,
+    ErrorCode.CANCELLED: Cancelled,
+}
+
+
+def _error(code: str, message: str) -> LayerDecompError:
+    cls = _ERRORS.get(code)
+    return cls(message) if cls is not None else ServerError(code, message)
+
+
+class Client:
+    def __init__(self, url: str = DEFAULT_URL, token: Optional[str] = None, *, name: str = "layerdecomp.client",
+                 open_timeout: float = 10.0) -> None:
+        self.url = url
+        if token is None:
+            try:
+                token = read_token()
+            except FileNotFoundError:
+                raise ServerError(ErrorCode.UNAUTHORIZED, "no token file yet: start the server once "
+                                  "(layerdecomp serve) or pass token=...") from None
+        self._token = token
+        self._name = name
+        self._open_timeout = open_timeout
+        self._ws: Optional[ClientConnection] = None
+        self._job_ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.welcome: Optional[protocol.Welcome] = None
+
+    # ---------------------------------------------------------------------------------- connection
+
+    def connect(self) -> protocol.Welcome:
+        """Open the connection and say hello (``decompose`` does this on first use)."""
+        if self._ws is not None and self.welcome is not None:
+            return self.welcome
+        try:
+            ws = connect(self.url, compression=None, max_size=None, open_timeout=self._open_timeout)
+        except (OSError, InvalidURI, TimeoutError) as exc:
+            raise ServerError("unreachable", f"cannot reach the layerdecomp server at {self.url} ({exc}); "
+                              "start it with: layerdecomp serve") from None
+        except InvalidStatus as exc:
+            raise ServerError("refused", f"the server at {self.url} refused the connection "
+                              f"(HTTP {exc.response.status_code}: {exc.response.body.decode(errors='replace').strip()})"
+                              ) from None
+        try:
+            ws.send(protocol.encode(protocol.Hello(token=self._token, client=self._name)))
+            reply = self._decode(ws.recv(timeout=self._open_timeout))
+        except (ConnectionClosed, TimeoutError) as exc:
+            ws.close()
+            raise ServerError("closed", f"the server closed the connection during hello ({exc})") from None
+        if isinstance(reply, protocol.Error):
+            ws.close()
+            raise _error(reply.code, reply.message)
+        if not isinstance(reply, protocol.Welcome):
+            ws.close()
+            raise ServerError(ErrorCode.BAD_MESSAGE, f"the server answered hello with {reply.TYPE}")
+        self._ws, self.welcome = ws, reply
+        return reply
+
+    def close(self) -> None:
+        if self._ws is not None:
+            self._ws.close()
+            self._ws = None
+            self.welcome = None
+
+    def __enter__(self) -> "Client":
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    @staticmethod
+    def _decode(data: Any) -> protocol.Message:
+        if not isinstance(data, str):
+            raise ServerError(ErrorCode.BAD_FRAME, "the server sent pixels where a message was expected")
+        try:
+            return protocol.decode(data)
+        except protocol.ProtocolError as exc:
+            raise ServerError(exc.code, f"the server sent a bad message: {exc.message}") from None
+
+    # ---------------------------------------------------------------------------------------- jobs
+
+    def decompose(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        backend: str = "auto",
+        *,
+        margin: Optional[int] = None,
+        grow: Optional[int] = None,
+        progress: Optional[ProgressCallback] = None,
+        cancel: Optional[CancelToken] = None,
+        **options: Any,
+    ) -> Decomposition:
+        """As :func:`layerdecomp.decompose`, on the server. ``cancel.is_set()`` stops the job
+        (raises :class:`~layerdecomp.Cancelled` once the server confirms)."""
+        image, mask = validate(image, mask)  # the library's own checks and messages, before any upload
+        with self._lock:
+            self.connect()
+            assert self._ws is not None
+            try:
+                return self._run(self._ws, image, mask, backend, margin, grow, progress, cancel, options)
+            except ConnectionClosed as exc:
+                self.close()
+                raise ServerError("closed", f"the server closed the connection ({exc})") from None
+
+    def _run(self, ws: ClientConnection, image: np.ndarray, mask: np.ndarray, backend: str,
+             margin: Optional[int], grow: Optional[int], progress: Optional[ProgressCallback],
+             cancel: Optional[CancelToken], options: dict[str, Any]) -> Decomposition:
+        height, width = mask.shape
+        job = next(self._job_ids)
+        request = protocol.Decompose(
+            job=job, width=width, height=height, format=pixels.image_format(image).name,
+            backend=None if backend == "auto" else backend, margin=margin, grow=grow, options=options,
+        )
+        image_header, mask_header = protocol.upload_frames(request)
+        ws.send(protocol.encode(request))
+        ws.send(pixels.array_to_frame(image_header, image))
+        ws.send(pixels.array_to_frame(mask_header, mask))
+
+        cancel_sent = False
+        while True:
+            if cancel is not None and not cancel_sent and cancel.is_set():
+                ws.send(protocol.encode(protocol.Cancel(job=job)))
+                cancel_sent = True
+            try:
+                data = ws.recv(timeout=CANCEL_POLL_S if cancel is not None and not cancel_sent else None)
+            except TimeoutError:
+                continue
+            message = self._decode(data)
+            if getattr(message, "job", None) not in (job, None):
+                continue  # a late answer about an earlier job (e.g. unknown_job for a cancel that crossed a result)
+            if isinstance(message, protocol.Progress):
+                if progress is not None:
+                    progress(message.stage, message.fraction)
+            elif isinstance(message, protocol.Cancelled):
+                raise Cancelled("the decomposition was cancelled")
+            elif isinstance(message, protocol.Error):
+                raise _error(message.code, message.message)
+            elif isinstance(message, protocol.Result):
+                return self._receive_result(ws, message, image)
+            else:
+                raise ServerError(ErrorCode.BAD_MESSAGE, f"unexpected {message.TYPE} message during a job")
+
+    def _receive_result(self, ws: ClientConnection, result: protocol.Result, image: np.ndarray) -> Decomposition:
+        collector = FrameCollector(protocol.result_frames(result))
+        while not collector.complete:
+            data = ws.recv()
+            if isinstance(data, str):
+                raise ServerError(ErrorCode.BAD_FRAME, "the server sent a message in the middle of a result's frames")
+            try:
+                header, payload = protocol.unpack_frame(data)
+                collector.add(header, payload)
+            except protocol.ProtocolError as exc:
+                raise ServerError(exc.code, f"the server sent a bad result frame: {exc.message}") from None
+        box = Box(*result.box)
+        crops = {header.role: pixels.frame_to_array(header, collector.frames[header.role])
+                 for header in protocol.result_frames(result)}
+        # The server sends only the box; outside it the layers are "transparent / the input / not visible".
+        foreground = np.zeros((result.height, result.width, 4), np.uint8)
+        background = image.copy()
+        visibility = np.zeros((result.height, result.width), np.uint8)
+        foreground[box.slices] = crops[Role.FOREGROUND]
+        background[box.slices] = crops[Role.BACKGROUND]
+        visibility[box.slices] = crops[Role.VISIBILITY]
+        return Decomposition(foreground, background, visibility, box, result.metadata)

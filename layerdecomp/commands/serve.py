@@ -1,0 +1,64 @@
+"""Serve decompositions to the Krita plugin (and layerdecomp.client) over a local websocket.
+
+The backend is loaded once and kept. Clients must present the token kept in the user's config folder
+(created on first run; set LAYERDECOMP_CONFIG_DIR to use another folder). Stop with Ctrl+C or SIGTERM:
+jobs in flight are cancelled and clients are told why."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from .. import backends
+from .decompose import _option
+
+# Kept in step with server.protocol's defaults without importing the server for --help.
+_DEFAULT_PORT = 8765
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on; anything but loopback lets other machines in (a warning says so)")
+    p.add_argument("--port", type=int, default=_DEFAULT_PORT, help="TCP port (0: any free port, printed at start)")
+    p.add_argument("--backend", default="auto", choices=backends.available_names(),
+                   help="which method to serve; auto picks the best one that can run here")
+    p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
+                   help="a backend option (repeatable): load options (weights, device, ...) and defaults for "
+                        "per-job options, e.g. -O steps=28")
+    p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                   help="a browser Origin allowed to connect (repeatable); by default every browser is refused")
+    p.add_argument("--jobs", type=int, default=1, help="jobs run at the same time")
+    p.add_argument("--max-queue", type=int, default=None, help="jobs open at once (uploading, waiting, running)")
+    p.add_argument("--max-connections", type=int, default=None, help="connections open at once")
+    p.add_argument("--max-side", type=int, default=None, help="largest image side accepted, in pixels")
+    p.add_argument("--idle-timeout", type=float, default=None, metavar="S",
+                   help="close connections that have no job and send nothing for this long")
+    p.add_argument("--verbose", "-v", action="store_true", help="log every connection")
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import dataclasses
+
+    from server.app import ServerConfig, serve_until_signalled
+    from server.protocol import Limits
+
+    from ..config import read_or_create_token, token_path
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.getLogger("layerdecomp.server").setLevel(logging.INFO)
+    limits = Limits()
+    changes = {"max_queue": args.max_queue, "max_connections": args.max_connections,
+               "max_side": args.max_side, "idle_timeout_s": args.idle_timeout}
+    limits = dataclasses.replace(limits, **{k: v for k, v in changes.items() if v is not None})
+    token = read_or_create_token()
+    config = ServerConfig(host=args.host, port=args.port, backend=args.backend, options=dict(args.option),
+                          limits=limits, allowed_origins=tuple(args.allow_origin), token=token, jobs=args.jobs)
+
+    def ready(url: str) -> None:
+        print(f"layerdecomp server listening on {url}", flush=True)
+        print(f"token file: {token_path()}", flush=True)
+
+    asyncio.run(serve_until_signalled(config, ready))
+    return 0
