@@ -1,0 +1,122 @@
+"""The plugin zip that Krita's *Tools › Scripts › Import Python Plugin from File…* accepts.
+
+Layout (what Krita's ``plugin_importer.py`` looks for)::
+
+    layerdecomp_krita.desktop            X-KDE-Library=layerdecomp_krita
+    layerdecomp_krita.action             (Krita copies it to its actions/ folder)
+    layerdecomp_krita/                   the plugin package, plus:
+        protocol.py                      server/protocol.py, copied as is (one protocol, both sides)
+        _vendor/websockets/              the pure-Python websockets package (Krita's Python lacks one)
+
+Only the standard library is used, so the installer can build the zip from any Python. The zip is
+reproducible: entries are sorted and carry a fixed timestamp.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLUGIN_SOURCE = REPO_ROOT / "krita_plugin"
+PROTOCOL_SOURCE = REPO_ROOT / "server" / "protocol.py"
+PLUGIN_NAME = "layerdecomp_krita"
+# The websockets majors whose sync client the plugin uses; 15.x still runs on Python 3.9 (older Kritas).
+WEBSOCKETS_MAJORS = ("13.", "14.", "15.")
+# Compiled speed-ups are platform-specific; websockets falls back to pure Python without them.
+_SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dylib", ".c", ".pyi")
+_FIXED_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+class PackagingError(RuntimeError):
+    pass
+
+
+def _skip(path: Path) -> bool:
+    return "__pycache__" in path.parts or path.name.endswith(_SKIP_SUFFIXES) or path.name.startswith(".")
+
+
+def _copy_tree(source: Path, dest: Path) -> None:
+    for path in sorted(source.rglob("*")):
+        rel = path.relative_to(source)
+        if path.is_dir() or _skip(rel):
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+
+def _websockets_source() -> tuple[Path, str, Path | None]:
+    """(package folder, version, licence file or None) of the installed websockets."""
+    spec = importlib.util.find_spec("websockets")
+    if spec is None or not spec.submodule_search_locations:
+        raise PackagingError("websockets is not installed here; `pip install websockets==15.0.1`, then package again")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    version = ""
+    licence = None
+    try:
+        dist = distribution("websockets")
+        version = dist.version
+        for file in dist.files or []:
+            if file.name.upper().startswith(("LICENSE", "LICENCE", "COPYING")):
+                licence = Path(dist.locate_file(file))
+                break
+    except PackageNotFoundError:
+        pass
+    if not version.startswith(WEBSOCKETS_MAJORS):
+        raise PackagingError(f"websockets {version or '(unknown version)'} is installed; the plugin bundles "
+                             "websockets 13-15: `pip install websockets==15.0.1`, then package again")
+    return folder, version, licence
+
+
+def stage_plugin(dest: str | Path) -> Path:
+    """Lay the plugin out in ``dest`` as it goes into the zip (the .desktop and .action files and the
+    package folder with protocol.py and websockets inside). Returns ``dest``."""
+    dest = Path(dest)
+    package_source = PLUGIN_SOURCE / PLUGIN_NAME
+    for needed in (package_source / "__init__.py", PLUGIN_SOURCE / f"{PLUGIN_NAME}.desktop", PROTOCOL_SOURCE):
+        if not needed.is_file():
+            raise PackagingError(f"{needed} is missing; package from a complete layerdecomp checkout")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in (f"{PLUGIN_NAME}.desktop", f"{PLUGIN_NAME}.action"):
+        shutil.copyfile(PLUGIN_SOURCE / name, dest / name)
+    package = dest / PLUGIN_NAME
+    _copy_tree(package_source, package)
+    shutil.copyfile(PROTOCOL_SOURCE, package / "protocol.py")
+    folder, version, licence = _websockets_source()
+    vendor = package / "_vendor"
+    _copy_tree(folder, vendor / "websockets")
+    (vendor / "__init__.py").write_text(
+        f'"""Bundled third-party packages: websockets {version} (BSD-3-Clause, see websockets-LICENSE)."""\n',
+        encoding="utf-8")
+    if licence is not None and licence.is_file():
+        shutil.copyfile(licence, vendor / "websockets-LICENSE")
+    return dest
+
+
+def build_plugin_zip(out_path: str | Path) -> Path:
+    """Build the plugin zip at ``out_path`` (parent folders are created) and return its path."""
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="layerdecomp-package-") as tmp:
+        staged = stage_plugin(Path(tmp) / "plugin")
+        partial = out.with_name(out.name + ".partial")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(staged.rglob("*")):
+                rel = path.relative_to(staged).as_posix()
+                if path.is_dir():
+                    info = zipfile.ZipInfo(rel + "/", _FIXED_TIME)
+                    info.external_attr = 0o40755 << 16
+                    archive.writestr(info, b"")
+                else:
+                    info = zipfile.ZipInfo(rel, _FIXED_TIME)
+                    info.external_attr = 0o644 << 16
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    archive.writestr(info, path.read_bytes())
+        partial.replace(out)
+    return out

@@ -1,0 +1,216 @@
+"""Reading the source pixels from Krita and writing the result layers back.
+
+The document is only read until a complete result is in hand; then ``write_result`` adds one group
+above the source layer (Background = the layer with the object removed, Object = the object) and hides
+the source layer. If anything goes wrong while writing, what was added is removed again and the source
+layer's visibility restored, so a failure leaves the document as it was.
+
+Integer RGBA pixel data from Krita is B, G, R, A; it travels to the server as is (``BGRA8``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from . import messages
+from .region import GROW, Rect, all_selected, plan_crop, tight_bounds
+
+log = logging.getLogger("layerdecomp_krita")
+
+OBJECT_NAME = "Object"
+BACKGROUND_NAME = "Background"
+VISIBLE_MASK_NAME = "Visible part"
+HIDDEN_PARTS_NAME = "Object (hidden parts)"
+
+
+def _bytes(data: Any) -> bytes:
+    """A QByteArray (or bytes) as bytes."""
+    return data.data() if hasattr(data, "data") else bytes(data)
+
+
+def group_name(layer_name: str) -> str:
+    return f"{layer_name} (decomposed)"
+
+
+@dataclass
+class Source:
+    """What was read for one job, and enough to check at the end that it still applies."""
+
+    document: Any
+    node: Any
+    crop: Rect  # canvas coordinates
+    margin: int
+    grow: int
+    image: bytes  # BGRA8 over the crop
+    mask: bytes  # A8 over the crop
+    digest: bytes  # of ``image``: the layer must not have changed when the result is written
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def check_layer(node: Any) -> None:
+    if node is None:
+        raise messages.no_layer()
+    if node.type() != "paintlayer":
+        raise messages.not_paint_layer(node.type())
+    if node.colorModel() != "RGBA" or node.colorDepth() != "U8":
+        raise messages.unsupported_color(node.colorModel(), node.colorDepth())
+
+
+def selection_bounds(document: Any) -> Rect:
+    """The tight bounds of the document's selection inside the canvas; raises when there is no usable
+    selection (none, empty, or the whole picture)."""
+    selection = document.selection()
+    if selection is None:
+        raise messages.no_selection()
+    canvas = Rect(0, 0, document.width(), document.height())
+    rect = Rect(selection.x(), selection.y(), selection.width(), selection.height()).intersect(canvas)
+    if rect.empty:
+        raise messages.empty_selection()
+    data = _bytes(selection.pixelData(rect.x, rect.y, rect.w, rect.h))
+    bounds = tight_bounds(data, rect)
+    if bounds is None:
+        raise messages.empty_selection()
+    if bounds == canvas and all_selected(data):
+        raise messages.whole_image()
+    return bounds
+
+
+def read_source(document: Any, node: Any, margin: Optional[int] = None, grow: int = GROW) -> Source:
+    """The layer's pixels and the selection's grey levels over the selection's bounds plus context."""
+    if document is None:
+        raise messages.no_document()
+    check_layer(node)
+    bounds = selection_bounds(document)
+    crop, margin = plan_crop(bounds, Rect(0, 0, document.width(), document.height()), margin, grow)
+    mask = _bytes(document.selection().pixelData(crop.x, crop.y, crop.w, crop.h))
+    image = _bytes(node.pixelData(crop.x, crop.y, crop.w, crop.h))
+    if len(image) != crop.w * crop.h * 4 or len(mask) != crop.w * crop.h:
+        raise messages.UserError("read_failed", "Krita returned pixel data of an unexpected size; try again.")
+    return Source(document, node, crop, margin, grow, image, mask, _digest(image))
+
+
+def _walk(node: Any):
+    for child in node.childNodes():
+        yield child
+        yield from _walk(child)
+
+
+def contains_node(document: Any, node: Any) -> bool:
+    uid = node.uniqueId()
+    return any(n.uniqueId() == uid for n in _walk(document.rootNode()))
+
+
+def has_hidden_parts(foreground: bytes, visibility: bytes) -> bool:
+    """True when the object has opaque pixels where it is not visible in the picture (recovered parts
+    behind occluders). Big-integer AND of two 0/1 byte strings: fast without numpy."""
+    nonzero = bytes([0] + [1] * 255)
+    hidden = bytes([1] + [0] * 255)
+    opaque = foreground[3::4].translate(nonzero)
+    unseen = visibility.translate(hidden)
+    return (int.from_bytes(opaque, "little") & int.from_bytes(unseen, "little")) != 0
+
+
+def split_by_visibility(foreground: bytes, visibility: bytes) -> tuple:
+    """``(seen, unseen)``: the BGRA8 ``foreground`` where visibility > 0, and where it is 0 (the other
+    pixels fully transparent). Whole-buffer big-integer masking, no per-pixel Python loop."""
+    keep = visibility.translate(bytes([0] + [255] * 255))
+    keep4 = bytearray(len(foreground))
+    for channel in range(4):
+        keep4[channel::4] = keep
+    n = len(foreground)
+    data = int.from_bytes(foreground, "little")
+    mask = int.from_bytes(keep4, "little")
+    everything = (1 << (8 * n)) - 1
+    return (data & mask).to_bytes(n, "little"), (data & (everything ^ mask)).to_bytes(n, "little")
+
+
+def check_still_applies(source: Source, documents: list) -> None:
+    """Raise when the document was closed, the layer deleted, or its pixels changed since reading."""
+    if not any(d == source.document for d in documents):
+        raise messages.document_gone()
+    if not contains_node(source.document, source.node):
+        raise messages.layer_gone()
+    c = source.crop
+    if _digest(_bytes(source.node.pixelData(c.x, c.y, c.w, c.h))) != source.digest:
+        raise messages.layer_changed()
+
+
+def write_result(source: Source, result: Any) -> Any:
+    """Insert the group (Background + Object) above the source layer and hide the source layer.
+
+    ``result``: a ``client.JobResult`` whose box lies inside ``source.crop``. Returns the group.
+    """
+    doc, node = source.document, source.node
+    bx, by, bw, bh = result.box
+    x, y = source.crop.x + bx, source.crop.y + by
+    if not (0 <= bx and 0 <= by and bx + bw <= source.crop.w and by + bh <= source.crop.h):
+        raise messages.server_confused(f"the result box {result.box} lies outside the picture sent")
+
+    # Built off the tree, then inserted at once: the document is untouched until the last step.
+    background = node.duplicate()
+    background.setName(BACKGROUND_NAME)
+    background.setVisible(True)
+    background.setOpacity(255)
+    background.setBlendingMode("normal")
+    background.setPixelData(result.background, x, y, bw, bh)
+
+    obj = doc.createNode(OBJECT_NAME, "paintlayer")
+    if (obj.colorModel(), obj.colorDepth(), obj.colorProfile()) != (node.colorModel(), node.colorDepth(),
+                                                                  node.colorProfile()):
+        obj.setColorSpace(node.colorModel(), node.colorDepth(), node.colorProfile())
+    hidden_layer = None
+    if not has_hidden_parts(result.foreground, result.visibility):
+        obj.setPixelData(result.foreground, x, y, bw, bh)
+    elif hasattr(doc, "createTransparencyMask"):
+        # Krita 5.2+ / 6: recovered parts behind occluders stay hidden until the artist moves the object.
+        obj.setPixelData(result.foreground, x, y, bw, bh)
+        from krita import Selection
+
+        mask = doc.createTransparencyMask(VISIBLE_MASK_NAME)
+        visible = Selection()
+        visible.setPixelData(result.visibility, x, y, bw, bh)
+        mask.setSelection(visible)
+        obj.addChildNode(mask, None)
+    else:
+        # Krita 5.1's scripting cannot fill a transparency mask: the recovered parts go to their own
+        # hidden layer above the Object instead (same picture; show it to see them).
+        seen, unseen = split_by_visibility(result.foreground, result.visibility)
+        obj.setPixelData(seen, x, y, bw, bh)
+        hidden_layer = doc.createNode(HIDDEN_PARTS_NAME, "paintlayer")
+        if hidden_layer.colorProfile() != node.colorProfile():
+            hidden_layer.setColorSpace(node.colorModel(), node.colorDepth(), node.colorProfile())
+        hidden_layer.setPixelData(unseen, x, y, bw, bh)
+        hidden_layer.setVisible(False)
+
+    group = doc.createNode(group_name(node.name()), "grouplayer")
+    group.addChildNode(background, None)
+    group.addChildNode(obj, background)
+    if hidden_layer is not None:
+        group.addChildNode(hidden_layer, obj)
+    # The group takes the source layer's place in the stack, so it takes its opacity and blending too.
+    group.setOpacity(node.opacity())
+    group.setBlendingMode(node.blendingMode())
+
+    parent = node.parentNode()
+    was_visible = node.visible()
+    inserted = False
+    try:
+        if not parent.addChildNode(group, node):
+            raise RuntimeError("Krita refused to add the group layer")
+        inserted = True
+        node.setVisible(False)
+        doc.refreshProjection()
+    except Exception as exc:
+        log.exception("writing the result failed")
+        if inserted:
+            group.remove()
+        node.setVisible(was_visible)
+        doc.refreshProjection()
+        raise messages.write_failed(str(exc)) from None
+    return group

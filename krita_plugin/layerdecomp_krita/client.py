@@ -1,0 +1,234 @@
+"""One decomposition job over the websocket: connect (starting the local server if configured), send
+the crop, follow progress, collect the result. Runs in a worker thread, never on Krita's GUI thread.
+
+Plain Python plus two things the packaging puts into the plugin: ``protocol.py`` (the server's own
+sans-I/O protocol module, copied as is) and the pure-Python ``websockets`` package (its synchronous
+client) under ``_vendor``. Every failure comes out as a ``messages.UserError``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from . import messages
+from . import protocol as P
+from ._vendor.websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from ._vendor.websockets.sync.client import ClientConnection, connect
+from .local_server import LOCAL, LocalServer, is_local, serve_arguments
+from .settings import Settings, read_token
+
+log = logging.getLogger("layerdecomp_krita")
+
+CLIENT_NAME = "layerdecomp-krita/0.1"
+# How often the receive loop looks at the cancel flag.
+POLL_S = 0.05
+# How long to wait for the server's "cancelled" before hanging up anyway.
+CANCEL_GRACE_S = 2.0
+
+_job_ids = itertools.count(1)
+
+# report(kind, payload): ("status", "sentence") or ("progress", (stage, fraction)).
+Report = Callable[[str, Any], None]
+
+
+@dataclass
+class JobRequest:
+    """The crop to decompose: ``image`` BGRA8 and ``mask`` A8, ``width`` x ``height``, rows top to bottom."""
+
+    width: int
+    height: int
+    image: bytes
+    mask: bytes
+    margin: int
+    grow: int
+
+
+@dataclass
+class JobResult:
+    """``box`` (x, y, w, h) inside the crop; ``foreground``/``background`` BGRA8 and ``visibility`` A8 over it."""
+
+    box: tuple
+    foreground: bytes
+    background: bytes
+    visibility: bytes
+    metadata: dict = field(default_factory=dict)
+
+
+class _Unreachable(Exception):
+    pass
+
+
+def _connect(url: str) -> ClientConnection:
+    try:
+        # No compression: raw pixels on loopback; no size cap on what the (trusted, local) server sends.
+        return connect(url, open_timeout=10, close_timeout=2, max_size=None, compression=None,
+                       user_agent_header=CLIENT_NAME)
+    except InvalidURI as exc:
+        raise messages.bad_address(url, str(exc)) from None
+    except InvalidStatus as exc:
+        status = exc.response.status_code
+        raise messages.server_confused(f"the address answered HTTP {status} instead of a websocket") from None
+    except InvalidHandshake as exc:
+        raise messages.server_confused(f"the websocket handshake failed: {exc}") from None
+    except (OSError, TimeoutError) as exc:
+        raise _Unreachable(str(exc)) from None
+
+
+def connect_or_start(settings: Settings, cancel: threading.Event, report: Report,
+                     server: LocalServer = LOCAL, startup_timeout: float = 120.0) -> ClientConnection:
+    """A connection to the server; starts ``settings.server_command`` first when nothing answers at a
+    local address and automatic start is on."""
+    url = settings.server_url.strip()
+    report("status", "Connecting to the server…")
+    try:
+        return _connect(url)
+    except _Unreachable as exc:
+        log.info("nothing answers at %s (%s)", url, exc)
+        if not settings.auto_start:
+            raise messages.unreachable(url) from None
+        if not is_local(url):
+            raise messages.unreachable(url, remote=True) from None
+    report("status", "Starting the local server…")
+    command = settings.server_command
+    try:
+        server.start(serve_arguments(command, url, settings.backend))
+    except (OSError, ValueError) as exc:
+        raise messages.server_start_failed(command, str(exc)) from None
+    deadline = time.monotonic() + startup_timeout
+    while True:
+        if cancel.is_set():
+            raise messages.cancelled()
+        code = server.exit_code()
+        if code is not None:
+            raise messages.server_start_failed(command, f"it stopped at once (exit code {code}): {server.log_tail()}")
+        try:
+            return _connect(url)
+        except _Unreachable:
+            pass
+        if time.monotonic() > deadline:
+            raise messages.server_start_failed(
+                command, f"it did not answer within {startup_timeout:.0f} seconds: {server.log_tail()}")
+        cancel.wait(0.25)
+
+
+def run_job(settings: Settings, request: JobRequest, cancel: threading.Event, report: Report,
+            server: LocalServer = LOCAL) -> JobResult:
+    """Decompose ``request`` on the configured server. Raises ``messages.UserError`` on any failure,
+    including ``cancelled`` once ``cancel`` is set."""
+    ws = connect_or_start(settings, cancel, report, server)
+    try:
+        return _Conversation(ws, settings, cancel, report).run(request)
+    except ConnectionClosed as exc:
+        log.info("connection lost: %s", exc)
+        raise messages.server_lost() from None
+    except P.ProtocolError as exc:
+        raise messages.server_confused(exc.message) from None
+    finally:
+        ws.close()
+
+
+class _Conversation:
+    def __init__(self, ws: ClientConnection, settings: Settings, cancel: threading.Event, report: Report) -> None:
+        self.ws = ws
+        self.settings = settings
+        self.cancel = cancel
+        self.report = report
+
+    def _error(self, message: P.Error) -> messages.UserError:
+        log.info("server error %s: %s", message.code, message.message)
+        return messages.for_server_error(message.code, message.message, str(self.settings.resolved_token_file()))
+
+    def _next(self, timeout: Optional[float] = None):
+        """The next message or binary frame; None when nothing came within ``timeout``."""
+        try:
+            data = self.ws.recv(timeout=timeout)
+        except TimeoutError:
+            return None
+        if isinstance(data, str):
+            return P.decode(data)
+        return P.unpack_frame(data)
+
+    def run(self, request: JobRequest) -> JobResult:
+        try:
+            token = read_token(self.settings)
+        except OSError as exc:
+            raise messages.UserError("token", f"Could not read the token file: {exc}. {messages.UNCHANGED}") from None
+        self.ws.send(P.encode(P.Hello(token=token, client=CLIENT_NAME)))
+        welcome = self._next(timeout=30.0)
+        if isinstance(welcome, P.Error):
+            raise self._error(welcome)
+        if not isinstance(welcome, P.Welcome):
+            raise messages.server_confused("no welcome after hello")
+        try:
+            welcome.limits.check_size(request.width, request.height)
+        except P.ProtocolError as exc:
+            raise messages.for_server_error(exc.code, exc.message) from None
+
+        job = next(_job_ids)
+        start = P.Decompose(job=job, width=request.width, height=request.height, format=P.PixelFormat.BGRA8.name,
+                            backend=self.settings.backend.strip() or None, margin=request.margin,
+                            grow=request.grow, options=self.settings.backend_options(welcome.options))
+        log.info("job %d: %d x %d on %s (%s backend), margin %d", job, request.width, request.height,
+                 self.settings.server_url, start.backend or welcome.backend, request.margin)
+        self.report("status", "Sending the picture…")
+        self.ws.send(P.encode(start))
+        for header, pixels in zip(P.upload_frames(start), (request.image, request.mask)):
+            self.ws.send(header.pack() + bytes(pixels))
+        self.report("status", "Working…")
+        return self._receive(job)
+
+    def _receive(self, job: int) -> JobResult:
+        result: Optional[P.Result] = None
+        frames: Optional[P.FrameCollector] = None
+        while True:
+            if self.cancel.is_set():
+                self._cancel(job)
+                raise messages.cancelled()
+            item = self._next(timeout=POLL_S)
+            if item is None:
+                continue
+            if isinstance(item, tuple):
+                header, pixels = item
+                if frames is None:
+                    raise messages.server_confused("pixels arrived before the result message")
+                if frames.add(header, pixels):
+                    return self._finish(result, frames)
+            elif isinstance(item, P.Progress) and item.job == job:
+                self.report("progress", (item.stage, item.fraction))
+            elif isinstance(item, P.Error) and item.job in (job, None):
+                raise self._error(item)
+            elif isinstance(item, P.Cancelled) and item.job == job:
+                raise messages.cancelled()
+            elif isinstance(item, P.Result) and item.job == job:
+                wanted = {"foreground": "BGRA8", "background": "BGRA8", "visibility": "A8"}
+                if item.formats != wanted:
+                    raise messages.server_confused(f"result formats {item.formats}, expected {wanted}")
+                result, frames = item, P.FrameCollector(P.result_frames(item))
+
+    def _finish(self, result: P.Result, frames: P.FrameCollector) -> JobResult:
+        got = frames.frames
+        return JobResult(
+            box=tuple(result.box),
+            foreground=bytes(got[P.Role.FOREGROUND]),
+            background=bytes(got[P.Role.BACKGROUND]),
+            visibility=bytes(got[P.Role.VISIBILITY]),
+            metadata=dict(result.metadata),
+        )
+
+    def _cancel(self, job: int) -> None:
+        """Tell the server to stop, and give it a moment to say so (so the next job finds it idle)."""
+        try:
+            self.ws.send(P.encode(P.Cancel(job=job)))
+            deadline = time.monotonic() + CANCEL_GRACE_S
+            while time.monotonic() < deadline:
+                item = self._next(timeout=POLL_S)
+                if isinstance(item, (P.Cancelled, P.Error)) or (isinstance(item, P.Result) and item.job == job):
+                    break
+        except (ConnectionClosed, P.ProtocolError, OSError):
+            pass
+        log.info("job %d cancelled", job)

@@ -1,0 +1,168 @@
+"""One "Decompose Selection" from trigger to result: read, send off the GUI thread, follow, write.
+
+The network job runs in a worker thread; it hands its events (status, progress, result, failure) to a
+queue that a GUI-thread timer drains, so Krita's GUI never waits on the network and the document is
+only touched from the GUI thread, once, when a complete result is in hand. Cancel ends the job for the
+artist at once; the worker tells the server and winds down on its own, and whatever it still delivers
+is dropped.
+
+Qt-free: the window-facing parts come in through ``ui`` (see ``ui.QtUI``), so the logic runs against a
+fake ``krita`` in tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Tuple
+
+from . import canvas, client, messages
+from . import settings as settings_module
+from .messages import UserError
+
+log = logging.getLogger("layerdecomp_krita")
+
+PUMP_MS = 50
+STAGES = {
+    "region": "Preparing…",
+    "load": "Loading the model…",
+    "alpha": "Finding the object's edge…",
+    "matting": "Finding the object's edge…",
+    "fill": "Painting the background behind the object…",
+    "step": "Generating…",
+    "layering": "Assembling the layers…",
+}
+
+
+@dataclass
+class Job:
+    source: canvas.Source
+    settings: settings_module.Settings
+    cancel: threading.Event = field(default_factory=threading.Event)
+    events: "queue.Queue[Tuple[str, Any]]" = field(default_factory=queue.Queue)
+    thread: Optional[threading.Thread] = None
+    state: str = "starting"  # starting, working (the server reported progress), then gone
+
+
+class Controller:
+    """``krita``: ``Krita.instance()`` (or a fake). ``ui``: shows progress and messages, runs timers."""
+
+    def __init__(self, krita: Any, ui: Any, run_job: Callable = client.run_job) -> None:
+        self.krita = krita
+        self.ui = ui
+        self.run_job = run_job
+        self.job: Optional[Job] = None
+        # (level, code, text) of every message shown; the log has them too.
+        self.messages: List[Tuple[str, str, str]] = []
+        self.last_group: Any = None
+        self._stop_pump: Optional[Callable[[], None]] = None
+
+    # -- entry points (GUI thread) ------------------------------------------------------------------
+
+    def load_settings(self) -> settings_module.Settings:
+        return settings_module.load(self.krita.readSetting)
+
+    def trigger(self) -> None:
+        """The action: decompose the active layer over the active document's selection."""
+        if self.job is not None:
+            self._tell("warning", messages.busy())
+            return
+        try:
+            settings = self.load_settings()
+            document = self.krita.activeDocument()
+            node = document.activeNode() if document is not None else None
+            margin = settings.margin if settings.margin >= 0 else None
+            source = canvas.read_source(document, node, margin)
+        except UserError as error:
+            self._tell("error", error)
+            return
+        self.start(source, settings)
+
+    def start(self, source: canvas.Source, settings: settings_module.Settings) -> Job:
+        job = Job(source, settings)
+        job.thread = threading.Thread(target=self._work, args=(job,), name="layerdecomp-job", daemon=True)
+        self.job = job
+        job.thread.start()
+        self.ui.show_progress("Decomposing the selection…", self.cancel)
+        self._stop_pump = self.ui.start_timer(self.poll, PUMP_MS)
+        return job
+
+    def cancel(self) -> None:
+        """The progress dialog's Cancel: the document stays as it is, whatever the server does next."""
+        job = self.job
+        if job is None:
+            return
+        job.cancel.set()
+        self._end(job)
+        self._tell("info", messages.cancelled())
+
+    def poll(self) -> None:
+        """Drain the worker's events (timer callback)."""
+        job = self.job
+        if job is None:
+            self._stop_timer()
+            return
+        while self.job is job:
+            try:
+                kind, payload = job.events.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "status":
+                self.ui.update_progress(payload, None)
+            elif kind == "progress":
+                stage, fraction = payload
+                job.state = "working"
+                self.ui.update_progress(STAGES.get(stage, f"{stage.capitalize()}…"), fraction)
+            elif kind == "result":
+                self._end(job)
+                self._write(job, payload)
+            elif kind == "failed":
+                self._end(job)
+                self._tell("error", payload)
+
+    # -- worker thread ----------------------------------------------------------------------------
+
+    def _work(self, job: Job) -> None:
+        source = job.source
+        request = client.JobRequest(source.crop.w, source.crop.h, source.image, source.mask, source.margin,
+                                    source.grow)
+        try:
+            result = self.run_job(job.settings, request, job.cancel, lambda kind, payload: job.events.put((kind, payload)))
+            job.events.put(("result", result))
+        except UserError as error:
+            job.events.put(("failed", error))
+        except Exception as exc:  # a bug: still say something useful, and keep the document as it is
+            log.exception("the decomposition job failed")
+            job.events.put(("failed", UserError("bug", f"Something went wrong: {exc}. {messages.UNCHANGED}")))
+
+    # -- helpers (GUI thread) -----------------------------------------------------------------------
+
+    def _write(self, job: Job, result: client.JobResult) -> None:
+        try:
+            canvas.check_still_applies(job.source, list(self.krita.documents()))
+            group = canvas.write_result(job.source, result)
+        except UserError as error:
+            self._tell("error", error)
+            return
+        self.last_group = group
+        # The Object layer (on top in the group) is what an artist moves next.
+        job.source.document.setActiveNode(group.childNodes()[-1])
+        self._tell("info", UserError("done", messages.done(job.source.node.name(), group.name())))
+
+    def _end(self, job: Job) -> None:
+        if self.job is job:
+            self.job = None
+        self._stop_timer()
+        self.ui.close_progress()
+
+    def _stop_timer(self) -> None:
+        if self._stop_pump is not None:
+            self._stop_pump()
+            self._stop_pump = None
+
+    def _tell(self, level: str, error: UserError) -> None:
+        self.messages.append((level, error.code, error.message))
+        getattr(log, level)("[%s] %s", error.code, error.message)
+        self.ui.notify(level, error.message)

@@ -1,0 +1,180 @@
+"""Everything the plugin tells an artist, in one place, in words an artist understands.
+
+``UserError`` is a failure with a message ready to show; ``for_server_error`` turns the server's error
+codes (``protocol.ErrorCode``) into such messages. Every failure message says that the picture was not
+changed, because that is true and it is the first thing an artist wants to know.
+"""
+
+from __future__ import annotations
+
+UNCHANGED = "Your picture was not changed."
+TITLE = "Decompose Selection"
+
+
+class UserError(Exception):
+    """A failure to report as is. ``code`` is short and machine-readable (logs and tests use it)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# --- before anything is sent -------------------------------------------------------------------------
+
+def no_document() -> UserError:
+    return UserError("no_document", "Open a picture first, then select the object to separate.")
+
+
+def no_layer() -> UserError:
+    return UserError("no_layer", "Select the paint layer that holds the object in the Layers docker, then try again.")
+
+
+def not_paint_layer(kind: str) -> UserError:
+    names = {"grouplayer": "a group layer", "vectorlayer": "a vector layer", "filelayer": "a file layer",
+             "clonelayer": "a clone layer", "filllayer": "a fill layer", "adjustmentlayer": "a filter layer",
+             "transparencymask": "a transparency mask", "selectionmask": "a selection mask",
+             "filtermask": "a filter mask", "transformmask": "a transform mask", "colorizemask": "a colorize mask"}
+    what = names.get(kind, f"a {kind}")
+    return UserError(
+        "not_paint_layer",
+        f"The active layer is {what}. Select the paint layer that holds the object (or convert this one "
+        "to a paint layer with Layer › Convert › Convert to Paint Layer), then try again.",
+    )
+
+
+def unsupported_color(model: str, depth: str) -> UserError:
+    models = {"RGBA": "RGB", "GRAYA": "greyscale", "CMYKA": "CMYK", "LABA": "L*a*b*", "XYZA": "XYZ",
+              "YCbCrA": "YCbCr"}
+    depths = {"U8": "8-bit", "U16": "16-bit", "F16": "16-bit float", "F32": "32-bit float"}
+    what = f"{depths.get(depth, depth)} {models.get(model, model)}"
+    return UserError(
+        "unsupported_color",
+        f"This layer is {what}; Decompose Selection works on 8-bit RGB layers. Convert the image with "
+        "Image › Convert Image Color Space… (RGB/Alpha, 8-bit integer/channel) — or only this layer with "
+        "Layer › Convert › Convert Layer Color Space… — then try again.",
+    )
+
+
+def no_selection() -> UserError:
+    return UserError(
+        "no_selection",
+        "Nothing is selected. Select the object to separate (for example with the Freehand or Magnetic "
+        "Selection tool), then choose Decompose Selection again.",
+    )
+
+
+def empty_selection() -> UserError:
+    return UserError(
+        "empty_selection",
+        "The selection is empty inside the picture. Select the object to separate, then try again.",
+    )
+
+
+def whole_image() -> UserError:
+    return UserError(
+        "whole_image",
+        "The whole picture is selected. Select only the object to separate (Select › Deselect, then draw "
+        "around the object), then try again.",
+    )
+
+
+def busy() -> UserError:
+    return UserError("busy", "A decomposition is already running; wait for it to finish or cancel it first.")
+
+
+# --- while talking to the server ---------------------------------------------------------------------
+
+def unreachable(url: str, remote: bool = False) -> UserError:
+    """``remote``: automatic start is on but the address is not on this computer."""
+    hint = ("Start it with the command “layerdecomp serve”, or turn on “Start the local server "
+            "automatically” in Tools › Scripts › Decompose Selection Settings…")
+    if remote:
+        hint = "It is not an address on this computer, so the plugin cannot start it: start the server there."
+    return UserError("unreachable", f"Could not reach the decomposition server at {url}. {hint} {UNCHANGED}")
+
+
+def bad_address(url: str, detail: str) -> UserError:
+    return UserError(
+        "bad_address",
+        f"The server address “{url}” is not valid ({detail}). Enter one like ws://127.0.0.1:8765 in "
+        f"Decompose Selection Settings. {UNCHANGED}",
+    )
+
+
+def server_lost() -> UserError:
+    return UserError(
+        "server_lost",
+        "The decomposition server stopped while working on the picture (it may have crashed or been "
+        f"closed). Start it again and retry. {UNCHANGED}",
+    )
+
+
+def server_start_failed(command: str, detail: str) -> UserError:
+    return UserError(
+        "server_start_failed",
+        f"Could not start the local decomposition server with “{command}”: {detail}. Check the server "
+        f"command in Decompose Selection Settings, or start the server yourself. {UNCHANGED}",
+    )
+
+
+def server_confused(detail: str) -> UserError:
+    return UserError(
+        "protocol",
+        f"The server answered something this plugin does not understand ({detail}). Make sure the plugin "
+        f"and the server come from the same version. {UNCHANGED}",
+    )
+
+
+def cancelled() -> UserError:
+    return UserError("cancelled", f"Cancelled. {UNCHANGED}")
+
+
+def document_gone() -> UserError:
+    return UserError("document_gone", "The picture was closed before the result arrived; nothing was added.")
+
+
+def layer_gone() -> UserError:
+    return UserError("layer_gone", f"The layer was deleted before the result arrived; nothing was added. {UNCHANGED}")
+
+
+def layer_changed() -> UserError:
+    return UserError(
+        "layer_changed",
+        "The layer was painted on while the decomposition ran, so the result no longer fits it. "
+        f"Run Decompose Selection again. {UNCHANGED}",
+    )
+
+
+def write_failed(detail: str) -> UserError:
+    return UserError("write_failed", f"Could not add the result layers ({detail}). {UNCHANGED}")
+
+
+_SERVER_ERRORS = {
+    "unauthorized": "The server refused this plugin's access token. In Decompose Selection Settings, point "
+                    "“Token file” at the server's token file ({token_file}).",
+    "unsupported_version": "The plugin and the server are different versions ({detail}). Install matching "
+                           "versions of both.",
+    "too_large": "The selection is too large for the server: {detail}.",
+    "busy": "The server is busy with other pictures. Try again in a moment.",
+    "backend_unavailable": "The server cannot use the chosen method: {detail}. Choose another backend in "
+                           "Decompose Selection Settings, or leave it empty for the server's default.",
+    "invalid_input": "The server could not work on this selection: {detail}.",
+    "shutting_down": "The server is shutting down. Start it again and retry.",
+    "timeout": "The picture took too long to reach the server. Try again.",
+    "internal_error": "The server ran into a problem: {detail}.",
+}
+
+
+def for_server_error(code: str, detail: str, token_file: str = "") -> UserError:
+    """A server ``error`` message (its code and sentence) as an artist-facing ``UserError``."""
+    if code == "cancelled":
+        return cancelled()
+    template = _SERVER_ERRORS.get(code, "The server reported a problem: {detail}.")
+    detail = detail.rstrip(". ")
+    return UserError(code, template.format(detail=detail, token_file=token_file) + " " + UNCHANGED)
+
+
+def done(layer_name: str, group_name: str) -> str:
+    return (f"Separated “{layer_name}” into the group “{group_name}” (Object and Background). "
+            "The original layer is hidden below it.")

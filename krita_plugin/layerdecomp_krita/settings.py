@@ -1,0 +1,111 @@
+"""The plugin's settings: what they are, their defaults, and how they are kept in Krita's settings.
+
+Krita keeps settings as strings (``Krita.readSetting(group, key, default)``); this module turns them
+into typed values and back, and knows nothing about Qt.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable, Optional
+
+GROUP = "layerdecomp"
+DEFAULT_PORT = 8765
+
+
+@dataclass
+class Settings:
+    server_url: str = f"ws://127.0.0.1:{DEFAULT_PORT}"
+    # Empty: the server's own token file (see default_token_file).
+    token_file: str = ""
+    # Empty: whatever backend the server was started with.
+    backend: str = ""
+    # Backend options; 0 steps and seed -1 mean "the backend's default" and are not sent.
+    steps: int = 0
+    seed: int = -1
+    # Context around the selection sent with it, in pixels; -1: a quarter of the selection's size.
+    margin: int = -1
+    # Start `server_command` when nothing answers at a loopback address, and stop it when Krita quits.
+    auto_start: bool = True
+    server_command: str = "layerdecomp serve"
+
+    def backend_options(self, accepted: Optional[list] = None) -> dict:
+        """The options to send with a job; only those the server says its backend takes (``accepted``)."""
+        options = {}
+        if self.steps > 0:
+            options["steps"] = self.steps
+        if self.seed >= 0:
+            options["seed"] = self.seed
+        if accepted is not None:
+            options = {k: v for k, v in options.items() if k in accepted}
+        return options
+
+    def resolved_token_file(self) -> Path:
+        return Path(os.path.expanduser(self.token_file)) if self.token_file.strip() else default_token_file()
+
+
+def config_dir() -> Path:
+    """The server's config folder (the same rule as ``layerdecomp.config``): ``LAYERDECOMP_CONFIG_DIR``
+    when set, else the platform's per-user config folder."""
+    override = os.environ.get("LAYERDECOMP_CONFIG_DIR")
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+        return Path(base) / "layerdecomp"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "layerdecomp"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "layerdecomp"
+
+
+def default_token_file() -> Path:
+    return config_dir() / "token"
+
+
+def read_token(settings: Settings) -> str:
+    """The token, or "" when the file does not exist (a server without a token file refuses us with a
+    message that names the file). Other read errors propagate."""
+    path = settings.resolved_token_file()
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+
+
+def _parse(kind: type, text: str, default):
+    if kind is bool:
+        return text.strip().lower() in ("1", "true", "yes", "on")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            return default
+    return text
+
+
+def load(read: Callable[[str, str, str], str]) -> Settings:
+    """Settings from ``read(group, key, default)`` (``Krita.instance().readSetting``)."""
+    defaults = Settings()
+    values = {}
+    for f in fields(Settings):
+        default = getattr(defaults, f.name)
+        kind = type(default)
+        raw = read(GROUP, f.name, _format(default))
+        values[f.name] = _parse(kind, raw, default) if raw is not None else default
+    return Settings(**values)
+
+
+def save(settings: Settings, write: Callable[[str, str, str], None]) -> None:
+    """Store ``settings`` through ``write(group, key, value)`` (``Krita.instance().writeSetting``)."""
+    for name, value in asdict(settings).items():
+        write(GROUP, name, _format(value))
+
+
+def _format(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

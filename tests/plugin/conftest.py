@@ -1,0 +1,86 @@
+"""Shared fixtures for the plugin tests.
+
+The plugin is always tested as packaged (``installer.package.stage_plugin``): with the copy of
+server/protocol.py and the bundled websockets that the zip carries. The fast tests load its logic
+modules against the fake ``krita`` module in fake_krita/ without running the package's ``__init__``
+(which registers the extension and pulls in Qt); the Qt-facing modules are imported under PyQt6 in a
+subprocess (test_qt6.py) and run for real in Krita (test_krita_*.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from installer.package import PLUGIN_NAME, stage_plugin
+
+HERE = Path(__file__).resolve().parent
+FAKE_KRITA = HERE / "fake_krita"
+REPO = HERE.parent.parent
+# Krita must not see a virtualenv's python3 first on PATH (see docs/krita.md).
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@pytest.fixture(scope="session")
+def staged_plugin(tmp_path_factory) -> Path:
+    """A folder holding the plugin exactly as the zip lays it out."""
+    return stage_plugin(tmp_path_factory.mktemp("staged") / "plugin")
+
+
+@pytest.fixture(scope="session")
+def plugin(staged_plugin):
+    """The plugin package (``layerdecomp_krita``) with its logic modules importable, extension not registered."""
+    sys.path.insert(0, str(FAKE_KRITA))
+    package = types.ModuleType(PLUGIN_NAME)
+    package.__path__ = [str(staged_plugin / PLUGIN_NAME)]
+    sys.modules[PLUGIN_NAME] = package
+    for name in ("region", "messages", "settings", "local_server", "client", "canvas", "controller"):
+        importlib.import_module(f"{PLUGIN_NAME}.{name}")
+    yield package
+    for name in [n for n in sys.modules if n == PLUGIN_NAME or n.startswith(PLUGIN_NAME + ".")]:
+        del sys.modules[name]
+    sys.modules.pop("krita", None)
+    sys.path.remove(str(FAKE_KRITA))
+
+
+@pytest.fixture
+def krita(plugin):
+    """A fresh fake Krita instance."""
+    import krita as fake
+
+    fake.Krita._instance = None
+    return fake.Krita.instance()
+
+
+def require_tool(name: str) -> str:
+    """The path of a program the test needs; the test FAILS (never skips) when it is missing."""
+    path = shutil.which(name, path=SYSTEM_PATH)
+    if path is None:
+        pytest.fail(f"{name} is not installed: install Krita and Xvfb (scripts/test does: apt-get install "
+                    "krita xvfb xauth python3-pyqt5)")
+    return path
+
+
+def clean_env(home: Path, **extra: str) -> dict:
+    """An environment for Krita: no virtualenv on PATH, every profile folder inside ``home``."""
+    env = {
+        "PATH": SYSTEM_PATH,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "XDG_RUNTIME_DIR": str(home / "runtime"),
+        "LANG": "C.UTF-8",
+        "LAYERDECOMP_CONFIG_DIR": str(home / "layerdecomp"),
+    }
+    for key in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_RUNTIME_DIR"):
+        Path(env[key]).mkdir(parents=True, exist_ok=True)
+    os.chmod(env["XDG_RUNTIME_DIR"], 0o700)
+    env.update(extra)
+    return env
