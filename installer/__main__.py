@@ -42,10 +42,28 @@ def build_parser() -> argparse.ArgumentParser:
     krita.add_argument("--no-enable", action="store_true", help="install the plugin but leave kritarc alone")
     krita.add_argument("--plugin-zip", metavar="FILE", help="install this plugin zip instead of building one")
     krita.add_argument("--plugin-only", action="store_true", help="install only the plugin")
+    server = p.add_argument_group("server")
+    server.add_argument("--use-current-env", action="store_true",
+                        help="run the server with this Python (which must have the project installed)")
+    server.add_argument("--env-dir", metavar="DIR", help="where to create the server's environment")
+    server.add_argument("--gpu", choices=["auto", "cuda", "rocm", "mps", "cpu"], default="auto",
+                        help="which torch build to install (auto: detect the GPU)")
+    server.add_argument("--no-warm-up", action="store_true", help="skip compiling the classical backend now")
+    model = p.add_argument_group("weights")
+    model.add_argument("--weights-set", choices=["auto", "none", "diffusion"], default="auto",
+                       help="which weights to fetch (auto: the diffusion model when there is a GPU)")
+    model.add_argument("--weights-dir", metavar="DIR", help="where to download the weights")
+    model.add_argument("--offline", action="store_true", help="download nothing: take the weights from --weights")
+    model.add_argument("--weights", metavar="DIR", help="with --offline: the folder that holds the weights")
+    model.add_argument("--hf-token", metavar="TOKEN", help="hub access token (default: $HF_TOKEN, or `hf auth login`'s)")
     p.set_defaults(_run="install")
 
     p = sub.add_parser("uninstall", help="remove everything install added")
     p.set_defaults(_run="uninstall")
+
+    p = sub.add_parser("status", help="what is installed where, and whether the server answers")
+    p.add_argument("--start-server", action="store_true", help="also start the server briefly to see it answer")
+    p.set_defaults(_run="status")
 
     p = sub.add_parser("package", help="build the plugin zip (what Krita's Tools > Scripts > Import imports)")
     p.add_argument("--out", required=True, metavar="FILE.zip")
@@ -62,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         if args._run == "uninstall":
             from . import uninstall
             return uninstall.run(args)
+        if args._run == "status":
+            from . import status
+            return status.run(args)
         if args._run == "package":
             from .package import build_plugin_zip
             print(f"plugin zip: {build_plugin_zip(args.out)}")

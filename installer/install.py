@@ -1,23 +1,27 @@
 """``install``: the plugin into Krita, the server into a Python environment, the weights on disk.
 
 Steps run in order and each is recorded in the manifest as it goes. The plugin step is all or nothing (rolled
-back on any error). Later steps leave what they finished in place: running ``install`` again completes them
-(downloads resume where they stopped), and ``uninstall`` removes all of it.
+back on any error). Later steps keep what they finished: running ``install`` again completes them (downloads
+resume where they stopped, pip skips what it has), and ``uninstall`` removes all of it.
 """
 
 from __future__ import annotations
 
 import os
+import platform as platform_module
+import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-from . import plugin as plugin_step
-from . import serverconfig
+from . import environment, gpu as gpus, plugin as plugin_step, serverconfig, weights
 from .changes import Changes
 from .errors import InstallError
-from .locations import KritaLayout, find_krita
+from .locations import KritaLayout, data_dir, find_krita
 from .manifest import Manifest
+
+DEFAULT_PORT = 8765
 
 
 def locate_krita(args, env=None, platform=None, home=None) -> KritaLayout:
@@ -50,15 +54,117 @@ def install_plugin(args, manifest: Manifest, log=print) -> Changes:
     where = f"{layout.resource_dir}/pykrita/{plugin.name}"
     log(f"plugin {plugin.title!r}: {'installed in ' + where if changes.changed else 'already up to date in ' + where}")
     if not args.no_enable:
-        log(f"  enabled in {layout.kritarc} ([python] enable_{plugin.name}=true)")
+        log(f"  enabled in {layout.kritarc} ([python] {plugin.enable_key}=true)")
     return changes
+
+
+def _server_env(args, changes: Changes, gpu: gpus.Gpu, log) -> environment.ServerEnv:
+    if args.use_current_env:
+        env = environment.use_current()
+        log(f"server environment: the current Python ({env.python})")
+        return env
+    if args.offline:
+        raise InstallError("--offline cannot create a new environment (pip downloads torch): add --use-current-env "
+                           "to use a Python that already has the project installed")
+    env_dir = Path(args.env_dir) if args.env_dir else Path(str(data_dir(sys.platform, os.environ, Path.home()))) / "env"
+    return environment.create_venv(changes, env_dir, gpu, sys.platform, log)
+
+
+def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights_dir: Path | None, gpu, log) -> None:
+    """The server's settings file and its token (through layerdecomp.config, the server's own helpers)."""
+    config = serverconfig.config_module()
+    changes.make_dirs(config.config_dir())
+    argv = [server_env.python, "-m", "layerdecomp", "serve"]
+    settings = {
+        "python": server_env.python,
+        "server_argv": argv,
+        "server_command": shlex.join(argv) if os.name != "nt" else subprocess.list2cmdline(argv),
+        "host": "127.0.0.1",
+        "port": DEFAULT_PORT,
+        "backend": "diffusion" if weights_dir else "classical",
+        "weights_dir": str(weights_dir) if weights_dir else None,
+        "device": gpu.kind,
+    }
+    changes.write_file(serverconfig.settings_path(), serverconfig.settings_bytes(settings), role="config")
+    token_path = Path(config.token_path())
+    existed = token_path.exists()
+    try:
+        config.read_or_create_token(token_path)
+    except OSError as exc:
+        from .errors import explain_os_error
+
+        raise explain_os_error(exc, token_path, "writing the server's token") from exc
+    if not existed:
+        changes.adopt_file(token_path)
+        changes.changed = True
+    log(f"server settings: {serverconfig.settings_path()} (token in {token_path})")
+
+
+def _weights(args, changes: Changes, gpu: gpus.Gpu, log) -> Path | None:
+    choice = args.weights_set
+    if choice == "auto":
+        choice = "diffusion" if gpu.kind != "cpu" else "none"
+        if choice == "none":
+            log("weights: none (no GPU found: the classical backend needs none; --weights-set diffusion fetches the "
+                "diffusion model anyway)")
+    files = weights.WEIGHT_SETS[choice]
+    if not files:
+        return None
+    if args.offline:
+        if not args.weights:
+            raise InstallError("--offline needs --weights DIR, the folder that already holds the weights")
+        source = Path(args.weights).expanduser().resolve()
+        weights.check_offline(files, source, log)
+        log(f"weights: using the files in {source} (checked; left where they are)")
+        return source
+    target = Path(args.weights_dir) if args.weights_dir else Path(str(data_dir(sys.platform, os.environ, Path.home()))) / "weights"
+    log(f"weights: {choice} into {target}")
+    weights.fetch(changes, files, target, os.environ, Path.home(), token=args.hf_token, log=log)
+    return target
+
+
+def _warm_up(python: str, log) -> None:
+    """Let the classical backend compile its numba code now rather than on the first decomposition."""
+    script = ("import layerdecomp.matting as m\nf = getattr(m, 'warm_up', None)\n"
+              "print('yes' if f else 'no')\nf and f()")
+    try:
+        done = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=900)
+    except (OSError, subprocess.SubprocessError) as exc:
+        log(f"  (warm-up skipped: {exc})")
+        return
+    if done.returncode != 0:
+        log("  (warm-up skipped: " + ((done.stderr or "").strip().splitlines() or ["failed"])[-1] + ")")
+    elif done.stdout.strip() == "yes":
+        log("warm-up: the classical backend is compiled")
 
 
 def run(args, log=print) -> int:
     manifest = Manifest.load(serverconfig.manifest_path())
     install_plugin(args, manifest, log)
     if args.plugin_only:
-        log("next: (re)start Krita; the plugin is under Tools > Scripts > Decompose Selection. "
-            "Run `python -m installer install` without --plugin-only to set up the server too.")
+        log("next: (re)start Krita; the plugin's action is Tools > Scripts > Decompose Selection. Run "
+            "`python -m installer install` without --plugin-only to set up the server too.")
         return 0
-    raise InstallError("only --plugin-only is available in this version of the installer")
+    changes = Changes(manifest, log)
+    gpu = gpus.forced(args.gpu) if args.gpu != "auto" else gpus.probe(sys.platform, platform_module.machine())
+    server_env = _server_env(args, changes, gpu, log)
+    _write_settings(changes, server_env, None, gpu, log)  # a working classical setup, whatever happens next
+    try:
+        weights_dir = _weights(args, changes, gpu, log)
+    except InstallError as exc:
+        raise InstallError(f"{exc}\n(the plugin and the server are installed and work with the classical backend "
+                           "meanwhile)") from exc
+    if weights_dir:
+        _write_settings(changes, server_env, weights_dir, gpu, log)
+    manifest.info["server"] = {"python": server_env.python, "owned_env": server_env.owned,
+                               "torch_build": server_env.torch_build, "device": gpu.kind,
+                               "weights_dir": str(weights_dir) if weights_dir else None}
+    changes.save()
+    if not args.no_warm_up:
+        _warm_up(server_env.python, log)
+    log("")
+    log("done. Next:")
+    log("  1. Start Krita (restart it if it was open), open a picture, select an object.")
+    log("  2. Tools > Scripts > Decompose Selection: the plugin starts the server itself the first time.")
+    log(f"  Check everything with `python -m installer status`; remove it all with `python -m installer uninstall`.")
+    return 0

@@ -129,3 +129,14 @@ def find_krita(
         if moved:
             layout = KritaLayout(layout.name, path(moved), layout.kritarc)
     return layout
+
+
+def data_dir(platform: str, env: Mapping[str, str], home: str | PurePath) -> PurePath:
+    """Where the installer puts the server's environment and the weights (large, not settings)."""
+    path = _pure(platform)
+    home = path(home)
+    if platform.startswith("win"):
+        return (path(env["LOCALAPPDATA"]) if env.get("LOCALAPPDATA") else home / "AppData" / "Local") / "layerdecomp"
+    if platform == "darwin":
+        return home / "Library" / "Application Support" / "layerdecomp"
+    return _xdg(env, "XDG_DATA_HOME", home / ".local" / "share") / "layerdecomp"
