@@ -84,3 +84,12 @@ def clean_env(home: Path, **extra: str) -> dict:
     os.chmod(env["XDG_RUNTIME_DIR"], 0o700)
     env.update(extra)
     return env
+
+
+@pytest.fixture
+def unused_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,270 @@
+"""The plugin's controller and network client, end to end against a real server on loopback (fake krita,
+real websockets, real protocol): success equals decompose(), and every failure leaves the document as
+it was with a message."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import layerdecomp
+from layerdecomp import backends
+from layerdecomp.io import load_image, load_mask
+from server.app import BackgroundServer, ServerConfig
+
+from .conftest import REPO
+
+TOKEN = "plugin-test-token"
+
+
+class RecordingUI:
+    """Stands in for ui.QtUI: records what would be shown; the test runs the timer by hand."""
+
+    def __init__(self):
+        self.events = []
+        self.timer = None
+        self.on_cancel = None
+
+    def show_progress(self, text, on_cancel):
+        self.events.append(("show", text))
+        self.on_cancel = on_cancel
+
+    def update_progress(self, text, fraction):
+        self.events.append(("update", text, fraction))
+
+    def close_progress(self):
+        self.events.append(("close",))
+
+    def notify(self, level, text):
+        self.events.append(("notify", level, text))
+
+    def start_timer(self, callback, interval_ms):
+        self.timer = callback
+
+        def stop():
+            self.timer = None
+
+        return stop
+
+
+def pump(controller, ui, until=None, timeout=30.0):
+    until = until or (lambda: controller.job is None)
+    deadline = time.monotonic() + timeout
+    while not until():
+        assert time.monotonic() < deadline, f"timed out; events: {ui.events[-5:]}"
+        if ui.timer is not None:
+            ui.timer()
+        time.sleep(0.005)
+
+
+@pytest.fixture(scope="module")
+def held_backend():
+    backends.register_module("test_plugin_held", "tests.plugin.held_backend")
+    yield "test_plugin_held"
+    backends._MODULES.pop("test_plugin_held", None)
+
+
+@pytest.fixture(scope="module")
+def classical_server():
+    with BackgroundServer(ServerConfig(port=0, backend="classical", token=TOKEN)) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def held_server(held_backend):
+    with BackgroundServer(ServerConfig(port=0, backend=held_backend, token=TOKEN)) as running:
+        yield running
+
+
+@pytest.fixture
+def token_file(tmp_path):
+    path = tmp_path / "token"
+    path.write_text(TOKEN + "\n")
+    return path
+
+
+@pytest.fixture
+def photo(krita):
+    """The example photo as an opaque RGBA/8 document with the example mask as its selection."""
+    import krita as fake
+
+    rgb = load_image(REPO / "examples" / "coffee.jpg")
+    mask = load_mask(REPO / "examples" / "coffee_mask.png")
+    h, w = mask.shape
+    bgra = np.dstack([rgb[..., ::-1], np.full((h, w), 255, np.uint8)])
+    doc = krita.createDocument(w, h, "coffee", "RGBA", "U8", "", 72.0)
+    doc.activeNode().setPixelData(bgra.tobytes(), 0, 0, w, h)
+    selection = fake.Selection()
+    selection.setPixelData(mask.tobytes(), 0, 0, w, h)
+    doc.setSelection(selection)
+    return doc, bgra, mask
+
+
+def configure(krita, **values):
+    from layerdecomp_krita import settings
+
+    current = settings.load(krita.readSetting)
+    for key, value in values.items():
+        setattr(current, key, value)
+    settings.save(current, krita.writeSetting)
+
+
+def snapshot(doc):
+    def walk(node):
+        return [(c.name(), c.type(), c.visible(), c.opacity(), c.pixelData(0, 0, doc.width(), doc.height()),
+                 walk(c)) for c in node.childNodes()]
+
+    return walk(doc.rootNode())
+
+
+def make_controller(krita):
+    from layerdecomp_krita.controller import Controller
+
+    ui = RecordingUI()
+    return Controller(krita, ui), ui
+
+
+def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_server, token_file):
+    doc, bgra, mask = photo
+    configure(krita, server_url=classical_server.url, token_file=str(token_file), auto_start=False)
+    controller, ui = make_controller(krita)
+    source_node = doc.activeNode()
+    controller.trigger()
+    assert controller.job is not None and ui.events[0][0] == "show"
+    pump(controller, ui)
+
+    assert controller.messages[-1][:2] == ("info", "done"), controller.messages
+    assert ("close",) in ui.events and any(e[0] == "update" and e[2] is not None for e in ui.events)
+    group = doc.rootNode().childNodes()[1]
+    assert group.name() == "Background (decomposed)" and not source_node.visible()
+    background, obj = group.childNodes()
+    assert doc.activeNode() is obj
+
+    rgba = bgra[..., [2, 1, 0, 3]]
+    expected = layerdecomp.decompose(rgba, mask, backend="classical")
+    h, w = mask.shape
+    got_fg = np.frombuffer(obj.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
+    got_bg = np.frombuffer(background.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
+    assert np.array_equal(got_fg, expected.foreground)
+    assert np.array_equal(got_bg, expected.background)
+
+
+@pytest.mark.parametrize("case, code", [
+    ("error_reply", "backend_unavailable"),
+    ("wrong_token", "unauthorized"),
+    ("server_down", "unreachable"),
+    ("remote_down", "unreachable"),
+    ("bad_address", "bad_address"),
+    ("no_such_command", "server_start_failed"),
+    ("command_exits", "server_start_failed"),
+])
+def test_failures_leave_the_document_as_it_was(plugin, krita, photo, classical_server, token_file, tmp_path,
+                                               case, code, unused_port):
+    doc = photo[0]
+    url = classical_server.url
+    values = {"server_url": url, "token_file": str(token_file), "auto_start": False}
+    if case == "error_reply":
+        values["backend"] = "diffusion"
+    elif case == "wrong_token":
+        (tmp_path / "wrong").write_text("nope\n")
+        values["token_file"] = str(tmp_path / "wrong")
+    elif case == "server_down":
+        values["server_url"] = f"ws://127.0.0.1:{unused_port}"
+    elif case == "remote_down":
+        values.update(server_url="ws://192.0.2.1:1", auto_start=True)  # TEST-NET: never local
+    elif case == "bad_address":
+        values["server_url"] = "http//nowhere"
+    elif case == "no_such_command":
+        values.update(server_url=f"ws://127.0.0.1:{unused_port}", auto_start=True,
+                      server_command="layerdecomp-no-such-program serve")
+    elif case == "command_exits":
+        values.update(server_url=f"ws://127.0.0.1:{unused_port}", auto_start=True,
+                      server_command=f'"{sys.executable}" -c "import sys; print(\'boom\'); sys.exit(3)"')
+    configure(krita, **values)
+    before = snapshot(doc)
+    controller, ui = make_controller(krita)
+    controller.trigger()
+    pump(controller, ui, timeout=20)
+    level, got, text = controller.messages[-1]
+    assert (level, got) == ("error", code), controller.messages
+    assert ("notify", "error", text) in ui.events
+    assert snapshot(doc) == before
+    if case in ("server_down", "no_such_command", "command_exits", "error_reply", "wrong_token"):
+        assert "not changed" in text
+    if case == "command_exits":
+        assert "exit code 3" in text and "boom" in text
+
+
+def test_cancel_while_the_server_works(plugin, krita, photo, held_server, token_file):
+    doc = photo[0]
+    configure(krita, server_url=held_server.url, token_file=str(token_file), auto_start=False)
+    before = snapshot(doc)
+    controller, ui = make_controller(krita)
+    controller.trigger()
+    job = controller.job
+    pump(controller, ui, until=lambda: job.state == "working")
+    ui.on_cancel()  # the progress dialog's Cancel button
+    assert controller.job is None and controller.messages[-1][:2] == ("info", "cancelled")
+    assert snapshot(doc) == before
+    # The worker tells the server, which stops the job (it would otherwise hold for 30 s).
+    job.thread.join(10)
+    assert not job.thread.is_alive()
+    deadline = time.monotonic() + 10
+    while held_server.stats()["open_jobs"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert held_server.stats()["open_jobs"] == 0
+
+
+def test_server_gone_mid_job(plugin, krita, photo, held_backend, token_file):
+    doc = photo[0]
+    server = BackgroundServer(ServerConfig(port=0, backend=held_backend, token=TOKEN)).start()
+    configure(krita, server_url=server.url, token_file=str(token_file), auto_start=False)
+    before = snapshot(doc)
+    controller, ui = make_controller(krita)
+    controller.trigger()
+    job = controller.job
+    pump(controller, ui, until=lambda: job.state == "working")
+    server.stop()
+    pump(controller, ui)
+    level, code, text = controller.messages[-1]
+    assert level == "error" and code in ("shutting_down", "server_lost"), controller.messages
+    assert snapshot(doc) == before
+
+
+def test_second_trigger_while_busy_and_layer_changed(plugin, krita, photo, classical_server, token_file):
+    doc = photo[0]
+    configure(krita, server_url=classical_server.url, token_file=str(token_file), auto_start=False)
+    before = snapshot(doc)
+    controller, ui = make_controller(krita)
+    controller.trigger()
+    controller.trigger()
+    assert controller.messages[-1][:2] == ("warning", "busy")
+    doc.activeNode().setPixelData(b"\x00\x00\x00\x00", 300, 100, 1, 1)  # painted on meanwhile
+    before = snapshot(doc)
+    pump(controller, ui)
+    assert controller.messages[-1][:2] == ("error", "layer_changed")
+    assert snapshot(doc) == before
+
+
+def test_auto_start_runs_and_stops_the_local_server(plugin, krita, photo, token_file, tmp_path, monkeypatch,
+                                                    unused_port):
+    from layerdecomp_krita.local_server import LOCAL
+
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path / "config"))
+    doc = photo[0]
+    configure(krita, server_url=f"ws://127.0.0.1:{unused_port}", token_file="", auto_start=True,
+              server_command=f'"{sys.executable}" -m layerdecomp serve', backend="classical")
+    controller, ui = make_controller(krita)
+    try:
+        controller.trigger()
+        pump(controller, ui, timeout=60)
+        assert controller.messages[-1][:2] == ("info", "done"), controller.messages
+        assert any(e == ("update", "Starting the local server…", None) for e in ui.events)
+        process = LOCAL.process
+        assert process is not None and process.poll() is None
+    finally:
+        LOCAL.stop()
+    assert process.poll() is not None and LOCAL.process is None
