@@ -42,7 +42,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="how far the removed region reaches beyond the selection")
     p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="a backend option (repeatable), e.g. -O steps=28")
+    p.add_argument("--model", default=None, metavar="DIR",
+                   help="diffusion backend: the FLUX Fill model (a folder in diffusers layout or a downloaded hub id)")
+    p.add_argument("--adapter", default=None, metavar="FILE",
+                   help="diffusion backend: a layer-decomposition adapter (.safetensors); without it, zero-shot")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _backend_options(args: argparse.Namespace) -> dict:
+    """-O options, plus --model / --adapter when given."""
+    options = dict(args.option)
+    for key in ("model", "adapter"):
+        if getattr(args, key, None):
+            options[key] = getattr(args, key)
+    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         result = decompose(image, mask, backend=args.backend, margin=args.margin, grow=args.grow,
-                           progress=progress, **dict(args.option))
+                           progress=progress, **_backend_options(args))
         total = time.perf_counter() - t0
     result.metadata["timings"]["total"] = total
     report = {

@@ -67,6 +67,14 @@ class MultiModalContextFusion(nn.Module):
         self.to_v = nn.Linear(token_channels + self.modalities + 1 + positions, inner)
         self.to_out = nn.Linear(inner, config.out_channels)
 
+    @property
+    def device(self) -> torch.device:  # diffusers' pipelines ask their components for these
+        return self.to_q.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.to_q.weight.dtype
+
     def forward(self, context: torch.Tensor, modality_tokens: torch.Tensor, missing: torch.Tensor,
                 grid: tuple[int, int]) -> torch.Tensor:
         """context (B, L, Cq); modality_tokens (B, M, L, Ct); missing (B, M) in {0, 1}; grid = (rows, cols) of

@@ -1,0 +1,198 @@
+"""The paper's model: a FLUX Fill backbone, with or without a trained layer-decomposition adapter.
+
+- adapter mode (``adapter=FILE``): one joint generation of the object (RGBA, including the parts hidden
+  behind occluders) and the clean background; see ``layerdecomp/model/``.
+- zero-shot mode (no adapter): the base Fill model regenerates the background in the hole and the object's
+  alpha and colours come from matting (``layerdecomp.matting``); no occlusion recovery.
+
+The crop is scaled so that its longer side is ``resolution`` pixels (sides rounded to the model's
+multiple) and the results are scaled back. ``auto`` picks this backend only when torch and diffusers are
+installed and a model is configured (``model`` option, ``--model``, or ``LAYERDECOMP_MODEL``) and present
+on this machine. Nothing here imports torch until the backend is created.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+
+from ..errors import BackendUnavailable, InvalidInput
+from ..types import BackendResult, CancelToken, ProgressCallback
+from . import Backend
+
+MODEL_ENV = "LAYERDECOMP_MODEL"
+ADAPTER_ENV = "LAYERDECOMP_ADAPTER"
+DEFAULT_RESOLUTION = 1024
+MODES = ("auto", "adapter", "zero-shot")
+
+
+def _truthy(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() not in ("0", "false", "no", "off")
+
+
+def configured_model(options: dict) -> Optional[str]:
+    return options.get("model") or os.environ.get(MODEL_ENV) or None
+
+
+def configured_adapter(options: dict) -> Optional[str]:
+    return options.get("adapter") or os.environ.get(ADAPTER_ENV) or None
+
+
+def model_present(model: str) -> bool:
+    """A local folder with transformer/ and vae/, or a hub id whose configs are in the local HF cache."""
+    if os.path.isdir(model):
+        return all(os.path.isfile(os.path.join(model, sub, "config.json")) for sub in ("transformer", "vae"))
+    if os.path.sep in model or model.count("/") != 1:
+        return False
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return False
+    return all(isinstance(try_to_load_from_cache(model, f"{sub}/config.json"), str) for sub in ("transformer", "vae"))
+
+
+def working_size(height: int, width: int, resolution: int, multiple: int) -> tuple[int, int]:
+    """(h, w) with the longer side ``resolution`` (rounded), both multiples of ``multiple``."""
+    factor = resolution / max(height, width)
+    h = max(multiple, int(round(height * factor / multiple)) * multiple)
+    w = max(multiple, int(round(width * factor / multiple)) * multiple)
+    return h, w
+
+
+def _out_of_memory_message(size: tuple[int, int], resolution: int) -> str:
+    return (f"the GPU ran out of memory at a working size of {size[1]}×{size[0]}: lower -O resolution= "
+            f"(now {resolution}), or load the model with -O dtype=bf16, -O offload=model (or sequential), "
+            "or -O quantization=bnb4 / a .gguf file (see docs/model.md)")
+
+
+class DiffusionBackend(Backend):
+    name = "diffusion"
+    priority = 10  # above classical: when the model can run, auto prefers it
+    supports_occlusion = True
+    load_options = frozenset({"model", "adapter", "dtype", "device", "offload", "quantization",
+                              "local_files_only", "depth_model", "segmentation_model"})
+    run_options = frozenset({"steps", "seed", "guidance", "mode", "resolution"})
+
+    @classmethod
+    def unavailable_reason(cls, **options: Any) -> Optional[str]:
+        missing = [name for name in ("torch", "diffusers", "peft", "safetensors") if importlib.util.find_spec(name) is None]
+        if missing:
+            return f"it needs {', '.join(missing)} (pip install 'layerdecomp[model]')"
+        model = configured_model(options)
+        if not model:
+            return f"no model is configured (pass --model DIR or -O model=DIR, or set {MODEL_ENV})"
+        if _truthy(options.get("local_files_only", True)) and not model_present(model):
+            return (f"the model {model} is not on this machine (a folder with transformer/ and vae/ in diffusers "
+                    "layout, or a downloaded hub id; see docs/model.md)")
+        adapter = configured_adapter(options)
+        if adapter and not os.path.isfile(adapter):
+            return f"the adapter file {adapter} does not exist (option adapter / --adapter)"
+        return None
+
+    def __init__(self, **options: Any):
+        import torch
+
+        from ..model.components import load_components
+        from ..model.pipeline import ZeroShotFill, apply_offload
+
+        self.model_path = configured_model(options)
+        self.adapter_path = configured_adapter(options)
+        local = _truthy(options.get("local_files_only", True))
+        offload = options.get("offload")
+        device = options.get("device")
+        try:
+            components = load_components(
+                self.model_path, dtype=options.get("dtype", "auto"), device=None if offload else device,
+                local_files_only=local, quantization=options.get("quantization"),
+                need_prompt=self.adapter_path is None)
+            self.multiple = 2 * components.vae_scale_factor
+            self.pipeline = self.zero_shot = self.estimators = None
+            if self.adapter_path:
+                from ..model.adapter import load_adapter
+                from ..model.mcf import ModalityEstimators
+                from ..model.pipeline import LayerDecompositionPipeline
+
+                model = load_adapter(self.adapter_path, components)
+                mcf = model.config.mcf
+                for key in ("depth_model", "segmentation_model"):
+                    if key in options:
+                        setattr(mcf, key, options[key] or None)
+                self.pipeline = LayerDecompositionPipeline.from_model(model, components.scheduler)
+                self.pipeline.set_progress_bar_config(disable=True)
+                apply_offload(self.pipeline, offload)
+                self.estimators = ModalityEstimators(mcf, device=str(components.device), local_files_only=local)
+            else:
+                self.zero_shot = ZeroShotFill(components, offload)
+        except torch.OutOfMemoryError as exc:
+            torch.cuda.empty_cache()
+            raise BackendUnavailable(
+                f"the GPU ran out of memory loading {self.model_path}: load it with -O dtype=bf16, -O offload=model "
+                "(or sequential), or -O quantization=bnb4 / a .gguf file (see docs/model.md)") from exc
+
+    def run(self, image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, progress: ProgressCallback,
+            cancel: Optional[CancelToken], steps: int = 28, seed: int = 0, guidance: float = 30.0,
+            mode: str = "auto", resolution: int = DEFAULT_RESOLUTION, **options: Any) -> BackendResult:
+        import torch
+
+        if mode not in MODES:
+            raise InvalidInput(f"unknown mode {mode!r} (option mode): use {', '.join(MODES)}")
+        if mode == "auto":
+            mode = "adapter" if self.pipeline is not None else "zero-shot"
+        if mode == "adapter" and self.pipeline is None:
+            raise InvalidInput("mode=adapter needs an adapter: pass --adapter FILE or -O adapter=FILE")
+        if mode == "zero-shot" and self.zero_shot is None:
+            raise InvalidInput("mode=zero-shot runs the base model without an adapter: leave the adapter option out")
+        steps, resolution = int(steps), int(resolution)
+        if steps < 1 or resolution < self.multiple:
+            raise InvalidInput(f"steps must be >= 1 and resolution >= {self.multiple}")
+        height, width = image.shape[:2]
+        size = working_size(height, width, resolution, self.multiple)
+        small = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if size[0] < height else cv2.INTER_CUBIC)
+        # Any coverage of a working pixel by the hole makes it part of the hole: the hole never shrinks.
+        small_hole = cv2.resize(hole.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA) > 0
+
+        def on_step(done: int, total: int) -> None:
+            progress("step", done / total)
+
+        def back(array: np.ndarray) -> np.ndarray:
+            return cv2.resize(array, (width, height), interpolation=cv2.INTER_CUBIC if size[0] < height else cv2.INTER_AREA)
+
+        metadata = {"mode": mode, "steps": steps, "seed": int(seed), "guidance": float(guidance),
+                    "working_size": [size[1], size[0]], "model": self.model_path}
+        try:
+            if mode == "adapter":
+                maps, missing = self.estimators(small)
+                out = self.pipeline(small, small_hole, steps=steps, seed=seed, guidance=guidance, modality_maps=maps,
+                                    modality_missing=missing, callback=on_step, cancel=cancel)
+                background = np.clip(np.rint(back(out.background) * 255), 0, 255).astype(np.uint8)
+                rgba = np.clip(back(out.foreground), 0, 1)
+                amodal_alpha = rgba[..., 3].astype(np.float32)
+                colours = (rgba[..., :3] * 255).astype(np.float32)
+                from ..model.config import MODALITIES
+
+                metadata.update(adapter=self.adapter_path, occlusion_recovery=True,
+                                missing_modalities=[m for m, gone in zip(MODALITIES, missing) if gone],
+                                modality_problems=dict(self.estimators.problems))
+                return BackendResult(background=background, alpha=amodal_alpha, foreground=colours,
+                                     amodal_alpha=amodal_alpha, amodal_foreground=np.rint(colours).astype(np.uint8),
+                                     metadata=metadata)
+            filled = self.zero_shot(small, small_hole, steps=steps, seed=seed, guidance=guidance,
+                                    callback=on_step, cancel=cancel)
+        except torch.OutOfMemoryError as exc:
+            torch.cuda.empty_cache()
+            raise BackendUnavailable(_out_of_memory_message(size, resolution)) from exc
+        background = np.clip(np.rint(back(filled) * 255), 0, 255).astype(np.uint8)
+        from ..matting import matte
+
+        progress("alpha", 0.0)
+        alpha, colours = matte(image, mask, hole)
+        progress("alpha", 1.0)
+        metadata.update(occlusion_recovery=False)
+        return BackendResult(background=background, alpha=alpha, foreground=colours, metadata=metadata)
+
+
+BACKEND = DiffusionBackend
