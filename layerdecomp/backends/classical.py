@@ -1,34 +1,97 @@
 """The embedded default: no weights, CPU only.
 
-First version: alpha is the selection softened along its edge, the fill is OpenCV's Telea inpainting.
-(To be replaced by band matting + PatchMatch, see issue 2.)
+- Alpha: closed-form matting on a band along the selection's edge (``layerdecomp.matting``), with the
+  object's colours and the local background estimated jointly in the soft edge.
+- Background: PatchMatch exemplar fill with a structure-preserving coarse pass (``layerdecomp.fill``).
+
+The fill runs in a worker thread beside the matting (PatchMatch is native code that releases the GIL),
+so on two cores the two stages overlap. Occlusion recovery is not supported: hidden parts of the object
+stay hidden (the metadata says so).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any, Optional
 
-import cv2
 import numpy as np
 
+from .. import fill as fill_module
+from .. import matting as matting_module
+from ..errors import Cancelled, InvalidInput
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend
+
+
+def _check(cancel: Optional[CancelToken]) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("the decomposition was cancelled")
+
+
+def edge_background(alpha: np.ndarray, fill: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """The clean plate in the soft edge: the local background estimated from the picture where the object
+    is faint (it *is* mostly the picture there), the fill where the object was nearly opaque (the local
+    estimate divides by 1 - alpha and grows unreliable)."""
+    t = np.clip((alpha - 0.5) / 0.5, 0.0, 1.0)
+    weight = (t * t * (3.0 - 2.0 * t))[..., None]  # smoothstep: 0 below alpha 0.5, 1 at alpha 1
+    soft = ((alpha > 0.0) & (alpha < 1.0))[..., None]
+    blended = (1.0 - weight) * local + weight * fill.astype(np.float32)
+    return np.where(soft, np.clip(np.rint(blended), 0, 255), fill).astype(np.uint8)
 
 
 class ClassicalBackend(Backend):
     name = "classical"
     priority = 0
     supports_occlusion = False
+    # matting: "closed_form" (default) or "guided" (faster, softer edges); seed: PatchMatch's random seed.
+    run_options = frozenset({"matting", "seed"})
 
-    def run(self, image, mask, hole, *, progress: ProgressCallback, cancel: Optional[CancelToken], **options: Any):
-        progress("alpha", 0.0)
-        alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (5, 5), 0)
-        alpha = np.where(hole, alpha, 0.0).astype(np.float32)
-        progress("alpha", 1.0)
+    def run(self, image, mask, hole, *, progress: ProgressCallback, cancel: Optional[CancelToken],
+            matting: str = "closed_form", seed: int = 0, **options: Any) -> BackendResult:
+        method = matting
+        if method not in ("closed_form", "guided"):
+            raise InvalidInput(f"matting must be 'closed_form' or 'guided', not {method!r}")
+        _check(cancel)
+        timings: dict[str, float] = {}
+        outcome: dict[str, Any] = {}
+
+        def fill_worker() -> None:
+            t0 = time.perf_counter()
+            try:
+                outcome["fill"] = fill_module.fill(image, hole, seed=int(seed))
+            except BaseException as exc:  # handed to the caller's thread below
+                outcome["error"] = exc
+            timings["fill"] = time.perf_counter() - t0
+
         progress("fill", 0.0)
-        background = cv2.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+        worker = threading.Thread(target=fill_worker, name="layerdecomp-fill", daemon=True)
+        worker.start()
+
+        progress("alpha", 0.0)
+        t0 = time.perf_counter()
+        alpha, foreground, local = matting_module.matte(image, mask, hole, method=method, return_background=True)
+        timings["alpha"] = time.perf_counter() - t0
+        progress("alpha", 1.0)
+        _check(cancel)  # the fill thread finishes on its own; its result is dropped
+
+        worker.join()
+        if "error" in outcome:
+            raise outcome["error"]
         progress("fill", 1.0)
-        return BackendResult(background=background, alpha=alpha, metadata={"occlusion_recovery": False})
+        _check(cancel)
+        background = edge_background(alpha, outcome["fill"], local)
+        return BackendResult(
+            background=background,
+            alpha=alpha,
+            foreground=foreground,
+            metadata={
+                "occlusion_recovery": False,
+                "unsupported": ["occlusion_recovery"],
+                "matting": method,
+                "backend_timings": timings,
+            },
+        )
 
 
 BACKEND = ClassicalBackend

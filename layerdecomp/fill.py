@@ -1,0 +1,113 @@
+"""Exemplar fill of the hole: the clean plate behind the removed object.
+
+PatchMatch (Barnes et al. 2009, the ``pypatchmatch`` library) copies patches of the picture into the
+hole, so the fill keeps the picture's texture where a diffusion-style inpainting (OpenCV) smears it.
+Its cost follows the crop's area, and on a large hole small patches lose the scene's structure, so:
+
+1. **Coarse pass** (structure): when the hole has more than ``max_hole_pixels`` pixels, PatchMatch runs
+   on a copy shrunk until the hole fits; relative to the hole its patches are then larger, so long edges
+   and large shapes continue through the hole instead of breaking into small repeats.
+2. **Full-resolution texture**: the shrunk fill is brought back up (smooth) and its lost fine detail is
+   put back by *detail transfer*: every coarse hole pixel is matched (a k-d tree over small patch
+   descriptors) to the known coarse pixel it was most likely copied from, and the full-resolution
+   high-frequency detail around that source is added, so the fill is as sharp as the picture.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Optional
+
+import cv2
+import numpy as np
+from scipy.spatial import cKDTree
+
+# Largest hole PatchMatch works on at once (pixels); ~1 s on a 2-core machine.
+MAX_HOLE_PIXELS = 70_000
+PATCH_SIZE = 3  # PatchMatch's patch radius: 7×7 patches
+DESCRIPTOR_DIMS = 6
+_seed_lock = threading.Lock()
+
+
+def patchmatch_fill(image: np.ndarray, hole: np.ndarray, patch_size: int = PATCH_SIZE, seed: int = 0) -> np.ndarray:
+    """PatchMatch inpainting of ``hole`` at the image's own resolution (deterministic for a seed)."""
+    import patchmatch
+
+    if not patchmatch.patchmatch_available:
+        raise RuntimeError("the PatchMatch library (pypatchmatch) failed to load; reinstall pypatchmatch")
+    with _seed_lock:  # the seed is global state of the native library
+        patchmatch.set_random_seed(seed)
+        return patchmatch.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8), patch_size=patch_size)
+
+
+def _descriptors(image: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Per-pixel descriptor: the colours of a (2r+1)² neighbourhood, subsampled every other pixel."""
+    img = image.astype(np.float32)
+    pad = cv2.copyMakeBorder(img, radius, radius, radius, radius, cv2.BORDER_REFLECT)
+    h, w = image.shape[:2]
+    parts = [pad[radius + dy: radius + dy + h, radius + dx: radius + dx + w]
+             for dy in range(-radius, radius + 1, radius) for dx in range(-radius, radius + 1, radius)]
+    return np.concatenate(parts, axis=2)
+
+
+def _source_offsets(small_fill: np.ndarray, small_hole: np.ndarray) -> np.ndarray:
+    """For each coarse hole pixel, the (dy, dx) to the known coarse pixel whose neighbourhood matches
+    best (where PatchMatch most likely took it from). Returns H×W×2 int (0 outside the hole)."""
+    desc = _descriptors(small_fill)
+    # Sources: known pixels whose descriptor window lies outside the hole.
+    valid = cv2.erode((~small_hole).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    src_y, src_x = np.nonzero(valid)
+    dst_y, dst_x = np.nonzero(small_hole)
+    offsets = np.zeros(small_hole.shape + (2,), np.int32)
+    if len(src_y) == 0 or len(dst_y) == 0:
+        return offsets
+    src, dst = desc[src_y, src_x], desc[dst_y, dst_x]
+    # A k-d tree is fast only in few dimensions: project onto the descriptors' main axes.
+    mean = src.mean(axis=0)
+    _, _, axes = np.linalg.svd(src[:: max(1, len(src) // 4000)] - mean, full_matrices=False)
+    basis = axes[:DESCRIPTOR_DIMS].T
+    tree = cKDTree((src - mean) @ basis)
+    _, nearest = tree.query((dst - mean) @ basis, k=1, eps=0.5, workers=-1)
+    offsets[dst_y, dst_x, 0] = src_y[nearest] - dst_y
+    offsets[dst_y, dst_x, 1] = src_x[nearest] - dst_x
+    return offsets
+
+
+def _detail(image: np.ndarray, scale: float) -> np.ndarray:
+    """What shrinking by ``scale`` and growing back loses: the picture's fine detail (float32)."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return image.astype(np.float32) - cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+
+
+def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE_PIXELS,
+         patch_size: int = PATCH_SIZE, seed: int = 0, detail_transfer: bool = True) -> np.ndarray:
+    """The picture with ``hole`` filled from the rest of it (RGB uint8, same size; unchanged outside)."""
+    hole = np.asarray(hole, bool)
+    count = int(np.count_nonzero(hole))
+    if count == 0:
+        return image.copy()
+    scale = min(1.0, float(np.sqrt(max_hole_pixels / count)))
+    if scale > 0.9:
+        return patchmatch_fill(image, hole, patch_size, seed)
+
+    h, w = hole.shape
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small_hole = cv2.resize(hole.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
+    small_fill = patchmatch_fill(small, small_hole, patch_size, seed)
+    coarse = cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    if detail_transfer:
+        offsets = _source_offsets(small_fill, small_hole)
+        sy, sx = size[1] / h, size[0] / w
+        ys, xs = np.nonzero(hole)
+        cy = np.clip(np.round(ys * sy).astype(np.int64), 0, size[1] - 1)
+        cx = np.clip(np.round(xs * sx).astype(np.int64), 0, size[0] - 1)
+        src_y = np.clip(ys + np.round(offsets[cy, cx, 0] / sy).astype(np.int64), 0, h - 1)
+        src_x = np.clip(xs + np.round(offsets[cy, cx, 1] / sx).astype(np.int64), 0, w - 1)
+        detail = _detail(image, scale)
+        ok = ~hole[src_y, src_x]  # only detail from known pixels
+        coarse[ys[ok], xs[ok]] += detail[src_y[ok], src_x[ok]]
+    out = image.copy()
+    out[hole] = np.clip(np.rint(coarse[hole]), 0, 255).astype(np.uint8)
+    return out
