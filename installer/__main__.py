@@ -84,8 +84,12 @@ def main(argv: list[str] | None = None) -> int:
             from . import status
             return status.run(args)
         if args._run == "package":
-            from .package import build_plugin_zip
-            print(f"plugin zip: {build_plugin_zip(args.out)}")
+            from .package import PackagingError, build_plugin_zip
+
+            try:
+                print(f"plugin zip: {build_plugin_zip(args.out)}")
+            except PackagingError as exc:
+                raise InstallError(str(exc)) from exc
             return 0
     except InstallError as exc:
         print(f"installer: error: {exc}", file=sys.stderr)

@@ -36,9 +36,9 @@ def locate_krita(args, env=None, platform=None, home=None) -> KritaLayout:
     )
 
 
-def install_plugin(args, manifest: Manifest, log=print) -> Changes:
+def install_plugin(args, manifest: Manifest, log=print, plugin: plugin_step.Plugin | None = None) -> Changes:
     layout = locate_krita(args)
-    plugin = plugin_step.packaged_plugin(Path(args.plugin_zip) if args.plugin_zip else None)
+    plugin = plugin or plugin_step.packaged_plugin(Path(args.plugin_zip) if args.plugin_zip else None)
     changes = Changes(manifest, log)
     try:
         changes.make_dirs(manifest.path.parent)
@@ -140,14 +140,25 @@ def _warm_up(python: str, log) -> None:
 
 def run(args, log=print) -> int:
     manifest = Manifest.load(serverconfig.manifest_path())
-    install_plugin(args, manifest, log)
     if args.plugin_only:
+        install_plugin(args, manifest, log)
         log("next: (re)start Krita; the plugin's action is Tools > Scripts > Decompose Selection. Run "
             "`python -m installer install` without --plugin-only to set up the server too.")
         return 0
+    locate_krita(args)  # no Krita: say so before setting anything else up
+    try:
+        plugin = plugin_step.packaged_plugin(Path(args.plugin_zip) if args.plugin_zip else None)
+    except plugin_step.PluginNeedsPackaging:
+        plugin = None  # this Python lacks websockets: the server's environment builds the zip below
     changes = Changes(manifest, log)
     gpu = gpus.forced(args.gpu) if args.gpu != "auto" else gpus.probe(sys.platform, platform_module.machine())
-    server_env = _server_env(args, changes, gpu, log)
+    if plugin is None:
+        server_env = _server_env(args, changes, gpu, log)
+        plugin = plugin_step.packaged_plugin(python=server_env.python)
+        install_plugin(args, manifest, log, plugin)
+    else:
+        install_plugin(args, manifest, log, plugin)
+        server_env = _server_env(args, changes, gpu, log)
     _write_settings(changes, server_env, None, gpu, log)  # a working classical setup, whatever happens next
     try:
         weights_dir = _weights(args, changes, gpu, log)

@@ -9,6 +9,7 @@ where <name> is the desktop file's X-KDE-Library key, which is also the key Krit
 from __future__ import annotations
 
 import configparser
+import subprocess
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from .errors import InstallError
 from .locations import KritaLayout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PLUGIN_SOURCE = REPO_ROOT / "krita_plugin"
 KRITARC_SECTION = "python"
 
 
@@ -80,25 +80,32 @@ def read_plugin_zip(path: Path) -> Plugin:
     return plugin_from_entries(entries, str(path))
 
 
-def read_plugin_folder(folder: Path) -> Plugin:
-    entries = {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-               if p.is_file() and not _skip(p.relative_to(folder).as_posix())}
-    return plugin_from_entries(entries, str(folder))
+def packaged_plugin(plugin_zip: Path | None = None, python: str | None = None) -> Plugin:
+    """The plugin to install: the given zip, else a zip built from this checkout (bundling websockets).
 
-
-def packaged_plugin(plugin_zip: Path | None = None) -> Plugin:
-    """The plugin to install: the given zip, else a zip built from this checkout's krita_plugin/."""
+    Packaging needs websockets importable; ``python`` (the server's environment, which has it) builds the zip
+    when this Python lacks it. Raises InstallError saying what to do when neither can.
+    """
     if plugin_zip is not None:
         return read_plugin_zip(Path(plugin_zip))
-    try:
-        from .package import build_plugin_zip
-    except ImportError:  # packaging not written yet: take the source folder as it is
-        if not PLUGIN_SOURCE.is_dir():
-            raise InstallError(f"no plugin source at {PLUGIN_SOURCE}: pass --plugin-zip FILE.zip")
-        return read_plugin_folder(PLUGIN_SOURCE)
     with tempfile.TemporaryDirectory(prefix="layerdecomp-plugin-") as tmp:
-        built = build_plugin_zip(Path(tmp) / "plugin.zip")
-        return read_plugin_zip(Path(built))
+        out = Path(tmp) / "plugin.zip"
+        if python is not None:
+            done = subprocess.run([python, "-m", "installer", "package", "--out", str(out)], cwd=REPO_ROOT,
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise InstallError(f"building the plugin zip with {python} failed: {done.stderr.strip()}")
+            return read_plugin_zip(out)
+        from .package import PackagingError, build_plugin_zip
+
+        try:
+            return read_plugin_zip(Path(build_plugin_zip(out)))
+        except PackagingError as exc:
+            raise PluginNeedsPackaging(f"{exc} (or install a ready-made plugin zip with --plugin-zip FILE.zip)") from exc
+
+
+class PluginNeedsPackaging(InstallError):
+    """This Python cannot build the plugin zip (no websockets to bundle)."""
 
 
 def install_plugin(changes: Changes, layout: KritaLayout, plugin: Plugin, enable: bool = True) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
 
-from .conftest import USER_KRITARC, make_plugin_zip, tree
+from .conftest import REPO_ROOT, USER_KRITARC, make_plugin_zip, tree
 
 
 def _install(profile, plugin_zip, *extra):
@@ -161,3 +163,32 @@ def test_read_only_kritarc_rolls_the_plugin_back(profile, plugin_zip, monkeypatc
     err = capsys.readouterr().err
     assert "cannot write to" in err and str(profile.kritarc) in err and "writable" in err
     assert tree(profile.home) == before  # the plugin files written before the failure were taken back
+
+
+def test_the_real_plugin_is_packaged_and_installed(profile, tmp_path):
+    zip_path = tmp_path / "out" / "layerdecomp_krita.zip"
+    result = profile.run("package", "--out", str(zip_path))
+    assert str(zip_path) in result.stdout and zip_path.is_file()
+    before = tree(profile.home)
+    profile.run("install", "--plugin-only", "--krita-dir", str(profile.krita_dir))  # builds the zip itself
+    pykrita = profile.krita_dir / "pykrita"
+    assert (pykrita / "layerdecomp_krita.desktop").is_file()
+    assert (pykrita / "layerdecomp_krita" / "__init__.py").is_file()
+    assert (pykrita / "layerdecomp_krita" / "_vendor" / "websockets" / "__init__.py").is_file()
+    assert (profile.krita_dir / "actions" / "layerdecomp_krita.action").is_file()
+    assert profile.kritarc.read_text() == "[python]\nenable_layerdecomp_krita=true\n"
+    profile.run("uninstall")
+    assert tree(profile.home) == before
+
+
+def test_a_bare_python_installs_a_zip_and_says_what_to_do_without_one(profile, plugin_zip):
+    """An artist's Python has no numpy and no websockets: `-S` (no site-packages) stands for it."""
+    bare = [sys.executable, "-S", "-m", "installer", "install", "--plugin-only", "--krita-dir", str(profile.krita_dir)]
+    run = dict(cwd=REPO_ROOT, env=profile.env, capture_output=True, text=True, timeout=60)
+    refused = subprocess.run(bare, **run)
+    assert refused.returncode == 2, refused.stderr
+    assert "websockets" in refused.stderr and "--plugin-zip" in refused.stderr and "Traceback" not in refused.stderr
+    assert not profile.home.exists() or list(profile.home.iterdir()) == []
+    done = subprocess.run(bare + ["--plugin-zip", str(plugin_zip)], **run)
+    assert done.returncode == 0, done.stderr
+    assert "enable_sample_plugin=true" in profile.kritarc.read_text()
