@@ -1,0 +1,47 @@
+"""A real server on loopback (ephemeral port, in this process so its memory can be measured)."""
+
+from __future__ import annotations
+
+import pytest
+
+from layerdecomp import backends
+from server.app import BackgroundServer, ServerConfig
+from server.protocol import HEADER_SIZE, Limits
+
+from .helpers import TOKEN
+
+ALLOWED_ORIGIN = "https://allowed.example"
+# Small limits so that the refusals are cheap to provoke.
+TEST_LIMITS = Limits(
+    max_message_bytes=HEADER_SIZE + 256 * 256 * 4,
+    max_side=256,
+    max_pixels=256 * 256,
+    max_queue=16,
+    max_connections=40,
+    idle_timeout_s=60.0,
+    upload_timeout_s=1.0,
+    hello_timeout_s=1.0,
+)
+
+
+@pytest.fixture(scope="session")
+def gated_backend():
+    backends.register_module("test_gated", "tests.server.gated_backend")
+    yield "test_gated"
+    backends._MODULES.pop("test_gated", None)
+
+
+@pytest.fixture(scope="session")
+def server(gated_backend, tmp_path_factory):
+    """The test_gated backend (classical arithmetic; slow or held on request) behind a real server."""
+    config = ServerConfig(host="127.0.0.1", port=0, backend=gated_backend, limits=TEST_LIMITS,
+                          allowed_origins=(ALLOWED_ORIGIN,), token=TOKEN)
+    with BackgroundServer(config) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def classical_server():
+    config = ServerConfig(host="127.0.0.1", port=0, backend="classical", limits=TEST_LIMITS, token=TOKEN)
+    with BackgroundServer(config) as running:
+        yield running
