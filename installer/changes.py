@@ -172,6 +172,8 @@ def undo_entry(entry: dict, log=print) -> None:
             candidate.unlink(missing_ok=True)
     elif kind == "dir":
         if path.is_dir():
+            # Python (Krita's, the server's) leaves bytecode next to the .py files we put there.
+            shutil.rmtree(path / "__pycache__", ignore_errors=True)
             if any(path.iterdir()):
                 log(f"  kept {path}: it holds files the installer did not put there")
             else:

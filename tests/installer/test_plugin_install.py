@@ -177,6 +177,10 @@ def test_the_real_plugin_is_packaged_and_installed(profile, tmp_path):
     assert (pykrita / "layerdecomp_krita" / "_vendor" / "websockets" / "__init__.py").is_file()
     assert (profile.krita_dir / "actions" / "layerdecomp_krita.action").is_file()
     assert profile.kritarc.read_text() == "[python]\nenable_layerdecomp_krita=true\n"
+    # Krita's Python compiles the plugin's modules next to them; uninstall takes that bytecode too.
+    cache = pykrita / "layerdecomp_krita" / "__pycache__"
+    cache.mkdir()
+    (cache / "__init__.cpython-311.pyc").write_bytes(b"\0")
     profile.run("uninstall")
     assert tree(profile.home) == before
 
