@@ -74,7 +74,9 @@ def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights
     """The server's settings file and its token (through layerdecomp.config, the server's own helpers)."""
     config = serverconfig.config_module()
     changes.make_dirs(config.config_dir())
-    argv = [server_env.python, "-m", "layerdecomp", "serve"]
+    argv = [server_env.python, "-m", "layerdecomp", "serve", "--port", str(DEFAULT_PORT)]
+    if weights_dir:
+        argv += ["--backend", "diffusion", "-O", f"model={weights.model_folder(weights_dir)}"]
     settings = {
         "python": server_env.python,
         "server_argv": argv,

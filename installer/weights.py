@@ -13,7 +13,6 @@ lock. FLUX.1-Fill-dev is gated: it needs the licence accepted on the hub and an 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import urllib.error
 import urllib.parse
@@ -45,9 +44,11 @@ class WeightFile:
 
 
 FLUX_FILL = "black-forest-labs/FLUX.1-Fill-dev"
-# What the diffusion backend loads from the base model: the Fill transformer, its VAE and scheduler config.
-# (No text encoders: the adapter stores the empty-prompt embeddings.) Revisions and checksums are not known
-# on the machine this was written on (the hub is unreachable there): they are pinned on first install.
+# What the diffusion backend loads from the base model (diffusers layout): the Fill transformer, its VAE and
+# scheduler, and the two text encoders with their tokenizers, which zero-shot mode (no adapter) runs once to
+# compute the empty-prompt embeddings (layerdecomp/model/prompts.py). About 34 GB in all.
+# Revisions and checksums could not be looked up where this was written (no hub access): they are pinned on
+# first install (see the module docstring). A file name that is wrong here fails with a 404 that says so.
 DIFFUSION = tuple(
     WeightFile(FLUX_FILL, path, None, None, None, gated=True)
     for path in (
@@ -60,6 +61,20 @@ DIFFUSION = tuple(
         "transformer/diffusion_pytorch_model-00003-of-00003.safetensors",
         "vae/config.json",
         "vae/diffusion_pytorch_model.safetensors",
+        "text_encoder/config.json",
+        "text_encoder/model.safetensors",
+        "text_encoder_2/config.json",
+        "text_encoder_2/model.safetensors.index.json",
+        "text_encoder_2/model-00001-of-00002.safetensors",
+        "text_encoder_2/model-00002-of-00002.safetensors",
+        "tokenizer/merges.txt",
+        "tokenizer/special_tokens_map.json",
+        "tokenizer/tokenizer_config.json",
+        "tokenizer/vocab.json",
+        "tokenizer_2/special_tokens_map.json",
+        "tokenizer_2/spiece.model",
+        "tokenizer_2/tokenizer.json",
+        "tokenizer_2/tokenizer_config.json",
     )
 )
 WEIGHT_SETS = {"none": (), "diffusion": DIFFUSION}
@@ -211,6 +226,11 @@ def check_offline(files: tuple[WeightFile, ...], source: Path, log: Callable = p
         if sha256 is not None and actual != sha256:
             raise InstallError(f"checksum mismatch for {path}: expected sha256 {sha256}, got {actual}; "
                                "replace the file with an intact copy and run install again")
+
+
+def model_folder(weights_dir: Path) -> Path:
+    """The folder the diffusion backend is pointed at (``-O model=...``)."""
+    return Path(weights_dir) / FLUX_FILL.split("/")[-1]
 
 
 def weights_present(files: tuple[WeightFile, ...], folder: Path) -> tuple[int, int]:

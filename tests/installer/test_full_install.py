@@ -26,7 +26,7 @@ def test_install_status_reinstall_uninstall(profile, plugin_zip):
     before = tree(profile.home)
     _install(profile, plugin_zip, "--weights-set", "none")
     settings = json.loads((profile.config / "layerdecomp" / "server.json").read_text())
-    assert settings["backend"] == "classical" and settings["server_argv"][1:] == ["-m", "layerdecomp", "serve"]
+    assert settings["backend"] == "classical" and settings["server_argv"][1:5] == ["-m", "layerdecomp", "serve", "--port"]
     token = (profile.config / "layerdecomp" / "token")
     assert len(token.read_text().strip()) >= 32 and token.stat().st_mode & 0o077 == 0
     after = tree(profile.home)
@@ -83,6 +83,7 @@ def test_weights_from_the_hub_resume_and_uninstall(profile, plugin_zip):
     assert transformer.read_bytes() == b"fake transformer/config.json\n" * 50
     settings = json.loads((profile.config / "layerdecomp" / "server.json").read_text())
     assert settings["backend"] == "diffusion" and settings["weights_dir"] == str(weights_dir)
+    assert settings["server_argv"][-3:] == ["diffusion", "-O", f"model={weights_dir / 'FLUX.1-Fill-dev'}"]
     profile.run("uninstall")
     assert tree(profile.home) == before
 
