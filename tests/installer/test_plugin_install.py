@@ -196,3 +196,36 @@ def test_a_bare_python_installs_a_zip_and_says_what_to_do_without_one(profile, p
     done = subprocess.run(bare + ["--plugin-zip", str(plugin_zip)], **run)
     assert done.returncode == 0, done.stderr
     assert "enable_sample_plugin=true" in profile.kritarc.read_text()
+
+
+def test_a_full_disk_while_writing_the_plugin_rolls_back(profile, plugin_zip, monkeypatch, capsys):
+    from installer import changes
+    from installer.__main__ import main
+
+    before = tree(profile.home)
+    real_write = changes.atomic_write
+    written = []
+
+    def fill_up(path, data, mode=None):
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        written.append(path)
+        real_write(path, data, mode)
+
+    monkeypatch.setattr(changes, "atomic_write", fill_up)
+    for key, value in profile.env.items():
+        monkeypatch.setenv(key, value)
+    code = main(["install", "--plugin-only", "--krita-dir", str(profile.krita_dir), "--plugin-zip", str(plugin_zip)])
+    assert code == 2
+    assert "no space left on the disk" in capsys.readouterr().err
+    assert tree(profile.home) == before
+
+
+def test_our_installer_wins_over_another_package_of_the_same_name_from_the_repo_root(profile, tmp_path):
+    other = tmp_path / "site" / "installer"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("")
+    (other / "__main__.py").write_text("print('the other installer')\n")
+    profile.env["PYTHONPATH"] = str(tmp_path / "site")
+    result = profile.run("--help")
+    assert "Install layerdecomp" in result.stdout
