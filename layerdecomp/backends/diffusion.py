@@ -106,7 +106,7 @@ class DiffusionBackend(Backend):
         device = options.get("device")
         try:
             components = load_components(
-                self.model_path, dtype=options.get("dtype", "auto"), device=None if offload else device,
+                self.model_path, dtype=options.get("dtype", "auto"), device="cpu" if offload else device,  # offload moves each part to the GPU itself
                 local_files_only=local, quantization=options.get("quantization"),
                 need_prompt=self.adapter_path is None)
             self.multiple = 2 * components.vae_scale_factor

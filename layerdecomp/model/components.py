@@ -86,7 +86,7 @@ def build_tiny_components(seed: int = 0, text_tokens: int = 8) -> Components:
     of 16, input width 96 = 16 (packed noisy latent) + 16 (packed masked image) + 64 (packed mask).
     Image sides must be multiples of 8 (the VAE's 4 × the 2×2 packing).
     """
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
+    from diffusers import AutoencoderKL, FluxTransformer2DModel
 
     generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
@@ -147,7 +147,7 @@ def load_components(
     ``quantization``: None, ``"bnb4"`` / ``"bnb8"`` (bitsandbytes; CUDA only) or the path of a GGUF
     single-file transformer (e.g. ``flux1-fill-dev-Q4_K_S.gguf``). Errors name the file or the option.
     """
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxTransformer2DModel
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
 
     model = str(model)
     dev = resolve_device(device)
@@ -186,7 +186,7 @@ def load_components(
     except (OSError, ValueError, EnvironmentError):
         scheduler = flux_scheduler()  # the scheduler holds no weights; FLUX's settings are known
 
-    if quantization is None:
+    if not str(quantization or "").startswith("bnb"):  # bitsandbytes places its weights itself
         transformer.to(dev)
     vae.to(dev)
     transformer.requires_grad_(False).eval()

@@ -177,6 +177,7 @@ class LayerDecompositionModel(nn.Module):
         return [p for name in names for p in groups[name]]
 
     # -------------------------------------------------------------------------------- encoding
+    @torch.no_grad()  # the frozen VAE: nothing to train here, and the result may be reused across steps
     def encode_conditions(self, image: torch.Tensor, mask: torch.Tensor, modality_maps: Optional[torch.Tensor] = None,
                           modality_missing: Optional[torch.Tensor] = None) -> Conditions:
         """image (B, 3, H, W) in [-1, 1]; mask (B, 1, H, W), 1 = the object (where the background is
@@ -205,6 +206,7 @@ class LayerDecompositionModel(nn.Module):
         missing = (modality_missing if modality_missing is not None else torch.zeros(b, m)).to(vae.device, vae.dtype)
         return Conditions(context_bg, context_fg, tokens, missing, height, width)
 
+    @torch.no_grad()  # targets carry no gradient (the RGBA VAE is trained on its own loss)
     def encode_targets(self, background: torch.Tensor, foreground_rgba: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Clean latent tokens x0 for both streams. background (B, 3, H, W) in [-1, 1] (base VAE);
         foreground_rgba (B, 4, H, W) straight RGBA in [0, 1] (RGBA VAE)."""

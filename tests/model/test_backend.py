@@ -1,0 +1,96 @@
+"""The diffusion backend through the public API and the command line, on a tiny model saved to disk."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+import layerdecomp
+from layerdecomp import backends
+from layerdecomp.backends.diffusion import DiffusionBackend
+from layerdecomp.cli import main
+from layerdecomp.errors import BackendUnavailable
+
+
+@pytest.fixture
+def picture():
+    rng = np.random.default_rng(1)
+    image = (rng.random((120, 150, 3)) * 255).astype(np.uint8)
+    mask = np.zeros((120, 150), np.uint8)
+    cv2.circle(mask, (70, 60), 22, 255, -1)
+    return image, mask
+
+
+def test_auto_picks_diffusion_only_when_a_model_is_configured_and_present(base_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("LAYERDECOMP_MODEL", raising=False)
+    monkeypatch.delenv("LAYERDECOMP_ADAPTER", raising=False)
+    assert "no model is configured" in DiffusionBackend.unavailable_reason()
+    assert backends.resolve("auto").name == "classical"
+    assert "not on this machine" in DiffusionBackend.unavailable_reason(model=str(tmp_path / "none"))
+    assert backends.resolve("auto", model=str(tmp_path / "none")).name == "classical"
+    assert "adapter file" in DiffusionBackend.unavailable_reason(model=str(base_dir), adapter=str(tmp_path / "a.safetensors"))
+    assert backends.resolve("auto", model=str(base_dir)).name == "diffusion"
+    monkeypatch.setenv("LAYERDECOMP_MODEL", str(base_dir))
+    assert backends.resolve("auto").name == "diffusion"
+    assert DiffusionBackend.priority > backends.backend_class("classical").priority
+
+
+def test_adapter_mode_through_the_api(base_dir, adapter_file, picture):
+    image, mask = picture
+    seen = []
+    result = layerdecomp.decompose(image, mask, backend="diffusion", model=str(base_dir), adapter=str(adapter_file),
+                                   steps=2, resolution=64, progress=lambda stage, f: seen.append(stage))
+    meta = result.metadata
+    assert meta["backend"] == "diffusion" and meta["mode"] == "adapter" and meta["occlusion_recovery"] is True
+    assert meta["working_size"][0] == 64 and meta["missing_modalities"] == ["depth", "segmentation"]
+    assert seen.count("step") == 2
+    # faithful layers whatever the model says: the background is the input outside the dilated selection
+    outside = cv2.dilate(mask, np.ones((11, 11), np.uint8)) == 0
+    assert np.array_equal(result.background[outside], image[outside])
+    assert result.foreground.shape == (120, 150, 4)
+
+
+def test_out_of_memory_becomes_a_clear_message(base_dir, adapter_file, picture, monkeypatch):
+    image, mask = picture
+    engine = backends.get_backend("diffusion", model=str(base_dir), adapter=str(adapter_file))
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(type(engine.pipeline), "__call__", out_of_memory)
+    with pytest.raises(BackendUnavailable, match=r"ran out of memory at a working size of 64×64: lower -O resolution= \(now 64\).*offload"):
+        layerdecomp.decompose(image, mask, backend="diffusion", model=str(base_dir), adapter=str(adapter_file),
+                              steps=2, resolution=64)
+
+
+def test_cli_end_to_end_adapter_and_zero_shot(base_dir, adapter_file, picture, tmp_path):
+    image, mask = picture
+    cv2.imwrite(str(tmp_path / "in.png"), image[..., ::-1])
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    common = [str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "--backend", "diffusion",
+              "--model", str(base_dir), "-O", "resolution=64", "-O", "steps=2", "-q"]
+    assert main(["decompose", *common, "--out", str(tmp_path / "a"), "--adapter", str(adapter_file)]) == 0
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["mode"] == "adapter" and report["occlusion_recovery"] is True
+    assert main(["decompose", *common, "--out", str(tmp_path / "z")]) == 0
+    report = json.loads((tmp_path / "z" / "report.json").read_text())
+    assert report["mode"] == "zero-shot" and report["occlusion_recovery"] is False
+    foreground = cv2.imread(str(tmp_path / "z" / "foreground.png"), cv2.IMREAD_UNCHANGED)
+    assert foreground.shape == (120, 150, 4) and foreground[..., 3].max() == 255
+
+
+def test_cli_bad_model_and_adapter_say_what_to_change(base_dir, picture, tmp_path, capsys):
+    image, mask = picture
+    cv2.imwrite(str(tmp_path / "in.png"), image)
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    pickle = tmp_path / "adapter.ckpt"
+    torch.save({"w": torch.zeros(1)}, pickle)
+    common = [str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "--out", str(tmp_path / "o"),
+              "--backend", "diffusion", "-q"]
+    assert main(["decompose", *common, "--model", str(tmp_path / "missing")]) == 2
+    assert "not on this machine" in capsys.readouterr().err
+    assert main(["decompose", *common, "--model", str(base_dir), "--adapter", str(pickle)]) == 2
+    assert "adapter.ckpt is a pickle checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
