@@ -1,0 +1,98 @@
+"""Run by test_qt6.py in its own process (never beside PyQt5): the plugin's Qt-facing modules under
+PyQt6, as Krita 6 would load them, against the fake krita module. Exits non-zero on any failure."""
+
+import sys
+
+fake_krita, plugin_dir = sys.argv[1], sys.argv[2]
+sys.path[:0] = [fake_krita, plugin_dir]
+
+from PyQt6 import QtCore, QtGui, QtWidgets  # noqa: E402  (what Krita 6 has loaded before any plugin)
+
+app = QtWidgets.QApplication([])
+
+import krita  # noqa: E402  (the fake)
+
+import layerdecomp_krita  # noqa: E402  (registers the extension, as at Krita's start-up)
+from layerdecomp_krita import extension, qt, settings, ui  # noqa: E402
+
+assert qt.BINDING == "PyQt6", qt.BINDING
+assert "PyQt5" not in sys.modules, "the plugin imported PyQt5 next to PyQt6"
+assert qt.QAction is QtGui.QAction
+
+k = krita.Krita.instance()
+k.setBatchmode(False)
+assert k.extensions == [extension.EXTENSION]
+
+# Progress dialog: Cancel reaches the controller's callback; closing it programmatically does not.
+calls = []
+face = ui.QtUI(k)
+face.show_progress("Working…", lambda: calls.append("cancel"))
+face.update_progress("Painting the background…", 0.5)
+assert face.progress.value() == 50 and face.progress.isVisible()
+face.update_progress("Connecting…", None)
+assert face.progress.maximum() == 0
+face.progress.findChild(QtWidgets.QPushButton).click()  # the Cancel button
+assert calls == ["cancel"], calls
+face.close_progress()
+face.show_progress("Again", lambda: calls.append("late"))
+face.close_progress()
+app.processEvents()
+assert calls == ["cancel"], calls
+
+# Messages: non-modal boxes.
+face.notify("error", "Could not reach the server.")
+boxes = [w for w in app.topLevelWidgets() if w.objectName() == ui.MESSAGE_OBJECT_NAME and w.isVisible()]
+assert len(boxes) == 1 and boxes[0].windowModality() == QtCore.Qt.WindowModality.NonModal
+boxes[0].close()
+
+# Timers pump.
+ticks = []
+stop = face.start_timer(lambda: ticks.append(1), 5)
+deadline = QtCore.QDeadlineTimer(2000)
+while len(ticks) < 3 and not deadline.hasExpired():
+    app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+stop()
+assert len(ticks) >= 3
+
+# Settings dialog: values round trip.
+custom = settings.Settings(server_url="ws://127.0.0.1:9000", token_file="/t", backend="classical", steps=12,
+                           seed=3, margin=20, auto_start=False, server_command="x serve")
+dialog = ui.SettingsDialog(custom)
+assert dialog.values() == custom, dialog.values()
+assert ui.SettingsDialog(settings.Settings()).values() == settings.Settings()
+
+
+# Actions: Tools › Scripts via createAction, plus Krita's Select menu.
+class FakeWindow:
+    def __init__(self):
+        self.main = QtWidgets.QMainWindow()
+        select = self.main.menuBar().addMenu("Select")
+        select.menuAction().setObjectName("select")
+        self.select = select
+        self.actions = {}
+
+    def qwindow(self):
+        return self.main
+
+    def createAction(self, name, text, location):
+        action = QtGui.QAction(text, self.main)
+        action.setObjectName(name)
+        self.actions[name] = (action, location)
+        return action
+
+
+window = FakeWindow()
+extension.EXTENSION.createActions(window)
+action, location = window.actions[extension.ACTION_ID]
+assert location == "tools/scripts" and action.text() == "Decompose Selection"
+assert action in window.select.actions()
+
+# The settings action opens the dialog; accepting it stores the values.
+QtCore.QTimer.singleShot(50, lambda: QtWidgets.QApplication.activeModalWidget().accept())
+extension.EXTENSION.edit_settings()
+assert settings.load(k.readSetting) == settings.Settings()
+
+# Triggering with nothing open says so (batch mode off: a message box), without touching anything.
+action.trigger()
+assert extension.EXTENSION.controller.messages[-1][1] == "no_document"
+print("qt6 ok")

@@ -1,0 +1,63 @@
+"""The plugin zip: what Krita's own importer makes of it, and what it carries."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import zipfile
+
+from installer.package import PLUGIN_NAME, build_plugin_zip
+
+from .conftest import REPO, SYSTEM_PATH, require_tool
+
+KRITA_IMPORTER = "/usr/share/krita/pykrita/plugin_importer/plugin_importer.py"
+
+
+def test_zip_imports_with_kritas_own_importer(tmp_path):
+    krita_python = require_tool("python3")  # the system Python Krita embeds (not this venv/pyenv one)
+    require_tool("krita")
+    out = tmp_path / "out" / "layerdecomp-krita.zip"
+    run = subprocess.run([sys.executable, "-m", "installer", "package", "--out", str(out)], cwd=REPO,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert out.is_file()
+
+    resources = tmp_path / "resources"
+    resources.mkdir()
+    run = subprocess.run([krita_python, KRITA_IMPORTER, str(out), str(resources)], capture_output=True, text=True,
+                         timeout=60, env={"PATH": SYSTEM_PATH})
+    assert run.returncode == 0, run.stderr
+    assert "Imported plugin: Layer Decomposition" in run.stdout
+    pykrita = resources / "pykrita"
+    assert (pykrita / f"{PLUGIN_NAME}.desktop").is_file()
+    assert (resources / "actions" / f"{PLUGIN_NAME}.action").is_file()
+    package = pykrita / PLUGIN_NAME
+    assert (package / "__init__.py").is_file()
+    assert (package / "protocol.py").read_bytes() == (REPO / "server" / "protocol.py").read_bytes()
+    assert (package / "_vendor" / "websockets" / "sync" / "client.py").is_file()
+    assert (package / "_vendor" / "websockets-LICENSE").is_file()
+
+    # The bundled websockets client and the protocol import in Krita's own Python, which has neither.
+    probe = (
+        "import sys, types; sys.path.insert(0, sys.argv[1]); "
+        f"p = types.ModuleType('{PLUGIN_NAME}'); p.__path__ = [sys.argv[1] + '/{PLUGIN_NAME}']; "
+        f"sys.modules['{PLUGIN_NAME}'] = p; "
+        f"from {PLUGIN_NAME}._vendor.websockets.sync.client import connect; "
+        f"from {PLUGIN_NAME} import protocol, client; "
+        "print(protocol.PROTOCOL_VERSION, sys.version_info[:2])"
+    )
+    run = subprocess.run([krita_python, "-c", probe, str(pykrita)], capture_output=True, text=True, timeout=60,
+                         env={"PATH": SYSTEM_PATH})
+    assert run.returncode == 0, run.stderr
+
+
+def test_zip_is_pure_python_and_reproducible(tmp_path):
+    first = build_plugin_zip(tmp_path / "a.zip")
+    second = build_plugin_zip(tmp_path / "b" / "b.zip")
+    digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
+    assert digest(first) == digest(second)
+    names = zipfile.ZipFile(first).namelist()
+    assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc", ".c")) or "__pycache__" in n]
+    assert f"{PLUGIN_NAME}/" in names  # Krita's importer finds the package by its folder entry
+    assert not [n for n in names if n.endswith(".action") and "/" in n]  # one .action file, at the top
