@@ -1,4 +1,4 @@
-"""The Krita plugin: read it from its zip (or the source folder), put it into Krita's resource folder, enable it.
+"""The Krita plugin: read it from its zip (built from this checkout, or given), put it into Krita's resource folder, enable it.
 
 Krita's own zip importer lays a plugin out like this, and so does this module:
     <resources>/pykrita/<name>.desktop     <resources>/pykrita/<name>/...     <resources>/actions/<file>.action
@@ -53,10 +53,13 @@ def plugin_from_entries(entries: dict[str, bytes], origin: str) -> Plugin:
         title = parser["Desktop Entry"].get("Name", name).strip()
     except (KeyError, configparser.Error, UnicodeDecodeError) as exc:
         raise InstallError(f"{origin}: {desktops[0]} has no readable X-KDE-Library key ({exc})") from exc
-    module_prefix = next((n.rsplit("__init__.py", 1)[0] for n in entries
-                          if PurePosixPath(n).name == "__init__.py" and PurePosixPath(n).parent.name == name), None)
-    if module_prefix is None:
+    unsafe = [n for n in entries if n.startswith("/") or ".." in PurePosixPath(n).parts or "\\" in n]
+    if unsafe:
+        raise InstallError(f"{origin} has entries that point outside the plugin ({unsafe[0]}): not installing it")
+    inits = [n for n in entries if PurePosixPath(n).name == "__init__.py" and PurePosixPath(n).parent.name == name]
+    if not inits:
         raise InstallError(f"{origin} has no Python package folder {name}/ with an __init__.py")
+    module_prefix = min(inits, key=lambda n: n.count("/"))[: -len("__init__.py")]
     plugin = Plugin(name, title)
     plugin.files[f"pykrita/{name}.desktop"] = entries[desktops[0]]
     for entry_name, data in entries.items():

@@ -229,3 +229,11 @@ def test_our_installer_wins_over_another_package_of_the_same_name_from_the_repo_
     profile.env["PYTHONPATH"] = str(tmp_path / "site")
     result = profile.run("--help")
     assert "Install layerdecomp" in result.stdout
+
+
+def test_a_zip_with_paths_outside_the_plugin_is_refused(profile, tmp_path):
+    bad = make_plugin_zip(tmp_path / "bad.zip", extra={"sample_plugin/../../../escape.py": "x = 1\n"})
+    result = profile.run("install", "--plugin-only", "--krita-dir", str(profile.krita_dir), "--plugin-zip", str(bad),
+                         check=False)
+    assert result.returncode == 2 and "outside the plugin" in result.stderr
+    assert list(profile.home.iterdir()) == []
