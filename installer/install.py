@@ -7,6 +7,7 @@ resume where they stopped, pip skips what it has), and ``uninstall`` removes all
 
 from __future__ import annotations
 
+import json
 import os
 import platform as platform_module
 import shlex
@@ -176,6 +177,10 @@ def run(args, log=print) -> int:
     if not args.no_warm_up:
         _warm_up(server_env.python, log)
     log("")
+    if manifest.info.get("plugin", {}).get("layout") == "linux-flatpak":
+        # The Flatpak sandbox cannot run a program of the host, so the plugin cannot start the server itself.
+        log("note: Krita runs as a Flatpak, which cannot start the server by itself: start it before using the "
+            f"plugin with: {json.loads(serverconfig.settings_path().read_text())['server_command']}")
     log("done. Next:")
     log("  1. Start Krita (restart it if it was open), open a picture, select an object.")
     log("  2. Tools > Scripts > Decompose Selection: the plugin starts the server itself the first time.")
