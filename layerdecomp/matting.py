@@ -30,7 +30,8 @@ from typing import Optional
 import cv2
 import numpy as np
 from scipy import sparse
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.csgraph import reverse_cuthill_mckee
+from scipy.sparse.linalg import splu
 
 # Unknown band pixels above this are solved on a shrunk copy (a 40k-unknown solve takes ~0.3 s).
 MAX_BAND_PIXELS = 40_000
@@ -60,15 +61,22 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
 
 
-def _guided_coefficients(guide: np.ndarray, src: np.ndarray, r: int, eps: float):
-    """Per-pixel linear model ``src ≈ A·guide + b`` of He et al.'s colour guided filter (box-averaged)."""
+def _guided_coefficients(guide: np.ndarray, src: np.ndarray, r: int, eps: float,
+                         where: Optional[np.ndarray] = None):
+    """Per-pixel linear model ``src ≈ A·guide + b`` of He et al.'s colour guided filter (box-averaged).
+
+    With ``where``, the 3×3 solves run only there (elsewhere A = 0, b = the mean of ``src``)."""
     mean_i = _box(guide, r)
     mean_p = _box(src, r)
-    cov_ip = _box(guide * src[..., None], r) - mean_i * mean_p[..., None]
-    outer = guide[..., :, None] * guide[..., None, :]
-    var = _box(outer.reshape(*guide.shape[:2], 9), r).reshape(*guide.shape[:2], 3, 3)
-    var = var - mean_i[..., :, None] * mean_i[..., None, :] + eps * np.eye(3, dtype=np.float32)
-    a = np.linalg.solve(var, cov_ip[..., None])[..., 0]
+    a = np.zeros_like(guide)
+    sel = np.ones(src.shape, bool) if where is None else where
+    if sel.any():
+        cov_ip = (_box(guide * src[..., None], r) - mean_i * mean_p[..., None])[sel]
+        outer = (guide[..., :, None] * guide[..., None, :]).reshape(*guide.shape[:2], 9)
+        var = _box(outer, r)[sel].reshape(-1, 3, 3)
+        mi = mean_i[sel]
+        var = var - mi[:, :, None] * mi[:, None, :] + eps * np.eye(3, dtype=np.float32)
+        a[sel] = np.linalg.solve(var, cov_ip[..., None])[..., 0]
     b = mean_p - (a * mean_i).sum(-1)
     return _box(a, r), _box(b, r)
 
@@ -80,9 +88,10 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float = 
 
 
 def guided_upsample(guide_small: np.ndarray, src_small: np.ndarray, guide: np.ndarray, radius: int,
-                    eps: float = 1e-4) -> np.ndarray:
-    """Fast guided upsampling: fit the linear model at low resolution, apply it at full resolution."""
-    a, b = _guided_coefficients(guide_small, src_small, radius, eps)
+                    eps: float = 1e-4, where_small: Optional[np.ndarray] = None) -> np.ndarray:
+    """Fast guided upsampling: fit the linear model at low resolution (only ``where_small``, if given),
+    apply it at full resolution."""
+    a, b = _guided_coefficients(guide_small, src_small, radius, eps, where_small)
     size = (guide.shape[1], guide.shape[0])
     a = cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)
     b = cv2.resize(b, size, interpolation=cv2.INTER_LINEAR)
@@ -128,7 +137,12 @@ def closed_form_band(image01: np.ndarray, known: np.ndarray, unknown: np.ndarray
     if prior is not None and prior_weight > 0:
         lap = lap + prior_weight * sparse.identity(n, format="csr")
         rhs = rhs + prior_weight * prior[unknown].astype(np.float64)
-    solution = spsolve(lap.tocsc(), rhs, permc_spec="MMD_AT_PLUS_A")
+    # The band is a long thin strip: reverse Cuthill-McKee numbers it along the strip, so the LU factors
+    # stay narrow (~0.3 s for 40k unknowns, 3-8x faster than the default orderings).
+    perm = reverse_cuthill_mckee(lap, symmetric_mode=True)
+    factor = splu(lap[perm][:, perm].tocsc(), permc_spec="NATURAL", options={"SymmetricMode": True})
+    solution = np.empty(n)
+    solution[perm] = factor.solve(rhs[perm])
     alpha[unknown] = np.clip(solution, 0.0, 1.0)
     return alpha
 
@@ -225,7 +239,8 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
             small_hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_AREA) > 0
             small_known, small_unknown = trimap(small_mask, small_hole, max(2, round(radius * scale)))
             small_alpha = closed_form_band(small_img, small_known, small_unknown, small_mask.astype(np.float32) / 255.0)
-            up = guided_upsample(small_img, small_alpha, image01, radius=max(1, round(2 * scale)) if False else 2)
+            near_band = cv2.dilate(small_unknown.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+            up = guided_upsample(small_img, small_alpha, image01, radius=2, where_small=near_band)
             alpha = np.where(unknown, up, known)
     alpha = np.where(hole, np.clip(alpha, 0.0, 1.0), 0.0).astype(np.float32)
     foreground, background = estimate_colours(image, alpha, unknown)
