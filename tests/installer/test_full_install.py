@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from installer import weights
 
@@ -111,3 +112,21 @@ def test_offline_without_an_environment_is_refused(profile, plugin_zip):
     _user_setup(profile)
     result = profile.run("install", "--offline", "--plugin-zip", str(plugin_zip), check=False)
     assert result.returncode == 2 and "--use-current-env" in result.stderr
+
+
+def test_a_new_environment_whose_pip_fails_is_recorded_and_removed_by_uninstall(profile, plugin_zip, tmp_path):
+    """The real venv path up to pip, with pip given nowhere to fetch from (so no torch is ever downloaded)."""
+    _user_setup(profile)
+    for key in [k for k in profile.env if k.startswith("PIP_")]:
+        del profile.env[key]
+    profile.env.update(PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", RUSTUP_HOME=str(tmp_path / "rustup"))
+    before = tree(profile.home)
+    result = profile.run("install", "--gpu", "cpu", "--no-warm-up", "--plugin-zip", str(plugin_zip), check=False)
+    assert result.returncode == 2
+    assert "installing torch==" in result.stderr and "run install again" in result.stderr
+    env_python = profile.data / "layerdecomp" / "env" / "bin" / "python"
+    assert env_python.exists()  # kept: the next install goes on from here
+    assert "--index-url https://download.pytorch.org/whl/cpu" in result.stdout
+    assert (profile.krita_dir / "pykrita" / "sample_plugin.desktop").exists()
+    profile.run("uninstall")
+    assert tree(profile.home) == before
