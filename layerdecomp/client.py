@@ -6,6 +6,7 @@
 
 ``result`` is the ``Decomposition`` the in-process ``layerdecomp.decompose`` returns, bit for bit
 (full-size layers rebuilt from the server's crop and offset; metadata as the server measured it).
+Only the region the library works on travels (see ``Client.upload_region_only``), as with the plugin.
 Speaks ``server.protocol``, like the Krita plugin; one job at a time per ``Client``.
 """
 
@@ -24,6 +25,7 @@ from server.protocol import DEFAULT_PORT, ErrorCode, FrameCollector, Role
 
 from .config import read_token
 from .errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
+from .region import DEFAULT_GROW, plan_region
 from .types import Box, CancelToken, Decomposition, ProgressCallback
 from .validate import validate
 
@@ -54,8 +56,12 @@ def _error(code: str, message: str) -> LayerDecompError:
 
 class Client:
     def __init__(self, url: str = DEFAULT_URL, token: Optional[str] = None, *, name: str = "layerdecomp.client",
-                 open_timeout: float = 10.0) -> None:
+                 open_timeout: float = 10.0, upload_region_only: bool = True) -> None:
+        """``upload_region_only``: send only the crop the server will work on (the selection's bounds plus
+        margin, as the library plans it) rather than the whole picture; the result is the same, bit for
+        bit, and a big canvas costs what its selection costs. False sends everything (for benchmarks)."""
         self.url = url
+        self.upload_region_only = upload_region_only
         if token is None:
             try:
                 token = read_token()
@@ -151,16 +157,17 @@ class Client:
     def _run(self, ws: ClientConnection, image: np.ndarray, mask: np.ndarray, backend: str,
              margin: Optional[int], grow: Optional[int], progress: Optional[ProgressCallback],
              cancel: Optional[CancelToken], options: dict[str, Any]) -> Decomposition:
-        height, width = mask.shape
+        region = self._upload_region(mask, margin, grow) if self.upload_region_only else None
+        region = region or Box(0, 0, mask.shape[1], mask.shape[0])
         job = next(self._job_ids)
         request = protocol.Decompose(
-            job=job, width=width, height=height, format=pixels.image_format(image).name,
+            job=job, width=region.w, height=region.h, format=pixels.image_format(image).name,
             backend=None if backend == "auto" else backend, margin=margin, grow=grow, options=options,
         )
         image_header, mask_header = protocol.upload_frames(request)
         ws.send(protocol.encode(request))
-        ws.send(pixels.array_to_frame(image_header, image))
-        ws.send(pixels.array_to_frame(mask_header, mask))
+        ws.send(pixels.array_to_frame(image_header, np.ascontiguousarray(image[region.slices])))
+        ws.send(pixels.array_to_frame(mask_header, np.ascontiguousarray(mask[region.slices])))
 
         cancel_sent = False
         while True:
@@ -182,11 +189,30 @@ class Client:
             elif isinstance(message, protocol.Error):
                 raise _error(message.code, message.message)
             elif isinstance(message, protocol.Result):
-                return self._receive_result(ws, message, image)
+                return self._receive_result(ws, message, image, region)
             else:
                 raise ServerError(ErrorCode.BAD_MESSAGE, f"unexpected {message.TYPE} message during a job")
 
-    def _receive_result(self, ws: ClientConnection, result: protocol.Result, image: np.ndarray) -> Decomposition:
+    @staticmethod
+    def _upload_region(mask: np.ndarray, margin: Optional[int], grow: Optional[int]) -> Optional[Box]:
+        """The crop the library will work on, when sending only it gives the same result; else None.
+
+        The library's region is the selection's bounds plus grow and margin; planned again on exactly that
+        crop it is the whole crop, with the same hole, so the backend sees the same input. Two checks
+        would differ on the crop (a mask that fills it; a crop under 2 px), so those send everything.
+        """
+        try:
+            box = plan_region(mask, margin=margin, grow=DEFAULT_GROW if grow is None else grow).box
+        except ValueError:
+            return None  # negative margin or grow: let the server say so
+        if (box.w, box.h) == (mask.shape[1], mask.shape[0]) or box.w < 2 or box.h < 2:
+            return None
+        if mask[box.slices].min() == 255:
+            return None
+        return box
+
+    def _receive_result(self, ws: ClientConnection, result: protocol.Result, image: np.ndarray,
+                        region: Box) -> Decomposition:
         collector = FrameCollector(protocol.result_frames(result))
         while not collector.complete:
             data = ws.recv()
@@ -197,14 +223,19 @@ class Client:
                 collector.add(header, payload)
             except protocol.ProtocolError as exc:
                 raise ServerError(exc.code, f"the server sent a bad result frame: {exc.message}") from None
-        box = Box(*result.box)
+        x, y, w, h = result.box
+        box = Box(region.x + x, region.y + y, w, h)  # from the uploaded crop's coordinates to the picture's
         crops = {header.role: pixels.frame_to_array(header, collector.frames[header.role])
                  for header in protocol.result_frames(result)}
         # The server sends only the box; outside it the layers are "transparent / the input / not visible".
-        foreground = np.zeros((result.height, result.width, 4), np.uint8)
+        height, width = image.shape[:2]
+        foreground = np.zeros((height, width, 4), np.uint8)
         background = image.copy()
-        visibility = np.zeros((result.height, result.width), np.uint8)
+        visibility = np.zeros((height, width), np.uint8)
         foreground[box.slices] = crops[Role.FOREGROUND]
         background[box.slices] = crops[Role.BACKGROUND]
         visibility[box.slices] = crops[Role.VISIBILITY]
-        return Decomposition(foreground, background, visibility, box, result.metadata)
+        metadata = dict(result.metadata)
+        if "box" in metadata:
+            metadata["box"] = list(box.as_tuple())
+        return Decomposition(foreground, background, visibility, box, metadata)

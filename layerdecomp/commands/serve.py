@@ -47,7 +47,6 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
-    logging.getLogger("layerdecomp.server").setLevel(logging.INFO)
     limits = Limits()
     changes = {"max_queue": args.max_queue, "max_connections": args.max_connections,
                "max_side": args.max_side, "idle_timeout_s": args.idle_timeout}

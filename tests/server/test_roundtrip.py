@@ -24,10 +24,11 @@ def assert_same(remote: layerdecomp.Decomposition, local: layerdecomp.Decomposit
     assert remote.metadata["backend"] == local.metadata["backend"]
 
 
+@pytest.mark.parametrize("region_only", [True, False], ids=["region upload", "full upload"])
 @pytest.mark.parametrize("channels", [3, 4])
-def test_round_trip_equals_in_process_classical(classical_server, channels):
+def test_round_trip_equals_in_process_classical(classical_server, channels, region_only):
     image, mask = picture(seed=channels, channels=channels)
-    with Client(classical_server.url, token=TOKEN) as client:
+    with Client(classical_server.url, token=TOKEN, upload_region_only=region_only) as client:
         assert client.welcome.backend == "classical"
         remote = client.decompose(image, mask)
         assert_same(remote, layerdecomp.decompose(image, mask, backend="classical"))
@@ -127,3 +128,31 @@ def test_cropped_result_frames_sit_at_the_box(server):
         assert (header.x, header.y, header.width, header.height) == (x, y, w, h)
         assert len(payload) == header.payload_size
     assert protocol.decode(protocol.encode(result)) == result
+
+
+def _rect(shape, y0, y1, x0, x1, value=255):
+    mask = np.zeros(shape, np.uint8)
+    mask[y0:y1, x0:x1] = value
+    return mask
+
+
+@pytest.mark.parametrize("case", ["hard rectangle, no margin", "at the corner", "one pixel", "touching every edge",
+                                  "faint", "two objects"])
+def test_region_upload_matches_in_process_at_the_edges(server, case):
+    """Sending only the region must never change the answer, whatever the selection looks like."""
+    image, soft = picture(seed=7, channels=4)
+    shape = soft.shape
+    mask, kwargs = {
+        "hard rectangle, no margin": (_rect(shape, 20, 40, 30, 60), {"margin": 0, "grow": 0}),
+        "at the corner": (_rect(shape, 0, 9, 0, 13), {}),
+        "one pixel": (_rect(shape, 30, 31, 40, 41), {"margin": 0, "grow": 0}),
+        "touching every edge": (np.where(_rect(shape, 1, shape[0] - 1, 1, shape[1] - 1) > 0, 0, 255).astype(np.uint8),
+                                {"margin": 2}),
+        "faint": (np.minimum(soft, 40), {"grow": 1}),
+        "two objects": (np.maximum(_rect(shape, 5, 15, 5, 15), _rect(shape, 50, 60, 70, 90, 128)), {"margin": 1}),
+    }[case]
+    local = layerdecomp.decompose(image, mask, backend="test_gated", **kwargs)
+    with Client(server.url, token=TOKEN) as client:
+        remote = client.decompose(image, mask, **kwargs)
+    assert_same(remote, local)
+    assert remote.metadata["box"] == local.metadata["box"]
