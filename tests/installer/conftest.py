@@ -63,7 +63,8 @@ class Profile:
         self.kritarc = self.config / "kritarc"
         self.manifest = self.config / "layerdecomp" / "install-manifest.json"
         self.home.mkdir(parents=True)
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "LAYERDECOMP_", "HF_"))}
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("XDG_", "LAYERDECOMP_", "HF_")) and not k.lower().endswith("_proxy")}
         self.env.update(HOME=str(self.home), XDG_CONFIG_HOME=str(self.config), XDG_DATA_HOME=str(self.data),
                         PYTHONDONTWRITEBYTECODE="1")
 
@@ -73,6 +74,13 @@ class Profile:
         if check and result.returncode != 0:
             raise AssertionError(f"installer {args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
         return result
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_for_loopback(monkeypatch):
+    """The local test server must be reached directly, whatever proxy the machine is set up with."""
+    for key in [k for k in os.environ if k.lower().endswith("_proxy")]:
+        monkeypatch.delenv(key)
 
 
 @pytest.fixture
