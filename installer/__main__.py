@@ -5,9 +5,11 @@
     python -m installer status
     python -m installer package --out FILE.zip
 
-A throwaway Krita profile for tests (what the real-Krita GUI test runs, with its own temporary folders):
+A throwaway Krita profile for tests (what the real-Krita GUI test runs, with its own temporary folders),
+run from the repository root with a Python that has websockets (it is bundled into the plugin zip built on
+the way; or pass a ready zip with --plugin-zip FILE.zip):
 
-    HOME=$T XDG_CONFIG_HOME=$T/config XDG_DATA_HOME=$T/data \\
+    cd REPO && HOME=$T XDG_CONFIG_HOME=$T/config XDG_DATA_HOME=$T/data \\
         python -m installer install --plugin-only --krita-dir $T/data/krita --kritarc $T/config/kritarc
 
 (``--kritarc`` may be left out there: for ``--krita-dir $XDG_DATA_HOME/krita`` it is $XDG_CONFIG_HOME/kritarc.)
