@@ -153,7 +153,8 @@ class DecompositionServer:
         t0 = time.perf_counter()
         self.engine = backends.get_backend(self.backend_class.name, **self.load_options)
         log.info("loaded the %s backend in %.1f s", self.backend_class.name, time.perf_counter() - t0)
-        self.device = str(getattr(self.engine, "device", "cpu"))
+        # What the backend runs on, for the welcome message: its own word if it has one, else the option.
+        self.device = str(getattr(self.engine, "device", None) or self.load_options.get("device") or "cpu")
         self.url: Optional[str] = None
         self.connections: set[_Connection] = set()
         self.open_jobs = 0  # uploading + queued + running, all connections: bounded by max_queue

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from .. import backends
 from .decompose import _option
@@ -59,5 +60,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"layerdecomp server listening on {url}", flush=True)
         print(f"token file: {token_path()}", flush=True)
 
-    asyncio.run(serve_until_signalled(config, ready))
+    try:
+        asyncio.run(serve_until_signalled(config, ready))
+    except OSError as exc:  # the port is taken, the address is not this machine's, ...
+        print(f"layerdecomp: error: cannot listen on {args.host}:{args.port} ({exc.strerror or exc}); "
+              "is a server already running there? Choose another with --port", file=sys.stderr)
+        return 2
     return 0
