@@ -24,15 +24,15 @@ TEST_LIMITS = Limits(
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def gated_backend():
     backends.register_module("test_gated", "tests.server.gated_backend")
     yield "test_gated"
     backends._MODULES.pop("test_gated", None)
 
 
-@pytest.fixture(scope="session")
-def server(gated_backend, tmp_path_factory):
+@pytest.fixture(scope="package")
+def server(gated_backend):
     """The test_gated backend (classical arithmetic; slow or held on request) behind a real server."""
     config = ServerConfig(host="127.0.0.1", port=0, backend=gated_backend, limits=TEST_LIMITS,
                           allowed_origins=(ALLOWED_ORIGIN,), token=TOKEN)
@@ -40,7 +40,7 @@ def server(gated_backend, tmp_path_factory):
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def classical_server():
     config = ServerConfig(host="127.0.0.1", port=0, backend="classical", limits=TEST_LIMITS, token=TOKEN)
     with BackgroundServer(config) as running:
