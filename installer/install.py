@@ -19,7 +19,7 @@ from pathlib import Path
 from . import environment, gpu as gpus, plugin as plugin_step, serverconfig, weights
 from .changes import Changes
 from .errors import InstallError
-from .locations import KritaLayout, data_dir, find_krita
+from .locations import KritaLayout, data_dir, find_krita, krita_layouts, krita_programs
 from .manifest import Manifest
 
 DEFAULT_PORT = 8765
@@ -33,8 +33,16 @@ def locate_krita(args, env=None, platform=None, home=None) -> KritaLayout:
         platform, env, home,
         krita_dir=args.krita_dir, kritarc=args.kritarc,
         read_text=lambda p: Path(p).read_text(encoding="utf-8", errors="replace"),
-        krita_program_found=shutil.which("krita") is not None,
+        program_layout=_installed_program(platform, env, home),
     )
+
+
+def _installed_program(platform: str, env, home) -> str | None:
+    """The layout of a Krita program installed here (for a Krita never started), or None."""
+    if shutil.which("krita") is not None:
+        return krita_layouts(platform, env, home)[0].name
+    found = [name for name, path in krita_programs(platform, env, home) if Path(str(path)).exists()]
+    return found[0] if found else None
 
 
 def install_plugin(args, manifest: Manifest, log=print, plugin: plugin_step.Plugin | None = None) -> Changes:

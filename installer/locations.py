@@ -88,12 +88,12 @@ def find_krita(
     kritarc: str | None = None,
     exists: Callable[[str], bool] = os.path.exists,
     read_text: Callable[[str], str] | None = None,
-    krita_program_found: bool = False,
+    program_layout: str | None = None,
 ) -> KritaLayout:
     """The layout to install into. ``krita_dir``/``kritarc`` are the user's overrides (--krita-dir/--kritarc).
 
-    ``krita_program_found``: Krita is installed but may never have been started (no folders yet); then the
-    usual layout is used and created.
+    ``program_layout``: the layout of a Krita program found installed (see ``krita_programs``), used when no
+    folder exists yet (Krita never started): the installer then creates that layout's folders.
     """
     path = _pure(platform)
     layouts = krita_layouts(platform, env, home)
@@ -110,8 +110,8 @@ def find_krita(
             "settings file goes with it: add --kritarc FILE (Krita's kritarc), or --no-enable to leave it alone"
         )
     present = [layout for layout in layouts if _layout_is_present(layout, exists)]
-    if not present and krita_program_found:
-        present = layouts[:1]
+    if not present and program_layout is not None:
+        present = [layout for layout in layouts if layout.name == program_layout]
     if not present:
         where = "; ".join(f"{layout.resource_dir} ({layout.name})" for layout in layouts)
         raise InstallError(
@@ -129,6 +129,18 @@ def find_krita(
         if moved:
             layout = KritaLayout(layout.name, path(moved), layout.kritarc)
     return layout
+
+
+def krita_programs(platform: str, env: Mapping[str, str], home: str | PurePath) -> list[tuple[str, PurePath]]:
+    """(layout, path) of Krita's program where it usually is, for a Krita installed but never started."""
+    if platform.startswith("win"):
+        return [("windows", PureWindowsPath(env.get(var) or r"C:\Program Files") / "Krita (x64)" / "bin" / "krita.exe")
+                for var in ("ProgramFiles", "ProgramW6432")]
+    if platform == "darwin":
+        return [("macos", PurePosixPath("/Applications/krita.app"))]
+    data = _xdg(env, "XDG_DATA_HOME", PurePosixPath(home) / ".local" / "share")
+    return [("linux-flatpak", PurePosixPath("/var/lib/flatpak/app") / FLATPAK_APP_ID),
+            ("linux-flatpak", data / "flatpak" / "app" / FLATPAK_APP_ID)]
 
 
 def data_dir(platform: str, env: Mapping[str, str], home: str | PurePath) -> PurePath:

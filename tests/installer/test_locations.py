@@ -7,7 +7,7 @@ from pathlib import PurePosixPath, PureWindowsPath
 import pytest
 
 from installer.errors import InstallError
-from installer.locations import find_krita, krita_layouts, resource_dir_override
+from installer.locations import data_dir, find_krita, krita_layouts, krita_programs, resource_dir_override
 
 
 def test_linux_defaults_and_xdg_variables():
@@ -62,7 +62,7 @@ def test_find_refuses_to_guess_between_two_installs_and_reports_none():
         find_krita("linux", {}, "/home/ann", exists=both)
     with pytest.raises(InstallError, match="Krita not found.*krita.org.*--krita-dir"):
         find_krita("darwin", {}, "/Users/ann", exists=_exists())
-    assert find_krita("darwin", {}, "/Users/ann", exists=_exists(), krita_program_found=True).name == "macos"
+    assert find_krita("darwin", {}, "/Users/ann", exists=_exists(), program_layout="macos").name == "macos"
 
 
 def test_krita_dir_override_matches_a_layout_or_needs_kritarc():
@@ -85,3 +85,22 @@ def test_a_moved_resource_folder_in_kritarc_is_followed():
     layout = find_krita("linux", {}, "/h", exists=_exists("/h/.config/kritarc"), read_text=lambda p: text)
     assert layout.resource_dir == PurePosixPath("/big/disk/krita-resources")
     assert layout.kritarc == PurePosixPath("/h/.config/kritarc")
+
+
+def test_where_the_krita_program_usually_is():
+    (layout, program_files), _ = krita_programs("win32", {"ProgramFiles": r"D:\Apps"}, r"C:\U")
+    assert (layout, program_files) == ("windows", PureWindowsPath(r"D:\Apps\Krita (x64)\bin\krita.exe"))
+    assert krita_programs("darwin", {}, "/Users/a") == [("macos", PurePosixPath("/Applications/krita.app"))]
+    linux = krita_programs("linux", {}, "/h")
+    assert ("linux-flatpak", PurePosixPath("/var/lib/flatpak/app/org.kde.krita")) in linux
+    assert ("linux-flatpak", PurePosixPath("/h/.local/share/flatpak/app/org.kde.krita")) in linux
+    # A Flatpak Krita never started yet gets the Flatpak folders, not the native ones.
+    flatpak = find_krita("linux", {}, "/h", exists=_exists(), program_layout="linux-flatpak")
+    assert flatpak.resource_dir == PurePosixPath("/h/.var/app/org.kde.krita/data/krita")
+
+
+def test_data_dir_per_platform():
+    assert data_dir("linux", {"XDG_DATA_HOME": "/x"}, "/h") == PurePosixPath("/x/layerdecomp")
+    assert data_dir("linux", {}, "/h") == PurePosixPath("/h/.local/share/layerdecomp")
+    assert data_dir("win32", {"LOCALAPPDATA": r"C:\L"}, r"C:\U") == PureWindowsPath(r"C:\L\layerdecomp")
+    assert data_dir("darwin", {}, "/Users/a") == PurePosixPath("/Users/a/Library/Application Support/layerdecomp")
