@@ -231,7 +231,7 @@ class LayerDecompositionModel(nn.Module):
         ids = ctx.latent_ids(cond.height, cond.width, self.vae_scale_factor, bg.device, bg.dtype)
         fg_ids = ids.clone()
         fg_ids[:, 0] = 1
-        text = self.prompt_embeds.expand(b, -1, -1)
+        text = self.prompt_embeds.to(bg.device).expand(b, -1, -1)  # .to: with CPU offload it may live elsewhere
         timestep = torch.as_tensor(timestep, device=bg.device, dtype=dtype).reshape(-1).expand(b)
         guide = (torch.full((b,), float(guidance), device=bg.device, dtype=torch.float32)
                  if transformer.config.guidance_embeds else None)
@@ -239,7 +239,7 @@ class LayerDecompositionModel(nn.Module):
         try:
             out = transformer(
                 hidden_states=torch.cat([bg, fg], dim=1), timestep=timestep, guidance=guide,
-                pooled_projections=self.pooled_prompt_embeds.expand(b, -1), encoder_hidden_states=text,
+                pooled_projections=self.pooled_prompt_embeds.to(bg.device).expand(b, -1), encoder_hidden_states=text,
                 txt_ids=torch.zeros(text.shape[1], 3, device=bg.device, dtype=bg.dtype),
                 img_ids=torch.cat([ids, fg_ids], dim=0), return_dict=False)[0]
         finally:

@@ -118,15 +118,32 @@ class ModalityEstimators:
             return None
         if modality not in self._pipes:
             try:
-                from transformers import pipeline
-
-                task = "depth-estimation" if modality == "depth" else "image-segmentation"
-                self._pipes[modality] = pipeline(task, model=model_id, device=self.device,
-                                                 model_kwargs={"local_files_only": self.local_files_only})
+                self._pipes[modality] = self._load(modality, model_id)
             except Exception as exc:  # a missing optional estimator must not stop the decomposition
                 self.problems[modality] = f"{model_id} could not be loaded ({type(exc).__name__})"
                 self._pipes[modality] = None
         return self._pipes[modality]
+
+    def _load(self, modality: str, model_id: str):
+        """The transformers pipeline for a modality, its model and processor loaded with safetensors only."""
+        import transformers
+
+        hub = {"local_files_only": self.local_files_only}
+        if modality == "depth":
+            task, classes = "depth-estimation", ("AutoModelForDepthEstimation",)
+        else:
+            task, classes = "image-segmentation", ("AutoModelForSemanticSegmentation", "AutoModelForUniversalSegmentation")
+        model, last_error = None, None
+        for name in classes:
+            try:
+                model = getattr(transformers, name).from_pretrained(model_id, use_safetensors=True, **hub)
+                break
+            except ValueError as exc:  # not this kind of model: try the next class
+                last_error = exc
+        if model is None:
+            raise last_error
+        processor = transformers.AutoImageProcessor.from_pretrained(model_id, **hub)
+        return transformers.pipeline(task, model=model.eval(), image_processor=processor, device=self.device)
 
     def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(M, H, W, 3) float32 maps and (M,) bool "missing" flags for an H×W×3 uint8 picture."""
@@ -141,8 +158,13 @@ class ModalityEstimators:
                 continue
             from PIL import Image
 
-            result = pipe(Image.fromarray(image))
-            maps[index] = depth_map(result, (h, w)) if modality == "depth" else segmentation_map(result, (h, w))
+            try:
+                result = pipe(Image.fromarray(image))
+                maps[index] = depth_map(result, (h, w)) if modality == "depth" else segmentation_map(result, (h, w))
+            except Exception as exc:  # optional: report it and go on without this modality
+                self.problems[modality] = f"the {modality} estimator failed ({type(exc).__name__}: {exc})"
+                maps[index] = 0
+                missing[index] = True
         return maps, missing
 
 

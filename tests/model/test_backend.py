@@ -94,3 +94,10 @@ def test_cli_bad_model_and_adapter_say_what_to_change(base_dir, picture, tmp_pat
     assert main(["decompose", *common, "--model", str(base_dir), "--adapter", str(pickle)]) == 2
     assert "adapter.ckpt is a pickle checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_gpu_only_options_are_refused_clearly_on_a_cpu_machine(base_dir):
+    with pytest.raises(BackendUnavailable, match=r"offload=model needs a CUDA GPU"):
+        DiffusionBackend(model=str(base_dir), offload="model")
+    with pytest.raises(BackendUnavailable, match=r"device=cuda .* no CUDA GPU"):
+        DiffusionBackend(model=str(base_dir), device="cuda")
