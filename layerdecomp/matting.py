@@ -37,8 +37,9 @@ from scipy.sparse.linalg import splu
 MAX_BAND_PIXELS = 40_000
 # Levin et al.'s regulariser (colours in [0, 1]).
 EPSILON = 1e-7
-# Pull of the selection's grey levels on the band's alpha (the Laplacian's diagonal is ~1..8).
-PRIOR_WEIGHT = 0.01
+# Pull of the selection's grey levels on the band's alpha: only a tie-breaker where the picture shows no
+# edge (a stronger pull drags the alpha back to the user's rough outline: SAD 0.47x naive at 1e-2, 0.31x here).
+PRIOR_WEIGHT = 1e-4
 
 
 def band_radius(mask: np.ndarray) -> int:
@@ -99,12 +100,13 @@ def guided_upsample(guide_small: np.ndarray, src_small: np.ndarray, guide: np.nd
 
 
 def closed_form_band(image01: np.ndarray, known: np.ndarray, unknown: np.ndarray,
-                     prior: Optional[np.ndarray] = None, prior_weight: float = PRIOR_WEIGHT,
+                     prior: Optional[np.ndarray] = None, prior_weight: Optional[float] = None,
                      eps: float = EPSILON) -> np.ndarray:
     """Closed-form matting with the known alpha fixed outside ``unknown`` (alpha, float32 H×W).
 
     Only the windows that touch the band enter the Laplacian, so the cost follows the band, not the image.
     """
+    prior_weight = PRIOR_WEIGHT if prior_weight is None else prior_weight
     h, w = unknown.shape
     alpha = known.astype(np.float32).copy()
     n = int(np.count_nonzero(unknown))

@@ -1,0 +1,93 @@
+"""Wall time of the classical backend on a 2048² photo with a 15% selection, and first call vs later.
+
+    python bench/speed.py [--seeds 3 4 5] [--repeats 3]
+
+Each case (a composite of real photos, layerdecomp.eval.cases) is decomposed ``repeats`` times; printed:
+the best and median wall time, the process CPU time, the per-stage timings, and the naive baseline's
+time in the same process for scale. Then a fresh process measures its *first* decomposition (imports
+included) against its second: there must be no just-in-time compile on a user's first click.
+Issue 2's target: <= 3 s per decomposition on a 2-core machine. The load average is printed because
+other work on the machine slows every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def first_call(seed: int) -> dict:
+    """In a fresh process: import + first decomposition, then a second one."""
+    t0 = time.perf_counter()
+    import layerdecomp
+    from layerdecomp.eval import make_case
+
+    t_import = time.perf_counter()
+    case = make_case(seed, 2048, coverage=0.15, mask_kind="exact")
+    t_case = time.perf_counter()
+    layerdecomp.decompose(case.image, case.mask, backend="classical")
+    t_first = time.perf_counter()
+    layerdecomp.decompose(case.image, case.mask, backend="classical")
+    t_second = time.perf_counter()
+    return {"import": t_import - t0, "first": t_first - t_case, "second": t_second - t_first}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child is not None:
+        print(json.dumps(first_call(args.child)))
+        return 0
+
+    # The fresh process first, before this one has imported anything.
+    fresh = json.loads(subprocess.run([sys.executable, __file__, "--child", str(args.seeds[0])],
+                                      capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+
+    import cv2
+    import numpy as np
+
+    import layerdecomp
+    from layerdecomp.eval import make_case
+
+    best_all = []
+    print(f"{'case':45s} {'best s':>7s} {'median':>7s} {'cpu s':>6s} {'naive s':>7s}  stages (s)")
+    for seed in args.seeds:
+        case = make_case(seed, 2048, coverage=0.15, mask_kind="exact")
+        walls, cpus = [], []
+        for _ in range(args.repeats):
+            c0, t0 = time.process_time(), time.perf_counter()
+            result = layerdecomp.decompose(case.image, case.mask, backend="classical")
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        t0 = time.perf_counter()
+        cv2.inpaint(case.image, (case.mask > 0).astype(np.uint8), 3, cv2.INPAINT_NS)
+        naive = time.perf_counter() - t0
+        stages = {**result.metadata["timings"], **result.metadata.get("backend_timings", {})}
+        stage_text = " ".join(f"{k}={v:.2f}" for k, v in stages.items() if k != "load")
+        print(f"{case.name:45s} {min(walls):7.2f} {statistics.median(walls):7.2f} {min(cpus):6.2f} {naive:7.2f}  {stage_text}")
+        best_all.append(min(walls))
+
+    worst = max(best_all)
+    print(f"\nselection {100 * (case.mask > 0).mean():.0f}% of 2048x2048; slowest case (best of {args.repeats}): {worst:.2f} s"
+          f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"fresh process: first decomposition {fresh['first']:.2f} s, second {fresh['second']:.2f} s "
+          f"(ratio {fresh['first'] / fresh['second']:.2f}; no JIT compile: the matting is numpy/scipy)")
+    checks = [("<= 3 s per decomposition", worst <= 3.0),
+              ("first call within 1.5x of the second", fresh["first"] <= 1.5 * fresh["second"])]
+    for text, ok in checks:
+        print(f"  [{'ok' if ok else 'FAIL'}] {text}")
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+import threading
+
+import numpy as np
+import pytest
+
+import layerdecomp
+from layerdecomp.errors import Cancelled, InvalidInput
+from layerdecomp.eval import make_case
+from layerdecomp.eval import metrics
+from layerdecomp.region import plan_region
+
+
+def naive_scores(case):
+    """The naive baseline of evaluation.md: NS inpainting, alpha = mask, F = I."""
+    import cv2
+
+    hole = plan_region(case.mask).hole
+    box = plan_region(case.mask).box
+    full_hole = np.zeros(case.mask.shape, bool)
+    full_hole[box.slices] = hole
+    alpha = case.mask / 255.0 * full_hole
+    background = cv2.inpaint(case.image, full_hole.astype(np.uint8), 3, cv2.INPAINT_NS)
+    return {
+        "alpha_sad": metrics.alpha_sad(alpha, case.alpha_visible),
+        "edge_colour": metrics.edge_colour_error(case.image, alpha, case.foreground, case.alpha_visible),
+        "detail_ratio": metrics.detail_ratio(background, case.background, full_hole),
+    }
+
+
+@pytest.mark.parametrize("seed,kind", [(1, "large"), (6, "rough")])
+def test_classical_beats_naive(seed, kind):
+    case = make_case(seed, 256, mask_kind=kind)
+    result = layerdecomp.decompose(case.image, case.mask, backend="classical")
+    box = result.box
+    hole = np.zeros(case.mask.shape, bool)
+    hole[box.slices] = plan_region(case.mask).hole
+    ours = metrics.evaluate(case, result.foreground, result.background, hole)
+    naive = naive_scores(case)
+    assert ours["alpha_sad"] < 0.8 * naive["alpha_sad"]
+    assert ours["edge_colour"] < naive["edge_colour"]
+    assert ours["detail_ratio"] > naive["detail_ratio"]
+    assert ours["outside_maxdiff"] == 0
+
+
+def test_layering_guarantees_and_metadata():
+    case = make_case(4, 192, mask_kind="soft")
+    stages = []
+    result = layerdecomp.decompose(case.image, case.mask, backend="classical",
+                                   progress=lambda stage, fraction: stages.append((stage, fraction)))
+    assert ("alpha", 1.0) in stages and ("fill", 1.0) in stages
+    assert result.metadata["backend"] == "classical"
+    assert result.metadata["occlusion_recovery"] is False
+    fg, bg = result.foreground, result.background
+    hole = np.zeros(case.mask.shape, bool)
+    hole[result.box.slices] = plan_region(case.mask).hole
+    assert (bg[~hole] == case.image[~hole]).all() and (fg[..., 3][~hole] == 0).all()
+    a = fg[..., 3:4] / 255.0
+    recomposed = np.rint(a * fg[..., :3] + (1 - a) * bg)
+    visible = fg[..., 3] > 0
+    assert np.abs(recomposed - case.image)[visible].max() <= 1
+
+
+def test_cancel_between_stages():
+    case = make_case(0, 128)
+    cancel = threading.Event()
+
+    def progress(stage, fraction):
+        if stage == "alpha" and fraction == 0.0:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        layerdecomp.decompose(case.image, case.mask, backend="classical", progress=progress, cancel=cancel)
+
+
+def test_options():
+    case = make_case(0, 128)
+    fast = layerdecomp.decompose(case.image, case.mask, backend="classical", matting="guided", seed=2)
+    assert fast.metadata["matting"] == "guided"
+    with pytest.raises(InvalidInput):
+        layerdecomp.decompose(case.image, case.mask, backend="classical", matting="magic")
+    with pytest.raises(InvalidInput):
+        layerdecomp.decompose(case.image, case.mask, backend="classical", steps=3)

@@ -1,0 +1,89 @@
+import numpy as np
+import pytest
+
+from layerdecomp import matting
+
+
+def two_colour_edge(size=64, width=8):
+    """Red object on a blue background with a linear soft edge of ``width`` px along x."""
+    x = np.arange(size, dtype=np.float32)
+    ramp = np.clip((size / 2 + width / 2 - x) / width, 0, 1)
+    alpha = np.tile(ramp, (size, 1))
+    fg, bg = np.array([220.0, 40, 30]), np.array([20.0, 60, 200])
+    image = np.rint(alpha[..., None] * fg + (1 - alpha[..., None]) * bg).astype(np.uint8)
+    mask = (alpha >= 0.5).astype(np.uint8) * 255
+    hole = np.ones_like(mask, bool)
+    return image, mask, hole, alpha, fg, bg
+
+
+def test_trimap_band_follows_the_edge_and_stays_in_the_hole():
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:30, 10:30] = 255
+    hole = np.zeros_like(mask, bool)
+    hole[8:32, 8:32] = True
+    known, unknown = matting.trimap(mask, hole, radius=3)
+    assert unknown[10, 20] and unknown[20, 10]  # on the edge
+    assert not unknown[20, 20]  # deep inside
+    assert not (unknown & ~hole).any()
+    assert known[20, 20] == 1 and known[2, 2] == 0
+
+
+def test_closed_form_recovers_a_two_colour_soft_edge():
+    image, mask, hole, alpha, _, _ = two_colour_edge()
+    est, _ = matting.matte(image, mask, hole, radius=8)
+    assert np.abs(est - alpha).mean() < 0.01
+    assert np.abs(est - alpha).max() < 0.06
+
+
+def test_reduced_scale_solve_with_guided_upsampling_stays_close():
+    image, mask, hole, alpha, _, _ = two_colour_edge(size=96, width=10)
+    full, _ = matting.matte(image, mask, hole, radius=10)
+    reduced, _ = matting.matte(image, mask, hole, radius=10, max_band_pixels=600)
+    assert np.abs(reduced - alpha).mean() < 0.03
+    assert np.abs(reduced - full).mean() < 0.03
+
+
+def test_soft_selection_keeps_its_grey_levels_where_the_picture_has_no_edge():
+    image = np.full((48, 48, 3), 128, np.uint8)  # flat: the picture says nothing about the object
+    mask = np.zeros((48, 48), np.uint8)
+    mask[:, :20] = 255
+    mask[:, 20:28] = np.linspace(224, 32, 8).astype(np.uint8)
+    hole = np.ones_like(mask, bool)
+    alpha, _ = matting.matte(image, mask, hole, radius=4)
+    assert np.abs(alpha[:, 20:28] - mask[:, 20:28] / 255.0).max() < 0.05
+
+
+def test_alpha_is_zero_outside_the_hole_for_both_methods():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[12:28, 12:28] = 255
+    hole = np.zeros_like(mask, bool)
+    hole[10:30, 10:30] = True
+    for method in ("closed_form", "guided"):
+        alpha, fg = matting.matte(image, mask, hole, method=method)
+        assert alpha.dtype == np.float32 and fg.shape == image.shape
+        assert (alpha[~hole] == 0).all()
+        assert alpha.min() >= 0 and alpha.max() <= 1
+
+
+def test_unknown_method_is_refused():
+    image, mask, hole, *_ = two_colour_edge(size=16)
+    with pytest.raises(ValueError):
+        matting.matte(image, mask, hole, method="magic")
+
+
+def test_edge_colours_are_the_objects_not_the_mix():
+    image, mask, hole, alpha, fg, bg = two_colour_edge(width=10)
+    est_fg, est_bg = matting.estimate_colours(image, alpha)
+    soft = (alpha > 0.1) & (alpha < 0.9)
+    assert np.abs(est_fg[soft] - fg).mean() < 6  # naive F = I would be ~90 levels off here
+    assert np.abs(image[soft] - fg).mean() > 40
+    recomposed = alpha[..., None] * est_fg + (1 - alpha[..., None]) * est_bg
+    assert np.abs(recomposed - image)[soft].max() < 4
+
+
+def test_guided_filter_keeps_a_constant():
+    guide = np.random.default_rng(1).random((32, 32, 3)).astype(np.float32)
+    out = matting.guided_filter(guide, np.full((32, 32), 0.25, np.float32), radius=3)
+    assert np.allclose(out, 0.25, atol=1e-4)
