@@ -109,18 +109,23 @@ class _Job:
     message: Decompose
     collector: FrameCollector
     cancel: threading.Event = field(default_factory=threading.Event)
-    state: str = "queued"  # queued -> running -> done; queued -> cancelled
+    # queued -> running -> done; queued -> cancelled; running -> cancelling (acknowledged, thread still busy)
+    state: str = "queued"
+
+
+# What a connection's sender takes: a text or binary frame, a request to close, or None (stop).
+_Outgoing = Union[str, bytes, bytearray, _Close, None]
 
 
 class _Connection:
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
-        self.outbox: asyncio.Queue[Union[str, bytes, bytearray, _Close, None]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
         self.uploads: dict[int, _Upload] = {}
         self.jobs: dict[int, _Job] = {}
         self.peer = "%s:%s" % tuple(ws.remote_address[:2]) if ws.remote_address else "?"
 
-    def send(self, item: Union[str, bytes, bytearray, _Close]) -> None:
+    def send(self, item: _Outgoing) -> None:
         self.outbox.put_nowait(item)
 
     def send_error(self, code: str, message: str, job: Optional[int] = None) -> None:
@@ -246,7 +251,7 @@ class DecompositionServer:
             self._drop_jobs(connection)
             self.connections.discard(connection)
             if pump is not None and not pump.done():
-                connection.send(None)  # type: ignore[arg-type]
+                connection.send(None)
                 try:
                     await asyncio.wait_for(pump, 5)
                 except (asyncio.TimeoutError, ConnectionClosed):
@@ -400,11 +405,16 @@ class DecompositionServer:
                                 "started)", job_id)
         job.cancel.set()
         if job.state == "queued":
-            # Not started: answer now; the worker skips it.
+            # Not started: the worker will skip it.
             job.state = "cancelled"
             self._finish(job)
-            connection.send(encode(CancelledMessage(job=job_id)))
-        # A running job answers from the worker once the backend reaches its next checkpoint.
+        elif job.state == "running":
+            # The backend stops at its next checkpoint (between stages; every step for diffusion), which
+            # may be a while: acknowledge now, and let the worker drop whatever the thread returns.
+            job.state = "cancelling"
+        else:
+            return  # already acknowledged
+        connection.send(encode(CancelledMessage(job=job_id)))
 
     def _on_frame(self, connection: _Connection, data: bytes) -> None:
         try:
@@ -489,10 +499,12 @@ class DecompositionServer:
                     outgoing = await loop.run_in_executor(self._executor, self._run, job, loop)
                 finally:
                     self.running -= 1
+                acknowledged = job.state == "cancelling"
                 job.state = "done"
                 self._finish(job)
-                for item in outgoing:
-                    job.connection.send(item)
+                if not acknowledged:
+                    for item in outgoing:
+                        job.connection.send(item)
             finally:
                 self._queue.task_done()
 
@@ -543,7 +555,11 @@ class DecompositionServer:
                 return
             last["stage"], last["time"] = stage, now
             text = encode(Progress(job=job.message.job, stage=stage, fraction=float(fraction)))
-            loop.call_soon_threadsafe(connection.send, text)
+            loop.call_soon_threadsafe(forward, text)
+
+        def forward(text: str) -> None:  # on the loop: nothing more about a job once it was cancelled
+            if job.state == "running":
+                connection.send(text)
 
         return progress
 

@@ -3,7 +3,8 @@ real backends'), with deterministic slowness on request.
 
 ``steps=N`` reports N "step" progress events ``step_s`` apart (like a diffusion backend);
 ``hold=True`` then waits until the job is cancelled (reporting stage "hold" first), so a test can
-cancel a job that is surely running. Registered as ``test_gated`` by the tests' conftest.
+cancel a job that is surely running; ``busy_s=S`` works S seconds without looking at the cancel token
+(reporting stage "busy" first), like a backend stage with no checkpoint inside. Registered as ``test_gated`` by the tests' conftest.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ HOLD_LIMIT_S = 30.0
 class GatedBackend(Backend):
     name = "test_gated"
     priority = -100  # never chosen by "auto"
-    run_options = frozenset({"hold", "steps", "step_s"})
+    run_options = frozenset({"hold", "steps", "step_s", "busy_s"})
 
-    def run(self, image, mask, hole, *, progress, cancel, hold=False, steps=0, step_s=0.06):
+    def run(self, image, mask, hole, *, progress, cancel, hold=False, steps=0, step_s=0.06, busy_s=0.0):
+        if busy_s:
+            progress("busy", 0.0)
+            time.sleep(busy_s)
+            progress("busy", 1.0)
         for i in range(int(steps)):
             time.sleep(step_s)
             if cancel is not None and cancel.is_set():

@@ -297,7 +297,7 @@ def test_client_vanishing_mid_upload(server):
 
 
 def test_connection_cap_and_idle_timeout(gated_backend):
-    limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "max_connections": 2, "idle_timeout_s": 1.0})
+    limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "max_connections": 2, "idle_timeout_s": 2.0})
     with BackgroundServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
         first, second = open_raw(small.url), open_raw(small.url)
         with pytest.raises(InvalidStatus) as info:

@@ -93,7 +93,7 @@ def is_subsequence(short: list, long: list) -> bool:
 def test_metadata_and_options_travel(server):
     image, mask = picture(seed=4)
     with Client(server.url, token=TOKEN) as client:
-        assert client.welcome.options == ["hold", "step_s", "steps"]
+        assert client.welcome.options == ["busy_s", "hold", "step_s", "steps"]
         remote = client.decompose(image, mask, steps=1, step_s=0.0)
     assert remote.metadata["options"]["steps"] == 1
     assert set(remote.metadata["timings"]) >= {"region", "backend", "layering"}
