@@ -22,8 +22,6 @@ from .errors import InstallError
 from .locations import KritaLayout, data_dir, find_krita, krita_layouts, krita_programs
 from .manifest import Manifest
 
-DEFAULT_PORT = 8765
-
 
 def locate_krita(args, env=None, platform=None, home=None) -> KritaLayout:
     env = os.environ if env is None else env
@@ -79,19 +77,21 @@ def _server_env(args, changes: Changes, gpu: gpus.Gpu, log) -> environment.Serve
     return environment.create_venv(changes, env_dir, gpu, sys.platform, log)
 
 
-def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights_dir: Path | None, gpu, log) -> None:
+def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights_dir: Path | None, gpu, port: int,
+                    log) -> None:
     """The server's settings file and its token (through layerdecomp.config, the server's own helpers)."""
     config = serverconfig.config_module()
     changes.make_dirs(config.config_dir())
-    argv = [server_env.python, "-m", "layerdecomp", "serve", "--port", str(DEFAULT_PORT)]
+    # The plugin starts the server with this command, adding --host, --port and --backend itself.
+    argv = [server_env.python, "-m", "layerdecomp", "serve"]
     if weights_dir:
-        argv += ["--backend", "diffusion", "-O", f"model={weights.model_folder(weights_dir)}"]
+        argv += ["-O", f"model={weights.model_folder(weights_dir)}"]
     settings = {
         "python": server_env.python,
         "server_argv": argv,
         "server_command": shlex.join(argv) if os.name != "nt" else subprocess.list2cmdline(argv),
         "host": "127.0.0.1",
-        "port": DEFAULT_PORT,
+        "port": port,
         "backend": "diffusion" if weights_dir else "classical",
         "weights_dir": str(weights_dir) if weights_dir else None,
         "device": gpu.kind,
@@ -170,14 +170,14 @@ def run(args, log=print) -> int:
     else:
         install_plugin(args, manifest, log, plugin)
         server_env = _server_env(args, changes, gpu, log)
-    _write_settings(changes, server_env, None, gpu, log)  # a working classical setup, whatever happens next
+    _write_settings(changes, server_env, None, gpu, args.port, log)  # a working classical setup, whatever happens next
     try:
         weights_dir = _weights(args, changes, gpu, log)
     except InstallError as exc:
         raise InstallError(f"{exc}\n(the plugin and the server are installed and work with the classical backend "
                            "meanwhile)") from exc
     if weights_dir:
-        _write_settings(changes, server_env, weights_dir, gpu, log)
+        _write_settings(changes, server_env, weights_dir, gpu, args.port, log)
     manifest.info["server"] = {"python": server_env.python, "owned_env": server_env.owned,
                                "torch_build": server_env.torch_build, "device": gpu.kind,
                                "weights_dir": str(weights_dir) if weights_dir else None}
@@ -188,7 +188,7 @@ def run(args, log=print) -> int:
     if manifest.info.get("plugin", {}).get("layout") == "linux-flatpak":
         # The Flatpak sandbox cannot run a program of the host, so the plugin cannot start the server itself.
         log("note: Krita runs as a Flatpak, which cannot start the server by itself: start it before using the "
-            f"plugin with: {json.loads(serverconfig.settings_path().read_text())['server_command']}")
+            f"plugin with: {json.loads(serverconfig.settings_path().read_text())['server_command']} --port {args.port}")
     log("done. Next:")
     log("  1. Start Krita (restart it if it was open), open a picture, select an object.")
     log("  2. Tools > Scripts > Decompose Selection: the plugin starts the server itself the first time.")

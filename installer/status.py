@@ -106,7 +106,8 @@ def run(args, log=print) -> int:
     if websocket_answers(host, port):
         log(f"  server: running, answers at ws://{host}:{port}")
     elif getattr(args, "start_server", False) and versions:
-        result = _start_and_probe(settings["server_argv"], host, port)
+        argv = settings["server_argv"] + ["--host", host, "--port", str(port), "--backend", settings["backend"]]
+        result = _start_and_probe(argv, host, port)
         log(f"  server: not running; `{settings['server_command']}` {result}")
         ok &= result == "starts and answers"
     else:

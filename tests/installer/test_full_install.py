@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 from installer import weights
 
@@ -27,7 +28,7 @@ def test_install_status_reinstall_uninstall(profile, plugin_zip):
     before = tree(profile.home)
     _install(profile, plugin_zip, "--weights-set", "none")
     settings = json.loads((profile.config / "layerdecomp" / "server.json").read_text())
-    assert settings["backend"] == "classical" and settings["server_argv"][1:5] == ["-m", "layerdecomp", "serve", "--port"]
+    assert settings["backend"] == "classical" and settings["server_argv"][1:] == ["-m", "layerdecomp", "serve"]
     token = (profile.config / "layerdecomp" / "token")
     assert len(token.read_text().strip()) >= 32 and token.stat().st_mode & 0o077 == 0
     after = tree(profile.home)
@@ -40,10 +41,22 @@ def test_install_status_reinstall_uninstall(profile, plugin_zip):
     assert "plugin: Sample Plugin (sample_plugin)" in status.stdout and "version 1.0" in status.stdout
     assert "enabled in" in status.stdout and "True" in status.stdout
     assert "torch" in status.stdout and "server: not running" in status.stdout
+    assert tree(profile.home) == after
 
     profile.run("uninstall")
     assert tree(profile.home) == before
     assert "not installed" in profile.run("status", check=False).stdout
+
+
+def test_status_starts_the_installed_server_and_sees_it_answer(profile, plugin_zip):
+    _user_setup(profile)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _install(profile, plugin_zip, "--weights-set", "none", "--port", str(port))
+    status = profile.run("status", "--start-server")
+    assert f"-m layerdecomp serve` starts and answers" in status.stdout, status.stdout
+    profile.run("uninstall")
 
 
 def test_a_token_that_was_there_before_stays(profile, plugin_zip):
@@ -84,7 +97,7 @@ def test_weights_from_the_hub_resume_and_uninstall(profile, plugin_zip):
     assert transformer.read_bytes() == b"fake transformer/config.json\n" * 50
     settings = json.loads((profile.config / "layerdecomp" / "server.json").read_text())
     assert settings["backend"] == "diffusion" and settings["weights_dir"] == str(weights_dir)
-    assert settings["server_argv"][-3:] == ["diffusion", "-O", f"model={weights_dir / 'FLUX.1-Fill-dev'}"]
+    assert settings["server_argv"][-2:] == ["-O", f"model={weights_dir / 'FLUX.1-Fill-dev'}"]
     profile.run("uninstall")
     assert tree(profile.home) == before
 
