@@ -3,8 +3,8 @@
 One asyncio loop owns every socket. Each connection's receive loop only parses and routes messages;
 jobs wait in one bounded queue and run in worker threads (``jobs`` at once, one by default: one model
 on one device), so a ``cancel`` is read the moment it arrives and reaches the job through its
-``threading.Event``. All pixel work (byte-order conversion, cropping, framing) happens in the job's
-thread, never on the loop.
+``threading.Event``. All pixel work (byte-order conversion, cropping, framing: ``server.jobs``)
+happens in the job's thread, never on the loop. ``server.background`` runs a server in a thread.
 """
 
 from __future__ import annotations
@@ -26,10 +26,9 @@ from websockets.exceptions import ConnectionClosed
 import layerdecomp
 from layerdecomp import backends
 from layerdecomp.config import read_or_create_token
-from layerdecomp.errors import Cancelled, InvalidInput, LayerDecompError
-from layerdecomp.region import DEFAULT_GROW
+from layerdecomp.errors import InvalidInput, LayerDecompError
 
-from . import pixels
+from . import jobs
 from .protocol import (
     DEFAULT_PORT,
     PROTOCOL_VERSION,
@@ -41,15 +40,11 @@ from .protocol import (
     FrameCollector,
     Hello,
     Limits,
-    PixelFormat,
     Progress,
     ProtocolError,
-    Result,
     Welcome,
     decode,
     encode,
-    foreground_format,
-    result_frames,
     unpack_frame,
     upload_frames,
 )
@@ -114,18 +109,18 @@ class _Job:
 
 
 # What a connection's sender takes: a text or binary frame, a request to close, or None (stop).
-_Outgoing = Union[str, bytes, bytearray, _Close, None]
+Outgoing = Union[str, bytes, bytearray, _Close, None]
 
 
 class _Connection:
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
-        self.outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
+        self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
         self.uploads: dict[int, _Upload] = {}
         self.jobs: dict[int, _Job] = {}
         self.peer = "%s:%s" % tuple(ws.remote_address[:2]) if ws.remote_address else "?"
 
-    def send(self, item: _Outgoing) -> None:
+    def send(self, item: Outgoing) -> None:
         self.outbox.put_nowait(item)
 
     def send_error(self, code: str, message: str, job: Optional[int] = None) -> None:
@@ -508,42 +503,15 @@ class DecompositionServer:
             finally:
                 self._queue.task_done()
 
-    def _run(self, job: _Job, loop: asyncio.AbstractEventLoop) -> list[Union[str, bytearray]]:
-        """In a worker thread: decode the pixels, decompose, frame the result. Returns what to send."""
-        message = job.message
-        job_id = message.job
-        try:
-            image_header, mask_header = upload_frames(message)
-            image = pixels.frame_to_array(image_header, job.collector.frames[image_header.role])
-            mask = pixels.frame_to_array(mask_header, job.collector.frames[mask_header.role])
-            job.collector.frames.clear()  # the received messages can go as soon as the arrays exist
-            result = layerdecomp.decompose(
-                image, mask,
-                backend=self.backend_class.name,
-                margin=message.margin,
-                grow=DEFAULT_GROW if message.grow is None else message.grow,
-                progress=self._progress_sender(job, loop),
-                cancel=job.cancel,
-                **self.load_options,
-                **{**self.default_options, **message.options},
-            )
-            del image, mask
-            if job.cancel.is_set():
-                raise Cancelled("cancelled after the last checkpoint")
-            return self._frame_result(message, result)
-        except Cancelled:
-            return [encode(CancelledMessage(job=job_id))]
-        except LayerDecompError as exc:
-            return [encode(Error(code=exc.code, message=str(exc), job=job_id))]
-        except ProtocolError as exc:
-            return [encode(Error(code=exc.code, message=exc.message, job=job_id))]
-        except MemoryError:
-            return [encode(Error(code=ErrorCode.TOO_LARGE, message="the server ran out of memory on this job: "
-                                 "select a smaller region", job=job_id))]
-        except Exception as exc:  # a bug: say what it was, keep serving
-            log.exception("job %s failed", job_id)
-            return [encode(Error(code=ErrorCode.INTERNAL, message=f"the server failed: {type(exc).__name__}: {exc}",
-                                 job=job_id))]
+    def _run(self, job: _Job, loop: asyncio.AbstractEventLoop) -> list[Outgoing]:
+        return jobs.run(
+            job.message,
+            job.collector.frames,
+            backend=self.backend_class.name,
+            options={**self.load_options, **self.default_options, **job.message.options},
+            progress=self._progress_sender(job, loop),
+            cancel=job.cancel,
+        )
 
     def _progress_sender(self, job: _Job, loop: asyncio.AbstractEventLoop) -> Callable[[str, float], None]:
         last = {"stage": None, "time": 0.0}
@@ -563,25 +531,6 @@ class DecompositionServer:
 
         return progress
 
-    def _frame_result(self, message: Decompose, result: layerdecomp.Decomposition) -> list[Union[str, bytearray]]:
-        image_format = PixelFormat[message.format]
-        box = result.box
-        reply = Result(
-            job=message.job,
-            width=message.width,
-            height=message.height,
-            box=box.as_tuple(),
-            formats={
-                "foreground": foreground_format(image_format).name,
-                "background": image_format.name,
-                "visibility": PixelFormat.A8.name,
-            },
-            metadata=result.metadata,
-        )
-        crops = {"foreground": result.foreground, "background": result.background, "visibility": result.visibility}
-        frames = [pixels.array_to_frame(header, crops[header.role.label][box.slices]) for header in result_frames(reply)]
-        return [encode(reply), *frames]
-
 
 async def serve_until_signalled(config: ServerConfig, ready: Optional[Callable[[str], None]] = None) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully (jobs cancelled, clients told why)."""
@@ -596,63 +545,3 @@ async def serve_until_signalled(config: ServerConfig, ready: Optional[Callable[[
         except (NotImplementedError, AttributeError, ValueError):  # Windows' loops lack signal handlers
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
     await server.serve(stop, ready)
-
-
-class BackgroundServer:
-    """A server on its own loop in a daemon thread (tests, benchmarks, embedding):
-
-        with BackgroundServer(ServerConfig(port=0, token="t")) as server:
-            Client(server.url, token="t").decompose(...)
-    """
-
-    def __init__(self, config: ServerConfig) -> None:
-        self.server = DecompositionServer(config)
-        self._loop = asyncio.new_event_loop()
-        self._stop: Optional[asyncio.Event] = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._main, name="layerdecomp-server", daemon=True)
-        self._error: Optional[BaseException] = None
-
-    @property
-    def url(self) -> str:
-        assert self.server.url is not None
-        return self.server.url
-
-    def _main(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._stop = asyncio.Event()
-            self._loop.run_until_complete(self.server.serve(self._stop, lambda url: self._ready.set()))
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-        finally:
-            self._loop.close()
-
-    def start(self) -> "BackgroundServer":
-        self._thread.start()
-        self._ready.wait()
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def call(self, function: Callable[[], Any]) -> Any:
-        """Run ``function`` on the server's loop and return its result (to read state safely)."""
-        async def wrapper() -> Any:
-            return function()
-
-        return asyncio.run_coroutine_threadsafe(wrapper(), self._loop).result(10)
-
-    def stats(self) -> dict[str, int]:
-        return self.call(self.server.stats)
-
-    def stop(self) -> None:
-        if self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    def __enter__(self) -> "BackgroundServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from layerdecomp import backends
-from server.app import BackgroundServer, ServerConfig
+from server.app import ServerConfig
+from server.background import BackgroundServer
 from server.protocol import HEADER_SIZE, Limits
 
 from .helpers import TOKEN

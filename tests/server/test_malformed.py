@@ -15,7 +15,8 @@ from websockets.sync.client import connect
 import layerdecomp
 from layerdecomp.client import Client, ServerError
 from server import protocol
-from server.app import BackgroundServer, ServerConfig
+from server.app import ServerConfig
+from server.background import BackgroundServer
 from server.protocol import PixelFormat, Role
 
 from .conftest import ALLOWED_ORIGIN, TEST_LIMITS

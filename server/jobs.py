@@ -1,0 +1,96 @@
+"""One job, in a worker thread: pixel frames in, ``layerdecomp.decompose``, the framed result out.
+
+No sockets and no event loop here: ``run`` returns the messages to send (a ``result`` and its three
+frames, or one ``error`` / ``cancelled``), so every way a job can end becomes exactly one answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Union
+
+from layerdecomp import Decomposition, decompose
+from layerdecomp.errors import Cancelled, LayerDecompError
+from layerdecomp.region import DEFAULT_GROW
+from layerdecomp.types import CancelToken
+
+from . import pixels
+from .protocol import (
+    Decompose,
+    Error,
+    ErrorCode,
+    PixelFormat,
+    ProtocolError,
+    Result,
+    Role,
+    encode,
+    foreground_format,
+    result_frames,
+    upload_frames,
+)
+from .protocol import Cancelled as CancelledMessage
+
+log = logging.getLogger("layerdecomp.server")
+
+Frame = Union[str, bytearray]
+
+
+def run(message: Decompose, frames: dict[Role, memoryview], *, backend: str, options: dict[str, Any],
+        progress: Callable[[str, float], None], cancel: CancelToken) -> list[Frame]:
+    """Decompose the job's uploaded ``frames`` (emptied as soon as they are decoded, so the received
+    bytes can go) and return what to send back."""
+    job = message.job
+    try:
+        image_header, mask_header = upload_frames(message)
+        image = pixels.frame_to_array(image_header, frames[Role.IMAGE])
+        mask = pixels.frame_to_array(mask_header, frames[Role.MASK])
+        frames.clear()
+        result = decompose(
+            image, mask,
+            backend=backend,
+            margin=message.margin,
+            grow=DEFAULT_GROW if message.grow is None else message.grow,
+            progress=progress,
+            cancel=cancel,
+            **options,
+        )
+        del image, mask
+        if cancel.is_set():
+            raise Cancelled("cancelled after the last checkpoint")
+        return frame_result(message, result)
+    except Cancelled:
+        return [encode(CancelledMessage(job=job))]
+    except LayerDecompError as exc:
+        return [encode(Error(code=exc.code, message=str(exc), job=job))]
+    except ProtocolError as exc:
+        return [encode(Error(code=exc.code, message=exc.message, job=job))]
+    except MemoryError:
+        return [encode(Error(code=ErrorCode.TOO_LARGE, message="the server ran out of memory on this job: "
+                             "select a smaller region", job=job))]
+    except Exception as exc:  # a bug: say what it was, keep serving
+        log.exception("job %s failed", job)
+        return [encode(Error(code=ErrorCode.INTERNAL, message=f"the server failed: {type(exc).__name__}: {exc}",
+                             job=job))]
+
+
+def frame_result(message: Decompose, result: Decomposition) -> list[Frame]:
+    """The ``result`` message and its frames: each layer cropped to ``result.box`` (outside it nothing
+    changed), the foreground and background in the upload's byte order."""
+    image_format = PixelFormat[message.format]
+    box = result.box
+    reply = Result(
+        job=message.job,
+        width=message.width,
+        height=message.height,
+        box=box.as_tuple(),
+        formats={
+            "foreground": foreground_format(image_format).name,
+            "background": image_format.name,
+            "visibility": PixelFormat.A8.name,
+        },
+        metadata=result.metadata,
+    )
+    layers = {Role.FOREGROUND: result.foreground, Role.BACKGROUND: result.background,
+              Role.VISIBILITY: result.visibility}
+    return [encode(reply), *(pixels.array_to_frame(header, layers[header.role][box.slices])
+                             for header in result_frames(reply))]
