@@ -50,6 +50,9 @@ def test_adapter_mode_through_the_api(base_dir, adapter_file, picture):
     outside = cv2.dilate(mask, np.ones((11, 11), np.uint8)) == 0
     assert np.array_equal(result.background[outside], image[outside])
     assert result.foreground.shape == (120, 150, 4)
+    engine = backends.get_backend("diffusion", model=str(base_dir), adapter=str(adapter_file))
+    lora_layers = [m for m in engine.pipeline.transformer.modules() if hasattr(m, "merged_adapters")]
+    assert len(lora_layers) == 17 and all(m.merged for m in lora_layers)  # fused for speed
 
 
 def test_out_of_memory_becomes_a_clear_message(base_dir, adapter_file, picture, monkeypatch):
