@@ -7,6 +7,7 @@ folder and put back on uninstall, so uninstall returns the exact tree that exist
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import shutil
@@ -40,7 +41,11 @@ class Changes:
     def __init__(self, manifest: Manifest, log=print):
         self.manifest = manifest
         self.made: list[dict] = []  # entries first recorded by this run
+        # Our own files this run rewrote or removed: (path, old bytes, the entry if it was removed).
+        self.replaced: list[tuple[Path, bytes, dict | None]] = []
         self.changed = False  # whether this run changed anything on disk
+        self._entries_before = copy.deepcopy(manifest.entries)  # the record as it was, for a rollback
+        self._info_before = copy.deepcopy(manifest.info)
         self.log = log
 
     def _record(self, entry: dict) -> dict:
@@ -91,6 +96,8 @@ class Changes:
                                       "backup": str(backup) if backup else None, "role": role})
             entry["sha256"] = sha256_bytes(data)
             if not (present and path.read_bytes() == data):
+                if present and entry not in self.made:  # an upgrade: keep the old bytes for a rollback
+                    self.replaced.append((path, path.read_bytes(), None))
                 atomic_write(path, data, mode)
                 self.changed = True
         except OSError as exc:
@@ -114,6 +121,8 @@ class Changes:
         """Remove a file an earlier install wrote that the new plugin no longer has."""
         entry = self.manifest.find("file", path)
         if entry is not None:
+            if path.is_file():
+                self.replaced.append((path, path.read_bytes(), entry))
             undo_entry(entry, self.log)
             self.manifest.remove(entry)
             self.changed = True
@@ -137,19 +146,29 @@ class Changes:
             raise explain_os_error(exc, path, "enabling the plugin in") from exc
 
     def rollback(self) -> None:
-        """Undo what this run made (newest first) and forget it; leaves the state from before this run."""
+        """Undo what this run did and put the record back as it was: the state from before this run."""
+        for path, old, removed in reversed(self.replaced):
+            try:
+                if removed is not None and removed.get("backup") and path.is_file():
+                    os.replace(path, removed["backup"])  # the user's file we had put back returns to the backup
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(path, old)
+            except OSError as exc:
+                self.log(f"  could not put back {path}: {exc}")
         made = list(reversed(self.made))
-        ordered = [e for e in made if e["kind"] != "dir"] + [e for e in made if e["kind"] == "dir"]
-        for entry in ordered:
-            if entry["kind"] == "dir" and not self.manifest.entries_except_dirs() and self.manifest.exists():
-                self.manifest.path.unlink()  # nothing left to record: the record goes before its folder
+        failed = []
+        for entry in [e for e in made if e["kind"] != "dir"] + [e for e in made if e["kind"] == "dir"]:
+            if entry["kind"] == "dir" and not self._entries_before and not failed:
+                self.manifest.path.unlink(missing_ok=True)  # nothing left to record: it goes before its folder
             try:
                 undo_entry(entry, self.log)
-            except OSError as exc:  # leave it recorded so uninstall can try again
+            except OSError as exc:  # stays recorded so uninstall can try again
                 self.log(f"  could not undo {entry['path']}: {exc}")
-                continue
-            self.manifest.remove(entry)
+                failed.append(entry)
+        self.manifest.entries = copy.deepcopy(self._entries_before) + failed
+        self.manifest.info = copy.deepcopy(self._info_before)
         self.made.clear()
+        self.replaced.clear()
         if self.manifest.entries:
             self.save()
         else:

@@ -237,3 +237,28 @@ def test_a_zip_with_paths_outside_the_plugin_is_refused(profile, tmp_path):
                          check=False)
     assert result.returncode == 2 and "outside the plugin" in result.stderr
     assert list(profile.home.iterdir()) == []
+
+
+def test_a_failed_upgrade_leaves_the_old_version_whole(profile, plugin_zip, tmp_path, monkeypatch, capsys):
+    from installer import changes
+    from installer.__main__ import main
+
+    old_zip = make_plugin_zip(tmp_path / "old.zip", version="0.9", extra={"sample_plugin/old_only.py": "x = 1\n"})
+    _install(profile, old_zip)
+    real_write = changes.atomic_write
+
+    def fail_on_kritarc(path, data, mode=None):
+        if path.name == "kritarc":
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        real_write(path, data, mode)
+
+    profile.kritarc.write_text("[python]\nenable_sample_plugin=false\n")  # so the upgrade must write it
+    before = tree(profile.home)
+    monkeypatch.setattr(changes, "atomic_write", fail_on_kritarc)
+    for key, value in profile.env.items():
+        monkeypatch.setenv(key, value)
+    code = main(["install", "--plugin-only", "--krita-dir", str(profile.krita_dir), "--plugin-zip", str(plugin_zip)])
+    assert code == 2 and "cannot write to" in capsys.readouterr().err
+    assert tree(profile.home) == before
+    monkeypatch.setattr(changes, "atomic_write", real_write)
+    profile.run("uninstall")
