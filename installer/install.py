@@ -18,7 +18,7 @@ from pathlib import Path
 
 from . import environment, gpu as gpus, plugin as plugin_step, serverconfig, weights
 from .changes import Changes
-from .errors import InstallError
+from .errors import InstallError, explain_os_error
 from .locations import KritaLayout, data_dir, find_krita, krita_layouts, krita_programs
 from .manifest import Manifest
 
@@ -102,8 +102,6 @@ def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights
     try:
         config.read_or_create_token(token_path)
     except OSError as exc:
-        from .errors import explain_os_error
-
         raise explain_os_error(exc, token_path, "writing the server's token") from exc
     if not existed:
         changes.adopt_file(token_path)
@@ -170,14 +168,14 @@ def run(args, log=print) -> int:
     else:
         install_plugin(args, manifest, log, plugin)
         server_env = _server_env(args, changes, gpu, log)
-    _write_settings(changes, server_env, None, gpu, args.port, log)  # a working classical setup, whatever happens next
+    if not serverconfig.settings_path().exists():  # a working classical setup, whatever happens next
+        _write_settings(changes, server_env, None, gpu, args.port, log)
     try:
         weights_dir = _weights(args, changes, gpu, log)
     except InstallError as exc:
         raise InstallError(f"{exc}\n(the plugin and the server are installed and work with the classical backend "
                            "meanwhile)") from exc
-    if weights_dir:
-        _write_settings(changes, server_env, weights_dir, gpu, args.port, log)
+    _write_settings(changes, server_env, weights_dir, gpu, args.port, log)
     manifest.info["server"] = {"python": server_env.python, "owned_env": server_env.owned,
                                "torch_build": server_env.torch_build, "device": gpu.kind,
                                "weights_dir": str(weights_dir) if weights_dir else None}
