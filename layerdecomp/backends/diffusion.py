@@ -5,8 +5,8 @@
 - zero-shot mode (no adapter): the base Fill model regenerates the background in the hole and the object's
   alpha and colours come from matting (``layerdecomp.matting``); no occlusion recovery.
 
-The crop is scaled so that its longer side is ``resolution`` pixels (sides rounded to the model's
-multiple) and the results are scaled back. ``auto`` picks this backend only when torch and diffusers are
+The crop is worked on at its own size, capped at ``resolution`` pixels on its longer side and raised to
+512 at least (sides rounded to the model's multiple); the results are scaled back. ``auto`` picks this backend only when torch and diffusers are
 installed and a model is configured (``model`` option, ``--model``, or ``LAYERDECOMP_MODEL``) and present
 on this machine. Nothing here imports torch until the backend is created.
 """
@@ -27,6 +27,7 @@ from . import Backend
 MODEL_ENV = "LAYERDECOMP_MODEL"
 ADAPTER_ENV = "LAYERDECOMP_ADAPTER"
 DEFAULT_RESOLUTION = 1024
+MIN_RESOLUTION = 512
 MODES = ("auto", "adapter", "zero-shot")
 
 
@@ -56,8 +57,11 @@ def model_present(model: str) -> bool:
 
 
 def working_size(height: int, width: int, resolution: int, multiple: int) -> tuple[int, int]:
-    """(h, w) with the longer side ``resolution`` (rounded), both multiples of ``multiple``."""
-    factor = resolution / max(height, width)
+    """(h, w), both multiples of ``multiple``, with the longer side the crop's own, capped at ``resolution``
+    and raised to at least ``MIN_RESOLUTION`` (FLUX makes poor pictures much below 512 px), so the cost
+    follows the selection's size up to the cap."""
+    longest = min(resolution, max(max(height, width), min(MIN_RESOLUTION, resolution)))
+    factor = longest / max(height, width)
     h = max(multiple, int(round(height * factor / multiple)) * multiple)
     w = max(multiple, int(round(width * factor / multiple)) * multiple)
     return h, w

@@ -104,3 +104,12 @@ def test_gpu_only_options_are_refused_clearly_on_a_cpu_machine(base_dir):
         DiffusionBackend(model=str(base_dir), offload="model")
     with pytest.raises(BackendUnavailable, match=r"device=cuda .* no CUDA GPU"):
         DiffusionBackend(model=str(base_dir), device="cuda")
+
+
+def test_working_size_follows_the_crop_up_to_the_cap():
+    from layerdecomp.backends.diffusion import working_size
+
+    assert working_size(300, 200, 1024, 16) == (512, 336)  # small crops go up to 512
+    assert working_size(700, 600, 1024, 16) == (704, 608)  # mid-size crops keep their size
+    assert working_size(3000, 1500, 1024, 16) == (1024, 512)  # large crops are capped
+    assert working_size(120, 150, 64, 8) == (48, 64)  # a cap below 512 wins

@@ -66,3 +66,13 @@ def test_quantisation_and_device_options_fail_clearly(base_dir, tmp_path):
         load_components(base_dir, dtype="float8")
     with pytest.raises(BackendUnavailable, match="no CUDA GPU"):
         load_components(base_dir, device="cuda")
+
+
+def test_zero_shot_without_prompt_embeddings_or_text_encoders_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    components = build_tiny_components()
+    components.prompt_embeds = components.pooled_prompt_embeds = None
+    save_components(components, tmp_path / "bare")
+    assert load_components(tmp_path / "bare").prompt_embeds is None  # fine for adapter mode
+    with pytest.raises(BackendUnavailable, match=r"empty-prompt embeddings.*no usable text encoders.*use an adapter"):
+        load_components(tmp_path / "bare", need_prompt=True)
