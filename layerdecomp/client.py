@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
@@ -149,14 +149,23 @@ class Client:
             self.connect()
             assert self._ws is not None
             try:
-                return self._run(self._ws, image, mask, backend, margin, grow, progress, cancel, options)
+                outcome = self._run(self._ws, image, mask, backend, margin, grow, progress, cancel, options)
             except ConnectionClosed as exc:
                 self.close()
                 raise ServerError("closed", f"the server closed the connection ({exc})") from None
+            except BaseException:
+                # Anything else mid-job (the progress callback raised, Ctrl+C, a confused server) leaves
+                # unread messages behind: start afresh next time rather than read someone else's answer.
+                self.close()
+                raise
+        if isinstance(outcome, LayerDecompError):
+            raise outcome  # the job's own end (refused, failed, cancelled): the connection is fine
+        return outcome
 
     def _run(self, ws: ClientConnection, image: np.ndarray, mask: np.ndarray, backend: str,
              margin: Optional[int], grow: Optional[int], progress: Optional[ProgressCallback],
-             cancel: Optional[CancelToken], options: dict[str, Any]) -> Decomposition:
+             cancel: Optional[CancelToken], options: dict[str, Any]) -> Union[Decomposition, LayerDecompError]:
+        """Send one job and follow it to its end: the result, or the error the server ended it with."""
         region = self._upload_region(mask, margin, grow) if self.upload_region_only else None
         region = region or Box(0, 0, mask.shape[1], mask.shape[0])
         job = next(self._job_ids)
@@ -185,9 +194,11 @@ class Client:
                 if progress is not None:
                     progress(message.stage, message.fraction)
             elif isinstance(message, protocol.Cancelled):
-                raise Cancelled("the decomposition was cancelled")
+                return Cancelled("the decomposition was cancelled")
+            elif isinstance(message, protocol.Error) and message.job == job:
+                return _error(message.code, message.message)
             elif isinstance(message, protocol.Error):
-                raise _error(message.code, message.message)
+                raise _error(message.code, message.message)  # about the connection: it is going
             elif isinstance(message, protocol.Result):
                 return self._receive_result(ws, message, image, region)
             else:

@@ -156,3 +156,17 @@ def test_region_upload_matches_in_process_at_the_edges(server, case):
         remote = client.decompose(image, mask, **kwargs)
     assert_same(remote, local)
     assert remote.metadata["box"] == local.metadata["box"]
+
+
+def test_a_client_whose_progress_callback_fails_recovers_on_the_next_job(server):
+    image, mask = picture(seed=8)
+
+    def broken(stage, fraction):
+        raise RuntimeError("the caller's own bug")
+
+    with Client(server.url, token=TOKEN) as client:
+        with pytest.raises(RuntimeError, match="own bug"):
+            client.decompose(image, mask, steps=2, progress=broken)
+        # The abandoned job's messages are not mistaken for the next job's: a fresh connection is used.
+        assert_same(client.decompose(image, mask), layerdecomp.decompose(image, mask, backend="test_gated"))
+    wait_for(lambda: idle(server), what="an idle server")
