@@ -35,23 +35,19 @@ from .rgba_vae import make_rgba_vae, rgba_to_vae_input, vae_output_to_rgba
 DEFAULT_GUIDANCE = 30.0  # FLUX.1-Fill-dev is guidance-distilled; 30 is its pipeline's default
 
 
-@dataclass
-class StreamLayout:
-    """Shared with the attention processors while a dual-stream forward runs (None: plain FLUX)."""
-
-    text_len: Optional[int] = None
-    stream_len: Optional[int] = None
-
-
 class DualStreamAttnProcessor(nn.Module):
-    """FLUX attention with the stream structure above; plain FLUX attention when no layout is set."""
+    """FLUX attention with the stream structure above; plain FLUX attention when ``streams`` is None.
 
-    def __init__(self, layout: StreamLayout):
+    ``streams`` = (text tokens, tokens per stream) arrives through the transformer's
+    ``joint_attention_kwargs``, so it is part of every block's inputs and gradient checkpointing replays
+    it (state kept on the side would be gone by the time backward recomputes a block)."""
+
+    def __init__(self):
         super().__init__()
         self.cross_gate = nn.Parameter(torch.zeros(()))
-        self.__dict__["layout"] = layout  # shared, not a submodule
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, image_rotary_emb=None):
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, image_rotary_emb=None,
+                 streams: Optional[tuple[int, int]] = None):
         from diffusers.models.embeddings import apply_rotary_emb
 
         def heads(x: torch.Tensor) -> torch.Tensor:
@@ -67,7 +63,7 @@ class DualStreamAttnProcessor(nn.Module):
         if image_rotary_emb is not None:
             query = apply_rotary_emb(query, image_rotary_emb, sequence_dim=1)
             key = apply_rotary_emb(key, image_rotary_emb, sequence_dim=1)
-        out = self.attend(query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2))
+        out = self.attend(query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), streams)
         out = out.transpose(1, 2).flatten(2, 3).to(query.dtype)
         if encoder_hidden_states is None:
             return out
@@ -76,12 +72,11 @@ class DualStreamAttnProcessor(nn.Module):
         image_out = attn.to_out[1](attn.to_out[0](image_out.contiguous()))
         return image_out, attn.to_add_out(text_out.contiguous())
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, streams: Optional[tuple[int, int]]) -> torch.Tensor:
         """q, k, v: (B, H, S, D) over the whole sequence."""
-        layout = self.layout
-        if layout.stream_len is None:
+        if streams is None:
             return F.scaled_dot_product_attention(q, k, v)
-        t, n = layout.text_len, layout.stream_len
+        t, n = streams
         own = slice(0, t + n)  # text + background
         fg = slice(t + n, t + 2 * n)
         bg = slice(t, t + n)
@@ -150,10 +145,9 @@ class LayerDecompositionModel(nn.Module):
         transformer.add_adapter(LoraConfig(r=config.lora_rank, lora_alpha=config.alpha, init_lora_weights=True,
                                            target_modules=LORA_TARGET_REGEX))
         transformer.x_embedder.requires_grad_(True)  # add_adapter froze it; it is trained fully
-        self.layout = StreamLayout()
         for module in transformer.modules():
             if hasattr(module, "set_processor") and hasattr(module, "to_q"):
-                module.set_processor(DualStreamAttnProcessor(self.layout))
+                module.set_processor(DualStreamAttnProcessor())
         dev, dtype = transformer.x_embedder.weight.device, transformer.x_embedder.weight.dtype
         self.transformer = transformer
         self.vae = vae.requires_grad_(False)
@@ -235,15 +229,12 @@ class LayerDecompositionModel(nn.Module):
         timestep = torch.as_tensor(timestep, device=bg.device, dtype=dtype).reshape(-1).expand(b)
         guide = (torch.full((b,), float(guidance), device=bg.device, dtype=torch.float32)
                  if transformer.config.guidance_embeds else None)
-        self.layout.text_len, self.layout.stream_len = text.shape[1], n
-        try:
-            out = transformer(
-                hidden_states=torch.cat([bg, fg], dim=1), timestep=timestep, guidance=guide,
-                pooled_projections=self.pooled_prompt_embeds.to(bg.device).expand(b, -1), encoder_hidden_states=text,
-                txt_ids=torch.zeros(text.shape[1], 3, device=bg.device, dtype=bg.dtype),
-                img_ids=torch.cat([ids, fg_ids], dim=0), return_dict=False)[0]
-        finally:
-            self.layout.text_len = self.layout.stream_len = None
+        out = transformer(
+            hidden_states=torch.cat([bg, fg], dim=1), timestep=timestep, guidance=guide,
+            pooled_projections=self.pooled_prompt_embeds.to(bg.device).expand(b, -1), encoder_hidden_states=text,
+            txt_ids=torch.zeros(text.shape[1], 3, device=bg.device, dtype=bg.dtype),
+            img_ids=torch.cat([ids, fg_ids], dim=0), joint_attention_kwargs={"streams": (text.shape[1], n)},
+            return_dict=False)[0]
         return out[:, :n], out[:, n:]
 
     # -------------------------------------------------------------------------------- decoding
