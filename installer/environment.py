@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections import deque
 import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
@@ -36,19 +37,28 @@ def venv_python(env_dir: str | PurePath, platform: str) -> PurePath:
     return PurePosixPath(env_dir) / "bin" / "python"
 
 
-def _run(command: list[str], what: str, runner: Callable) -> str:
+def stream(command: list[str], echo: Callable = print) -> tuple[int, str]:
+    """Run ``command`` showing its output as it comes (pip takes minutes); (exit status, its last lines)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               errors="replace")
+    tail: deque[str] = deque(maxlen=8)
+    for line in process.stdout:
+        echo("    " + line.rstrip())
+        tail.append(line.rstrip())
+    return process.wait(), "\n".join(tail)
+
+
+def _run(command: list[str], what: str, runner: Callable, log: Callable) -> None:
     try:
-        done = runner(command, capture_output=True, text=True)
+        code, tail = runner(command, log)
     except OSError as exc:
         raise InstallError(f"{what} failed: cannot run {command[0]} ({exc})") from exc
-    if done.returncode != 0:
-        tail = "\n".join((done.stderr or done.stdout or "").strip().splitlines()[-6:])
+    if code != 0:
         hint = ""
         if any(word in tail for word in ("Could not find a version", "No matching distribution", "connection",
                                          "NewConnectionError", "Temporary failure in name resolution")):
             hint = " (check the internet connection; pip could not fetch a package)"
-        raise InstallError(f"{what} failed{hint}; run install again to retry. pip said:\n{tail}")
-    return done.stdout
+        raise InstallError(f"{what} failed{hint}; run install again to retry. It said:\n{tail}")
 
 
 def use_current(python: str = sys.executable, runner: Callable = subprocess.run) -> ServerEnv:
@@ -72,7 +82,7 @@ def create_venv(
     gpu: gpus.Gpu,
     platform: str,
     log: Callable = print,
-    runner: Callable = subprocess.run,
+    runner: Callable = stream,
     base_python: str = sys.executable,
     project: Path = PROJECT_ROOT,
 ) -> ServerEnv:
@@ -99,9 +109,9 @@ def create_venv(
     log(f"server environment: creating {env_dir} for {gpu.kind.upper()} {gpu.name} (torch {torch_version}, "
         f"{build.tag}{'; ' + build.note if build.note else ''}); this downloads a few GB")
     if not Path(python).exists():
-        _run([base_python, "-m", "venv", str(env_dir)], "creating the virtual environment", runner)
+        _run([base_python, "-m", "venv", str(env_dir)], "creating the virtual environment", runner, log)
     for command in gpus.pip_commands(python, build, torch_version, str(project)):
         log("  $ " + " ".join(command))
-        _run(command, "installing " + command[-3 if "--index-url" in command else -1], runner)
+        _run(command, "installing " + command[-3 if "--index-url" in command else -1], runner, log)
     marker.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return ServerEnv(python, owned=True, torch_build=build.tag)

@@ -91,14 +91,11 @@ def test_new_env_runs_venv_then_pip_once_and_is_recorded(tmp_path):
     """The commands a new environment runs, captured instead of run (no torch is downloaded)."""
     ran = []
 
-    class Done:
-        returncode, stdout, stderr = 0, "", ""
-
-    def capture(command, **kwargs):
+    def capture(command, echo):
         ran.append(command)
         if command[1:3] == ["-m", "venv"]:
             Path(command[3]).mkdir()  # what venv would do
-        return Done()
+        return 0, ""
 
     manifest = Manifest(tmp_path / "m.json")
     changes = Changes(manifest, log=lambda *a: None)
@@ -118,15 +115,13 @@ def test_new_env_runs_venv_then_pip_once_and_is_recorded(tmp_path):
 
 
 def test_a_failing_pip_says_so_and_the_next_install_retries(tmp_path):
-    class Failed:
-        returncode, stdout = 1, ""
-        stderr = "ERROR: Could not find a version that satisfies the requirement torch==2.13.0"
+    failed = "ERROR: Could not find a version that satisfies the requirement torch==2.13.0"
 
     manifest = Manifest(tmp_path / "m.json")
     changes = Changes(manifest, log=lambda *a: None)
     with pytest.raises(InstallError, match="internet connection.*run install again"):
         environment.create_venv(changes, tmp_path / "env", gpus.Gpu("cpu"), "linux", log=lambda *a: None,
-                                runner=lambda c, **k: Failed())
+                                runner=lambda command, echo: (1, failed))
     assert manifest.find("venv", tmp_path / "env") is not None  # recorded: uninstall removes it
 
 
