@@ -104,12 +104,12 @@ def file_sha256(path: Path, digest=None) -> "hashlib._Hash":
     return digest
 
 
-def check_free_space(folder: Path, needed: int, disk_usage=shutil.disk_usage) -> None:
+def check_free_space(folder: Path, needed: int, disk_usage=shutil.disk_usage, option: str = "--weights-dir") -> None:
     free = disk_usage(folder).free
     if free < needed + SPACE_MARGIN:
         raise InstallError(
             f"not enough disk space in {folder}: {human_size(needed)} more is needed and {human_size(free)} is free; "
-            "free some space (or choose another folder with --weights-dir) and run install again"
+            f"free some space (or choose another folder with {option}) and run install again"
         )
 
 

@@ -8,6 +8,7 @@ and one interrupted half-way simply runs pip again (pip skips what is there).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from collections import deque
 import sys
@@ -17,6 +18,7 @@ from typing import Callable
 
 from . import gpu as gpus
 from .changes import Changes
+from .download import check_free_space
 from .errors import InstallError
 
 MARKER = "layerdecomp-env.json"
@@ -85,6 +87,7 @@ def create_venv(
     runner: Callable = stream,
     base_python: str = sys.executable,
     project: Path = PROJECT_ROOT,
+    disk_usage: Callable = shutil.disk_usage,
 ) -> ServerEnv:
     build = gpus.torch_build(gpu, platform)
     torch_version = gpus.pinned_torch_version()
@@ -103,6 +106,10 @@ def create_venv(
     if sys.version_info < (3, 10):
         raise InstallError(f"Python {sys.version.split()[0]} is too old for the server: run the installer with "
                            "Python 3.10 or newer")
+    # Roughly what the environment takes on disk (CUDA and ROCm wheels carry their GPU libraries).
+    needed = (3 if build.tag in ("cpu", "default") else 10) * 10**9
+    ancestor = next(p for p in [env_dir, *env_dir.parents] if p.exists())
+    check_free_space(ancestor, needed, disk_usage, option="--env-dir")
     changes.make_dirs(env_dir.parent)
     changes.record({"kind": "venv", "path": str(env_dir)})
     changes.changed = True

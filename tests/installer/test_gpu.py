@@ -141,3 +141,14 @@ def test_use_current_env_checks_the_python(tmp_path):
     bare.chmod(0o755)
     with pytest.raises(InstallError, match="cannot import layerdecomp.*--use-current-env"):
         environment.use_current(str(bare))
+
+
+def test_too_little_disk_space_for_the_environment_is_said_before_anything_is_made(tmp_path):
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    changes = Changes(Manifest(tmp_path / "m.json"), log=lambda *a: None)
+    with pytest.raises(InstallError, match="not enough disk space.*--env-dir"):
+        environment.create_venv(changes, tmp_path / "data" / "env", gpus.Gpu("cuda", "RTX", (12, 8)), "linux",
+                                runner=None, disk_usage=lambda p: usage(10**12, 10**12, 2 * 10**9))
+    assert not (tmp_path / "data").exists() and changes.manifest.entries == []
