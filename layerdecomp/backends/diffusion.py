@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from typing import Any, Optional
 
 import cv2
@@ -43,11 +44,17 @@ def configured_adapter(options: dict) -> Optional[str]:
     return options.get("adapter") or os.environ.get(ADAPTER_ENV) or None
 
 
+def looks_like_hub_id(model: str) -> bool:
+    """``owner/name`` that is not a path on this machine (a folder wins when both could be meant)."""
+    return (not os.path.exists(model) and ".." not in model
+            and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model) is not None)
+
+
 def model_present(model: str) -> bool:
     """A local folder with transformer/ and vae/, or a hub id whose configs are in the local HF cache."""
     if os.path.isdir(model):
         return all(os.path.isfile(os.path.join(model, sub, "config.json")) for sub in ("transformer", "vae"))
-    if os.path.sep in model or model.count("/") != 1:
+    if not looks_like_hub_id(model):
         return False
     try:
         from huggingface_hub import try_to_load_from_cache

@@ -152,9 +152,10 @@ def load_components(
     model = str(model)
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
-    if os.path.sep in model or model.startswith("."):
-        if not os.path.isdir(model):
-            raise BackendUnavailable(f"the model folder {model} does not exist (option model / --model)")
+    from ..backends.diffusion import looks_like_hub_id
+
+    if not os.path.isdir(model) and not looks_like_hub_id(model):
+        raise BackendUnavailable(f"the model folder {model} does not exist (option model / --model)")
     if os.path.isdir(model):
         for sub in ("transformer", "vae"):
             if not os.path.isdir(os.path.join(model, sub)):
@@ -192,8 +193,8 @@ def load_components(
     transformer.requires_grad_(False).eval()
     vae.requires_grad_(False).eval()
     components = Components(transformer, vae, scheduler, source=model)
-    prompt_file = os.path.join(model, PROMPT_EMBEDS_FILE)
-    if os.path.isfile(prompt_file):
+    prompt_file = _prompt_file(model)
+    if prompt_file:
         components.prompt_embeds, components.pooled_prompt_embeds = read_prompt_embeddings(prompt_file)
     elif need_prompt:
         from .prompts import empty_prompt_embeddings
@@ -201,6 +202,17 @@ def load_components(
         components.prompt_embeds, components.pooled_prompt_embeds = empty_prompt_embeddings(
             model, local_files_only=local_files_only)
     return components
+
+
+def _prompt_file(model: str) -> Optional[str]:
+    """Precomputed empty-prompt embeddings next to the model (its folder, or its hub snapshot), if any."""
+    if os.path.isdir(model):
+        path = os.path.join(model, PROMPT_EMBEDS_FILE)
+        return path if os.path.isfile(path) else None
+    from huggingface_hub import try_to_load_from_cache
+
+    path = try_to_load_from_cache(model, PROMPT_EMBEDS_FILE)
+    return path if isinstance(path, str) else None
 
 
 def read_prompt_embeddings(path: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -113,3 +113,30 @@ def test_working_size_follows_the_crop_up_to_the_cap():
     assert working_size(700, 600, 1024, 16) == (704, 608)  # mid-size crops keep their size
     assert working_size(3000, 1500, 1024, 16) == (1024, 512)  # large crops are capped
     assert working_size(120, 150, 64, 8) == (48, 64)  # a cap below 512 wins
+
+
+def test_hub_id_from_the_local_cache_through_the_command(base_dir, picture, tmp_path):
+    """A hub id resolves through the Hugging Face cache (never the network), picked by auto via the env var."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "hub" / "models--tiny-org--tiny-fill"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(revision)
+    shutil.copytree(base_dir, repo / "snapshots" / revision)
+    image, mask = picture
+    cv2.imwrite(str(tmp_path / "in.png"), image)
+    cv2.imwrite(str(tmp_path / "mask.png"), mask)
+    env = {**os.environ, "HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1",
+           "LAYERDECOMP_MODEL": "tiny-org/tiny-fill", "OMP_NUM_THREADS": "1"}
+    env.pop("LAYERDECOMP_ADAPTER", None)
+    run = subprocess.run([sys.executable, "-m", "layerdecomp", "decompose", str(tmp_path / "in.png"), "--mask",
+                          str(tmp_path / "mask.png"), "--out", str(tmp_path / "out"), "-O", "resolution=64",
+                          "-O", "steps=2", "-q"], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["backend"] == "diffusion" and report["mode"] == "zero-shot" and report["model"] == "tiny-org/tiny-fill"
+    assert "not on this machine" in DiffusionBackend.unavailable_reason(model="layerdecomp-tests/not-a-model")
