@@ -171,8 +171,10 @@ def fetch(
     endpoint = hub_endpoint(env)
     changes.make_dirs(weights_dir)
     lock = _read_lock(weights_dir)
+    commits: dict[str, str] = {}  # repo -> the commit its first unpinned file resolved to: one snapshot per repo
     for file in files:
         revision, sha256, size = _pinned(file, lock)
+        revision = revision or commits.get(file.repo)
         dest = weights_dir / file.local_path
         headers = {"User-Agent": "layerdecomp-installer"}
         if token:
@@ -181,11 +183,12 @@ def fetch(
             if revision is None or sha256 is None:
                 meta = _probe(hub_url(endpoint, file.repo, revision or "main", file.path), headers)
                 revision = revision or meta.get("x-repo-commit") or "main"
+                commits.setdefault(file.repo, revision)
                 etag = meta.get("x-linked-etag", "").strip('"').removeprefix("W/").strip('"')
                 if sha256 is None and len(etag) == 64:
                     sha256 = etag
-                linked = meta.get("x-linked-size") or meta.get("content-length")
-                if size is None and linked and linked.isdigit() and meta.get("x-linked-size"):
+                linked = meta.get("x-linked-size", "")
+                if size is None and linked.isdigit():
                     size = int(linked)
             changes.make_dirs(dest.parent)
             changes.record({"kind": "download", "path": str(dest)})

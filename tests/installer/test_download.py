@@ -103,7 +103,9 @@ def test_hub_fetch_pins_revision_and_checksum_then_uninstall_removes_it(hub, tmp
     assert (target / "model" / "sub" / "weights.bin").read_bytes() == PAYLOAD
     lock = (target / weights.LOCK_NAME).read_text()
     assert COMMIT in lock and SHA in lock
-    # The pinned commit is what the files were fetched from.
+    # The commit "main" pointed at when the first file was asked for is what every file was fetched from.
+    assert ("HEAD", "/org/model/resolve/main/config.json", None) in hub.requests
+    assert ("HEAD", f"/org/model/resolve/{COMMIT}/sub/weights.bin", None) in hub.requests
     assert ("GET", f"/org/model/resolve/{COMMIT}/sub/weights.bin", None) in hub.requests
     hub.requests.clear()
     weights.fetch(changes, _catalogue(), target, _env(hub), tmp_path, stream=io.StringIO())
