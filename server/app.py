@@ -545,3 +545,12 @@ async def serve_until_signalled(config: ServerConfig, ready: Optional[Callable[[
         except (NotImplementedError, AttributeError, ValueError):  # Windows' loops lack signal handlers
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
     await server.serve(stop, ready)
+
+
+def __getattr__(name: str) -> Any:
+    # BackgroundServer lives in server.background (it imports this module); kept importable from here.
+    if name == "BackgroundServer":
+        from .background import BackgroundServer
+
+        return BackgroundServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
