@@ -89,19 +89,33 @@ class DualStreamAttnProcessor(nn.Module):
         return within + torch.tanh(self.cross_gate).to(q.dtype) * cross
 
 
+def dense_linear(layer: nn.Module) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """A linear layer's effective (weight, bias). Quantised layers (bitsandbytes, GGUF) keep packed
+    weights, so theirs are read back through the layer itself: ``layer(I) - b = Wᵀ``."""
+    bias = layer.bias.detach() if getattr(layer, "bias", None) is not None else None
+    if type(layer) is nn.Linear:
+        return layer.weight.detach(), bias
+    dtype = getattr(layer, "compute_dtype", None) or (bias.dtype if bias is not None else torch.float32)
+    with torch.no_grad():
+        eye = torch.eye(layer.in_features, device=layer.weight.device, dtype=dtype)
+        out = layer(eye)
+        weight = (out - bias.to(dtype) if bias is not None else out).T.contiguous()
+    return weight, None if bias is None else bias.to(dtype)
+
+
 def widen_x_embedder(transformer, extra: int) -> None:
     """Give the input projection ``extra`` more input columns, zero-initialised (outputs unchanged)."""
     old = transformer.x_embedder
     base = base_in_channels(transformer)
     if old.in_features != base:
         raise ValueError(f"x_embedder already widened ({old.in_features} inputs, Fill has {base})")
-    wide = nn.Linear(base + extra, old.out_features, bias=old.bias is not None,
-                     device=old.weight.device, dtype=old.weight.dtype)
+    weight, bias = dense_linear(old)
+    wide = nn.Linear(base + extra, old.out_features, bias=bias is not None, device=weight.device, dtype=weight.dtype)
     with torch.no_grad():
         wide.weight.zero_()
-        wide.weight[:, :base] = old.weight
-        if old.bias is not None:
-            wide.bias.copy_(old.bias)
+        wide.weight[:, :base] = weight
+        if bias is not None:
+            wide.bias.copy_(bias)
     transformer.x_embedder = wide
     transformer.register_to_config(in_channels=base + extra, fill_in_channels=base)
 

@@ -116,3 +116,32 @@ def test_gradient_checkpointing_gives_the_same_gradients(base_dir, scene):
         grads.append([p.grad.clone() for p in model.parameter_groups()["gates"] + model.parameter_groups()["x_embedder"]])
     for plain, recomputed in zip(*grads):
         torch.testing.assert_close(plain, recomputed, atol=1e-6, rtol=1e-5)
+
+
+class _PackedLinear(torch.nn.Linear):
+    """Stands in for a quantised layer: its ``weight`` is not the matrix it applies."""
+
+    def __init__(self, dense: torch.nn.Linear):
+        super().__init__(dense.in_features, dense.out_features)
+        self.compute_dtype = torch.float32
+        with torch.no_grad():
+            self.scale = dense.weight.abs().max() / 127
+            self.weight.copy_(torch.round(dense.weight / self.scale))  # "int8" codes
+            self.bias.copy_(dense.bias)
+
+    def forward(self, x):
+        return torch.nn.functional.linear(x, self.weight * self.scale, self.bias)
+
+
+def test_widening_reads_a_quantised_input_projection_through_its_forward(base_dir, scene):
+    from layerdecomp.model.dual_stream import dense_linear
+
+    components = load_components(base_dir)
+    packed = _PackedLinear(components.transformer.x_embedder)
+    weight, bias = dense_linear(packed)
+    torch.testing.assert_close(weight, packed.weight * packed.scale, atol=1e-6, rtol=0)
+    torch.testing.assert_close(bias, packed.bias.detach())
+    components.transformer.x_embedder = packed
+    model = LayerDecompositionModel(components, tiny_config())
+    assert type(model.transformer.x_embedder) is torch.nn.Linear
+    torch.testing.assert_close(model.transformer.x_embedder.weight[:, :96], weight)
