@@ -133,18 +133,20 @@ def _weights(args, changes: Changes, gpu: gpus.Gpu, log) -> Path | None:
 
 
 def _warm_up(python: str, log) -> None:
-    """Let the classical backend compile its numba code now rather than on the first decomposition."""
-    script = ("import layerdecomp.matting as m\nf = getattr(m, 'warm_up', None)\n"
-              "print('yes' if f else 'no')\nf and f()")
+    """Let the classical backend compile its numba code now rather than on the first decomposition
+    (``layerdecomp.matting.warm_up``, when the installed version has it)."""
+    script = "import layerdecomp.matting as m\nf = getattr(m, 'warm_up', None)\nprint('yes' if f else 'no')\nf and f()"
+    log("warm-up: preparing the classical backend (compiling it can take a few minutes)")
     try:
-        done = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=900)
+        done = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=1800)
     except (OSError, subprocess.SubprocessError) as exc:
-        log(f"  (warm-up skipped: {exc})")
+        log(f"  skipped ({exc}); the first decomposition will do it instead")
         return
     if done.returncode != 0:
-        log("  (warm-up skipped: " + ((done.stderr or "").strip().splitlines() or ["failed"])[-1] + ")")
-    elif done.stdout.strip() == "yes":
-        log("warm-up: the classical backend is compiled")
+        last = ((done.stderr or "").strip().splitlines() or ["failed"])[-1]
+        log(f"  skipped ({last}); the first decomposition will do it instead")
+    else:
+        log("  done" if done.stdout.strip().startswith("yes") else "  nothing to prepare")
 
 
 def run(args, log=print) -> int:
