@@ -116,8 +116,9 @@ class DiffusionBackend(Backend):
         offload = options.get("offload")
         device = options.get("device")
         try:
+            # with offload, everything starts on the CPU and each part visits the GPU when it runs
             components = load_components(
-                self.model_path, dtype=options.get("dtype", "auto"), device="cpu" if offload else device,  # offload moves each part to the GPU itself
+                self.model_path, dtype=options.get("dtype", "auto"), device="cpu" if offload else device,
                 local_files_only=local, quantization=options.get("quantization"),
                 need_prompt=self.adapter_path is None)
             self.multiple = 2 * components.vae_scale_factor
@@ -166,7 +167,8 @@ class DiffusionBackend(Backend):
             raise InvalidInput(f"steps must be >= 1 and resolution >= {self.multiple}")
         height, width = image.shape[:2]
         size = working_size(height, width, resolution, self.multiple)
-        small = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if size[0] < height else cv2.INTER_CUBIC)
+        shrink = size[0] * size[1] < height * width
+        small = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
         # Any coverage of a working pixel by the hole makes it part of the hole: the hole never shrinks.
         small_hole = cv2.resize(hole.astype(np.float32), (size[1], size[0]), interpolation=cv2.INTER_AREA) > 0
 
@@ -174,7 +176,7 @@ class DiffusionBackend(Backend):
             progress("step", done / total)
 
         def back(array: np.ndarray) -> np.ndarray:
-            return cv2.resize(array, (width, height), interpolation=cv2.INTER_CUBIC if size[0] < height else cv2.INTER_AREA)
+            return cv2.resize(array, (width, height), interpolation=cv2.INTER_CUBIC if shrink else cv2.INTER_AREA)
 
         metadata = {"mode": mode, "steps": steps, "seed": int(seed), "guidance": float(guidance),
                     "working_size": [size[1], size[0]], "model": self.model_path}
@@ -186,6 +188,7 @@ class DiffusionBackend(Backend):
                 background = np.clip(np.rint(back(out.background) * 255), 0, 255).astype(np.uint8)
                 rgba = np.clip(back(out.foreground), 0, 1)
                 amodal_alpha = rgba[..., 3].astype(np.float32)
+                amodal_alpha[amodal_alpha < 2 / 255] = 0  # decoder noise is not a hidden part of the object
                 colours = (rgba[..., :3] * 255).astype(np.float32)
                 from ..model.config import MODALITIES
 
