@@ -38,6 +38,9 @@ Training-facing API (stable; the training code in ``layerdecomp/train/`` builds 
     #    trained on its own reconstruction loss: model.rgba_vae (encoder takes rgba_to_vae_input(rgba),
     #    decoder output -> vae_output_to_rgba), or decode_foreground(tokens, H, W).
 
+    #    Memory: model.transformer.enable_gradient_checkpointing() is supported (the stream layout travels
+    #    with each block's inputs, so recomputed blocks attend exactly as in the forward).
+
     # 6. Save / load (safetensors only; load checks the base first):
     save_adapter(model, "adapter.safetensors")
     model = load_adapter("adapter.safetensors", build_tiny_components(seed=0))
