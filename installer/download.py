@@ -149,7 +149,8 @@ def download(
             response = None
         else:
             raise HttpStatusError(url, exc.code, exc.headers,
-                                  f"downloading {label} failed: the server answered {exc.code} {exc.reason}") from exc
+                                  f"downloading {label} failed: the server answered {exc.code} {exc.reason}; "
+                                  "run install again later (what was downloaded is kept)") from exc
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise InstallError(

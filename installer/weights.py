@@ -103,12 +103,13 @@ def find_token(env: Mapping[str, str], home: Path) -> str | None:
 
 def gated_help(repo: str, have_token: bool) -> str:
     page = f"https://huggingface.co/{repo}"
+    licence = "the licence (FLUX.1 [dev] Non-Commercial License)" if "FLUX.1" in repo else "its terms"
     if have_token:
-        first = (f"your access token was refused for {repo}: open {page} while logged in, accept the licence "
-                 "(FLUX.1 [dev] Non-Commercial License), and check the token has read access")
+        first = (f"your access token was refused for {repo}: open {page} while logged in, accept {licence}, "
+                 "and check the token has read access")
     else:
-        first = (f"{repo} is a gated model: 1) open {page}, log in and accept the licence "
-                 "(FLUX.1 [dev] Non-Commercial License); 2) create a read token at https://huggingface.co/settings/tokens")
+        first = (f"{repo} is a gated model: 1) open {page}, log in and accept {licence}; "
+                 "2) create a read token at https://huggingface.co/settings/tokens")
     return (f"{first}; then run install again with HF_TOKEN=<token> set (or --hf-token <token>). "
             "Or download the files yourself and use --offline --weights DIR; or skip the model with --weights-set none "
             "(the classical backend needs no weights)")
@@ -129,7 +130,7 @@ def _probe(url: str, headers: dict[str, str], timeout: float = 30) -> dict[str, 
         if exc.code in (301, 302, 303, 307, 308):
             found = exc.headers
         else:
-            raise HttpStatusError(url, exc.code, exc.headers, f"{url}: the server answered {exc.code} {exc.reason}") from exc
+            raise HttpStatusError(url, exc.code, exc.headers, f"{url}: the server answered {exc.code} {exc.reason}; run install again later") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise InstallError(
             f"cannot reach {urllib.parse.urlsplit(url).netloc} ({getattr(exc, 'reason', exc)}): check the internet "
