@@ -120,7 +120,7 @@ def test_gated_model_without_token_explains_the_licence_steps(hub, tmp_path):
     with pytest.raises(InstallError) as caught:
         weights.fetch(changes, _catalogue(), tmp_path / "w", _env(hub), tmp_path, stream=io.StringIO())
     message = str(caught.value)
-    assert "gated" in message and "accept the licence" in message and "settings/tokens" in message
+    assert "gated" in message and "accept its terms" in message and "settings/tokens" in message
     assert "HF_TOKEN" in message
     with pytest.raises(InstallError, match="token was refused"):
         weights.fetch(changes, _catalogue(), tmp_path / "w", _env(hub, HF_TOKEN="wrong"), tmp_path,

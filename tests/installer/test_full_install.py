@@ -84,6 +84,7 @@ def test_weights_from_the_hub_resume_and_uninstall(profile, plugin_zip):
         refused = _install(profile, plugin_zip, "--weights-set", "diffusion", check=False)
         assert refused.returncode == 2
         assert "gated model" in refused.stderr and "work with the classical backend" in refused.stderr
+        assert "accept the licence (FLUX.1 [dev] Non-Commercial License)" in refused.stderr
         # The plugin and the server are in place meanwhile; the next install completes the weights.
         assert json.loads((profile.config / "layerdecomp" / "server.json").read_text())["backend"] == "classical"
         profile.env["HF_TOKEN"] = "hf_test"
