@@ -95,8 +95,7 @@ class Controller:
         if job is None:
             return
         job.cancel.set()
-        self._end(job)
-        self._tell("info", messages.cancelled())
+        self._end(job, messages.cancelled(), "info")
 
     def poll(self) -> None:
         """Drain the worker's events (timer callback)."""
@@ -116,11 +115,11 @@ class Controller:
                 job.state = "working"
                 self.ui.update_progress(STAGES.get(stage, f"{stage.capitalize()}…"), fraction)
             elif kind == "result":
-                self._end(job)
-                self._write(job, payload)
+                self._close(job)
+                level, outcome = self._write(job, payload)
+                self._end(job, outcome, level)
             elif kind == "failed":
-                self._end(job)
-                self._tell("error", payload)
+                self._end(job, payload, "error")
 
     # -- worker thread ----------------------------------------------------------------------------
 
@@ -139,23 +138,29 @@ class Controller:
 
     # -- helpers (GUI thread) -----------------------------------------------------------------------
 
-    def _write(self, job: Job, result: client.JobResult) -> None:
+    def _write(self, job: Job, result: client.JobResult) -> Tuple[str, UserError]:
         try:
             canvas.check_still_applies(job.source, list(self.krita.documents()))
             group = canvas.write_result(job.source, result)
         except UserError as error:
-            self._tell("error", error)
-            return
+            return "error", error
         self.last_group = group
         # The Object layer (on top in the group) is what an artist moves next.
         job.source.document.setActiveNode(group.childNodes()[-1])
-        self._tell("info", UserError("done", messages.done(job.source.node.name(), group.name())))
+        return "info", UserError("done", messages.done(job.source.node.name(), group.name()))
 
-    def _end(self, job: Job) -> None:
-        if self.job is job:
-            self.job = None
+    def _close(self, job: Job) -> None:
+        """Stop following the job: no more timer ticks, no progress dialog (so no late Cancel)."""
         self._stop_timer()
         self.ui.close_progress()
+
+    def _end(self, job: Job, outcome: UserError, level: str) -> None:
+        """The job is over: say how it ended, then let the next one start. (Krita may run its event
+        loop inside the calls above; until here, ``self.job`` still says a job is in hand.)"""
+        self._close(job)
+        self._tell(level, outcome)
+        if self.job is job:
+            self.job = None
 
     def _stop_timer(self) -> None:
         if self._stop_pump is not None:

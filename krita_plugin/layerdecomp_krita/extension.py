@@ -11,7 +11,7 @@ from krita import Extension, Krita
 from . import settings as settings_module
 from .controller import Controller
 from .local_server import LOCAL
-from .qt import QtWidgets
+from .qt import QtCore, QtWidgets
 from .ui import QtUI, SettingsDialog
 
 ACTION_ID = "layerdecomp_decompose_selection"
@@ -38,9 +38,14 @@ class LayerDecompExtension(Extension):
         _setup_logging()
         self.krita = Krita.instance()
         self.controller = Controller(self.krita, QtUI(self.krita))
+        self._pending: list = []  # (main window, action) still to add to the Select menu
 
     def setup(self) -> None:
-        self.krita.notifier().applicationClosing.connect(self._on_closing)
+        notifier = self.krita.notifier()
+        notifier.applicationClosing.connect(self._on_closing)
+        # Krita fills its menu bar after createActions: the Select menu gets the action once the
+        # window is complete.
+        notifier.windowCreated.connect(self._place_pending)
 
     def _on_closing(self) -> None:
         if self.controller.job is not None:
@@ -50,20 +55,32 @@ class LayerDecompExtension(Extension):
     def createActions(self, window: Any) -> None:
         action = window.createAction(ACTION_ID, "Decompose Selection", "tools/scripts")
         action.triggered.connect(self.controller.trigger)
-        self._add_to_menu(window, action, EXTRA_MENU)
+        # Keep the QMainWindow, not the scripting Window object: Krita deletes that one after this call.
+        self._pending.append((window.qwindow(), action))
+        QtCore.QTimer.singleShot(0, self._place_pending)
         settings_action = window.createAction(SETTINGS_ACTION_ID, "Decompose Selection Settings…", "tools/scripts")
         settings_action.triggered.connect(self.edit_settings)
 
+    def _place_pending(self) -> None:
+        still = []
+        for main_window, action in self._pending:
+            try:
+                if not self._add_to_menu(main_window, action, EXTRA_MENU):
+                    still.append((main_window, action))
+            except RuntimeError:  # the window is gone
+                continue
+        self._pending = still
+
     @staticmethod
-    def _add_to_menu(window: Any, action: Any, name: str) -> None:
-        menu_bar = window.qwindow().menuBar()
-        for candidate in menu_bar.actions():
+    def _add_to_menu(main_window: Any, action: Any, name: str) -> bool:
+        for candidate in main_window.menuBar().actions():
             menu = candidate.menu()
             if menu is not None and candidate.objectName().lower() == name:
-                menu.addSeparator()
-                menu.addAction(action)
-                return
-        log.info("no %r menu found; Decompose Selection is under Tools › Scripts only", name)
+                if action not in menu.actions():
+                    menu.addSeparator()
+                    menu.addAction(action)
+                return True
+        return False
 
     def edit_settings(self) -> None:
         current = settings_module.load(self.krita.readSetting)

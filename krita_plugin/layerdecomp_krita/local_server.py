@@ -62,9 +62,10 @@ class LocalServer:
             fd, name = tempfile.mkstemp(prefix="layerdecomp-server-", suffix=".log")
             self.log_path = Path(name)
             env = dict(os.environ)
-            # Krita's embedded Python may set these for itself; the server has its own interpreter.
-            env.pop("PYTHONHOME", None)
-            env.pop("PYTHONEXECUTABLE", None)
+            # Krita's embedded Python may set these for itself (its own home and module folders); the
+            # server runs in its own interpreter and environment.
+            for variable in ("PYTHONHOME", "PYTHONPATH", "PYTHONEXECUTABLE"):
+                env.pop(variable, None)
             kwargs = {}
             if os.name == "nt":
                 kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)

@@ -67,7 +67,7 @@ class FakeWindow:
     def __init__(self):
         self.main = QtWidgets.QMainWindow()
         select = self.main.menuBar().addMenu("Select")
-        select.menuAction().setObjectName("select")
+        select.menuAction().setObjectName("Select")  # as in Krita's menu definition
         self.select = select
         self.actions = {}
 
@@ -85,6 +85,9 @@ window = FakeWindow()
 extension.EXTENSION.createActions(window)
 action, location = window.actions[extension.ACTION_ID]
 assert location == "tools/scripts" and action.text() == "Decompose Selection"
+deadline = QtCore.QDeadlineTimer(2000)
+while action not in window.select.actions() and not deadline.hasExpired():
+    app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
 assert action in window.select.actions()
 
 # The settings action opens the dialog; accepting it stores the values.

@@ -1,0 +1,192 @@
+"""Decompose Selection in Krita's real GUI (under Xvfb), in a throwaway profile set up by the installer,
+against a real `layerdecomp serve` on loopback. One Krita session runs every phase (a launch costs
+~12 s): server down, success (the plugin starts the local server itself), an error reply, Cancel, and
+the server killed mid-job. The test-only driver plugin in gui_driver/ performs them and reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+import layerdecomp
+from layerdecomp.io import load_mask
+
+from .conftest import HERE, REPO, clean_env, require_tool
+
+KRITA_TIMEOUT_S = 300
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _start_server(port, env, log):
+    process = subprocess.Popen([sys.executable, "-m", "layerdecomp", "serve", "--port", str(port), "--backend",
+                                "classical"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    deadline = time.monotonic() + 60
+    while "listening on" not in Path(log.name).read_text():
+        assert process.poll() is None, Path(log.name).read_text()
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)
+    return process
+
+
+def _gone(pid, seconds=10):
+    deadline = time.monotonic() + seconds
+    while Path(f"/proc/{pid}").exists():
+        status = Path(f"/proc/{pid}/status")
+        if status.exists() and "zombie" in status.read_text():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _layers(path, h, w):
+    """BGRA raw file -> RGBA array."""
+    return np.frombuffer(Path(path).read_bytes(), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
+
+
+def test_decompose_selection_in_krita_gui(tmp_path):
+    krita = require_tool("krita")
+    xvfb_run = require_tool("xvfb-run")
+    require_tool("xauth")
+    home = tmp_path / "home"
+    out = tmp_path / "out"
+    out.mkdir()
+    config_file = tmp_path / "driver.json"
+    env = clean_env(home, LAYERDECOMP_GUI_DRIVER_CONFIG=str(config_file))
+    krita_dir = Path(env["XDG_DATA_HOME"]) / "krita"
+
+    # The profile: the packaged plugin through the installer (as an artist would get it) ...
+    install_env = dict(os.environ, **{k: env[k] for k in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
+                                                         "LAYERDECOMP_CONFIG_DIR")})
+    run = subprocess.run([sys.executable, "-m", "installer", "install", "--plugin-only", "--krita-dir",
+                          str(krita_dir)], cwd=REPO, env=install_env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    kritarc = Path(env["XDG_CONFIG_HOME"]) / "kritarc"
+    assert "enable_layerdecomp_krita=true" in kritarc.read_text()
+    # ... and the test-only driver plugin, by hand.
+    pykrita = krita_dir / "pykrita"
+    shutil.copy(HERE / "gui_driver" / "layerdecomp_gui_driver.desktop", pykrita)
+    shutil.copytree(HERE / "gui_driver" / "layerdecomp_gui_driver", pykrita / "layerdecomp_gui_driver",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    kritarc.write_text(kritarc.read_text().replace("[python]\n", "[python]\nenable_layerdecomp_gui_driver=true\n"))
+
+    # The pictures: the example photo, and a 6x enlargement for the jobs that must still run when acted on.
+    photo = REPO / "examples" / "coffee.jpg"
+    mask = load_mask(REPO / "examples" / "coffee_mask.png")
+    (tmp_path / "mask.raw").write_bytes(mask.tobytes())
+    big = cv2.resize(cv2.imread(str(photo)), None, fx=6, fy=6, interpolation=cv2.INTER_CUBIC)
+    cv2.imwrite(str(tmp_path / "big.png"), big)
+    big_mask = cv2.resize(mask, None, fx=6, fy=6, interpolation=cv2.INTER_NEAREST)
+    (tmp_path / "big_mask.raw").write_bytes(big_mask.tobytes())
+
+    unused_port, auto_port, kill_port = _free_ports(3)
+    server_env = dict(os.environ, LAYERDECOMP_CONFIG_DIR=env["LAYERDECOMP_CONFIG_DIR"])
+    server_log = open(tmp_path / "kill_server.log", "w")
+    kill_server = _start_server(kill_port, server_env, server_log)
+    config_file.write_text(json.dumps({
+        "out": str(out), "photo": str(photo), "mask": str(tmp_path / "mask.raw"),
+        "big_photo": str(tmp_path / "big.png"), "big_mask": str(tmp_path / "big_mask.raw"),
+        "unused_port": unused_port, "auto_port": auto_port, "kill_port": kill_port, "kill_pid": kill_server.pid,
+        "server_command": f'"{sys.executable}" -m layerdecomp serve',
+    }))
+
+    krita_log = open(tmp_path / "krita.log", "w")
+    result = None
+    try:
+        session = subprocess.Popen([xvfb_run, "-a", "-s", "-screen 0 1600x1000x24", krita, "--nosplash"],
+                                   env=env, cwd=tmp_path, stdout=krita_log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            session.wait(KRITA_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(session.pid, signal.SIGKILL)
+            session.wait()
+        log = (tmp_path / "krita.log").read_text(errors="replace")
+        assert (out / "result.json").exists(), f"the driver wrote no result; Krita's log:\n{log[-5000:]}"
+        result = json.loads((out / "result.json").read_text())
+    finally:
+        kill_server.kill()
+        kill_server.wait()
+        server_log.close()
+        krita_log.close()
+    assert result["errors"] == [], "\n".join(result["errors"]) + "\n" + log[-3000:]
+    phases = result["phases"]
+
+    # Where artists look: Tools > Scripts and the Select menu; the shortcut from the .action file.
+    assert "layerdecomp_decompose_selection" in result["menus"]["Select"]
+    assert any(item.endswith("/layerdecomp_decompose_selection") for item in result["menus"]["tools"])
+    assert result["shortcut"] == "Ctrl+Alt+Shift+D"
+    assert result["batchmode"] is False
+
+    # 1. Server down: a message box, a log line, the document as it was.
+    down = phases["down"]
+    assert [m[:2] for m in down["messages"]] == [["error", "unreachable"]]
+    assert down["shown"] == [down["messages"][0][2]]
+    assert down["unchanged"] and not down["progress_open"]
+    assert "layerdecomp: ERROR: [unreachable]" in log
+
+    # 2. Success: the group above the source (hidden, kept), its layers equal the library's result.
+    success = phases["success"]
+    assert [m[:2] for m in success["messages"]] == [["info", "done"]], success["messages"]
+    assert success["shown"] == []  # a success is a floating message on the canvas, not a box
+    tree = success["tree"]
+    source_name = tree[0][0]
+    assert tree[0][1] == "paintlayer" and tree[0][2] is False and success["source_visible"] is False
+    assert tree[1][:3] == [f"{source_name} (decomposed)", "grouplayer", True]
+    assert tree[1][3] == [["Background", "paintlayer", True], ["Object", "paintlayer", True]]
+    assert success["active"] == "Object"
+    w, h = result["size"]
+    source = _layers(out / "success_source.raw", h, w)
+    assert np.array_equal(source[..., 3], np.full((h, w), 255, np.uint8))
+    assert success["before"]["nodes"][0][4] == success["after"]["nodes"][0][4]  # source pixels untouched
+    expected = layerdecomp.decompose(source, mask, backend="classical")
+    assert np.array_equal(_layers(out / "success_Object.raw", h, w), expected.foreground)
+    assert np.array_equal(_layers(out / "success_Background.raw", h, w), expected.background)
+    # The composite: unchanged wherever the library's layers reproduce the picture (everywhere but the
+    # ring the library grows the hole by, where the object's alpha is 0 and the clean plate shows).
+    before = _layers(out / "composite_before.raw", h, w).astype(int)
+    after = _layers(out / "composite_after.raw", h, w).astype(int)
+    assert np.array_equal(before, source.astype(int))
+    ring = (expected.visibility > 0) & (expected.foreground[..., 3] == 0)
+    wanted = np.where(ring[..., None], expected.background.astype(int), before)
+    assert np.abs(after - wanted).max() <= 1
+    assert np.mean(after == wanted) > 0.999
+    assert "started the local server (pid" in log
+
+    # 3-5. An error reply, Cancel, the server killed mid-job: the document as it was, and a message.
+    for name, level, code in (("error_reply", "error", "backend_unavailable"), ("cancel", "info", "cancelled"),
+                              ("killed", "error", "server_lost")):
+        phase = phases[name]
+        assert [m[:2] for m in phase["messages"]] == [[level, code]], (name, phase["messages"])
+        assert phase["unchanged"], name
+        assert not phase["progress_open"], name
+        assert "not changed" in phase["messages"][0][2]
+        assert f"[{code}]" in log
+    assert phases["error_reply"]["shown"] == [phases["error_reply"]["messages"][0][2]]
+    assert phases["cancel"]["dialog_seen"] is True
+    assert phases["killed"]["killed_while"] == "working"
+
+    # The server the plugin started is stopped when Krita quits.
+    pid = result["local_server_pid"]
+    assert pid is not None and _gone(pid), "the plugin's local server outlived Krita"
