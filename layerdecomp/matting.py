@@ -16,7 +16,8 @@ diffusion backend's zero-shot mode):
 3. **Colours**: in the soft edge a pixel mixes the object's colour F and the background's B. Both are
    estimated jointly per pixel: priors F0 (the nearest clearly-object colours of the *input*) and B0 (the
    nearest clearly-background colours of the *input*), then the least-squares F, B that satisfy
-   ``I = aF + (1 - a)B`` and stay close to the priors. So the edge keeps the object's colours instead of
+   ``I = aF + (1 - a)B`` and stay close to the priors (B more so: texture the priors cannot explain is
+   the object's, and the clean plate stays clean). So the edge keeps the object's colours instead of
    the background's (F = I) or the fill's (F solved against a generated B).
 
 Everything is numpy/scipy/OpenCV: no just-in-time compilation, so the first call is as fast as later
@@ -123,15 +124,16 @@ def closed_form_band(image01: np.ndarray, known: np.ndarray, unknown: np.ndarray
     cov = np.einsum("kni,knj->kij", centred, centred) / 9.0 + (eps / 9.0) * np.eye(3)
     projected = centred @ np.linalg.inv(cov)
     weights = (1.0 + projected @ centred.transpose(0, 2, 1)) / 9.0  # K×9×9
-    entries = np.eye(9)[None] - weights
+    entries = np.eye(9, dtype=np.float32)[None] - weights.astype(np.float32)
 
     order = np.full(h * w, -1, np.int64)
     order[np.flatnonzero(unknown)] = np.arange(n)
-    rows = np.broadcast_to(idx[:, :, None], entries.shape).ravel()
-    cols = np.broadcast_to(idx[:, None, :], entries.shape).ravel()
-    values = entries.ravel()
-    keep = order[rows] >= 0
-    rows, cols, values = order[rows[keep]], cols[keep], values[keep]
+    # Only the rows of unknown pixels are needed: (window, pixel) pairs whose pixel is unknown.
+    win, pos = np.nonzero(order[idx] >= 0)
+    rows = np.repeat(order[idx[win, pos]], 9)
+    cols = idx[win].ravel()
+    values = entries[win, pos].ravel()
+    del entries, weights, projected
     col_order = order[cols]
     inner = col_order >= 0
     lap = sparse.csr_matrix((values[inner], (rows[inner], col_order[inner])), shape=(n, n))
@@ -147,6 +149,12 @@ def closed_form_band(image01: np.ndarray, known: np.ndarray, unknown: np.ndarray
     solution[perm] = factor.solve(rhs[perm])
     alpha[unknown] = np.clip(solution, 0.0, 1.0)
     return alpha
+
+
+# Pull of the colour priors in the joint F/B estimate (the compositing equation has weight 1). The
+# background's is stronger: what the priors cannot explain (texture) is the object's, not the plate's.
+COLOUR_PRIOR = 0.02
+BACKGROUND_PRIOR = 0.1
 
 
 def _propagate(values: np.ndarray, weights: np.ndarray, where: np.ndarray, radii=(2, 4, 8, 16, 32, 64)) -> np.ndarray:
@@ -171,7 +179,8 @@ def _propagate(values: np.ndarray, weights: np.ndarray, where: np.ndarray, radii
 
 
 def estimate_colours(image: np.ndarray, alpha: np.ndarray, region: Optional[np.ndarray] = None,
-                     prior_weight: float = 0.02) -> tuple[np.ndarray, np.ndarray]:
+                     prior_weight: Optional[float] = None,
+                     background_weight: Optional[float] = None) -> tuple[np.ndarray, np.ndarray]:
     """Joint per-pixel estimate of the object's colour F and the local background B (float32, 0–255)
     where ``0 < alpha < 1`` (and inside ``region``); F = B = I elsewhere.
 
@@ -196,10 +205,11 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, region: Optional[np.n
     b0 = _propagate(sub_img, (a < 0.03).astype(np.float32), s)[s]
     i = sub_img[s]
     av = a[s][:, None]
-    lam = prior_weight
+    lam_f = COLOUR_PRIOR if prior_weight is None else prior_weight
+    lam_b = BACKGROUND_PRIOR if background_weight is None else background_weight
     # 2×2 normal equations per pixel and channel (same matrix for all channels).
-    m11, m12, m22 = av * av + lam, av * (1 - av), (1 - av) * (1 - av) + lam
-    r1, r2 = av * i + lam * f0, (1 - av) * i + lam * b0
+    m11, m12, m22 = av * av + lam_f, av * (1 - av), (1 - av) * (1 - av) + lam_b
+    r1, r2 = av * i + lam_f * f0, (1 - av) * i + lam_b * b0
     det = m11 * m22 - m12 * m12
     f = (m22 * r1 - m12 * r2) / det
     b = (m11 * r2 - m12 * r1) / det
@@ -249,3 +259,22 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
     if return_background:
         return alpha, foreground, background
     return alpha, foreground
+
+
+def warm_up() -> float:
+    """Load everything the classical backend's first call would (scipy's sparse solver, the PatchMatch
+    library) by decomposing a tiny picture; returns the seconds it took. Optional: nothing here is
+    compiled, so a first call without it is only the imports (~0.3 s) slower. A server may call it at
+    start-up."""
+    import time
+
+    from . import fill
+
+    t0 = time.perf_counter()
+    y, x = np.mgrid[:48, :48]
+    image = np.dstack([x * 5, y * 5, (x + y) * 2]).astype(np.uint8)
+    mask = (((y - 24) ** 2 + (x - 24) ** 2) < 100).astype(np.uint8) * 255
+    hole = cv2.dilate(mask, np.ones((5, 5), np.uint8)) > 0
+    matte(image, mask, hole)
+    fill.fill(image, hole, max_hole_pixels=200)
+    return time.perf_counter() - t0

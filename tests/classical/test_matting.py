@@ -87,3 +87,7 @@ def test_guided_filter_keeps_a_constant():
     guide = np.random.default_rng(1).random((32, 32, 3)).astype(np.float32)
     out = matting.guided_filter(guide, np.full((32, 32), 0.25, np.float32), radius=3)
     assert np.allclose(out, 0.25, atol=1e-4)
+
+
+def test_warm_up_runs_quickly_without_compiling():
+    assert matting.warm_up() < 10.0
