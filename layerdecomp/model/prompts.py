@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -33,8 +34,10 @@ def empty_prompt_embeddings(model: str, local_files_only: bool = True) -> tuple[
     try:
         from diffusers import FluxPipeline
 
-        pipe = FluxPipeline.from_pretrained(model, transformer=None, vae=None, torch_dtype=torch.bfloat16,
-                                            local_files_only=local_files_only, use_safetensors=True)
+        with warnings.catch_warnings():  # newer diffusers call it `dtype`; `torch_dtype` works in every version
+            warnings.simplefilter("ignore", FutureWarning)
+            pipe = FluxPipeline.from_pretrained(model, transformer=None, vae=None, torch_dtype=torch.bfloat16,
+                                                local_files_only=local_files_only, use_safetensors=True)
         with torch.no_grad():
             prompt, pooled, _ = pipe.encode_prompt(prompt="", prompt_2=None, device="cpu", max_sequence_length=512)
     except (OSError, ValueError, EnvironmentError) as exc:
