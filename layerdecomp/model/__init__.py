@@ -37,6 +37,9 @@ Training-facing API (stable; the training code in ``layerdecomp/train/`` builds 
     #    model.parameter_groups() -> {"lora", "x_embedder", "gates", "mcf", "rgba_vae"}. The RGBA VAE is
     #    trained on its own reconstruction loss: model.rgba_vae (encoder takes rgba_to_vae_input(rgba),
     #    decoder output -> vae_output_to_rgba), or decode_foreground(tokens, H, W).
+    #    The gates are one scalar per attention layer, starting at 0 (streams independent); Adam moves a
+    #    scalar by ~lr per step, so at the paper's lr 5e-5 they would open by at most ~0.36 in 7,200
+    #    iterations: give the "gates" group a larger lr (e.g. 1e-3).
 
     #    Memory: model.transformer.enable_gradient_checkpointing() is supported (the stream layout travels
     #    with each block's inputs, so recomputed blocks attend exactly as in the forward).
