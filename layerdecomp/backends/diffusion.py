@@ -37,11 +37,13 @@ def _truthy(value: Any) -> bool:
 
 
 def configured_model(options: dict) -> Optional[str]:
-    return options.get("model") or os.environ.get(MODEL_ENV) or None
+    model = options.get("model") or os.environ.get(MODEL_ENV)
+    return os.path.expanduser(str(model)) if model else None
 
 
 def configured_adapter(options: dict) -> Optional[str]:
-    return options.get("adapter") or os.environ.get(ADAPTER_ENV) or None
+    adapter = options.get("adapter") or os.environ.get(ADAPTER_ENV)
+    return os.path.expanduser(str(adapter)) if adapter else None
 
 
 def looks_like_hub_id(model: str) -> bool:

@@ -149,7 +149,7 @@ def load_components(
     """
     from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
 
-    model = str(model)
+    model = os.path.expanduser(str(model))
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
     from ..backends.diffusion import looks_like_hub_id
