@@ -30,13 +30,13 @@ def first_call(seed: int) -> dict:
     from layerdecomp.eval import make_case
 
     t_import = time.perf_counter()
-    case = make_case(seed, 2048, coverage=0.15, mask_kind="exact")
-    t_case = time.perf_counter()
-    layerdecomp.decompose(case.image, case.mask, backend="classical")
-    t_first = time.perf_counter()
-    layerdecomp.decompose(case.image, case.mask, backend="classical")
-    t_second = time.perf_counter()
-    return {"import": t_import - t0, "first": t_first - t_case, "second": t_second - t_first}
+    case = make_case(seed, 2048, coverage=0.16, mask_kind="exact")
+    out = {"import": t_import - t0}
+    for name in ("first", "second"):
+        c0, t1 = time.process_time(), time.perf_counter()
+        layerdecomp.decompose(case.image, case.mask, backend="classical")
+        out[name], out[name + "_cpu"] = time.perf_counter() - t1, time.process_time() - c0
+    return out
 
 
 def main(argv=None) -> int:
@@ -59,10 +59,10 @@ def main(argv=None) -> int:
     import layerdecomp
     from layerdecomp.eval import make_case
 
-    best_all = []
+    best_all, paths = [], []
     print(f"{'case':45s} {'best s':>7s} {'median':>7s} {'cpu s':>6s} {'naive s':>7s}  stages (s)")
     for seed in args.seeds:
-        case = make_case(seed, 2048, coverage=0.15, mask_kind="exact")
+        case = make_case(seed, 2048, coverage=0.16, mask_kind="exact")
         walls, cpus = [], []
         for _ in range(args.repeats):
             c0, t0 = time.process_time(), time.perf_counter()
@@ -73,17 +73,23 @@ def main(argv=None) -> int:
         cv2.inpaint(case.image, (case.mask > 0).astype(np.uint8), 3, cv2.INPAINT_NS)
         naive = time.perf_counter() - t0
         stages = {**result.metadata["timings"], **result.metadata.get("backend_timings", {})}
-        stage_text = " ".join(f"{k}={v:.2f}" for k, v in stages.items() if k != "load")
+        stage_text = " ".join(f"{k}={v:.2f}" for k, v in stages.items() if k not in ("load", "region"))
         print(f"{case.name:45s} {min(walls):7.2f} {statistics.median(walls):7.2f} {min(cpus):6.2f} {naive:7.2f}  {stage_text}")
         best_all.append(min(walls))
+        bt = result.metadata["backend_timings"]
+        paths.append(max(bt["alpha_cpu"], bt["fill_cpu"]) + result.metadata["timings"]["layering"])
 
     worst = max(best_all)
     print(f"\nselection {100 * (case.mask > 0).mean():.0f}% of 2048x2048; slowest case (best of {args.repeats}): {worst:.2f} s"
           f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"fresh process: first decomposition {fresh['first']:.2f} s, second {fresh['second']:.2f} s "
-          f"(ratio {fresh['first'] / fresh['second']:.2f}; no JIT compile: the matting is numpy/scipy)")
-    checks = [("<= 3 s per decomposition", worst <= 3.0),
-              ("first call within 1.5x of the second", fresh["first"] <= 1.5 * fresh["second"])]
+    print(f"fresh process: first decomposition {fresh['first']:.2f} s wall / {fresh['first_cpu']:.2f} s CPU, "
+          f"second {fresh['second']:.2f} s / {fresh['second_cpu']:.2f} s (CPU ratio "
+          f"{fresh['first_cpu'] / fresh['second_cpu']:.2f}; no JIT compile: the matting is numpy/scipy)")
+    print("critical path (CPU seconds of the longer of the two concurrent stages + the layering's wall time), "
+          "what the wall time is on an otherwise idle 2-core machine: "
+          + ", ".join(f"{p:.2f}" for p in paths) + " s")
+    checks = [("<= 3 s per decomposition (wall, best of the repeats)", worst <= 3.0),
+              ("first call within 1.5x of the second (CPU)", fresh["first_cpu"] <= 1.5 * fresh["second_cpu"])]
     for text, ok in checks:
         print(f"  [{'ok' if ok else 'FAIL'}] {text}")
     return 0 if all(ok for _, ok in checks) else 1
