@@ -144,6 +144,9 @@ class Controller:
             group = canvas.write_result(job.source, result)
         except UserError as error:
             return "error", error
+        except Exception as exc:  # a bug or a Krita surprise while building the layers (nothing inserted)
+            log.exception("writing the result failed")
+            return "error", messages.write_failed(str(exc))
         self.last_group = group
         # The Object layer (on top in the group) is what an artist moves next.
         job.source.document.setActiveNode(group.childNodes()[-1])

@@ -302,3 +302,39 @@ def test_server_errors_become_artist_messages(plugin, code):
     assert error.code == code and error.message.endswith("Your picture was not changed.")
     assert "detail" in error.message or code in ("unauthorized", "busy", "shutting_down", "timeout")
     assert for_server_error("cancelled", "").code == "cancelled"
+
+
+def test_an_unexpected_error_while_writing_ends_the_job_cleanly(plugin, krita, monkeypatch):
+    """Whatever goes wrong while the layers are built, the job ends with a message and the next can run."""
+    from layerdecomp_krita import canvas
+    from layerdecomp_krita.client import JobResult
+    from layerdecomp_krita.controller import Controller
+
+    class UI:
+        def show_progress(self, text, on_cancel): pass
+        def update_progress(self, text, fraction): pass
+        def close_progress(self): pass
+        def notify(self, level, text): pass
+        def start_timer(self, callback, ms): return lambda: None
+
+    doc, _ = _doc(krita, 30, 20)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:10, 5:10] = 255
+    _select(doc, mask)
+    before = _tree(doc.rootNode())
+
+    def run_job(settings, request, cancel, report):
+        return JobResult((0, 0, 2, 2), bytes(16), bytes(16), bytes(4), {})
+
+    def broken(node):
+        raise RuntimeError("no duplicate today")
+
+    monkeypatch.setattr(type(doc.activeNode()), "duplicate", broken)
+    controller = Controller(krita, UI(), run_job=run_job)
+    controller.trigger()
+    controller.job.thread.join(5)
+    controller.poll()
+    assert controller.job is None
+    assert controller.messages[-1][:2] == ("error", "write_failed")
+    assert _tree(doc.rootNode()) == before
+    assert canvas.OBJECT_NAME not in str(before)
