@@ -6,6 +6,7 @@ into typed values and back, and knows nothing about Qt.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import asdict, dataclass, fields
@@ -14,6 +15,8 @@ from typing import Callable, Optional
 
 GROUP = "layerdecomp"
 DEFAULT_PORT = 8765
+# Written by the installer (installer/serverconfig.py) next to the token: how to start the server.
+SERVER_SETTINGS = "server.json"
 
 
 @dataclass
@@ -87,9 +90,31 @@ def _parse(kind: type, text: str, default):
     return text
 
 
-def load(read: Callable[[str, str, str], str]) -> Settings:
-    """Settings from ``read(group, key, default)`` (``Krita.instance().readSetting``)."""
+def installed_defaults() -> Settings:
+    """The defaults, taking the server command, address and backend from the ``server.json`` the
+    installer writes into the server's config folder (when there is one and it can be read)."""
     defaults = Settings()
+    path = config_dir() / SERVER_SETTINGS
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return defaults
+    if not isinstance(data, dict):
+        return defaults
+    command, host, port, backend = (data.get(k) for k in ("server_command", "host", "port", "backend"))
+    if isinstance(command, str) and command.strip():
+        defaults.server_command = command
+    if isinstance(host, str) and host and isinstance(port, int) and not isinstance(port, bool):
+        defaults.server_url = f"ws://{'[' + host + ']' if ':' in host else host}:{port}"
+    if isinstance(backend, str):
+        defaults.backend = backend
+    return defaults
+
+
+def load(read: Callable[[str, str, str], str]) -> Settings:
+    """Settings from ``read(group, key, default)`` (``Krita.instance().readSetting``); what the artist
+    never set comes from ``installed_defaults()``."""
+    defaults = installed_defaults()
     values = {}
     for f in fields(Settings):
         default = getattr(defaults, f.name)

@@ -50,9 +50,11 @@ def plugin(staged_plugin):
 
 
 @pytest.fixture
-def krita(plugin):
-    """A fresh fake Krita instance."""
+def krita(plugin, tmp_path_factory, monkeypatch):
+    """A fresh fake Krita instance (and an empty server config folder, whatever this machine has)."""
     import krita as fake
+
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path_factory.mktemp("layerdecomp-config")))
 
     fake.Krita._instance = None
     return fake.Krita.instance()

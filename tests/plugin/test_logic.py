@@ -281,6 +281,25 @@ def test_settings_round_trip_through_krita_strings(plugin, krita):
     assert s.load(krita.readSetting).steps == 0
 
 
+def test_defaults_come_from_the_installed_server_settings(plugin, krita, tmp_path, monkeypatch):
+    import json
+
+    from layerdecomp_krita import settings as s
+
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path))
+    assert s.load(krita.readSetting) == s.Settings()  # no server.json: the built-in defaults
+    (tmp_path / "server.json").write_text(json.dumps({
+        "server_command": "/opt/ld/bin/python -m layerdecomp serve", "host": "127.0.0.1", "port": 9911,
+        "backend": "classical", "python": "/opt/ld/bin/python"}))
+    loaded = s.load(krita.readSetting)
+    assert (loaded.server_command, loaded.server_url, loaded.backend) == (
+        "/opt/ld/bin/python -m layerdecomp serve", "ws://127.0.0.1:9911", "classical")
+    krita.writeSetting("layerdecomp", "server_url", "ws://127.0.0.1:1234")  # the artist's choice wins
+    assert s.load(krita.readSetting).server_url == "ws://127.0.0.1:1234"
+    (tmp_path / "server.json").write_text("{not json")
+    assert s.load(krita.readSetting).server_command == "layerdecomp serve"
+
+
 def test_token_file_follows_the_server_config(plugin, tmp_path, monkeypatch):
     from layerdecomp_krita import settings as s
 
