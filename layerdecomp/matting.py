@@ -9,7 +9,8 @@ diffusion backend's zero-shot mode):
 2. **Alpha** by closed-form matting (Levin, Lischinski & Weiss 2008) restricted to the band: the matting
    Laplacian is built only for the 3×3 windows that touch the band and solved with the known pixels as
    boundary conditions. The selection's own grey levels are a weak prior, so a feathered selection stays
-   feathered where the picture shows no edge. When the band has more than ``max_band_pixels`` pixels the
+   feathered where the picture shows no edge, and a selection that is nowhere complete (say 50% all
+   over) takes that share of the object. When the band has more than ``max_band_pixels`` pixels the
    solve runs on a shrunk copy and the result is brought back by guided upsampling (the fast guided
    filter of He & Sun 2015), so the cost stays bounded on any canvas. ``method="guided"`` is the fast
    path: a colour guided filter of the selection, no solve.
@@ -230,6 +231,12 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
     if method not in ("closed_form", "guided"):
         raise ValueError(f"unknown matting method {method!r}; use 'closed_form' or 'guided'")
     hole = np.asarray(hole, bool)
+    # A selection that is nowhere complete (a 50% selection of the whole object) takes that share of
+    # the object: matte the object against the selection's own peak, then scale.
+    peak = int(mask.max())
+    strength = peak / 255.0 if 0 < peak < 255 else 1.0
+    if strength < 1.0:
+        mask = np.clip(np.rint(mask.astype(np.float32) * (255.0 / peak)), 0, 255).astype(np.uint8)
     radius = band_radius(mask) if radius is None else int(radius)
     known, unknown = trimap(mask, hole, radius)
     prior = mask.astype(np.float32) / 255.0
@@ -256,6 +263,9 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
             alpha = np.where(unknown, up, known)
     alpha = np.where(hole, np.clip(alpha, 0.0, 1.0), 0.0).astype(np.float32)
     foreground, background = estimate_colours(image, alpha, unknown)
+    if strength < 1.0:
+        # Colours are the object's (estimated at full strength); only the share taken shrinks.
+        alpha *= np.float32(strength)
     if return_background:
         return alpha, foreground, background
     return alpha, foreground

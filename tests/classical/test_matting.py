@@ -91,3 +91,10 @@ def test_guided_filter_keeps_a_constant():
 
 def test_warm_up_runs_quickly_without_compiling():
     assert matting.warm_up() < 10.0
+
+
+def test_a_half_strength_selection_takes_half_of_the_object():
+    image, mask, hole, alpha, _, _ = two_colour_edge()
+    half = (mask // 2).astype(np.uint8)  # 127 where the object is
+    est, _ = matting.matte(image, half, hole, radius=8)
+    assert np.abs(est - alpha * 127 / 255).mean() < 0.01
