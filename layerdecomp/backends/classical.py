@@ -6,7 +6,9 @@
 
 The fill runs in a worker thread beside the matting (PatchMatch is native code that releases the GIL),
 so on two cores the two stages overlap. Occlusion recovery is not supported: hidden parts of the object
-stay hidden (the metadata says so).
+stay hidden (the metadata says so: ``occlusion_recovery: False``, ``unsupported: ["occlusion_recovery"]``).
+A cancel is answered between the stages and while waiting for the fill; an abandoned fill thread
+finishes on its own and its result is dropped.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ class ClassicalBackend(Backend):
         progress("alpha", 1.0)
         _check(cancel)  # the fill thread finishes on its own; its result is dropped
 
-        worker.join()
+        while worker.is_alive():  # wait for the fill, still answering a cancel at once
+            worker.join(timeout=0.05)
+            _check(cancel)
         if "error" in outcome:
             raise outcome["error"]
         progress("fill", 1.0)

@@ -80,3 +80,19 @@ def test_options():
         layerdecomp.decompose(case.image, case.mask, backend="classical", matting="magic")
     with pytest.raises(InvalidInput):
         layerdecomp.decompose(case.image, case.mask, backend="classical", steps=3)
+
+
+def test_cancel_while_waiting_for_the_fill_is_answered_at_once():
+    import time
+
+    case = make_case(2, 384)
+    cancel = threading.Event()
+
+    def progress(stage, fraction):
+        if stage == "alpha" and fraction == 1.0:
+            cancel.set()
+            progress.at = time.perf_counter()
+
+    with pytest.raises(Cancelled):
+        layerdecomp.decompose(case.image, case.mask, backend="classical", progress=progress, cancel=cancel)
+    assert time.perf_counter() - progress.at < 0.5
