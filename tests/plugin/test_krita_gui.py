@@ -185,6 +185,9 @@ def test_decompose_selection_in_krita_gui(tmp_path):
         assert "not changed" in phase["messages"][0][2]
         assert f"[{code}]" in log
     assert phases["error_reply"]["shown"] == [phases["error_reply"]["messages"][0][2]]
+    assert phases["killed"]["shown"] == [phases["killed"]["messages"][0][2]]
+    assert phases["cancel"]["shown"] == []  # a cancel is acknowledged on the canvas, not in a box
+    assert result["stray_dialogs"] == []
     assert phases["cancel"]["dialog_seen"] is True
     assert phases["killed"]["killed_while"] == "working"
 

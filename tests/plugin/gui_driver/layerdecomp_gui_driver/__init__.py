@@ -94,6 +94,11 @@ class Driver(Extension):
 
     def finish(self):
         self.timer.stop()
+        # Anything else on screen is a surprise: Krita shows Python exceptions from plugins in a dialog.
+        self.result["stray_dialogs"] = [
+            f"{w.metaObject().className()}: {w.windowTitle()}" for w in QtWidgets.QApplication.topLevelWidgets()
+            if isinstance(w, QtWidgets.QDialog) and w.isVisible()
+            and w.objectName() not in ("layerdecomp-message", "layerdecomp-progress")]
         with open(os.path.join(self.out, "result.json"), "w") as f:
             json.dump(self.result, f, indent=1)
         k = Krita.instance()
