@@ -61,3 +61,14 @@ def test_zip_is_pure_python_and_reproducible(tmp_path):
     assert not [n for n in names if n.endswith((".so", ".pyd", ".pyc", ".c")) or "__pycache__" in n]
     assert f"{PLUGIN_NAME}/" in names  # Krita's importer finds the package by its folder entry
     assert not [n for n in names if n.endswith(".action") and "/" in n]  # one .action file, at the top
+
+
+def test_everything_in_the_plugin_is_python_39(staged_plugin):
+    """Krita builds still ship Python 3.9/3.10: the plugin (its copy of the protocol and websockets
+    included) must not use newer syntax, whatever Python builds the zip."""
+    import ast
+
+    files = sorted((staged_plugin / PLUGIN_NAME).rglob("*.py"))
+    assert len(files) > 30
+    for path in files:
+        ast.parse(path.read_text(encoding="utf-8"), filename=str(path), feature_version=(3, 9))
