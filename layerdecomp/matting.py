@@ -52,11 +52,26 @@ def band_radius(mask: np.ndarray) -> int:
 
 def trimap(mask: np.ndarray, hole: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """``(known_alpha float32, unknown bool)``: 1 inside the selection, 0 outside, unknown within
-    ``radius`` px of its edge and wherever the selection is grey; never unknown outside the hole."""
+    ``radius`` px of its edge and wherever the selection is grey; never unknown outside the hole.
+
+    A thin selected piece (a stroke, a wire, a few pixels) with no pixel deeper than ``radius`` keeps
+    its middle as known object: with no known object pixel the solve would have nothing to say the
+    object is there at all. (Thin parts attached to a larger piece, such as a rough outline's spikes,
+    stay unknown.)"""
     inside = (mask >= 128).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    edge = cv2.dilate(inside, kernel) != cv2.erode(inside, kernel)
-    unknown = (edge | ((mask > 0) & (mask < 255))) & hole
+    depth = cv2.distanceTransform(inside, cv2.DIST_L2, 3)  # distance to the selection's edge, inside
+    core = depth > radius
+    count, labels = cv2.connectedComponents(inside, connectivity=8)
+    has_core = np.bincount(labels[core], minlength=count) > 0
+    thin = ~has_core[labels] & (inside > 0)
+    if thin.any():  # the middle of each thin piece: at least half as deep as its deepest pixel
+        deepest = np.zeros(count, np.float32)
+        np.maximum.at(deepest, labels[thin], depth[thin])
+        core |= thin & (depth >= 0.5 * deepest[labels])
+    core &= mask == 255
+    outer = (cv2.dilate(inside, kernel) > 0) & (inside == 0)
+    unknown = (outer | ((inside > 0) & ~core) | ((mask > 0) & (mask < 255))) & hole
     return inside.astype(np.float32), unknown
 
 

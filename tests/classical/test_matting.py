@@ -98,3 +98,14 @@ def test_a_half_strength_selection_takes_half_of_the_object():
     half = (mask // 2).astype(np.uint8)  # 127 where the object is
     est, _ = matting.matte(image, half, hole, radius=8)
     assert np.abs(est - alpha * 127 / 255).mean() < 0.01
+
+
+def test_thin_selections_keep_a_known_core():
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)
+    mask = np.zeros((60, 60), np.uint8)
+    mask[:, 30:32] = 255  # a 2-pixel stroke
+    mask[10, 10] = 255  # a single pixel
+    hole = np.ones_like(mask, bool)
+    alpha, _ = matting.matte(image, mask, hole, radius=6)
+    assert (alpha[:, 30:32] == 1).all() and alpha[10, 10] == 1
