@@ -133,10 +133,10 @@ def _weights(args, changes: Changes, gpu: gpus.Gpu, log) -> Path | None:
 
 
 def _warm_up(python: str, log) -> None:
-    """Let the classical backend compile its numba code now rather than on the first decomposition
-    (``layerdecomp.matting.warm_up``, when the installed version has it)."""
+    """Run the classical backend once on a tiny picture (``layerdecomp.matting.warm_up``, when the installed
+    version has it), so its libraries are loaded and any compiled caches exist before the first real job."""
     script = "import layerdecomp.matting as m\nf = getattr(m, 'warm_up', None)\nprint('yes' if f else 'no')\nf and f()"
-    log("warm-up: preparing the classical backend (compiling it can take a few minutes)")
+    log("warm-up: running the classical backend once")
     try:
         done = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=1800)
     except (OSError, subprocess.SubprocessError) as exc:

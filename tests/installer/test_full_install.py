@@ -48,12 +48,14 @@ def test_install_status_reinstall_uninstall(profile, plugin_zip):
     assert "not installed" in profile.run("status", check=False).stdout
 
 
-def test_status_starts_the_installed_server_and_sees_it_answer(profile, plugin_zip):
+def test_warm_up_then_status_starts_the_installed_server_and_sees_it_answer(profile, plugin_zip):
     _user_setup(profile)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    _install(profile, plugin_zip, "--weights-set", "none", "--port", str(port))
+    installed = profile.run("install", "--use-current-env", "--plugin-zip", str(plugin_zip), "--weights-set", "none",
+                            "--port", str(port))
+    assert "warm-up: running the classical backend once\n  done" in installed.stdout
     status = profile.run("status", "--start-server")
     assert f"-m layerdecomp serve` starts and answers" in status.stdout, status.stdout
     profile.run("uninstall")
