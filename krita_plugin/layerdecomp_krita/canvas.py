@@ -153,6 +153,8 @@ def write_result(source: Source, result: Any) -> Any:
         raise messages.server_confused(f"the result box {result.box} lies outside the picture sent")
 
     # Built off the tree, then inserted at once: the document is untouched until the last step.
+    # The Background is a duplicate of the whole layer (its pixels beyond the crop too, any masks it has),
+    # with the crop replaced by the clean plate.
     background = node.duplicate()
     background.setName(BACKGROUND_NAME)
     background.setVisible(True)
