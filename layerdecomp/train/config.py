@@ -38,7 +38,6 @@ class ModelSection:
     base: str = "tiny"
     lora_rank: int = 256
     lora_alpha: Optional[float] = None
-    mcf: bool = True  # Multi-Modal Context Fusion (edges, depth, segmentation) into both streams
     # Only for base = "tiny": the VAE has random weights, so it is first fitted as a plain autoencoder
     # on the training images, standing in for the pretrained FLUX VAE (steps; 0 = leave it random).
     tiny_vae_pretrain_steps: int = 0
@@ -51,6 +50,9 @@ class DataSection:
     procedural_count: int = 512  # how many procedural triplets, when train = ["procedural"]
     resolution: int = 1024
     num_workers: int = 0  # DataLoader worker processes per device
+    # Encode every item once before the flow-matching stage and keep the encodings in memory (small
+    # sets only: tests and smoke runs; a 100k set at 1024² would need far too much memory).
+    cache_latents: bool = False
 
 
 @dataclass
