@@ -5,7 +5,7 @@ Faithful means:
   foreground's alpha is 0 (recovered hidden parts aside, which ``visibility`` marks as not visible);
 - inside the hole, foreground-over-background reproduces the input to within rounding, because the
   foreground colour is solved from the compositing equation ``I = aF + (1 - a)B`` against the final,
-  already rounded background.
+  already rounded background; where the object's alpha is 0 the background is the input itself.
 
 Solving F against a *generated* fill makes the composite exact but drags the fill's errors into F where
 a is small (the object's edge would carry the fill's colours). So where the backend supplies its own
@@ -43,7 +43,10 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
     alpha = alpha8.astype(np.float32) / 255.0
     fill = result.background.astype(np.float32)
 
-    background = np.where(hole[..., None], fill, image)
+    # Where the object is absent (alpha 0) the input *is* the background: the hole grows beyond the
+    # selection so that matting can find the object's soft edge there, not to repaint what surrounds it.
+    # So the fill is used only under the object, and the composite equals the input everywhere.
+    background = np.where((hole & (alpha8 > 0))[..., None], fill, image)
     if result.foreground is not None:
         a = alpha[..., None]
         edge = (a > 0) & (a < 1)

@@ -164,15 +164,11 @@ def test_decompose_selection_in_krita_gui(tmp_path):
     expected = layerdecomp.decompose(source, mask, backend="classical")
     assert np.array_equal(_layers(out / "success_Object.raw", h, w), expected.foreground)
     assert np.array_equal(_layers(out / "success_Background.raw", h, w), expected.background)
-    # The composite: unchanged wherever the library's layers reproduce the picture (everywhere but the
-    # ring the library grows the hole by, where the object's alpha is 0 and the clean plate shows).
+    # The composite: unchanged (within one level of rounding on soft edges).
     before = _layers(out / "composite_before.raw", h, w).astype(int)
     after = _layers(out / "composite_after.raw", h, w).astype(int)
     assert np.array_equal(before, source.astype(int))
-    ring = (expected.visibility > 0) & (expected.foreground[..., 3] == 0)
-    wanted = np.where(ring[..., None], expected.background.astype(int), before)
-    assert np.abs(after - wanted).max() <= 1
-    assert np.mean(after == wanted) > 0.99
+    assert np.abs(after - before).max() <= 1
     assert "started the local server (pid" in log
 
     # 3-5. An error reply, Cancel, the server killed mid-job: the document as it was, and a message.
