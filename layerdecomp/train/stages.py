@@ -95,8 +95,8 @@ def adapter_loss(model, batch, generator, decomposer, timestep_sampling: str = "
                  drop_context: bool = False, cache: EncodingCache | None = None):
     """Flow matching on both streams: x_t = (1 − t)·x0 + t·noise, target noise − x0.
 
-    ``model`` is what the accelerator prepared (maybe DDP-wrapped); ``decomposer`` the plain
-    :class:`LayerDecompositionModel` whose frozen VAEs encode the batch (or ``cache`` holds the encodings).
+    ``model`` and ``decomposer`` are the same :class:`LayerDecompositionModel` (the trainer passes the
+    first; the frozen VAEs of the second encode the batch, unless ``cache`` holds the encodings).
     """
     if cache is not None:
         cond, x0_bg, x0_fg = cache.lookup(batch["index"])

@@ -43,11 +43,24 @@ CHECKPOINT_PREFIX = "step-"
 @dataclass
 class Stage:
     name: str
-    module: torch.nn.Module  # what the accelerator prepares (and save_state saves, trainable part only)
+    module: torch.nn.Module  # what is trained (the accelerator prepares it; save_state keeps the trained part)
     steps: int
     learning_rate: float
     micro_batch: int
     loss: Callable  # (prepared module, batch, generator) -> (loss, {name: tensor})
+
+
+class _StageForward(torch.nn.Module):
+    """The stage's whole loss as one module's forward, so that DistributedDataParallel sees every use of
+    the trained weights (the VAE stages go through ``encode``/``decode``, not a forward)."""
+
+    def __init__(self, module: torch.nn.Module, loss: Callable):
+        super().__init__()
+        self.module = module
+        self.loss = loss
+
+    def forward(self, batch, generator):
+        return self.loss(self.module, batch, generator)
 
 
 class Interrupted(Exception):
@@ -246,12 +259,13 @@ class Trainer:
                     p.copy_(state[name])
             self.log(f"[{stage.name}] already trained ({finished}), skipped")
             return
-        self._trainable_names = set(named)
+        wrapper = _StageForward(module, stage.loss)
+        self._trainable_names = {n for n, p in wrapper.named_parameters() if p.requires_grad}
         params = list(named.values())
         t = config.train
         optimizer = torch.optim.AdamW(params, lr=stage.learning_rate, betas=(t.adam_beta1, t.adam_beta2),
                                       eps=t.adam_epsilon, weight_decay=t.weight_decay)
-        prepared, optimizer = acc.prepare(module, optimizer)
+        prepared, optimizer = acc.prepare(wrapper, optimizer)
         start = 0
         resume_from = self._resume_point(stage.name)
         if resume_from is not None:
@@ -279,7 +293,7 @@ class Trainer:
                     _seed_of(t.seed, len(stage.name), step, micro, acc.process_index))
                 sync = micro == accumulation - 1
                 with (contextlib.nullcontext() if sync else acc.no_sync(prepared)), acc.autocast():
-                    loss, parts = stage.loss(prepared, batch, generator)
+                    loss, parts = prepared(batch, generator)
                     acc.backward(loss / accumulation)
                 total += float(loss.detach()) / accumulation
                 for k, v in parts.items():
@@ -294,7 +308,10 @@ class Trainer:
                 window[k] = window.get(k, 0.0) + v
             if done % t.log_every == 0 or done == stage.steps or step == start:
                 elapsed = time.perf_counter() - seconds
-                means = {k: v / window_steps for k, v in window.items()}
+                # Means over the window and over all processes (each saw different samples).
+                names = list(window)
+                reduced = acc.reduce(torch.tensor([window[k] / window_steps for k in names], device=device), "mean")
+                means = dict(zip(names, (float(v) for v in reduced)))
                 row = {"stage": stage.name, "step": done, **means, "lr": lr,
                        "seconds_per_step": elapsed / (done - start)}
                 self._record(row)

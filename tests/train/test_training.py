@@ -136,7 +136,7 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(tmp_path):
         assert torch.allclose(whole[key], resumed[key], atol=1e-6), key
     # A checkpoint holds the trained weights only, never the frozen backbone.
     saved = load_file(str(tmp_path / "cut" / "checkpoints" / "adapter" / "step-000003" / "model.safetensors"))
-    assert saved and all("lora_" in k or "x_embedder" in k or "cross_gate" in k or k.startswith("mcf.")
+    assert saved and all("lora_" in k or "x_embedder" in k or "cross_gate" in k or k.startswith("module.mcf.")
                          for k in saved)
 
 
@@ -157,3 +157,38 @@ def test_bad_data_fails_before_any_model_is_built(tmp_path):
     with pytest.raises(InvalidInput, match=r"triplets-000000.tar:00000000: image.png is not a readable PNG"):
         train(config, log=lambda s: None)
     assert not (tmp_path / "run" / "base").exists()
+
+
+def test_two_processes_train_through_distributed_data_parallel(tmp_path):
+    """The same entry point on two CPU processes (gloo): what `accelerate launch` does on GPUs."""
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "two.toml"
+    config.write_text(f"""
+[model]
+base = "tiny"
+lora_rank = 4
+tiny_vae_pretrain_steps = 2
+[data]
+procedural_count = 16
+resolution = 16
+[train]
+output_dir = "{tmp_path / 'run'}"
+steps = 3
+batch_size = 4
+micro_batch_size = 2
+log_every = 1
+[decoder]
+steps = 2
+micro_batch_size = 2
+""")
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                             "-m", "layerdecomp.train", str(config)], capture_output=True, text=True, env=env,
+                            timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 process(es)" in result.stdout and "accumulation 1" in result.stdout
+    assert result.stdout.count("wrote the adapter") == 1  # only the main process writes
+    assert (tmp_path / "run" / "adapter.safetensors").is_file()
