@@ -25,9 +25,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"backend to run (repeat to compare; one of {', '.join(backends.available_names())})")
     p.add_argument("--grow", type=int, default=DEFAULT_GROW, metavar="PX", help="how far the hole reaches beyond the mask")
     p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
-                   help="a backend option (repeatable), given to every backend")
+                   help="a backend option (repeatable): KEY=VALUE goes to every backend, NAME.KEY=VALUE only to "
+                        "backend NAME (e.g. -O diffusion.steps=28)")
     p.add_argument("--json", action="store_true", help="print JSON (summary and per-case rows) instead of a table")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _options_for(backend: str, options: list[tuple[str, object]]) -> dict[str, object]:
+    chosen = {}
+    for key, value in options:
+        target, dot, name = key.partition(".")
+        if not dot:
+            chosen[key] = value
+        elif target == backend:
+            chosen[name] = value
+    return chosen
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     summaries, per_case = {}, {}
     for name in names:
         with tqdm(total=len(cases), desc=name, disable=args.quiet or args.json, unit="case", file=sys.stderr) as bar:
-            rows = run_cases(cases, name, progress=bar.update, grow=args.grow, **dict(args.option))
+            rows = run_cases(cases, name, progress=bar.update, grow=args.grow, **_options_for(name, args.option))
         summaries[name] = summarise(rows)
         per_case[name] = [{"case": c.name, **r} for c, r in zip(cases, rows)]
     if args.json:

@@ -192,3 +192,17 @@ micro_batch_size = 2
     assert "2 process(es)" in result.stdout and "accumulation 1" in result.stdout
     assert result.stdout.count("wrote the adapter") == 1  # only the main process writes
     assert (tmp_path / "run" / "adapter.safetensors").is_file()
+
+
+def test_trained_adapter_runs_through_layerdecomp_eval(learned, tmp_path, capsys):
+    """The exported adapter over the saved base, through the diffusion backend and `layerdecomp eval`."""
+    from layerdecomp.cli import main
+    from layerdecomp.data import build
+
+    out = learned["root"] / "context"
+    build(tmp_path / "cases", 2, 32, seed=99)
+    assert main(["eval", "--data", str(tmp_path / "cases"), "--backend", "diffusion", "--json",
+                 "-O", f"diffusion.model={out / 'base'}", "-O", f"diffusion.adapter={out / 'adapter.safetensors'}",
+                 "-O", "diffusion.resolution=32", "-O", "diffusion.steps=4", "-O", "diffusion.device=cpu"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]["diffusion"]
+    assert summary["outside_maxdiff"] == 0.0 and 0.0 <= summary["alpha_iou"] <= 1.0
