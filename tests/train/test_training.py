@@ -206,3 +206,26 @@ def test_trained_adapter_runs_through_layerdecomp_eval(learned, tmp_path, capsys
                  "-O", "diffusion.resolution=32", "-O", "diffusion.steps=4", "-O", "diffusion.device=cpu"]) == 0
     summary = json.loads(capsys.readouterr().out)["summary"]["diffusion"]
     assert summary["outside_maxdiff"] == 0.0 and 0.0 <= summary["alpha_iou"] <= 1.0
+
+
+def test_mixed_precision_gradient_checkpointing_and_loader_workers_run(tmp_path):
+    """Through the command itself, in its own process (accelerate fixes the precision once per process)."""
+    import subprocess
+    import sys
+
+    config = tmp_path / "bf16.yaml"
+    config.write_text(f"""
+model: {{base: tiny, lora_rank: 4}}
+data: {{procedural_count: 8, resolution: 16, num_workers: 2}}
+train: {{output_dir: "{tmp_path / 'run'}", steps: 2, batch_size: 2, micro_batch_size: 1, log_every: 1,
+        mixed_precision: bf16, gradient_checkpointing: true}}
+""")
+    result = subprocess.run([sys.executable, "-m", "layerdecomp.train", str(config)], capture_output=True, text=True,
+                            timeout=240)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["loss"]) for r in rows)
+    adapter = load_file(str(tmp_path / "run" / "adapter.safetensors"))
+    # Trained weights stay float32 under bf16 autocast.
+    assert adapter["x_embedder/weight"].dtype == torch.float32
+    assert all(v.dtype == torch.float32 for k, v in adapter.items() if k.startswith("lora/"))
