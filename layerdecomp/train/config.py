@@ -17,7 +17,6 @@ import dataclasses
 import difflib
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union, get_args, get_origin, get_type_hints
@@ -253,6 +252,8 @@ def load(path: str) -> TrainConfig:
     suffix = p.suffix.lower()
     try:
         if suffix == ".toml":
+            import tomllib  # Python 3.11+; on 3.10 use a .yaml or .json config
+
             data = tomllib.loads(text)
         elif suffix in (".yaml", ".yml"):
             import yaml

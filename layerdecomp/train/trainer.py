@@ -26,6 +26,7 @@ import json
 import math
 import shutil
 import time
+import zlib
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -50,6 +51,10 @@ class Stage:
     loss: Callable  # (prepared module, batch, generator) -> (loss, {name: tensor})
 
 
+def _stage_id(name: str) -> int:
+    return zlib.crc32(name.encode())
+
+
 class _StageForward(torch.nn.Module):
     """The stage's whole loss as one module's forward, so that DistributedDataParallel sees every use of
     the trained weights (the VAE stages go through ``encode``/``decode``, not a forward)."""
@@ -67,11 +72,13 @@ class Interrupted(Exception):
     """Raised by ``stop_after`` (tests): the run stopped as if killed right after that step."""
 
 
-def learning_rate(config: TrainConfig, base: float, step: int, steps: int) -> float:
-    warmup = config.train.warmup_steps
+def learning_rate(config: TrainConfig, base: float, step: int, steps: int, schedule: bool = True) -> float:
+    """The rate at ``step``: linear warm-up, then the configured schedule (``schedule=False``: the VAE
+    stages, constant after a warm-up of at most a tenth of their steps)."""
+    warmup = config.train.warmup_steps if schedule else min(config.train.warmup_steps, steps // 10)
     if warmup and step < warmup:
         return base * (step + 1) / warmup
-    if config.train.lr_schedule == "constant":
+    if config.train.lr_schedule == "constant" or not schedule:
         return base
     progress = (step - warmup) / max(1, steps - warmup)
     if config.train.lr_schedule == "linear":
@@ -273,7 +280,7 @@ class Trainer:
             start = json.loads((resume_from / "trainer.json").read_text())["step"]
             self.log(f"[{stage.name}] resumed from {resume_from} at step {start}")
         accumulation = self.accumulation if stage.name == "adapter" else 1
-        stream = BatchStream(dataset, stage.micro_batch, config.data.resolution, _seed_of(t.seed, len(stage.name)),
+        stream = BatchStream(dataset, stage.micro_batch, config.data.resolution, _seed_of(t.seed, _stage_id(stage.name)),
                              acc.process_index, acc.num_processes, length=stage.steps * accumulation,
                              indices_only=indices_only)
         batches = iter(loader(stream, start * accumulation, config.data.num_workers))
@@ -282,7 +289,7 @@ class Trainer:
         window: dict[str, float] = {}  # sums since the last log line (the log shows window means)
         window_steps = 0
         for step in range(start, stage.steps):
-            lr = learning_rate(config, stage.learning_rate, step, stage.steps)
+            lr = learning_rate(config, stage.learning_rate, step, stage.steps, schedule=stage.name == "adapter")
             for group in optimizer.param_groups:
                 group["lr"] = lr
             parts_sum: dict[str, float] = {}
@@ -290,7 +297,7 @@ class Trainer:
             for micro in range(accumulation):
                 batch = {k: v.to(device) for k, v in next(batches).items()}
                 generator = torch.Generator(device).manual_seed(
-                    _seed_of(t.seed, len(stage.name), step, micro, acc.process_index))
+                    _seed_of(t.seed, _stage_id(stage.name), step, micro, acc.process_index))
                 sync = micro == accumulation - 1
                 with (contextlib.nullcontext() if sync else acc.no_sync(prepared)), acc.autocast():
                     loss, parts = prepared(batch, generator)
