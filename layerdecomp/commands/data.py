@@ -21,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--count", type=int, required=True, help="how many triplets")
     b.add_argument("--size", type=int, default=1024, help="side of the square triplets in pixels (multiple of 16)")
     b.add_argument("--seed", type=int, default=0, help="triplet i depends only on the seed, i and the file lists")
+    b.add_argument("--start", type=int, default=0, metavar="I",
+                   help="first triplet index: build a large set in parts (same seed, other folders), in parallel")
     b.add_argument("--mulan", metavar="DIR", help="MuLAn decompositions (one folder of RGBA layers per image)")
     b.add_argument("--objects", metavar="DIR", help="LayerDiffuse-style folder of RGBA objects (PNG/WebP with alpha)")
     b.add_argument("--backgrounds", metavar="DIR", help="OpenImages-style folder of background photos")
@@ -43,7 +45,7 @@ def _build(args: argparse.Namespace) -> int:
     )
     with tqdm(total=args.count, disable=args.quiet, unit="triplet") as bar:
         build(args.out, args.count, args.size, seed=args.seed, sources=sources, per_shard=args.per_shard,
-              progress=bar.update)
+              progress=bar.update, start=args.start)
     if not args.quiet:
         print(f"wrote {args.count} triplets of {args.size}² to {args.out}")
     return 0

@@ -135,8 +135,12 @@ def build(
     sources: Sources | None = None,
     per_shard: int = 1000,
     progress: Callable[[int], None] | None = None,
+    start: int = 0,
 ) -> int:
-    """Write ``count`` triplets of size×size to shards in ``out_dir``; returns the count written."""
+    """Write triplets ``start .. start+count-1`` of size×size to shards in ``out_dir``; returns the count.
+
+    Parts built with the same seed and different ``start`` (in parallel, into different folders) make
+    the same set as one build: training takes a list of folders."""
     if count < 1:
         raise InvalidInput("count must be at least 1")
     if size < 16 or size % 16:
@@ -149,9 +153,10 @@ def build(
         "objects": str(sources.objects.root) if sources.objects else None,
         "backgrounds": str(sources.backgrounds.root) if sources.backgrounds else None,
         "mulan_fraction": sources.mulan_fraction,
+        "start": start,
     }
-    with ShardWriter(out_dir, per_shard=per_shard, info=info) as writer:
-        for i in range(count):
+    with ShardWriter(out_dir, per_shard=per_shard, info=info, first_key=start) as writer:
+        for i in range(start, start + count):
             writer.write(make_triplet(sources, size, seed, i))
             if progress is not None:
                 progress(1)

@@ -26,9 +26,10 @@ INDEX_NAME = "index.json"
 
 
 class ShardWriter:
-    """``with ShardWriter(dir) as w: w.write(triplet)``; keys are the running count, zero-padded."""
+    """``with ShardWriter(dir) as w: w.write(triplet)``; keys are ``first_key`` + the running count, zero-padded."""
 
-    def __init__(self, out_dir: str | os.PathLike, per_shard: int = 1000, info: dict[str, Any] | None = None):
+    def __init__(self, out_dir: str | os.PathLike, per_shard: int = 1000, info: dict[str, Any] | None = None,
+                 first_key: int = 0):
         if per_shard < 1:
             raise ValueError("per_shard must be >= 1")
         self.out_dir = Path(out_dir)
@@ -38,6 +39,7 @@ class ShardWriter:
         self.per_shard = per_shard
         self.info = dict(info or {})
         self.count = 0
+        self.first_key = first_key  # keys stay unique when a set is built in parts
         self.shards: list[str] = []
         self._tar: tarfile.TarFile | None = None
 
@@ -47,7 +49,7 @@ class ShardWriter:
             name = SHARD_PATTERN.format(len(self.shards))
             self.shards.append(name)
             self._tar = tarfile.open(self.out_dir / name, "w")
-        key = f"{self.count:08d}"
+        key = f"{self.first_key + self.count:08d}"
         for ext, data in triplet.encode().items():
             member = tarfile.TarInfo(f"{key}.{ext}")
             member.size = len(data)

@@ -108,6 +108,12 @@ def test_build_is_deterministic_by_seed(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     with pytest.raises(InvalidInput, match="already holds"):
         build(tmp_path / "a", 1, 32)
+    # Built in two parts, the same triplets under the same keys.
+    build(tmp_path / "p1", 2, 32, seed=2)
+    build(tmp_path / "p2", 3, 32, seed=2, start=2)
+    whole, parts = TripletShards(tmp_path / "a"), TripletShards([tmp_path / "p1", tmp_path / "p2"])
+    assert [parts.where(i).rsplit(":", 1)[1] for i in range(5)] == [f"{i:08d}" for i in range(5)]
+    assert all(np.array_equal(whole[i].image, parts[i].image) for i in range(5))
 
 
 def test_shard_reader_errors_name_the_file(tmp_path):
