@@ -55,8 +55,9 @@ def cases_from_shards(paths: Iterable[str], limit: Optional[int] = None) -> list
 
 
 def run_case(case: Case, backend: str, grow: int = DEFAULT_GROW, **options: Any) -> dict[str, float]:
-    """The metrics of one decomposition of ``case``, plus ``seconds`` and ``peak_mib`` (Python heap peak;
-    on a GPU, torch's peak allocation when it is larger)."""
+    """The metrics of one decomposition of ``case``, plus ``seconds`` and ``peak_mib``: the peak of
+    Python-allocated memory (numpy, OpenCV results) while it ran, or on a GPU torch's peak allocation when
+    larger. Torch's CPU tensors are not counted, so for a model on the CPU this is a lower bound."""
     tracemalloc.start()
     torch = _torch_if_loaded()
     if torch is not None and torch.cuda.is_available():
