@@ -126,7 +126,8 @@ class Trainer:
             (self.out / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         self.log(f"{len(dataset)} training triplets at {config.data.resolution}², {acc.num_processes} process(es) "
                  f"on {acc.device}, global batch {config.train.batch_size} "
-                 f"(micro {config.train.micro_batch_size} × accumulation {self.accumulation})")
+                 f"(micro {config.train.micro_batch_size} × accumulation {self.accumulation}), "
+                 f"mixed precision {acc.mixed_precision}")
         components = self._components()
         if config.model.tiny_vae_pretrain_steps:
             vae = components.vae.requires_grad_(True).train()

@@ -211,7 +211,8 @@ def test_trained_adapter_runs_through_layerdecomp_eval(learned, tmp_path, capsys
 
 
 def test_mixed_precision_gradient_checkpointing_and_loader_workers_run(tmp_path):
-    """Through the command itself, in its own process (accelerate fixes the precision once per process)."""
+    """Through the documented command, `accelerate launch -m layerdecomp.train CONFIG`, in its own process
+    (accelerate fixes the precision once per process)."""
     import subprocess
     import sys
 
@@ -222,9 +223,11 @@ data: {{procedural_count: 8, resolution: 16, num_workers: 2}}
 train: {{output_dir: "{tmp_path / 'run'}", steps: 2, batch_size: 2, micro_batch_size: 1, log_every: 1,
         mixed_precision: bf16, gradient_checkpointing: true}}
 """)
-    result = subprocess.run([sys.executable, "-m", "layerdecomp.train", str(config)], capture_output=True, text=True,
-                            timeout=240)
+    result = subprocess.run([sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1",
+                             "--num_machines", "1", "--dynamo_backend", "no", "-m", "layerdecomp.train", str(config)],
+                            capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "mixed precision bf16" in result.stdout
     rows = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2] and all(np.isfinite(r["loss"]) for r in rows)
     adapter = load_file(str(tmp_path / "run" / "adapter.safetensors"))
