@@ -192,5 +192,5 @@ def run(args, log=print) -> int:
     log("done. Next:")
     log("  1. Start Krita (restart it if it was open), open a picture, select an object.")
     log("  2. Tools > Scripts > Decompose Selection: the plugin starts the server itself the first time.")
-    log(f"  Check everything with `python -m installer status`; remove it all with `python -m installer uninstall`.")
+    log("  Check everything with `python -m installer status`; remove it all with `python -m installer uninstall`.")
     return 0

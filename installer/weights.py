@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
 
-from .changes import Changes, atomic_write
+from .changes import Changes
 from .download import HttpStatusError, download, file_sha256, human_size
-from .errors import InstallError, explain_os_error
+from .errors import InstallError
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 LOCK_NAME = "weights.lock.json"

@@ -16,7 +16,6 @@ Its cost follows the crop's area, and on a large hole small patches lose the sce
 from __future__ import annotations
 
 import threading
-from typing import Optional
 
 import cv2
 import numpy as np

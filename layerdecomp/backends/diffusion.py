@@ -109,7 +109,7 @@ class DiffusionBackend(Backend):
     def __init__(self, **options: Any):
         import torch
 
-        from ..model.components import load_components
+        from ..model.components import load_components, resolve_device
         from ..model.pipeline import ZeroShotFill, apply_offload
 
         self.model_path = configured_model(options)
@@ -124,6 +124,8 @@ class DiffusionBackend(Backend):
                 local_files_only=local, quantization=options.get("quantization"),
                 need_prompt=self.adapter_path is None)
             self.multiple = 2 * components.vae_scale_factor
+            # what the server's welcome reports; with offload the weights rest on the CPU between uses
+            self.device = f"{resolve_device(device)} (offload: {offload})" if offload else str(components.device)
             self.pipeline = self.zero_shot = self.estimators = None
             if self.adapter_path:
                 from ..model.adapter import load_adapter

@@ -211,5 +211,5 @@ def evaluate(case, foreground_rgba: np.ndarray, background: np.ndarray, hole: np
     }
     if occlusion and case.hidden.any():
         out["occl_iou"] = occlusion_iou(alpha, case.alpha, case.hidden)
-        out["occl_psnr"] = occlusion_psnr(fg, case.foreground, case.hidden)
+        out["occl_psnr"] = occlusion_psnr(fg[..., :3], case.foreground, case.hidden)
     return out

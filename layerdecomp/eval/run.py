@@ -18,7 +18,6 @@ import numpy as np
 from ..api import decompose
 from ..data.triplet import Triplet
 from ..region import DEFAULT_GROW, plan_region
-from . import metrics
 from .cases import Case
 from .metrics import evaluate
 
@@ -72,12 +71,8 @@ def run_case(case: Case, backend: str, grow: int = DEFAULT_GROW, **options: Any)
     region = plan_region(case.mask, grow=grow)
     hole = np.zeros(case.mask.shape, bool)
     hole[region.box.slices] = region.hole
-    row = evaluate(case, result.foreground, result.background[..., :3], hole)
-    if result.metadata.get("occlusion_recovery") and case.hidden.any():
-        # Scored here rather than by evaluate(occlusion=True), which hands the RGBA layer to an RGB PSNR.
-        alpha = result.foreground[..., 3].astype(np.float64) / 255.0
-        row["occl_iou"] = metrics.occlusion_iou(alpha, case.alpha, case.hidden)
-        row["occl_psnr"] = metrics.occlusion_psnr(result.foreground[..., :3], case.foreground, case.hidden)
+    occlusion = bool(result.metadata.get("occlusion_recovery"))
+    row = evaluate(case, result.foreground, result.background[..., :3], hole, occlusion=occlusion)
     row["seconds"] = seconds
     row["peak_mib"] = peak / 2**20
     return row

@@ -82,3 +82,14 @@ def test_evaluate_on_the_truth_itself_is_perfect():
     assert scores["alpha_sad"] < 0.01 and scores["edge_colour"] < 1
     assert scores["bg_psnr_hole"] == math.inf and scores["detail_ratio"] == pytest.approx(1.0)
     assert scores["recomp_psnr"] > 40
+
+
+def test_evaluate_scores_the_hidden_part_of_a_complete_object():
+    case = make_case(5, 96, occluder=True, mask_kind="exact")
+    assert case.hidden.any()
+    alpha8 = np.rint(case.alpha * 255).astype(np.uint8)
+    fg = np.dstack([case.foreground, alpha8])
+    scores = m.evaluate(case, fg, case.background, case.alpha_visible > 0, occlusion=True)
+    assert scores["occl_iou"] > 0.99 and scores["occl_psnr"] == math.inf
+    fg[case.hidden, 3] = 0  # nothing recovered
+    assert m.evaluate(case, fg, case.background, case.alpha_visible > 0, occlusion=True)["occl_iou"] < 0.5

@@ -7,7 +7,6 @@ import io
 import os
 import socket
 from collections import namedtuple
-from pathlib import Path
 
 import pytest
 

@@ -57,7 +57,7 @@ def test_warm_up_then_status_starts_the_installed_server_and_sees_it_answer(prof
                             "--port", str(port))
     assert "warm-up: running the classical backend once\n  done" in installed.stdout
     status = profile.run("status", "--start-server")
-    assert f"-m layerdecomp serve` starts and answers" in status.stdout, status.stdout
+    assert "-m layerdecomp serve` starts and answers" in status.stdout, status.stdout
     profile.run("uninstall")
 
 

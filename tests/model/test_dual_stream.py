@@ -4,7 +4,7 @@ import re
 
 import torch
 
-from layerdecomp.model import LORA_TARGET_REGEX, LayerDecompositionModel, load_components
+from layerdecomp.model import LayerDecompositionModel, load_components
 from layerdecomp.model import context as ctx
 
 from .conftest import tiny_config

@@ -53,6 +53,7 @@ def test_diffusion_round_trip_with_a_progress_event_per_step(diffusion_server, s
     with Client(server.url, token=TOKEN) as client:
         assert client.welcome.backend == "diffusion"
         assert {"steps", "seed"} <= set(client.welcome.options)
+        assert client.welcome.device == "cpu"  # what the loaded backend runs on
         remote = client.decompose(image, mask, seed=5, progress=lambda s, f: events.append((s, f)))
     local = layerdecomp.decompose(image, mask, backend="diffusion", model=model, seed=5, **SERVER_DEFAULTS)
     assert_same(remote, local)
