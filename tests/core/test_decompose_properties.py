@@ -1,0 +1,48 @@
+"""The layering guarantees end to end: the real classical backend on random pictures and soft masks."""
+
+import cv2
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import layerdecomp
+from layerdecomp.region import plan_region
+
+from .test_layering import recomposition_error
+
+
+@st.composite
+def pictures(draw):
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    h, w = draw(st.integers(12, 56)), draw(st.integers(12, 56))
+    # Smooth content with some noise, like a photo, rather than pure noise.
+    base = rng.integers(0, 256, (3, 3, 3)).astype(np.float32)
+    image = cv2.resize(base, (w, h), interpolation=cv2.INTER_LINEAR) + rng.normal(0, 12, (h, w, 3))
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    mask = np.zeros((h, w), np.uint8)
+    cy, cx = rng.integers(2, h - 2), rng.integers(2, w - 2)
+    ry, rx = rng.integers(1, h // 3 + 2), rng.integers(1, w // 3 + 2)
+    yy, xx = np.mgrid[:h, :w]
+    inside = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1
+    if draw(st.booleans()):  # a soft selection: feathered grey levels
+        mask = np.clip(cv2.GaussianBlur(inside.astype(np.float32), (0, 0), 2.0) * 255, 0, 255).astype(np.uint8)
+    else:
+        mask[inside] = 255
+    if not mask.any() or mask.min() == 255:
+        mask[cy, cx], mask[0, 0] = 255, 0
+    return image, mask, draw(st.integers(0, 4))
+
+
+@settings(max_examples=25, deadline=None)
+@given(pictures())
+def test_classical_decomposition_is_faithful(case):
+    image, mask, grow = case
+    out = layerdecomp.decompose(image, mask, backend="classical", grow=grow)
+    region = plan_region(mask, grow=grow)
+    hole = np.zeros(mask.shape, bool)
+    hole[region.box.slices] = region.hole
+    assert np.array_equal(out.background[~hole], image[~hole])
+    assert not out.foreground[..., 3][~hole].any()
+    assert recomposition_error(image, out.foreground, out.background).max() <= 1.0
+    # Something was taken: the object layer is not empty where the selection is sure.
+    assert out.foreground[..., 3][mask == 255].any() or not (mask == 255).any()
