@@ -6,6 +6,7 @@ Layout (what Krita's ``plugin_importer.py`` looks for)::
     layerdecomp_krita.action             (Krita copies it to its actions/ folder)
     layerdecomp_krita/                   the plugin package, plus:
         protocol.py                      server/protocol.py, copied as is (one protocol, both sides)
+        config.py                        layerdecomp/config.py, copied as is (one rule for the token file)
         _vendor/websockets/              the pure-Python websockets package (Krita's Python lacks one)
 
 Only the standard library is used, so the installer can build the zip from any Python. The zip is
@@ -23,6 +24,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_SOURCE = REPO_ROOT / "krita_plugin"
 PROTOCOL_SOURCE = REPO_ROOT / "server" / "protocol.py"
+CONFIG_SOURCE = REPO_ROOT / "layerdecomp" / "config.py"
 PLUGIN_NAME = "layerdecomp_krita"
 # The websockets majors whose sync client the plugin uses; 15.x still runs on Python 3.9 (older Kritas).
 WEBSOCKETS_MAJORS = ("13.", "14.", "15.")
@@ -76,10 +78,11 @@ def _websockets_source() -> tuple[Path, str, Path | None]:
 
 def stage_plugin(dest: str | Path) -> Path:
     """Lay the plugin out in ``dest`` as it goes into the zip (the .desktop and .action files and the
-    package folder with protocol.py and websockets inside). Returns ``dest``."""
+    package folder with protocol.py, config.py and websockets inside). Returns ``dest``."""
     dest = Path(dest)
     package_source = PLUGIN_SOURCE / PLUGIN_NAME
-    for needed in (package_source / "__init__.py", PLUGIN_SOURCE / f"{PLUGIN_NAME}.desktop", PROTOCOL_SOURCE):
+    for needed in (package_source / "__init__.py", PLUGIN_SOURCE / f"{PLUGIN_NAME}.desktop", PROTOCOL_SOURCE,
+                   CONFIG_SOURCE):
         if not needed.is_file():
             raise PackagingError(f"{needed} is missing; package from a complete layerdecomp checkout")
     dest.mkdir(parents=True, exist_ok=True)
@@ -88,6 +91,7 @@ def stage_plugin(dest: str | Path) -> Path:
     package = dest / PLUGIN_NAME
     _copy_tree(package_source, package)
     shutil.copyfile(PROTOCOL_SOURCE, package / "protocol.py")
+    shutil.copyfile(CONFIG_SOURCE, package / "config.py")
     folder, version, licence = _websockets_source()
     vendor = package / "_vendor"
     _copy_tree(folder, vendor / "websockets")

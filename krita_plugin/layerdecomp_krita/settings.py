@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Optional
+
+from .config import config_dir, token_path
 
 GROUP = "layerdecomp"
 DEFAULT_PORT = 8765
@@ -22,7 +23,7 @@ SERVER_SETTINGS = "server.json"
 @dataclass
 class Settings:
     server_url: str = f"ws://127.0.0.1:{DEFAULT_PORT}"
-    # Empty: the server's own token file (see default_token_file).
+    # Empty: the server's own token file (config.token_path, the rule the server follows).
     token_file: str = ""
     # Empty: whatever backend the server was started with.
     backend: str = ""
@@ -47,26 +48,7 @@ class Settings:
         return options
 
     def resolved_token_file(self) -> Path:
-        return Path(os.path.expanduser(self.token_file)) if self.token_file.strip() else default_token_file()
-
-
-def config_dir() -> Path:
-    """The server's config folder (the same rule as ``layerdecomp.config``): ``LAYERDECOMP_CONFIG_DIR``
-    when set, else the platform's per-user config folder."""
-    override = os.environ.get("LAYERDECOMP_CONFIG_DIR")
-    if override:
-        return Path(override).expanduser()
-    if sys.platform == "win32":
-        base = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
-        return Path(base) / "layerdecomp"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "layerdecomp"
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "layerdecomp"
-
-
-def default_token_file() -> Path:
-    return config_dir() / "token"
+        return Path(os.path.expanduser(self.token_file)) if self.token_file.strip() else token_path()
 
 
 def read_token(settings: Settings) -> str:

@@ -114,7 +114,7 @@ class SettingsDialog(QtWidgets.QDialog):
 
         token_row = QtWidgets.QHBoxLayout()
         self.token_file = QtWidgets.QLineEdit(current.token_file)
-        self.token_file.setPlaceholderText(str(settings_module.default_token_file()))
+        self.token_file.setPlaceholderText(str(settings_module.token_path()))
         browse = QtWidgets.QPushButton("Browse…")
         browse.clicked.connect(self._browse_token)
         token_row.addWidget(self.token_file)

@@ -306,7 +306,7 @@ def test_token_file_follows_the_server_config(plugin, tmp_path, monkeypatch):
     import layerdecomp.config
 
     monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path))
-    assert s.default_token_file() == layerdecomp.config.token_path()
+    assert s.token_path() == layerdecomp.config.token_path()
     assert s.read_token(s.Settings()) == ""
     (tmp_path / "token").write_text("abc\n")
     assert s.read_token(s.Settings()) == "abc"
