@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from . import messages
+from . import messages, visibility_mask
 from .region import GROW, Rect, all_selected, plan_crop, tight_bounds
 
 log = logging.getLogger("layerdecomp_krita")
@@ -181,7 +181,8 @@ def write_result(source: Source, result: Any) -> Any:
         obj.addChildNode(mask, None)
     else:
         # Krita 5.1's scripting cannot fill a transparency mask: the recovered parts go to their own
-        # hidden layer above the Object instead (same picture; show it to see them).
+        # hidden layer above the Object (same picture; show it to see them). ``mask_upgrade`` then swaps
+        # that layer for a mask made through Krita's own action where the document has a view.
         seen, unseen = split_by_visibility(result.foreground, result.visibility)
         obj.setPixelData(seen, x, y, bw, bh)
         hidden_layer = doc.createNode(HIDDEN_PARTS_NAME, "paintlayer")
@@ -216,3 +217,15 @@ def write_result(source: Source, result: Any) -> Any:
         doc.refreshProjection()
         raise messages.write_failed(str(exc)) from None
     return group
+
+
+def mask_upgrade(krita: Any, source: Source, result: Any, group: Any) -> Optional[visibility_mask.MaskUpgrade]:
+    """For a result just written with a hidden-parts layer (Krita 5.1): the follow-up that swaps it for a
+    transparency mask on the Object (see ``visibility_mask``); None when there is nothing to swap."""
+    children = {c.name(): c for c in group.childNodes()}
+    if HIDDEN_PARTS_NAME not in children or OBJECT_NAME not in children:
+        return None
+    bx, by, bw, bh = result.box
+    return visibility_mask.MaskUpgrade(krita, source.document, children[OBJECT_NAME], children[HIDDEN_PARTS_NAME],
+                                       result.foreground, result.visibility, source.crop.x + bx,
+                                       source.crop.y + by, bw, bh, VISIBLE_MASK_NAME)

@@ -57,6 +57,7 @@ class Controller:
         # (level, code, text) of every message shown; the log has them too.
         self.messages: List[Tuple[str, str, str]] = []
         self.last_group: Any = None
+        self.mask_upgrade: Any = None  # a visibility_mask.MaskUpgrade still in progress
         self._stop_pump: Optional[Callable[[], None]] = None
 
     # -- entry points (GUI thread) ------------------------------------------------------------------
@@ -148,9 +149,28 @@ class Controller:
             log.exception("writing the result failed")
             return "error", messages.write_failed(str(exc))
         self.last_group = group
-        # The Object layer (on top in the group) is what an artist moves next.
-        job.source.document.setActiveNode(group.childNodes()[-1])
+        self._start_mask_upgrade(canvas.mask_upgrade(self.krita, job.source, result, group))
+        # The Object layer is what an artist moves next (a hidden-parts layer may sit above it).
+        objects = [c for c in group.childNodes() if c.name() == canvas.OBJECT_NAME]
+        job.source.document.setActiveNode(objects[0] if objects else group.childNodes()[-1])
         return "info", UserError("done", messages.done(job.source.node.name(), group.name()))
+
+    def _start_mask_upgrade(self, upgrade: Any) -> None:
+        """Krita 5.1: swap the hidden-parts layer for a transparency mask on later timer ticks (Krita
+        activates the new Object layer only after its event loop has run)."""
+        if upgrade is None:
+            return
+        self.mask_upgrade = upgrade
+        stop: List[Callable[[], None]] = []
+
+        def tick() -> None:
+            if upgrade.step():
+                if stop:
+                    stop.pop()()
+                if self.mask_upgrade is upgrade:
+                    self.mask_upgrade = None
+
+        stop.append(self.ui.start_timer(tick, PUMP_MS))
 
     def _close(self, job: Job) -> None:
         """Stop following the job: no more timer ticks, no progress dialog (so no late Cancel)."""

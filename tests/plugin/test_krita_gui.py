@@ -1,7 +1,8 @@
 """Decompose Selection in Krita's real GUI (under Xvfb), in a throwaway profile set up by the installer,
 against a real `layerdecomp serve` on loopback. One Krita session runs every phase (a launch costs
-~12 s): server down, success (the plugin starts the local server itself), an error reply, Cancel, and
-the server killed mid-job. The test-only driver plugin in gui_driver/ performs them and reports."""
+~12 s): server down, success (the plugin starts the local server itself), an error reply, Cancel,
+the server killed mid-job, and a result with recovered hidden parts (a synthetic result in place of the
+network job). The test-only driver plugin in gui_driver/ performs them and reports."""
 
 from __future__ import annotations
 
@@ -65,6 +66,30 @@ def _layers(path, h, w):
     return np.frombuffer(Path(path).read_bytes(), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
 
 
+def _hidden_parts_case(tmp_path):
+    """A synthetic result with recovered hidden parts: an object whose left third is hidden (green, visibility
+    0) and whose visible part has the photo's colours; its clean plate is the photo itself, so a correct
+    mask leaves the picture exactly as it was."""
+    h, w = 48, 64
+    yy, xx = np.mgrid[0:h, 0:w]
+    photo = np.dstack([xx * 4, yy * 5, (xx + yy) * 2, np.full((h, w), 255)]).astype(np.uint8)
+    selection = np.zeros((h, w), np.uint8)
+    selection[12:36, 16:48] = 255
+    foreground = np.zeros((h, w, 4), np.uint8)
+    foreground[12:36, 16:48] = photo[12:36, 16:48]
+    foreground[12:36, 16:28] = (0, 200, 0, 255)
+    visibility = np.zeros((h, w), np.uint8)
+    visibility[12:36, 28:48] = 255
+    assert ((foreground[..., 3] > 0) & (visibility == 0)).any()  # there are hidden parts
+    files = {}
+    for name, data in (("photo", photo[..., [2, 1, 0, 3]]), ("foreground", foreground[..., [2, 1, 0, 3]]),
+                       ("selection", selection), ("visibility", visibility)):
+        files[name] = str(tmp_path / f"hidden_{name}.raw")
+        Path(files[name]).write_bytes(np.ascontiguousarray(data).tobytes())
+    return {"config": dict(files, size=[w, h]), "size": (w, h), "photo": photo, "foreground": foreground,
+            "visibility": visibility}
+
+
 def test_decompose_selection_in_krita_gui(tmp_path):
     krita = require_tool("krita")
     xvfb_run = require_tool("xvfb-run")
@@ -100,6 +125,8 @@ def test_decompose_selection_in_krita_gui(tmp_path):
     big_mask = cv2.resize(mask, None, fx=6, fy=6, interpolation=cv2.INTER_NEAREST)
     (tmp_path / "big_mask.raw").write_bytes(big_mask.tobytes())
 
+    hidden = _hidden_parts_case(tmp_path)
+
     unused_port, auto_port, kill_port = _free_ports(3)
     server_env = dict(os.environ, LAYERDECOMP_CONFIG_DIR=env["LAYERDECOMP_CONFIG_DIR"])
     server_log = open(tmp_path / "kill_server.log", "w")
@@ -108,7 +135,7 @@ def test_decompose_selection_in_krita_gui(tmp_path):
         "out": str(out), "photo": str(photo), "mask": str(tmp_path / "mask.raw"),
         "big_photo": str(tmp_path / "big.png"), "big_mask": str(tmp_path / "big_mask.raw"),
         "unused_port": unused_port, "auto_port": auto_port, "kill_port": kill_port, "kill_pid": kill_server.pid,
-        "server_command": f'"{sys.executable}" -m layerdecomp serve',
+        "server_command": f'"{sys.executable}" -m layerdecomp serve', "hidden": hidden["config"],
     }))
 
     krita_log = open(tmp_path / "krita.log", "w")
@@ -186,6 +213,21 @@ def test_decompose_selection_in_krita_gui(tmp_path):
     assert result["stray_dialogs"] == []
     assert phases["cancel"]["dialog_seen"] is True
     assert phases["killed"]["killed_while"] == "working"
+
+    # 6. Recovered hidden parts: the Object keeps them under a transparency mask equal to the visibility
+    # (made through Krita 5.1's own action), so the picture is exactly as before; the selection is back.
+    phase = phases["hidden_parts"]
+    assert [m[:2] for m in phase["messages"]] == [["info", "done"]], phase["messages"]
+    assert phase["tree"] == [["Background", "paintlayer", True, []],
+                             ["Object", "paintlayer", True, [["Visible part", "transparencymask", True]]]]
+    assert phase["selection_restored"] is True
+    assert phase["active"] in ("Object", "Visible part")
+    hw, hh = hidden["size"]
+    mask_pixels = np.frombuffer((out / "hidden_Object_transparencymask.raw").read_bytes(), np.uint8)
+    assert np.array_equal(mask_pixels.reshape(hh, hw), hidden["visibility"])
+    assert np.array_equal(_layers(out / "hidden_Object.raw", hh, hw), hidden["foreground"])
+    assert np.array_equal(_layers(out / "hidden_composite_before.raw", hh, hw), hidden["photo"])
+    assert np.array_equal(_layers(out / "hidden_composite_after.raw", hh, hw), hidden["photo"])
 
     # The server the plugin started is stopped when Krita quits.
     pid = result["local_server_pid"]

@@ -212,6 +212,44 @@ def test_hidden_parts_are_kept_but_hidden(plugin, krita):
     assert np.array_equal(seen, np.where(keep, fg, 0)) and np.array_equal(unseen, np.where(keep, 0, fg))
 
 
+
+def test_mask_upgrade_leaves_the_hidden_layer_when_it_cannot_run(plugin, krita):
+    """The Krita 5.1 follow-up that swaps the hidden-parts layer for a transparency mask (checked in real
+    Krita by test_krita_gui) gives up, touching nothing, without the action, without a view of the
+    document for its time, or when the result's layers changed meanwhile."""
+    from layerdecomp_krita import canvas, visibility_mask
+
+    doc, _ = _doc(krita, 30, 30)
+    mask = np.zeros((30, 30), np.uint8)
+    mask[10:20, 10:20] = 255
+    _select(doc, mask)
+    source = canvas.read_source(doc, doc.activeNode())
+    result, fg, bg, vis = _result(plugin, source, (0, 0, 10, 8), hidden=True)
+    group = canvas.write_result(source, result)
+    layout = _tree(group)
+    pixels = [c.pixelData(0, 0, 30, 30) for c in group.childNodes()]
+
+    def unchanged():
+        return _tree(group) == layout and [c.pixelData(0, 0, 30, 30) for c in group.childNodes()] == pixels
+
+    upgrade = canvas.mask_upgrade(krita, source, result, group)
+    assert upgrade.step() is True and unchanged()  # this Krita has no actions
+
+    krita.action = lambda name: pytest.fail("the action must not run on a document without the view")
+    krita.createDocument(5, 5)  # now the active document
+    upgrade = canvas.mask_upgrade(krita, source, result, group)
+    steps = [upgrade.step() for _ in range(visibility_mask.MAX_TICKS + 1)]
+    assert steps == [False] * visibility_mask.MAX_TICKS + [True] and unchanged()
+
+    krita._active_document = doc
+    upgrade = canvas.mask_upgrade(krita, source, result, group)
+    group.childNodes()[1].setPixelData(b"\x01" * 4, source.crop.x, source.crop.y, 1, 1)  # the artist painted
+    assert upgrade.step() is True
+    assert _tree(group) == layout
+    assert canvas.mask_upgrade(krita, source, result, canvas.write_result(source, result)) is not None
+    plain, _, _, _ = _result(plugin, source, (0, 0, 10, 8))
+    assert canvas.mask_upgrade(krita, source, plain, canvas.write_result(source, plain)) is None
+
 def test_a_failed_insert_leaves_the_document_as_it_was(plugin, krita):
     from layerdecomp_krita import canvas
     from layerdecomp_krita.messages import UserError

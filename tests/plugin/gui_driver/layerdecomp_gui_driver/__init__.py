@@ -299,10 +299,80 @@ class Driver(Extension):
         yield self.wait(done, 30, "the killed job")
         self.conclude("killed", big, controller)
 
+        # 6. A result with recovered hidden parts: on Krita 5.1 the Object gets a transparency mask made
+        # through Krita's own action.
+        yield from self.hidden_parts(controller, done)
+
         # The plugin started a server in phase 2; it stops it when Krita quits (checked by the test).
         from layerdecomp_krita.local_server import LOCAL
 
         self.result["local_server_pid"] = LOCAL.process.pid if LOCAL.process else None
 
+    def hidden_parts(self, controller, done):
+        """Decompose Selection on a small picture, with the job's network part replaced by a synthetic
+        result (the server's backends recover no hidden parts); the rest is the plugin's real path."""
+        from layerdecomp_krita import canvas
+        from layerdecomp_krita.client import JobResult
+
+        k = Krita.instance()
+        cfg = self.config["hidden"]
+        w, h = cfg["size"]
+        doc = k.createDocument(w, h, "hidden parts", "RGBA", "U8", "", 72.0)
+        k.activeWindow().addView(doc)
+        yield self.wait(lambda: k.activeDocument() == doc, 30, "the hidden-parts document's view")
+        layer = [n for n in doc.rootNode().childNodes() if n.type() == "paintlayer"][0]
+        layer.setPixelData(_read(cfg["photo"]), 0, 0, w, h)
+        doc.setActiveNode(layer)
+        selection = Selection()
+        selection.setPixelData(_read(cfg["selection"]), 0, 0, w, h)
+        doc.setSelection(selection)
+        doc.refreshProjection()
+        reads = []
+
+        def settled():
+            reads.append(doc.pixelData(0, 0, w, h).data())
+            return len(reads) >= 3 and reads[-1] == reads[-2]
+
+        yield self.wait(settled, 30, "the hidden-parts projection")
+        yield self.wait(lambda: doc.activeNode() is not None and doc.activeNode().name() == layer.name(), 10,
+                        "the hidden-parts layer to be active")
+        _write(self.out, "hidden_composite_before.raw", reads[-1])
+        selection_before = doc.selection().pixelData(0, 0, w, h).data()
+
+        c = canvas.read_source(doc, layer).crop  # the crop the plugin reads when triggered
+
+        def crop(data, bpp):
+            return b"".join(data[((c.y + r) * w + c.x) * bpp:((c.y + r) * w + c.x + c.w) * bpp] for r in range(c.h))
+
+        result = JobResult((0, 0, c.w, c.h), crop(_read(cfg["foreground"]), 4), crop(_read(cfg["photo"]), 4),
+                           crop(_read(cfg["visibility"]), 1), {})
+        real_run_job = controller.run_job
+        controller.run_job = lambda settings, request, cancel, emit: result
+        try:
+            started = time.monotonic()
+            self.trigger("hidden_parts", doc, controller)
+            yield self.wait(done, 30, "the hidden-parts job")
+            yield self.wait(lambda: controller.mask_upgrade is None, 10, "the transparency mask")
+            finished = time.monotonic() - started
+        finally:
+            controller.run_job = real_run_job
+        self.conclude("hidden_parts", doc, controller)
+        group = controller.last_group
+        record = self.result["phases"]["hidden_parts"]
+        record.update({
+            "seconds": finished,
+            "tree": [[n.name(), n.type(), n.visible(), [[m.name(), m.type(), m.visible()] for m in n.childNodes()]]
+                     for n in group.childNodes()],
+            "selection_restored": doc.selection() is not None
+            and doc.selection().pixelData(0, 0, w, h).data() == selection_before,
+            "active": doc.activeNode().name() if doc.activeNode() else None})
+        for layer_node in group.childNodes():
+            _write(self.out, f"hidden_{layer_node.name()}.raw", layer_node.pixelData(0, 0, w, h).data())
+            for mask in layer_node.childNodes():
+                _write(self.out, f"hidden_{layer_node.name()}_{mask.type()}.raw", mask.pixelData(0, 0, w, h).data())
+        doc.refreshProjection()
+        reads.clear()
+        yield self.wait(settled, 30, "the hidden-parts projection after writing")
+        _write(self.out, "hidden_composite_after.raw", reads[-1])
 
 Krita.instance().addExtension(Driver(Krita.instance()))
