@@ -73,7 +73,12 @@ def add_by_action(krita: Any, document: Any, layer: Any, visibility: bytes, x: i
         action.trigger()
         made = [m for uid, m in _masks(layer).items() if uid not in before]
         if len(made) != 1:
-            log.info("no transparency mask: Krita's action made %d masks", len(made))
+            log.info("no transparency mask: Krita's action made %d masks on the Object", len(made))
+            # Krita activates the mask it made: one made elsewhere (the active node changed under us) goes too.
+            stray = document.activeNode()
+            if stray is not None and stray.type() == "transparencymask" \
+                    and stray.parentNode().uniqueId() != layer.uniqueId():
+                made.append(stray)
             for extra in made:
                 extra.remove()
             return None
