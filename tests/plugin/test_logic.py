@@ -250,6 +250,7 @@ def test_mask_upgrade_leaves_the_hidden_layer_when_it_cannot_run(plugin, krita):
     plain, _, _, _ = _result(plugin, source, (0, 0, 10, 8))
     assert canvas.mask_upgrade(krita, source, plain, canvas.write_result(source, plain)) is None
 
+
 def test_a_failed_insert_leaves_the_document_as_it_was(plugin, krita):
     from layerdecomp_krita import canvas
     from layerdecomp_krita.messages import UserError
