@@ -49,17 +49,20 @@ def _png_bit_depth(path: Path) -> int | None:
     return head[24]
 
 
+def _has_alpha(im: Image.Image) -> bool:
+    return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+
+
 def load_image(path: str | os.PathLike) -> np.ndarray:
     """An 8-bit picture as H×W×3 (RGB) or H×W×4 (RGBA, when the file has transparency) uint8."""
     im = _open(path, "image")
-    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
-    return np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
+    return np.asarray(im.convert("RGBA" if _has_alpha(im) else "RGB"))
 
 
 def load_mask(path: str | os.PathLike) -> np.ndarray:
     """A mask as H×W uint8: a greyscale image, or the alpha channel of an image that has one."""
     im = _open(path, "mask")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+    if _has_alpha(im):
         return np.asarray(im.convert("RGBA"))[..., 3].copy()
     return np.asarray(im.convert("L"))
 
