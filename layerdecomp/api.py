@@ -74,7 +74,7 @@ def decompose(
         "backend": cls.name,
         "occlusion_recovery": bool(cls.supports_occlusion and result.amodal_alpha is not None),
         "box": list(region.box.as_tuple()),
-        "options": {"margin": margin, "grow": grow, **{k: v for k, v in options.items()}},
+        "options": {"margin": margin, "grow": grow, **options},
         **result.metadata,
     }
     decomposition = assemble(image, region, result, metadata)
