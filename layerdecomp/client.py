@@ -25,6 +25,7 @@ from server.protocol import DEFAULT_PORT, ErrorCode, FrameCollector, Role
 
 from .config import read_token
 from .errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
+from .layering import from_crop_layers
 from .region import DEFAULT_GROW, plan_region
 from .types import Box, CancelToken, Decomposition, ProgressCallback
 from .validate import validate
@@ -224,7 +225,8 @@ class Client:
 
     def _receive_result(self, ws: ClientConnection, result: protocol.Result, image: np.ndarray,
                         region: Box) -> Decomposition:
-        collector = FrameCollector(protocol.result_frames(result))
+        headers = protocol.result_frames(result)
+        collector = FrameCollector(headers)
         while not collector.complete:
             data = ws.recv()
             if isinstance(data, str):
@@ -236,17 +238,10 @@ class Client:
                 raise ServerError(exc.code, f"the server sent a bad result frame: {exc.message}") from None
         x, y, w, h = result.box
         box = Box(region.x + x, region.y + y, w, h)  # from the uploaded crop's coordinates to the picture's
-        crops = {header.role: pixels.frame_to_array(header, collector.frames[header.role])
-                 for header in protocol.result_frames(result)}
-        # The server sends only the box; outside it the layers are "transparent / the input / not visible".
-        height, width = image.shape[:2]
-        foreground = np.zeros((height, width, 4), np.uint8)
-        background = image.copy()
-        visibility = np.zeros((height, width), np.uint8)
-        foreground[box.slices] = crops[Role.FOREGROUND]
-        background[box.slices] = crops[Role.BACKGROUND]
-        visibility[box.slices] = crops[Role.VISIBILITY]
+        crops = {header.role: pixels.frame_to_array(header, collector.frames[header.role]) for header in headers}
         metadata = dict(result.metadata)
         if "box" in metadata:
             metadata["box"] = list(box.as_tuple())
-        return Decomposition(foreground, background, visibility, box, metadata)
+        # The server sends only the box; outside it the layers are "transparent / the input / not visible".
+        return from_crop_layers(image, box, crops[Role.FOREGROUND], crops[Role.BACKGROUND], crops[Role.VISIBILITY],
+                                metadata)

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from .region import Region
-from .types import BackendResult, Decomposition
+from .types import BackendResult, Box, Decomposition
 
 
 def _solve_foreground(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -97,11 +97,17 @@ def assemble(image: np.ndarray, region: Region, result: BackendResult, metadata:
         background_crop = np.dstack([background_crop, np.where(region.hole, filled_alpha, source_alpha)])
         rgba[..., 3] = (rgba[..., 3].astype(np.uint16) * source_alpha // 255).astype(np.uint8)
 
+    return from_crop_layers(image, region.box, rgba, background_crop, visibility_crop, metadata)
+
+
+def from_crop_layers(image: np.ndarray, box: Box, foreground_crop: np.ndarray, background_crop: np.ndarray,
+                     visibility_crop: np.ndarray, metadata: dict) -> Decomposition:
+    """Full-size layers from layers cropped to ``box``: outside it transparent / the input / not visible."""
     height, width = image.shape[:2]
     foreground = np.zeros((height, width, 4), np.uint8)
     background = image.copy()
     visibility = np.zeros((height, width), np.uint8)
-    foreground[sl] = rgba
-    background[sl] = background_crop
-    visibility[sl] = visibility_crop
-    return Decomposition(foreground, background, visibility, region.box, metadata)
+    foreground[box.slices] = foreground_crop
+    background[box.slices] = background_crop
+    visibility[box.slices] = visibility_crop
+    return Decomposition(foreground, background, visibility, box, metadata)
