@@ -8,7 +8,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import backends
-from .errors import Cancelled
+from .errors import raise_if_cancelled
 from .layering import assemble
 from .region import DEFAULT_GROW, plan_region
 from .types import CancelToken, Decomposition, ProgressCallback
@@ -38,11 +38,6 @@ def decompose(
     go to the backend (see its ``load_options`` / ``run_options``).
     """
     report = progress or _no_progress
-
-    def checkpoint() -> None:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("the decomposition was cancelled")
-
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     image, mask = validate(image, mask)
@@ -51,7 +46,7 @@ def decompose(
     region = plan_region(mask, margin=margin, grow=grow)
     timings["region"] = time.perf_counter() - t0
     report("region", 1.0)
-    checkpoint()
+    raise_if_cancelled(cancel)
 
     t0 = time.perf_counter()
     engine = backends.get_backend(cls.name, **load_options)
@@ -67,7 +62,7 @@ def decompose(
         **run_options,
     )
     timings["backend"] = time.perf_counter() - t0
-    checkpoint()
+    raise_if_cancelled(cancel)
 
     t0 = time.perf_counter()
     metadata = {

@@ -21,14 +21,9 @@ import numpy as np
 
 from .. import fill as fill_module
 from .. import matting as matting_module
-from ..errors import Cancelled, InvalidInput
+from ..errors import InvalidInput, raise_if_cancelled
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend
-
-
-def _check(cancel: Optional[CancelToken]) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("the decomposition was cancelled")
 
 
 def edge_background(alpha: np.ndarray, fill: np.ndarray, local: np.ndarray) -> np.ndarray:
@@ -54,7 +49,7 @@ class ClassicalBackend(Backend):
         method = matting
         if method not in ("closed_form", "guided"):
             raise InvalidInput(f"matting must be 'closed_form' or 'guided', not {method!r}")
-        _check(cancel)
+        raise_if_cancelled(cancel)
         timings: dict[str, float] = {}
         outcome: dict[str, Any] = {}
 
@@ -77,15 +72,15 @@ class ClassicalBackend(Backend):
         timings["alpha"] = time.perf_counter() - t0
         timings["alpha_cpu"] = time.thread_time() - c0
         progress("alpha", 1.0)
-        _check(cancel)  # the fill thread finishes on its own; its result is dropped
+        raise_if_cancelled(cancel)  # the fill thread finishes on its own; its result is dropped
 
         while worker.is_alive():  # wait for the fill, still answering a cancel at once
             worker.join(timeout=0.05)
-            _check(cancel)
+            raise_if_cancelled(cancel)
         if "error" in outcome:
             raise outcome["error"]
         progress("fill", 1.0)
-        _check(cancel)
+        raise_if_cancelled(cancel)
         background = edge_background(alpha, outcome["fill"], local)
         return BackendResult(
             background=background,
