@@ -359,6 +359,7 @@ class DecompositionServer:
             raise ProtocolError(ErrorCode.DUPLICATE_JOB, f"job {job} is already open on this connection; "
                                 "use a new job id", job)
         deadline = time.monotonic() + self.limits.upload_timeout_s
+        expected = upload_frames(message)
         try:
             if self.closing:
                 raise ProtocolError(ErrorCode.SHUTTING_DOWN, "the server is shutting down", job)
@@ -369,11 +370,10 @@ class DecompositionServer:
                                     "maximum; try again when one finishes", job)
         except (ProtocolError, LayerDecompError) as exc:
             # Swallow the job's frames that are surely on their way, so the client hears one error.
-            connection.uploads[job] = _Upload(message, deadline, None, len(upload_frames(message)))
+            connection.uploads[job] = _Upload(message, deadline, None, len(expected))
             connection.send_error(exc.code, str(exc), job)
             return
-        collector = FrameCollector(upload_frames(message))
-        connection.uploads[job] = _Upload(message, deadline, collector, len(upload_frames(message)))
+        connection.uploads[job] = _Upload(message, deadline, FrameCollector(expected), len(expected))
         self.open_jobs += 1
 
     def _check_job_options(self, message: Decompose) -> None:
