@@ -49,7 +49,7 @@ def decompose(
     raise_if_cancelled(cancel)
 
     t0 = time.perf_counter()
-    engine = backends.get_backend(cls.name, **load_options)
+    engine = backends.instance(cls, load_options)
     timings["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     crop = image[region.box.slices]

@@ -8,8 +8,8 @@ import sys
 
 from .errors import LayerDecompError
 
-# subcommand -> (module, one-line help). Modules are imported only when their subcommand runs, so
-# `layerdecomp decompose` never pays for torch or the server.
+# subcommand -> (module, one-line help). Each module keeps its heavy imports inside ``run``, so building
+# the parser stays cheap and `layerdecomp decompose` never pays for torch or the server.
 SUBCOMMANDS = {
     "decompose": ("layerdecomp.commands.decompose", "split the selected object out of a picture"),
     "data": ("layerdecomp.commands.data", "make training/evaluation triplets (tar shards) from layered sources"),

@@ -151,7 +151,7 @@ class DecompositionServer:
         self.backend_class = backends.resolve(config.backend, **config.options)
         self.load_options, self.default_options = backends.split_options(self.backend_class, config.options)
         t0 = time.perf_counter()
-        self.engine = backends.get_backend(self.backend_class.name, **self.load_options)
+        self.engine = backends.instance(self.backend_class, self.load_options)
         log.info("loaded the %s backend in %.1f s", self.backend_class.name, time.perf_counter() - t0)
         # What the backend runs on, for the welcome message: its own word if it has one, else the option.
         self.device = str(getattr(self.engine, "device", None) or self.load_options.get("device") or "cpu")

@@ -103,12 +103,16 @@ def split_options(cls: type[Backend], options: dict[str, Any]) -> tuple[dict, di
     return load, run
 
 
-def get_backend(name: str = "auto", **load_options: Any) -> Backend:
-    """A ready backend instance, created on first use and kept for the same name and load options."""
-    cls = resolve(name, **load_options)
+def instance(cls: type[Backend], load_options: dict[str, Any]) -> Backend:
+    """The ready instance of an already resolved backend, created on first use and kept per load options."""
     options = {k: v for k, v in load_options.items() if k in cls.load_options}
     key = (cls.name, tuple(sorted((k, repr(v)) for k, v in options.items())))
     with _lock:
         if key not in _instances:
             _instances[key] = cls(**options)
         return _instances[key]
+
+
+def get_backend(name: str = "auto", **load_options: Any) -> Backend:
+    """A ready backend instance by name (``auto`` resolved here), kept for the same name and load options."""
+    return instance(resolve(name, **load_options), load_options)
