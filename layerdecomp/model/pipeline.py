@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 
-from ..errors import Cancelled
+from ..errors import raise_if_cancelled
 from ..types import CancelToken
 from . import context as ctx
 from .dual_stream import DEFAULT_GUIDANCE, LayerDecompositionModel
@@ -41,11 +41,6 @@ def flow_timesteps(scheduler, steps: int, tokens: int, device) -> torch.Tensor:
     sigmas = np.linspace(1.0, 1.0 / steps, steps)
     scheduler.set_timesteps(sigmas=sigmas, mu=mu, device=device)
     return scheduler.timesteps
-
-
-def _check_cancel(cancel: Optional[CancelToken]) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("the decomposition was cancelled")
 
 
 class LayerDecompositionPipeline(DiffusionPipeline):
@@ -96,14 +91,14 @@ class LayerDecompositionPipeline(DiffusionPipeline):
         latents = torch.randn((1, 2 * tokens, channels), generator=generator).to(device, torch.float32)
         timesteps = flow_timesteps(self.scheduler, steps, tokens, device)
         for index, t in enumerate(timesteps):
-            _check_cancel(cancel)
+            raise_if_cancelled(cancel)
             sigma = (t / 1000).reshape(1)
             v_bg, v_fg = model(latents[:, :tokens], latents[:, tokens:], sigma, cond, guidance=guidance)
             velocity = torch.cat([v_bg, v_fg], dim=1).to(torch.float32)
             latents = self.scheduler.step(velocity, t, latents, return_dict=False)[0]
             if callback is not None:
                 callback(index + 1, len(timesteps))
-        _check_cancel(cancel)
+        raise_if_cancelled(cancel)
         background = model.decode_background(latents[:, :tokens], height, width)
         foreground = model.decode_foreground(latents[:, tokens:], height, width)
         self.maybe_free_model_hooks()
@@ -137,10 +132,10 @@ class ZeroShotFill:
         def on_step(pipe, index, t, kwargs):
             if callback is not None:
                 callback(index + 1, steps)
-            _check_cancel(cancel)
+            raise_if_cancelled(cancel)
             return {}
 
-        _check_cancel(cancel)
+        raise_if_cancelled(cancel)
         device = self.pipe._execution_device
         dtype = self.components.transformer.dtype
         out = self.pipe(
