@@ -46,7 +46,7 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
     # Where the object is absent (alpha 0) the input *is* the background: the hole grows beyond the
     # selection so that matting can find the object's soft edge there, not to repaint what surrounds it.
     # So the fill is used only under the object, and the composite equals the input everywhere.
-    background = np.where((hole & (alpha8 > 0))[..., None], fill, image)
+    background = np.where((alpha8 > 0)[..., None], fill, image)  # alpha8 is already 0 outside the hole
     if result.foreground is not None:
         a = alpha[..., None]
         edge = (a > 0) & (a < 1)
@@ -56,7 +56,7 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
         # Trust the estimate fully up to a = 0.5, then hand over to the fill as the object turns opaque.
         weight = np.clip(2.0 * (1.0 - a), 0.0, 1.0)
         blended = weight * local + (1.0 - weight) * fill
-        background = np.where(edge & hole[..., None], blended, background)
+        background = np.where(edge, blended, background)
     background8 = np.clip(np.rint(background), 0, 255).astype(np.uint8)
 
     foreground = _solve_foreground(image, alpha, background8.astype(np.float32))
