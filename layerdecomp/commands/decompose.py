@@ -52,9 +52,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _backend_options(args: argparse.Namespace) -> dict:
     """-O options, plus --model / --adapter when given."""
     options = dict(args.option)
-    for key in ("model", "adapter"):
-        if getattr(args, key, None):
-            options[key] = getattr(args, key)
+    if args.model:
+        options["model"] = args.model
+    if args.adapter:
+        options["adapter"] = args.adapter
     return options
 
 
