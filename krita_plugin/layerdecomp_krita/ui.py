@@ -100,7 +100,7 @@ class QtUI:
 class SettingsDialog(QtWidgets.QDialog):
     """Server address, token file, backend and its options, automatic start of the local server."""
 
-    BACKENDS = ("", "auto", "classical", "diffusion")
+    BACKENDS = ("", "auto", "classical", "learned", "diffusion")
 
     def __init__(self, current: settings_module.Settings, parent: Optional[QtWidgets.QWidget] = None) -> None:
         super().__init__(parent)
