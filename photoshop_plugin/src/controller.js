@@ -11,6 +11,7 @@
 "use strict";
 
 const M = require("./messages.js");
+/** @typedef {InstanceType<typeof M.UserError>} UserError */
 const { CancelToken, runJob } = require("./client.js");
 
 /** @type {Record<string, string>} */
@@ -42,7 +43,7 @@ class Controller {
     this.readToken = parts.readToken;
     this.WebSocket = parts.WebSocket;
     this.runJob = parts.runJob || runJob;
-    /** @type {{cancel: CancelToken} | null} */
+    /** @type {{cancel: CancelToken, writing: boolean} | null} */
     this.job = null;
     /** @type {Array<[string, string, string]>} (level, code, text) of every message shown */
     this.messages = [];
@@ -54,7 +55,7 @@ class Controller {
       this.tell("warning", M.busy());
       return;
     }
-    const job = { cancel: new CancelToken() };
+    const job = { cancel: new CancelToken(), writing: false };
     this.job = job;
     try {
       const settings = this.loadSettings();
@@ -68,6 +69,7 @@ class Controller {
         this.WebSocket);
       if (this.job !== job) return; // cancelled meanwhile: the result is dropped
       this.ui.closeProgress();
+      job.writing = true; // too late to cancel: the write is one step that either happens or not
       const group = await this.host.writeResult(source, result);
       this.end(job, "info", new M.UserError("done", M.done(source.layerName, group)));
     } catch (err) {
@@ -81,7 +83,7 @@ class Controller {
   /** The panel's Cancel: the document stays as it is, whatever the server does next. */
   cancel() {
     const job = this.job;
-    if (!job) return;
+    if (!job || job.writing) return;
     job.cancel.cancel();
     this.end(job, "info", M.cancelled());
   }
@@ -94,7 +96,7 @@ class Controller {
       payload.fraction);
   }
 
-  /** @param {any} job @param {"info" | "warning" | "error"} level @param {M.UserError} outcome */
+  /** @param {any} job @param {"info" | "warning" | "error"} level @param {UserError} outcome */
   end(job, level, outcome) {
     if (this.job !== job) return;
     this.job = null;
@@ -102,7 +104,7 @@ class Controller {
     this.tell(level, outcome);
   }
 
-  /** @param {"info" | "warning" | "error"} level @param {M.UserError} error */
+  /** @param {"info" | "warning" | "error"} level @param {UserError} error */
   tell(level, error) {
     this.messages.push([level, error.code, error.message]);
     this.ui.notify(level, error.message);

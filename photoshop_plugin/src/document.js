@@ -66,7 +66,7 @@ function hasHiddenParts(/** @type {Uint8Array} */ foreground, /** @type {Uint8Ar
   return false;
 }
 
-/** @param {any} layer @param {number} id @returns {any} */
+/** The layer `id` anywhere in `layers` and their groups. @param {any} layers @param {number} id @returns {any} */
 function findLayer(layers, id) {
   for (const layer of layers) {
     if (layer.id === id) return layer;
@@ -83,7 +83,7 @@ function sameBytes(a, b) {
   return true;
 }
 
-/** The Photoshop side of a job. @param {any} photoshop the `photoshop` module */
+/** The Photoshop side of a job. @param {typeof import("photoshop")} photoshop the `photoshop` module */
 function createHost(photoshop) {
   const { app, core, imaging, action, constants } = photoshop;
   const identity = (/** @type {number} */ v) => v;
@@ -173,7 +173,7 @@ function createHost(photoshop) {
     if (bx + bw > source.crop.w || by + bh > source.crop.h) {
       throw M.serverConfused(`the result box ${result.box} lies outside the picture sent`);
     }
-    const target = { left: source.crop.x + bx, top: source.crop.y + by };
+    const target = { left: source.crop.x + bx, top: source.crop.y + by, width: bw, height: bh };
     const doc = app.documents.find((/** @type {any} */ d) => d.id === source.documentID);
     if (!doc) throw M.documentGone();
     const documentID = doc.id;
@@ -198,7 +198,7 @@ function createHost(photoshop) {
     return name;
   }
 
-  /** @param {any} doc @param {any} layer @param {Source} source @param {import("./client.js").JobResult} result @param {{left: number, top: number}} target @param {string} name */
+  /** @param {any} doc @param {any} layer @param {Source} source @param {import("./client.js").JobResult} result @param {{left: number, top: number, width: number, height: number}} target @param {string} name */
   async function build(doc, layer, source, result, target, name) {
     const [, , w, h] = result.box;
     const documentID = doc.id;

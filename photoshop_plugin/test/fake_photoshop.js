@@ -541,6 +541,9 @@ class FakeDocument {
 /** @param {FakeImageData} image @param {{left: number, top: number}} at @param {FakeDocument} doc @param {any} target @param {number} channels */
 function blit(image, at, doc, target, channels) {
   const left = at ? at.left : 0, top = at ? at.top : 0;
+  if (at && "width" in at && (at.width !== image.width || at.height !== image.height)) {
+    throw new Error("targetBounds' size differs from the image data's");
+  }
   for (let row = 0; row < image.height; row++) {
     for (let col = 0; col < image.width; col++) {
       const x = left + col, y = top + row;

@@ -233,3 +233,17 @@ test("what cannot be decomposed is refused before anything is sent", async () =>
     assert.deepEqual(p.doc.describe(), before);
   }
 });
+
+test("the server's Origin policy: no Origin (UXP, native clients) is admitted; any Origin is refused", async () => {
+  /** @param {string | undefined} origin @returns {Promise<string>} */
+  const handshake = (origin) => new Promise((resolve) => {
+    const ws = new WebSocket(server.url, origin === undefined ? {} : { origin });
+    ws.on("open", () => { ws.close(); resolve("open"); });
+    ws.on("unexpected-response", (_req, res) => { resolve(String(res.statusCode)); ws.terminate(); });
+    ws.on("error", (err) => resolve(err.message));
+  });
+  assert.equal(await handshake(undefined), "open");
+  for (const origin of ["null", "file://", "http://localhost:3000", "http://127.0.0.1:8765", "https://evil.example"]) {
+    assert.equal(await handshake(origin), "403", origin);
+  }
+});
