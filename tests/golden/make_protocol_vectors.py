@@ -1,4 +1,5 @@
-"""Golden messages and frames of the wire protocol, written by the Python reference (server/protocol.py).
+"""Golden messages and frames of the wire protocol, written by the Python reference (server/protocol.py,
+imported as layerdecomp_server.protocol).
 
 The JavaScript port (photoshop_plugin/src/protocol.js) is kept byte-compatible with the Python module
 by these vectors: the Python test (tests/golden/test_protocol_vectors.py) checks that the committed
@@ -17,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List
 
-from server import protocol as P
+from layerdecomp_server import protocol as P
 
 VECTORS_PATH = Path(__file__).with_name("protocol_vectors.json")
 # What a client writes. A JavaScript client must write these byte for byte as Python does; what the
@@ -172,7 +173,7 @@ def _expected_frames() -> Dict[str, Any]:
 
 def build() -> Dict[str, Any]:
     return {
-        "about": "Written by tests/golden/make_protocol_vectors.py from server/protocol.py; do not edit by hand.",
+        "about": "Written by tests/golden/make_protocol_vectors.py from server/protocol.py (imported as layerdecomp_server.protocol); do not edit by hand.",
         "protocol_version": P.PROTOCOL_VERSION,
         "header_size": P.HEADER_SIZE,
         "limits": P.Limits().to_json(),

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from server import protocol as P
+from layerdecomp_server import protocol as P
 
 from .make_protocol_vectors import VECTORS_PATH, render
 
