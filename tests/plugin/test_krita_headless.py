@@ -4,7 +4,6 @@ BGRA order, soft selection values, the library's result written so that the comp
 from __future__ import annotations
 
 import json
-import subprocess
 
 import numpy as np
 from PIL import Image
@@ -12,11 +11,10 @@ from PIL import Image
 import layerdecomp
 from layerdecomp.region import plan_region
 
-from .conftest import HERE, clean_env, require_tool
+from .conftest import HERE, clean_env
 
 
-def test_pixels_in_real_krita(staged_plugin, tmp_path):
-    kritarunner = require_tool("kritarunner")
+def test_pixels_in_real_krita(staged_plugin, tmp_path, krita_launcher):
     work = tmp_path / "work"
     work.mkdir()
     rng = np.random.default_rng(0)
@@ -48,8 +46,8 @@ def test_pixels_in_real_krita(staged_plugin, tmp_path):
                                                   "box": [0, 0, crop.w, crop.h]}))
 
     env = clean_env(tmp_path / "home", QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(HERE / "krita_scripts"))
-    run = subprocess.run([kritarunner, "-s", "headless_checks", "-f", "main", str(staged_plugin), str(work)],
-                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    run = krita_launcher.headless(["-s", "headless_checks", "-f", "main", str(staged_plugin), str(work)],
+                                  env=env, cwd=tmp_path, timeout=120)
     report_file = work / "report.json"
     assert report_file.exists(), f"kritarunner wrote no report (exit {run.returncode}):\n{run.stderr[-3000:]}"
     report = json.loads(report_file.read_text())
