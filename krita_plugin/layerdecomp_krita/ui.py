@@ -44,7 +44,9 @@ class QtUI:
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
         dialog.setMinimumDuration(0)
+        # The Cancel button emits canceled; Esc and the window's close button reject the dialog: all cancel.
         dialog.canceled.connect(on_cancel)
+        dialog.rejected.connect(on_cancel)
         dialog.show()
         self.progress = dialog
 
@@ -63,8 +65,9 @@ class QtUI:
         dialog, self.progress = self.progress, None
         if dialog is None:
             return
-        # Closing a QProgressDialog emits canceled(); the job is over, so nobody must hear it.
+        # Closing a QProgressDialog emits canceled() and rejected(); the job is over, so nobody must hear it.
         dialog.canceled.disconnect()
+        dialog.rejected.disconnect()
         dialog.close()
         dialog.deleteLater()
 
@@ -101,7 +104,7 @@ class QtUI:
 class SettingsDialog(QtWidgets.QDialog):
     """Server address, token file, backend and its options, automatic start of the local server."""
 
-    BACKENDS = ("", "auto", "classical", "diffusion")
+    BACKENDS = ("", "auto", "classical", "learned", "diffusion")
 
     def __init__(self, current: settings_module.Settings, parent: Optional[QtWidgets.QWidget] = None) -> None:
         super().__init__(parent)
