@@ -568,7 +568,8 @@ class FrameCollector:
         """Take one frame (as from ``unpack_frame``); True once every expected frame is in."""
         want = self.next_expected
         if want is None:
-            raise ProtocolError(ErrorCode.BAD_FRAME, f"an extra binary frame for job {header.job}, which has all its frames",
+            raise ProtocolError(ErrorCode.BAD_FRAME,
+                                f"an extra binary frame for job {header.job}, which has all its frames",
                                 header.job)
         if header != want:
             raise ProtocolError(

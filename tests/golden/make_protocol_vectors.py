@@ -173,7 +173,8 @@ def _expected_frames() -> Dict[str, Any]:
 
 def build() -> Dict[str, Any]:
     return {
-        "about": "Written by tests/golden/make_protocol_vectors.py from server/protocol.py (imported as layerdecomp_server.protocol); do not edit by hand.",
+        "about": ("Written by tests/golden/make_protocol_vectors.py from server/protocol.py "
+                  "(imported as layerdecomp_server.protocol); do not edit by hand."),
         "protocol_version": P.PROTOCOL_VERSION,
         "header_size": P.HEADER_SIZE,
         "limits": P.Limits().to_json(),

@@ -299,7 +299,7 @@ def test_names_an_artist_can_tell_apart(plugin, krita):
     mask[8:16, 10:20] = 255
     _select(doc, mask)
     source = canvas.read_source(doc, node)
-    written = canvas.write_result(source, _opaque_result(plugin, source, (0, 0, 6, 6)))
+    canvas.write_result(source, _opaque_result(plugin, source, (0, 0, 6, 6)))
     names = [n.name() for n in canvas._walk(doc.rootNode())]
     assert names == ["Background", "Background (split)", "Background – background", "Background – object"]
     assert len(set(names)) == len(names)
@@ -482,7 +482,6 @@ def test_server_errors_become_artist_messages(plugin, code):
 
 def test_an_unexpected_error_while_writing_ends_the_job_cleanly(plugin, krita, monkeypatch):
     """Whatever goes wrong while the layers are built, the job ends with a message and the next can run."""
-    from layerdecomp_krita import canvas
     from layerdecomp_krita.client import JobResult
     from layerdecomp_krita.controller import Controller
 
@@ -585,7 +584,7 @@ def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_ste
                          bytes(request.width * request.height), {})
 
     controller = Controller(krita, ui, run_job=run_job)
-    for run in range(3):
+    for _ in range(3):
         doc._active = node
         doc.undo_log.clear()
         controller.trigger()
