@@ -20,11 +20,25 @@ import pytest
 
 from installer.package import PLUGIN_NAME, stage_plugin
 
+from .krita_versions import SYSTEM_PATH, check_available, installs
+
 HERE = Path(__file__).resolve().parent
 FAKE_KRITA = HERE / "fake_krita"
 REPO = HERE.parent.parent
-# Krita must not see a virtualenv's python3 first on PATH (see docs/krita.md).
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def pytest_generate_tests(metafunc):
+    """A test that takes ``krita_install`` runs once in each Krita release (krita_versions.py)."""
+    if "krita_install" in metafunc.fixturenames:
+        found = installs()
+        metafunc.parametrize("krita_install", found, ids=[k.id for k in found], indirect=True)
+
+
+@pytest.fixture
+def krita_install(request):
+    """The Krita release this run of the test uses; the test fails if the machine lacks it."""
+    check_available(request.param)
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ import numpy as np
 import layerdecomp
 from layerdecomp.io import load_mask
 
-from .conftest import HERE, REPO, clean_env, require_tool
+from .conftest import HERE, REPO, clean_env
 
 KRITA_TIMEOUT_S = 300
 
@@ -90,10 +90,9 @@ def _hidden_parts_case(tmp_path):
             "visibility": visibility}
 
 
-def test_decompose_selection_in_krita_gui(tmp_path):
-    krita = require_tool("krita")
-    xvfb_run = require_tool("xvfb-run")
-    require_tool("xauth")
+def test_decompose_selection_in_krita_gui(tmp_path, krita_install):
+    krita_install.tool("krita")
+    krita_install.tool("xauth")
     home = tmp_path / "home"
     out = tmp_path / "out"
     out.mkdir()
@@ -141,7 +140,8 @@ def test_decompose_selection_in_krita_gui(tmp_path):
     krita_log = open(tmp_path / "krita.log", "w")
     result = None
     try:
-        session = subprocess.Popen([xvfb_run, "-a", "-s", "-screen 0 1600x1000x24", krita, "--nosplash"],
+        session = subprocess.Popen(krita_install.command("xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "krita",
+                                                          "--nosplash"),
                                    env=env, cwd=tmp_path, stdout=krita_log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         try:
