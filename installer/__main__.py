@@ -4,6 +4,7 @@
     python -m installer uninstall
     python -m installer status
     python -m installer package --out FILE.zip
+    python -m installer package --photoshop --out FILE.ccx
 
 A throwaway Krita profile for tests (what the real-Krita GUI test runs, with its own temporary folders),
 run from the repository root with a Python that has websockets (it is bundled into the plugin zip built on
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("package", help="build the plugin zip (what Krita's Tools > Scripts > Import imports)")
     p.add_argument("--out", required=True, metavar="FILE.zip")
+    p.add_argument("--photoshop", action="store_true",
+                   help="build the Photoshop plugin's .ccx instead (Creative Cloud installs it)")
     p.set_defaults(_run="package")
     return parser
 
@@ -91,7 +94,12 @@ def main(argv: list[str] | None = None) -> int:
             from .package import PackagingError, build_plugin_zip
 
             try:
-                print(f"plugin zip: {build_plugin_zip(args.out)}")
+                if args.photoshop:
+                    from .photoshop import build_ccx
+
+                    print(f"Photoshop plugin: {build_ccx(args.out)}")
+                else:
+                    print(f"plugin zip: {build_plugin_zip(args.out)}")
             except PackagingError as exc:
                 raise InstallError(str(exc)) from exc
             return 0

@@ -3,8 +3,8 @@
 One asyncio loop owns every socket. Each connection's receive loop only parses and routes messages;
 jobs wait in one bounded queue and run in worker threads (``jobs`` at once, one by default: one model
 on one device), so a ``cancel`` is read the moment it arrives and reaches the job through its
-``threading.Event``. All pixel work (byte-order conversion, cropping, framing: ``server.jobs``)
-happens in the job's thread, never on the loop. ``server.background`` runs a server in a thread.
+``threading.Event``. All pixel work (byte-order conversion, cropping, framing: ``jobs``)
+happens in the job's thread, never on the loop. ``background`` runs a server in a thread.
 """
 
 from __future__ import annotations
@@ -148,10 +148,11 @@ class DecompositionServer:
         self.config = config
         self.limits = config.limits
         self.token = config.token if config.token is not None else read_or_create_token()
-        self.backend_class = backends.resolve(config.backend, **config.options)
-        self.load_options, self.default_options = backends.split_options(self.backend_class, config.options)
         t0 = time.perf_counter()
-        self.engine = backends.instance(self.backend_class, self.load_options)
+        # Every job runs on this loaded backend; nothing resolves or looks for the model on disk again.
+        self.decomposer = layerdecomp.Decomposer(config.backend, **config.options).load()
+        self.backend_class, self.engine = self.decomposer.backend_class, self.decomposer.engine
+        self.load_options, self.default_options = self.decomposer.load_options, self.decomposer.default_options
         log.info("loaded the %s backend in %.1f s", self.backend_class.name, time.perf_counter() - t0)
         # What the backend runs on, for the welcome message: its own word if it has one, else the option.
         self.device = str(getattr(self.engine, "device", None) or self.load_options.get("device") or "cpu")
@@ -507,8 +508,7 @@ class DecompositionServer:
         return jobs.run(
             job.message,
             job.collector.frames,
-            backend=self.backend_class.name,
-            options={**self.load_options, **self.default_options, **job.message.options},
+            decomposer=self.decomposer,
             progress=self._progress_sender(job, loop),
             cancel=job.cancel,
         )
@@ -546,11 +546,3 @@ async def serve_until_signalled(config: ServerConfig, ready: Optional[Callable[[
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
     await server.serve(stop, ready)
 
-
-def __getattr__(name: str) -> Any:
-    # BackgroundServer lives in server.background (it imports this module); kept importable from here.
-    if name == "BackgroundServer":
-        from .background import BackgroundServer
-
-        return BackgroundServer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

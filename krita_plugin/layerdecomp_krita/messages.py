@@ -79,6 +79,14 @@ def whole_image() -> UserError:
     )
 
 
+def nothing_to_decompose(layer_name: str) -> UserError:
+    return UserError(
+        "nothing_to_decompose",
+        f"The layer “{layer_name}” is empty (fully transparent) where you selected, so there is nothing to "
+        "separate. Select the object on the layer that holds it, then try again. " + UNCHANGED,
+    )
+
+
 def busy() -> UserError:
     return UserError("busy", "A decomposition is already running; wait for it to finish or cancel it first.")
 
@@ -175,6 +183,12 @@ def for_server_error(code: str, detail: str, token_file: str = "") -> UserError:
     return UserError(code, template.format(detail=detail, token_file=token_file) + " " + UNCHANGED)
 
 
-def done(layer_name: str, group_name: str) -> str:
-    return (f"Separated “{layer_name}” into the group “{group_name}” (Object and Background). "
-            "The original layer is hidden below it.")
+def done(layer_name: str, group_name: str, source_hidden: bool) -> str:
+    where = ("The original layer is hidden below it." if source_hidden
+             else "The original layer stays below it, unchanged.")
+    return f"Separated “{layer_name}” into the group “{group_name}”. {where} Undo (Ctrl+Z) takes it back."
+
+
+def done_hidden(layer_name: str, group_name: str) -> str:
+    return (f"Separated “{layer_name}” into the group “{group_name}”. Like “{layer_name}”, the new group is "
+            "hidden: show it in the Layers docker to see it.")

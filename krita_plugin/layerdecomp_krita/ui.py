@@ -43,7 +43,9 @@ class QtUI:
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
         dialog.setMinimumDuration(0)
+        # The Cancel button emits canceled; Esc and the window's close button reject the dialog: all cancel.
         dialog.canceled.connect(on_cancel)
+        dialog.rejected.connect(on_cancel)
         dialog.show()
         self.progress = dialog
 
@@ -62,8 +64,9 @@ class QtUI:
         dialog, self.progress = self.progress, None
         if dialog is None:
             return
-        # Closing a QProgressDialog emits canceled(); the job is over, so nobody must hear it.
+        # Closing a QProgressDialog emits canceled() and rejected(); the job is over, so nobody must hear it.
         dialog.canceled.disconnect()
+        dialog.rejected.disconnect()
         dialog.close()
         dialog.deleteLater()
 
