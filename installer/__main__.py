@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import serverconfig
 from .errors import InstallError
 
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--env-dir", metavar="DIR", help="where to create the server's environment")
     server.add_argument("--gpu", choices=["auto", "cuda", "rocm", "mps", "cpu"], default="auto",
                         help="which torch build to install (auto: detect the GPU)")
-    server.add_argument("--port", type=int, default=8765,
+    server.add_argument("--port", type=int, default=serverconfig.DEFAULT_PORT,
                         help="the server's port (the plugin's server address must say the same)")
     server.add_argument("--no-warm-up", action="store_true", help="skip compiling the classical backend now")
     model = p.add_argument_group("weights")
