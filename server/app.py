@@ -5,8 +5,8 @@ Every decision about what a client said (handshake, limits, jobs, cancels, timeo
 socket-free ``server.session``; this module carries its actions out. One asyncio loop owns every socket;
 jobs wait in one bounded queue and run in worker threads (``jobs`` at once, one by default: one model
 on one device), so a ``cancel`` is read the moment it arrives and reaches the job through its
-``threading.Event``. All pixel work (byte-order conversion, cropping, framing: ``server.jobs``)
-happens in the job's thread, never on the loop. ``server.background`` runs a server in a thread.
+``threading.Event``. All pixel work (byte-order conversion, cropping, framing: ``jobs``)
+happens in the job's thread, never on the loop. ``background`` runs a server in a thread.
 """
 
 from __future__ import annotations
@@ -329,11 +329,3 @@ async def serve_until_signalled(config: ServerConfig, ready: Optional[Callable[[
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
     await server.serve(stop, ready)
 
-
-def __getattr__(name: str) -> Any:
-    # BackgroundServer lives in server.background (it imports this module); kept importable from here.
-    if name == "BackgroundServer":
-        from .background import BackgroundServer
-
-        return BackgroundServer
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,7 +13,8 @@ import pytest
 import layerdecomp
 from layerdecomp import backends
 from layerdecomp.io import load_image, load_mask
-from server.app import BackgroundServer, ServerConfig
+from layerdecomp_server.app import ServerConfig
+from layerdecomp_server.background import BackgroundServer
 
 from .conftest import REPO
 

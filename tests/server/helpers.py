@@ -8,8 +8,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 from websockets.sync.client import ClientConnection, connect
 
-from server import protocol
-from server.protocol import FrameHeader, PixelFormat, Role
+from layerdecomp_server import protocol
+from layerdecomp_server.protocol import FrameHeader, PixelFormat, Role
 
 TOKEN = "test-token-0123456789"
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import layerdecomp
-from layerdecomp.client import Client
+from layerdecomp_server.client import Client
 from layerdecomp.model import build_tiny_components, save_components
-from server.app import ServerConfig
-from server.background import BackgroundServer
+from layerdecomp_server.app import ServerConfig
+from layerdecomp_server.background import BackgroundServer
 
 from .conftest import TEST_LIMITS
 from .helpers import TOKEN, idle, wait_for

@@ -13,11 +13,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 import layerdecomp
-from layerdecomp.client import Client, ServerError
-from server import protocol
-from server.app import ServerConfig
-from server.background import BackgroundServer
-from server.protocol import PixelFormat, Role
+from layerdecomp_server.client import Client, ServerError
+from layerdecomp_server import protocol
+from layerdecomp_server.app import ServerConfig
+from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.protocol import PixelFormat, Role
 
 from .conftest import ALLOWED_ORIGIN, TEST_LIMITS
 from .helpers import (

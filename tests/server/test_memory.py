@@ -8,9 +8,9 @@ import threading
 import tracemalloc
 
 import layerdecomp
-from layerdecomp.client import Client
-from server import protocol
-from server.protocol import PixelFormat, Role
+from layerdecomp_server.client import Client
+from layerdecomp_server import protocol
+from layerdecomp_server.protocol import PixelFormat, Role
 
 from .helpers import TOKEN, expect_error, frame, idle, open_raw, picture, recv_until, send_job, wait_for
 from .test_roundtrip import assert_same

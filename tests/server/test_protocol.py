@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from server import protocol
-from server.protocol import (
+from layerdecomp_server import protocol
+from layerdecomp_server.protocol import (
     HEADER_SIZE,
     ErrorCode,
     FrameCollector,

@@ -1,13 +1,13 @@
 """A Python client for ``layerdecomp serve``: the same ``decompose`` as the library, run by a server.
 
-    from layerdecomp.client import Client
+    from layerdecomp_server.client import Client
     with Client("ws://127.0.0.1:8765") as client:       # token: the user's token file by default
         result = client.decompose(image, mask, progress=print, steps=28)
 
 ``result`` is the ``Decomposition`` the in-process ``layerdecomp.decompose`` returns, bit for bit
 (full-size layers rebuilt from the server's crop and offset; metadata as the server measured it).
 Only the region the library works on travels (see ``Client.upload_region_only``), as with the plugin.
-Speaks ``server.protocol``, like the Krita plugin; one job at a time per ``Client``.
+Speaks ``layerdecomp_server.protocol``, like the Krita plugin; one job at a time per ``Client``.
 """
 
 from __future__ import annotations
@@ -21,15 +21,15 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 
-from server import pixels, protocol
-from server.protocol import DEFAULT_PORT, ErrorCode, Role
+from layerdecomp.config import read_token
+from layerdecomp.errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
+from layerdecomp.layering import from_crop_layers
+from layerdecomp.region import DEFAULT_GROW, plan_region
+from layerdecomp.types import Box, CancelToken, Decomposition, ProgressCallback
+from layerdecomp.validate import validate
 
-from .config import read_token
-from .errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
-from .layering import from_crop_layers
-from .region import DEFAULT_GROW, plan_region
-from .types import Box, CancelToken, Decomposition, ProgressCallback
-from .validate import validate
+from . import pixels, protocol
+from .protocol import DEFAULT_PORT, ErrorCode, Role
 
 DEFAULT_URL = f"ws://127.0.0.1:{DEFAULT_PORT}"
 # How often a waiting decompose looks at its cancel token.
@@ -57,7 +57,7 @@ def _error(code: str, message: str) -> LayerDecompError:
 
 
 class Client:
-    def __init__(self, url: str = DEFAULT_URL, token: Optional[str] = None, *, name: str = "layerdecomp.client",
+    def __init__(self, url: str = DEFAULT_URL, token: Optional[str] = None, *, name: str = "layerdecomp_server.client",
                  open_timeout: float = 10.0, upload_region_only: bool = True) -> None:
         """``upload_region_only``: send only the crop the server will work on (the selection's bounds plus
         margin, as the library plans it) rather than the whole picture; the result is the same, bit for
