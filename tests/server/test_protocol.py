@@ -263,9 +263,13 @@ def test_a_client_job_follows_progress_to_its_result():
     assert job.receive(protocol.Progress(job=4, stage="fill", fraction=0.5)) is None  # an earlier job's
     assert job.receive(protocol.Error(code="unknown_job", message="late", job=4)) is None
     result = _result()
+    with pytest.raises(ProtocolError, match="before a result"):
+        protocol.ClientJob(job.request).receive(_result_frames(result)[0])
     job.receive(result)
     with pytest.raises(ProtocolError, match="middle of a result"):
-        protocol.ClientJob(job.request).receive(_result_frames(result)[0])  # frames before a result
+        job.receive(progress)
+    job = protocol.ClientJob(job.request)
+    job.receive(result)
     for frame in _result_frames(result):
         assert not job.done
         job.receive(frame)
