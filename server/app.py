@@ -133,10 +133,11 @@ class DecompositionServer:
         self.config = config
         self.limits = config.limits
         token = config.token if config.token is not None else read_or_create_token()
-        self.backend_class = backends.resolve(config.backend, **config.options)
-        self.load_options, self.default_options = backends.split_options(self.backend_class, config.options)
         t0 = time.perf_counter()
-        self.engine = backends.instance(self.backend_class, self.load_options)
+        # Every job runs on this loaded backend; nothing resolves or looks for the model on disk again.
+        self.decomposer = layerdecomp.Decomposer(config.backend, **config.options).load()
+        self.backend_class, self.engine = self.decomposer.backend_class, self.decomposer.engine
+        self.load_options, self.default_options = self.decomposer.load_options, self.decomposer.default_options
         log.info("loaded the %s backend in %.1f s", self.backend_class.name, time.perf_counter() - t0)
         # What the backend runs on, for the welcome message: its own word if it has one, else the option.
         self.device = str(getattr(self.engine, "device", None) or self.load_options.get("device") or "cpu")
@@ -291,8 +292,7 @@ class DecompositionServer:
         return jobs.run(
             job.message,
             job.collector.frames,
-            backend=self.backend_class.name,
-            options={**self.load_options, **self.default_options, **job.message.options},
+            decomposer=self.decomposer,
             progress=self._progress_sender(job, loop),
             cancel=job.cancel,
         )

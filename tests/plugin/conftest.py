@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -58,6 +59,38 @@ def krita(plugin, tmp_path_factory, monkeypatch):
 
     fake.Krita._instance = None
     return fake.Krita.instance()
+
+
+class KritaLauncher:
+    """How the tests start real Krita: headless through ``kritarunner`` (no window) and with its GUI under
+    Xvfb. Every real-Krita test goes through the ``krita_launcher`` fixture, so one place decides which
+    Krita runs (this machine's, or another version's in a chroot: override the fixture or subclass this).
+    ``version`` is printed in the tests' output."""
+
+    name = "system"
+
+    def __init__(self) -> None:
+        self.kritarunner = require_tool("kritarunner")
+        self.krita = require_tool("krita")
+        self.xvfb_run = require_tool("xvfb-run")
+        require_tool("xauth")
+
+    def headless(self, args: list, env: dict, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+        """``kritarunner ARGS`` (``-s MODULE -f FUNCTION ...``); env from ``clean_env``."""
+        return subprocess.run([self.kritarunner, *args], env=env, cwd=cwd, capture_output=True, text=True,
+                              timeout=timeout)
+
+    def gui(self, env: dict, cwd: Path, log) -> subprocess.Popen:
+        """Krita's GUI on a virtual screen, in its own process group (kill it with os.killpg)."""
+        return subprocess.Popen([self.xvfb_run, "-a", "-s", "-screen 0 1600x1000x24", self.krita, "--nosplash"],
+                                env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.fixture(scope="session")
+def krita_launcher() -> KritaLauncher:
+    launcher = KritaLauncher()
+    print(f"\nreal Krita: {launcher.name} ({launcher.krita})")
+    return launcher
 
 
 def require_tool(name: str) -> str:
