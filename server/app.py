@@ -24,7 +24,6 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 import layerdecomp
-from layerdecomp import backends
 from layerdecomp.config import read_or_create_token
 
 from . import jobs

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 import struct
 import sys
@@ -17,7 +16,7 @@ import time
 
 import psutil
 import pytest
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 from websockets.sync.server import serve as serve_sync
 
@@ -25,10 +24,10 @@ import layerdecomp
 from layerdecomp_server import protocol
 from layerdecomp_server.background import BackgroundServer
 from layerdecomp_server.app import ServerConfig
-from layerdecomp_server.client import Client, ServerError
+from layerdecomp_server.client import Client
 
 from .conftest import TEST_LIMITS
-from .helpers import TOKEN, expect_error, open_raw, picture, recv_message, send_job, wait_for
+from .helpers import TOKEN, expect_error, open_raw, picture, recv_message, wait_for
 from .test_malformed import assert_closed, assert_serving
 from .test_roundtrip import assert_same
 from .test_serve_cli import start, stop
