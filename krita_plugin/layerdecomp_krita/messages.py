@@ -7,6 +7,8 @@ changed, because that is true and it is the first thing an artist wants to know.
 
 from __future__ import annotations
 
+from .protocol import DEFAULT_PORT
+
 UNCHANGED = "Your picture was not changed."
 TITLE = "Decompose Selection"
 
@@ -105,8 +107,8 @@ def unreachable(url: str, remote: bool = False) -> UserError:
 def bad_address(url: str, detail: str) -> UserError:
     return UserError(
         "bad_address",
-        f"The server address “{url}” is not valid ({detail}). Enter one like ws://127.0.0.1:8765 in "
-        f"Decompose Selection Settings. {UNCHANGED}",
+        f"The server address “{url}” is not valid ({detail}). Enter one like ws://127.0.0.1:{DEFAULT_PORT} "
+        f"in Decompose Selection Settings. {UNCHANGED}",
     )
 
 
@@ -161,6 +163,10 @@ def write_failed(detail: str) -> UserError:
 _SERVER_ERRORS = {
     "unauthorized": "The server refused this plugin's access token. In Decompose Selection Settings, point "
                     "“Token file” at the server's token file ({token_file}).",
+    "server_unverified": "The program answering at the server address could not prove it is your layerdecomp "
+                         "server, so the picture was not sent. If it is your server, point “Token file” in "
+                         "Decompose Selection Settings at its token file ({token_file}); if not, another program "
+                         "holds the port: choose another port.",
     "unsupported_version": "The plugin and the server are different versions ({detail}). Install matching "
                            "versions of both.",
     "too_large": "The selection is too large for the server: {detail}.",
