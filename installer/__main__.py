@@ -4,6 +4,7 @@
     python -m installer uninstall
     python -m installer status
     python -m installer package --out FILE.zip
+    python -m installer package --photoshop --out FILE.ccx
 
 A throwaway Krita profile for tests (what the real-Krita GUI test runs, with its own temporary folders),
 run from the repository root with a Python that has websockets (it is bundled into the plugin zip built on
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import serverconfig
 from .errors import InstallError
 
 
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--env-dir", metavar="DIR", help="where to create the server's environment")
     server.add_argument("--gpu", choices=["auto", "cuda", "rocm", "mps", "cpu"], default="auto",
                         help="which torch build to install (auto: detect the GPU)")
-    server.add_argument("--port", type=int, default=8765,
+    server.add_argument("--port", type=int, default=serverconfig.DEFAULT_PORT,
                         help="the server's port (the plugin's server address must say the same)")
     server.add_argument("--no-warm-up", action="store_true", help="skip compiling the classical backend now")
     model = p.add_argument_group("weights")
@@ -71,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("package", help="build the plugin zip (what Krita's Tools > Scripts > Import imports)")
     p.add_argument("--out", required=True, metavar="FILE.zip")
+    p.add_argument("--photoshop", action="store_true",
+                   help="build the Photoshop plugin's .ccx instead (Creative Cloud installs it)")
     p.set_defaults(_run="package")
     return parser
 
@@ -91,7 +95,12 @@ def main(argv: list[str] | None = None) -> int:
             from .package import PackagingError, build_plugin_zip
 
             try:
-                print(f"plugin zip: {build_plugin_zip(args.out)}")
+                if args.photoshop:
+                    from .photoshop import build_ccx
+
+                    print(f"Photoshop plugin: {build_ccx(args.out)}")
+                else:
+                    print(f"plugin zip: {build_plugin_zip(args.out)}")
             except PackagingError as exc:
                 raise InstallError(str(exc)) from exc
             return 0

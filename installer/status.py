@@ -102,7 +102,7 @@ def run(args, log=print) -> int:
         present, wanted = weights.weights_present(weights.DIFFUSION, Path(settings["weights_dir"]))
         log(f"  weights: {present} of {wanted} files in {settings['weights_dir']}")
         ok &= present == wanted
-    host, port = settings.get("host", "127.0.0.1"), int(settings.get("port", 8765))
+    host, port = settings.get("host", "127.0.0.1"), int(settings.get("port", serverconfig.DEFAULT_PORT))
     if websocket_answers(host, port):
         log(f"  server: running, answers at ws://{host}:{port}")
     elif getattr(args, "start_server", False) and versions:

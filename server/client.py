@@ -23,7 +23,8 @@ from websockets.sync.client import ClientConnection, connect
 from layerdecomp.config import read_token
 from layerdecomp.errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
 from layerdecomp.layering import from_crop_layers
-from layerdecomp.region import DEFAULT_GROW, plan_region
+from layerdecomp.crop import DEFAULT_GROW, crop_rect
+from layerdecomp.region import selection_bounds
 from layerdecomp.types import Box, CancelToken, Decomposition, ProgressCallback
 from layerdecomp.validate import validate
 
@@ -209,12 +210,14 @@ class Client:
     def _upload_region(mask: np.ndarray, margin: Optional[int], grow: Optional[int]) -> Optional[Box]:
         """The crop the library will work on, when sending only it gives the same result; else None.
 
-        The library's region is the selection's bounds plus grow and margin; planned again on exactly that
-        crop it is the whole crop, with the same hole, so the backend sees the same input. Two checks
-        would differ on the crop (a mask that fills it; a crop under 2 px), so those send everything.
+        The library's region is the selection's bounds plus grow and margin (``crop_rect``); planned again on
+        exactly that crop it is the whole crop, with the same hole, so the backend sees the same input. Two
+        checks would differ on the crop (a mask that fills it; a crop under 2 px), so those send everything.
         """
+        canvas = (0, 0, mask.shape[1], mask.shape[0])
         try:
-            box = plan_region(mask, margin=margin, grow=DEFAULT_GROW if grow is None else grow).box
+            box = Box(*crop_rect(selection_bounds(mask).as_tuple(), canvas, margin,
+                                 DEFAULT_GROW if grow is None else grow))
         except ValueError:
             return None  # negative margin or grow: let the server say so
         if (box.w, box.h) == (mask.shape[1], mask.shape[0]) or box.w < 2 or box.h < 2:

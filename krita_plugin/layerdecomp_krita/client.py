@@ -1,9 +1,9 @@
 """One decomposition job over the websocket: connect (starting the local server if configured), send
 the crop, follow progress, collect the result. Runs in a worker thread, never on Krita's GUI thread.
 
-Plain Python plus two things the packaging puts into the plugin: ``protocol.py`` (the server's own
-sans-I/O protocol module, copied as is) and the pure-Python ``websockets`` package (its synchronous
-client) under ``_vendor``. Every failure comes out as a ``messages.UserError``.
+Plain Python plus ``protocol.py`` (the server's own sans-I/O protocol module, an exact copy kept in
+this tree: scripts/sync_plugin) and the pure-Python ``websockets`` package (its synchronous client),
+which the packaging puts under ``_vendor``. Every failure comes out as a ``messages.UserError``.
 """
 
 from __future__ import annotations

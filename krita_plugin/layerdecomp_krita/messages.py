@@ -7,6 +7,8 @@ changed, because that is true and it is the first thing an artist wants to know.
 
 from __future__ import annotations
 
+from .protocol import DEFAULT_PORT
+
 UNCHANGED = "Your picture was not changed."
 TITLE = "Decompose Selection"
 
@@ -105,8 +107,8 @@ def unreachable(url: str, remote: bool = False) -> UserError:
 def bad_address(url: str, detail: str) -> UserError:
     return UserError(
         "bad_address",
-        f"The server address “{url}” is not valid ({detail}). Enter one like ws://127.0.0.1:8765 in "
-        f"Decompose Selection Settings. {UNCHANGED}",
+        f"The server address “{url}” is not valid ({detail}). Enter one like ws://127.0.0.1:{DEFAULT_PORT} "
+        f"in Decompose Selection Settings. {UNCHANGED}",
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 
 from . import settings as settings_module
 from .messages import TITLE
+from .protocol import DEFAULT_PORT
 from .qt import QtCore, QtGui, QtWidgets, Qt
 
 PROGRESS_OBJECT_NAME = "layerdecomp-progress"
@@ -103,7 +104,7 @@ class QtUI:
 class SettingsDialog(QtWidgets.QDialog):
     """Server address, token file, backend and its options, automatic start of the local server."""
 
-    BACKENDS = ("", "auto", "classical", "diffusion")
+    BACKENDS = ("", "auto", "classical", "learned", "diffusion")
 
     def __init__(self, current: settings_module.Settings, parent: Optional[QtWidgets.QWidget] = None) -> None:
         super().__init__(parent)
@@ -112,7 +113,7 @@ class SettingsDialog(QtWidgets.QDialog):
         form = QtWidgets.QFormLayout()
 
         self.server_url = QtWidgets.QLineEdit(current.server_url)
-        self.server_url.setToolTip("The websocket address of `layerdecomp serve`, e.g. ws://127.0.0.1:8765")
+        self.server_url.setToolTip(f"The websocket address of `layerdecomp serve`, e.g. ws://127.0.0.1:{DEFAULT_PORT}")
         form.addRow("Server address", self.server_url)
 
         token_row = QtWidgets.QHBoxLayout()

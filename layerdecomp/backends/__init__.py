@@ -50,6 +50,7 @@ class Backend(abc.ABC):
 # name -> module that defines it; imported lazily so that importing the core never pulls in torch.
 _MODULES = {
     "classical": "layerdecomp.backends.classical",
+    "learned": "layerdecomp.backends.learned",
     "diffusion": "layerdecomp.backends.diffusion",
 }
 _instances: dict[tuple, Backend] = {}

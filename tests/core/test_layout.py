@@ -20,7 +20,10 @@ def test_every_package_folder_is_installed():
         for init in folder.rglob("__init__.py"):
             if "__pycache__" not in init.parts:
                 found.add(".".join((top, *init.parent.relative_to(folder).parts)))
-    assert found == set(config["packages"])
+    listed = set(config["packages"])
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages in pyproject.toml"
+    assert listed <= found, f"{sorted(listed - found)} in pyproject.toml's packages has no folder"
+
 
 
 def test_serve_is_found_through_the_entry_point_without_the_core_importing_the_server():
