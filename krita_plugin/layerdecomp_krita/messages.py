@@ -163,6 +163,10 @@ def write_failed(detail: str) -> UserError:
 _SERVER_ERRORS = {
     "unauthorized": "The server refused this plugin's access token. In Decompose Selection Settings, point "
                     "“Token file” at the server's token file ({token_file}).",
+    "server_unverified": "The program answering at the server address could not prove it is your layerdecomp "
+                         "server, so the picture was not sent. If it is your server, point “Token file” in "
+                         "Decompose Selection Settings at its token file ({token_file}); if not, another program "
+                         "holds the port: choose another port.",
     "unsupported_version": "The plugin and the server are different versions ({detail}). Install matching "
                            "versions of both.",
     "too_large": "The selection is too large for the server: {detail}.",

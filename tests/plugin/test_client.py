@@ -157,7 +157,7 @@ def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_
 
 @pytest.mark.parametrize("case, code", [
     ("error_reply", "backend_unavailable"),
-    ("wrong_token", "unauthorized"),
+    ("wrong_token", "server_unverified"),  # the server cannot prove itself with our token
     ("server_down", "unreachable"),
     ("remote_down", "unreachable"),
     ("bad_address", "bad_address"),

@@ -469,14 +469,14 @@ def test_token_file_follows_the_server_config(plugin, tmp_path, monkeypatch):
     assert s.read_token(s.Settings()) == "abc"
 
 
-@pytest.mark.parametrize("code", ["unauthorized", "too_large", "busy", "backend_unavailable", "invalid_input",
+@pytest.mark.parametrize("code", ["unauthorized", "server_unverified", "too_large", "busy", "backend_unavailable", "invalid_input",
                                   "internal_error", "shutting_down", "timeout", "unsupported_version", "new_code"])
 def test_server_errors_become_artist_messages(plugin, code):
     from layerdecomp_krita.messages import for_server_error
 
     error = for_server_error(code, "the detail.", "/x/token")
     assert error.code == code and error.message.endswith("Your picture was not changed.")
-    assert "detail" in error.message or code in ("unauthorized", "busy", "shutting_down", "timeout")
+    assert "detail" in error.message or code in ("unauthorized", "server_unverified", "busy", "shutting_down", "timeout")
     assert for_server_error("cancelled", "").code == "cancelled"
 
 

@@ -71,7 +71,7 @@ def test_queue_empty_and_memory_flat(server):
         traced_after, rss_after = tracemalloc.get_traced_memory()[0], rss_bytes()
     finally:
         tracemalloc.stop()
-    assert server.stats() == {"connections": 0, "open_jobs": 0, "queued": 0, "running": 0, "uploads": 0}
+    assert server.stats() == {"connections": 0, "pending": 0, "open_jobs": 0, "queued": 0, "running": 0, "uploads": 0}
     growth = traced_after - traced_before
     assert growth < MAX_GROWTH_BYTES, f"traced memory grew by {growth} bytes over {ROUNDS} rounds"
     # RSS moves with the allocator's whims; only a gross leak (a picture per job) shows here.
