@@ -192,6 +192,12 @@ class Driver(Extension):
         controller = plugin.EXTENSION.controller
         window = k.activeWindow()
         yield self.wait(lambda: window.qwindow().isVisible(), 30, "the main window")
+        self.result["krita_version"] = k.version()
+        if cfg.get("script") == "undo":
+            from .undo_script import UndoScript
+
+            yield from UndoScript(self, controller).run()
+            return
 
         def in_select_menu():
             return any(top.objectName() == "Select" and k.action(ACTION_ID) in top.menu().actions()
