@@ -3,6 +3,7 @@
     python -m installer install [--plugin-only] [--krita-dir DIR] [--kritarc FILE] [--use-current-env] ...
     python -m installer uninstall
     python -m installer status
+    python -m installer catalogue
     python -m installer package --out FILE.zip
     python -m installer package --photoshop --out FILE.ccx
 
@@ -56,8 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the server's port (the plugin's server address must say the same)")
     server.add_argument("--no-warm-up", action="store_true", help="skip compiling the classical backend now")
     model = p.add_argument_group("weights")
-    model.add_argument("--weights-set", choices=["auto", "none", "diffusion"], default="auto",
-                       help="which weights to fetch (auto: the diffusion model when there is a GPU)")
+    model.add_argument("--weights-set", choices=["auto", "none", "compact", "diffusion"], default="auto",
+                       help="which weights to fetch (auto: the diffusion model when there is a GPU; compact: small "
+                            "models for the learned backend, CPU is enough; `catalogue` lists them)")
     model.add_argument("--weights-dir", metavar="DIR", help="where to download the weights")
     model.add_argument("--offline", action="store_true", help="download nothing: take the weights from --weights")
     model.add_argument("--weights", metavar="DIR", help="with --offline: the folder that holds the weights")
@@ -70,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="what is installed where, and whether the server answers")
     p.add_argument("--start-server", action="store_true", help="also start the server briefly to see it answer")
     p.set_defaults(_run="status")
+
+    p = sub.add_parser("catalogue", help="the weight sets: each model's licence, size, source and checksum")
+    p.set_defaults(_run="catalogue")
 
     p = sub.add_parser("package", help="build the plugin zip (what Krita's Tools > Scripts > Import imports)")
     p.add_argument("--out", required=True, metavar="FILE.zip")
@@ -91,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         if args._run == "status":
             from . import status
             return status.run(args)
+        if args._run == "catalogue":
+            from .weights import CATALOGUE, describe
+
+            for name in CATALOGUE:
+                print(f"--weights-set {name}:")
+                print("\n".join(describe(name)))
+            return 0
         if args._run == "package":
             from .package import PackagingError, build_plugin_zip
 

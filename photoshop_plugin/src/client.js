@@ -50,6 +50,9 @@ let nextJobId = 1;
 /**
  * Decompose `request` on the server. Resolves with the result; rejects with a UserError on any failure,
  * with `cancelled` as soon as `cancel` is set (the server is told, and given a moment to stop).
+ *
+ * The conversation is protocol.js's: the mutual handshake (ClientHandshake: nothing that depends on the
+ * token is sent before the server proved it knows it), then one ClientJob fed every message and frame.
  * @param {ServerSettings} settings @param {JobRequest} request @param {CancelToken} cancel @param {Report} report
  * @param {any} WebSocketClass the WebSocket constructor
  * @returns {Promise<JobResult>}
@@ -57,12 +60,11 @@ let nextJobId = 1;
 function runJob(settings, request, cancel, report, WebSocketClass) {
   return new Promise((resolve, reject) => {
     const url = settings.url.trim();
-    const job = nextJobId++;
-    let state = "connecting"; // connecting, hello, working, receiving, done
-    /** @type {Record<string, any> | null} */
-    let result = null;
-    /** @type {P.FrameCollector | null} */
-    let frames = null;
+    let state = "connecting"; // connecting, challenge, welcome, working, done
+    /** @type {P.ClientHandshake | null} */
+    let handshake = null;
+    /** @type {P.ClientJob | null} */
+    let job = null;
     /** @type {any} */
     let ws;
     let welcomeTimer = /** @type {any} */ (null);
@@ -70,21 +72,28 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
     /** @param {Error | null} error @param {JobResult} [value] */
     const finish = (error, value) => {
       if (state === "done") return;
-      const wasWorking = state === "working" || state === "receiving";
       state = "done";
       clearTimeout(welcomeTimer);
       if (error) reject(error);
       else resolve(/** @type {JobResult} */ (value));
-      if (error && error instanceof M.UserError && error.code === "cancelled" && wasWorking) {
-        // Tell the server, then hang up once it says so (or after a grace period).
-        try { ws.send(P.encode({ type: "cancel", job })); } catch (_) { /* the connection is gone anyway */ }
-        const timer = setTimeout(() => close(), CANCEL_GRACE_MS);
-        ws.onmessage = (/** @type {any} */ event) => {
-          if (typeof event.data === "string") { clearTimeout(timer); close(); }
-        };
-      } else {
+      const stop = job && !job.done ? job.cancel() : null;
+      if (!stop) {
         close();
+        return;
       }
+      // Tell the server, then hang up once the job is over for it too (or after a grace period), so the
+      // next job finds it idle.
+      try { ws.send(P.encode(stop)); } catch (_) { close(); return; }
+      const timer = setTimeout(close, CANCEL_GRACE_MS);
+      const ending = /** @type {P.ClientJob} */ (job);
+      ws.onmessage = (/** @type {any} */ event) => {
+        try {
+          ending.receive(typeof event.data === "string" ? P.decode(event.data) : P.unpackFrame(event.data));
+        } catch (_) {
+          ending.outcome = "error";
+        }
+        if (ending.done) { clearTimeout(timer); close(); }
+      };
     };
     const close = () => {
       try { ws.close(); } catch (_) { /* already closed */ }
@@ -103,9 +112,15 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
 
     ws.onopen = () => {
       if (state !== "connecting") return;
-      state = "hello";
-      ws.send(P.encode({ type: "hello", token: settings.token, client: CLIENT_NAME }));
-      welcomeTimer = setTimeout(() => finish(M.serverConfused("no welcome after hello")), WELCOME_TIMEOUT_MS);
+      try {
+        handshake = new P.ClientHandshake(settings.token, CLIENT_NAME);
+      } catch (err) {
+        finish(M.serverConfused(String(/** @type {Error} */ (err).message)));
+        return;
+      }
+      state = "challenge";
+      ws.send(P.encode(handshake.hello));
+      welcomeTimer = setTimeout(() => finish(M.serverConfused("no answer to hello")), WELCOME_TIMEOUT_MS);
     };
     ws.onerror = () => { /* onclose follows and says what happened */ };
     ws.onclose = () => {
@@ -114,76 +129,99 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
     };
     ws.onmessage = (/** @type {any} */ event) => {
       if (state === "done") return;
+      const data = event.data;
+      const size = typeof data === "string" ? data.length : data.byteLength;
+      // Read no more than the protocol allows: little before the server proved itself, then a text
+      // message or one result frame.
+      const limit = state !== "working" ? P.CLIENT_PRE_AUTH_MAX_BYTES
+        : typeof data === "string" ? P.MAX_TEXT_BYTES : /** @type {P.ClientJob} */ (job).resultMaxBytes;
       try {
-        if (typeof event.data === "string") onText(P.decode(event.data));
-        else onFrame(P.unpackFrame(event.data));
+        if (size > limit) throw new P.ProtocolError(P.ErrorCode.TOO_LARGE, `a ${size}-byte message, over ${limit}`);
+        if (typeof data === "string") onText(P.decode(data));
+        else onFrame(P.unpackFrame(data));
       } catch (err) {
-        if (err instanceof P.ProtocolError) finish(M.serverConfused(err.message));
-        else finish(/** @type {Error} */ (err));
+        finish(asUserError(err));
       }
     };
 
     /** @param {Record<string, any>} m */
     const onText = (m) => {
-      if (m.type === "error" && (m.job === null || m.job === job)) {
-        finish(M.forServerError(m.code, m.message));
-      } else if (state === "hello") {
-        if (m.type !== "welcome") throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `${m.type} before welcome`);
+      const shake = /** @type {P.ClientHandshake} */ (handshake);
+      if (state === "challenge") {
+        ws.send(P.encode(shake.answer(m)));
+        state = "welcome";
+      } else if (state === "welcome") {
+        const welcome = shake.welcome(m);
         clearTimeout(welcomeTimer);
-        try {
-          P.checkSize(m.limits, request.width, request.height);
-        } catch (err) {
-          const e = /** @type {P.ProtocolError} */ (err);
-          finish(M.forServerError(e.code, e.message));
-          return;
-        }
-        send(m);
-      } else if (m.type === "progress" && m.job === job) {
-        report("progress", { stage: m.stage, fraction: m.fraction });
-      } else if (m.type === "cancelled" && m.job === job) {
-        finish(M.cancelled());
-      } else if (m.type === "result" && m.job === job) {
-        const wanted = { foreground: "RGBA8", background: "RGBA8", visibility: "A8" };
-        if (JSON.stringify(m.formats) !== JSON.stringify(wanted)) {
-          throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `result formats ${JSON.stringify(m.formats)}`);
-        }
-        result = m;
-        frames = new P.FrameCollector(P.resultFrames(m));
-        state = "receiving";
+        P.checkSize(welcome.limits, request.width, request.height);
+        start(welcome);
+      } else {
+        feed(m);
       }
     };
 
     /** @param {{header: P.FrameHeader, pixels: Uint8Array}} frame */
-    const onFrame = ({ header, pixels }) => {
-      if (!frames || !result) throw new P.ProtocolError(P.ErrorCode.BAD_FRAME, "pixels arrived before the result message");
-      if (frames.add(header, pixels)) {
-        const got = frames.frames;
-        finish(null, {
-          box: result.box, foreground: got.foreground, background: got.background, visibility: got.visibility,
-          metadata: result.metadata,
-        });
+    const onFrame = (frame) => {
+      if (state !== "working") throw new P.ProtocolError(P.ErrorCode.BAD_FRAME, "pixels before the welcome");
+      feed(frame);
+    };
+
+    /** @param {any} item */
+    const feed = (item) => {
+      const current = /** @type {P.ClientJob} */ (job);
+      const progress = current.receive(item);
+      if (progress) report("progress", { stage: progress.stage, fraction: progress.fraction });
+      if (current.outcome === "result") {
+        const result = /** @type {Record<string, any>} */ (current.result);
+        const wanted = { foreground: "RGBA8", background: "RGBA8", visibility: "A8" };
+        if (JSON.stringify(result.formats) !== JSON.stringify(wanted)) {
+          throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `result formats ${JSON.stringify(result.formats)}`);
+        }
+        const got = current.frames;
+        finish(null, { box: result.box, foreground: got.foreground, background: got.background,
+          visibility: got.visibility, metadata: result.metadata });
+      } else if (current.outcome === "error") {
+        const error = /** @type {Record<string, any>} */ (current.error);
+        finish(M.forServerError(error.code, error.message));
+      } else if (current.outcome === "cancelled") {
+        finish(M.cancelled());
       }
     };
 
     /** @param {Record<string, any>} welcome */
-    const send = (welcome) => {
+    const start = (welcome) => {
+      /** @type {Record<string, any>} */
       const options = {};
       for (const [key, value] of Object.entries(settings.options || {})) {
-        if (welcome.options.includes(key)) /** @type {any} */ (options)[key] = value;
+        if (welcome.options.includes(key)) options[key] = value;
       }
-      const start = P.message({
-        type: "decompose", job, width: request.width, height: request.height, format: "RGBA8",
+      job = new P.ClientJob({
+        type: "decompose", job: nextJobId++, width: request.width, height: request.height, format: "RGBA8",
         backend: (settings.backend || "").trim() || null, margin: request.margin, grow: request.grow, options,
       });
       report("status", "Sending the picture…");
-      ws.send(P.encode(start));
-      const [imageHeader, maskHeader] = P.uploadFrames(start);
+      ws.send(P.encode(job.request));
+      const [imageHeader, maskHeader] = job.uploadHeaders;
       ws.send(P.packFrame(imageHeader, request.image).buffer);
       ws.send(P.packFrame(maskHeader, request.mask).buffer);
       state = "working";
       report("status", "Working…");
     };
   });
+}
+
+/** Any failure while talking as a UserError an artist can act on. @param {any} err */
+function asUserError(err) {
+  if (err instanceof M.UserError) return err;
+  if (err instanceof P.Refused) return M.forServerError(err.code, err.message);
+  if (err instanceof P.ProtocolError) {
+    if (err.code === P.ErrorCode.SERVER_UNVERIFIED) return M.serverUnverified();
+    if (err.code === P.ErrorCode.UNSUPPORTED_VERSION || err.code === P.ErrorCode.TOO_LARGE) {
+      return M.forServerError(err.code, err.message);
+    }
+    return M.serverConfused(err.message);
+  }
+  return M.serverConfused(String(err && err.message ? err.message : err));
 }
 
 module.exports = { CLIENT_NAME, CancelToken, runJob };

@@ -38,7 +38,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   /** @param {string} text @param {() => void} onCancel */
   showProgress(text, onCancel) {
-    $("progress").hidden = false;
+    $("progress").style.display = "block";
     $("progress-text").textContent = text;
     $("progress-bar").value = 0;
     $("cancel").onclick = onCancel;
@@ -50,7 +50,7 @@ const ui = {
     if (fraction !== null) $("progress-bar").value = Math.round(fraction * 100);
   },
   closeProgress() {
-    $("progress").hidden = true;
+    $("progress").style.display = "none";
     $("decompose").disabled = false;
   },
   /** @param {string} level @param {string} text */

@@ -53,6 +53,10 @@ const messages = {
   serverConfused: (/** @type {string} */ detail) => make("protocol",
     `The server answered something this plugin does not understand (${detail}). Make sure the plugin and the ` +
     `server come from the same version. ${UNCHANGED}`),
+  serverUnverified: () => make("server_unverified",
+    "The program answering at the server address could not prove it knows your token: it is not your " +
+    "layerdecomp server, or that server uses another token file. Nothing was sent to it. Check the server " +
+    `address and the token in the panel's settings. ${UNCHANGED}`),
   cancelled: () => make("cancelled", `Cancelled. ${UNCHANGED}`),
   // --- when the result arrives
   documentGone: () => make("document_gone", "The picture was closed before the result arrived; nothing was added."),
@@ -68,8 +72,8 @@ const messages = {
 
 /** @type {Record<string, string>} */
 const SERVER_ERRORS = {
-  unauthorized: "The server refused this panel's access token. Open the panel's settings and press “Read token file”, " +
-    "or paste the contents of the server's token file ({detail}).",
+  unauthorized: "The server refused this panel's access token ({detail}). Leave the token empty in the panel's settings " +
+    "so the panel reads the server's token file, or paste that file's contents there.",
   unsupported_version: "The plugin and the server are different versions ({detail}). Install matching versions of both.",
   too_large: "The selection is too large for the server: {detail}.",
   busy: "The server is busy with other pictures. Try again in a moment.",

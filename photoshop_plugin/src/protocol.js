@@ -9,21 +9,35 @@
  * an integral float such as `1.0` in an integer field (which Python refuses) is accepted, and a client
  * option `1.0` is written as `1`. The server never sends integral floats in integer fields.
  *
- * Plain CommonJS with no dependencies: it runs in Photoshop's UXP and in Node alike.
+ * Plain CommonJS, needing only sha256.js beside it: it runs in Photoshop's UXP and in Node alike.
  */
 "use strict";
 
-const PROTOCOL_VERSION = 1;
+const { hmacSha256, utf8, toHex } = require("./sha256.js");
+
+const PROTOCOL_VERSION = 2;
 const DEFAULT_PORT = 8765;
 const FRAME_MAGIC = [0x4c, 0x44, 0x50, 0x58]; // "LDPX"
 const HEADER_SIZE = 28;
 const MAX_JOB_ID = 4294967295;
+
+// The handshake (ClientHandshake, docs/protocol.md): each side proves it knows the token with an
+// HMAC-SHA256 over both sides' fresh nonces; the token itself never travels.
+const NONCE_BYTES = 32; // a nonce travels as 64 lowercase hex digits
+const PROOF_HEX_DIGITS = 64;
+// The most a client reads in one message from a server that has not proved itself yet.
+const CLIENT_PRE_AUTH_MAX_BYTES = 64 * 1024;
+// The most either side reads in one JSON text message once authenticated.
+const MAX_TEXT_BYTES = 1024 * 1024;
+// JSON nested deeper than this is refused (Python refuses what its recursion limit cannot parse).
+const MAX_JSON_DEPTH = 512;
 
 const ErrorCode = Object.freeze({
   BAD_MESSAGE: "bad_message",
   BAD_FRAME: "bad_frame",
   UNSUPPORTED_VERSION: "unsupported_version",
   UNAUTHORIZED: "unauthorized",
+  SERVER_UNVERIFIED: "server_unverified",
   TOO_LARGE: "too_large",
   BUSY: "busy",
   UNKNOWN_JOB: "unknown_job",
@@ -73,10 +87,15 @@ const DEFAULT_LIMITS = Object.freeze({
   max_side: 16384,
   max_pixels: 8192 * 8192,
   max_queue: 16,
+  max_jobs_per_connection: 4,
+  max_upload_bytes: 1 << 30,
   max_connections: 32,
-  idle_timeout_s: 600.0,
+  max_pending: 16,
+  idle_timeout_s: 120.0,
   upload_timeout_s: 60.0,
-  hello_timeout_s: 10.0,
+  hello_timeout_s: 5.0,
+  send_timeout_s: 30.0,
+  max_outbox_bytes: 4 * (HEADER_SIZE + 8192 * 8192 * 4),
 });
 
 /**
@@ -103,7 +122,9 @@ function checkSize(limits, width, height, job = null) {
 // the order on the wire, so the JSON text matches Python's byte for byte.
 /** @type {Record<string, Array<[string, any]>>} */
 const FIELDS = {
-  hello: [["token", undefined], ["protocol", PROTOCOL_VERSION], ["client", ""]],
+  hello: [["nonce", undefined], ["protocol", PROTOCOL_VERSION], ["client", ""]],
+  challenge: [["nonce", undefined], ["proof", undefined], ["protocol", PROTOCOL_VERSION]],
+  auth: [["proof", undefined]],
   welcome: [["server", undefined], ["backend", undefined], ["backends", () => []], ["device", "cpu"],
     ["options", () => []], ["limits", () => ({ ...DEFAULT_LIMITS })], ["protocol", PROTOCOL_VERSION]],
   decompose: [["job", undefined], ["width", undefined], ["height", undefined], ["format", "RGBA8"],
@@ -139,6 +160,9 @@ function checkDimensions(kind, width, height, job) {
     `${kind}.width and ${kind}.height must be positive integers`, job);
 }
 
+/** @param {any} value @param {number} digits */
+const isHex = (value, digits) => typeof value === "string" && value.length === digits && /^[0-9a-f]*$/.test(value);
+
 /** @param {any} data */
 function limitsFromJson(data) {
   expect(isObject(data), "welcome.limits must be an object");
@@ -155,9 +179,19 @@ function limitsFromJson(data) {
 /** @type {Record<string, (m: any) => any>} */
 const VALIDATORS = {
   hello(m) {
-    expect(typeof m.token === "string", "hello.token must be a string");
+    expect(isHex(m.nonce, 2 * NONCE_BYTES), `hello.nonce must be ${2 * NONCE_BYTES} lowercase hex digits`);
     expect(isInt(m.protocol), "hello.protocol must be an integer");
     expect(typeof m.client === "string", "hello.client must be a string");
+    return m;
+  },
+  challenge(m) {
+    expect(isHex(m.nonce, 2 * NONCE_BYTES), `challenge.nonce must be ${2 * NONCE_BYTES} lowercase hex digits`);
+    expect(isHex(m.proof, PROOF_HEX_DIGITS), `challenge.proof must be ${PROOF_HEX_DIGITS} lowercase hex digits`);
+    expect(isInt(m.protocol), "challenge.protocol must be an integer");
+    return m;
+  },
+  auth(m) {
+    expect(isHex(m.proof, PROOF_HEX_DIGITS), `auth.proof must be ${PROOF_HEX_DIGITS} lowercase hex digits`);
     return m;
   },
   welcome(m) {
@@ -276,6 +310,7 @@ function encode(fields) {
  * @returns {Record<string, any>}
  */
 function decode(text) {
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new ProtocolError(ErrorCode.BAD_MESSAGE, "a text frame nests JSON too deeply");
   let data;
   try {
     data = JSON.parse(text);
@@ -291,6 +326,12 @@ function decode(text) {
     throw new ProtocolError(ErrorCode.BAD_MESSAGE,
       `unknown message type ${JSON.stringify(kind === undefined ? null : kind)}; expected one of ${Object.keys(FIELDS).join(", ")}`);
   }
+  const version = "protocol" in data ? data.protocol : PROTOCOL_VERSION;
+  if (["hello", "challenge", "welcome"].includes(kind) && isInt(version) && version !== PROTOCOL_VERSION) {
+    // Checked before the fields: another version's hello may well have other fields.
+    throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION,
+      `this side speaks protocol ${PROTOCOL_VERSION}, the other side ${version}: install matching versions of the plugin and the server`);
+  }
   const known = new Set(spec.map(([name]) => name));
   const extra = Object.keys(data).filter((name) => name !== "type" && !known.has(name));
   if (extra.length && kind !== "welcome") {
@@ -301,6 +342,25 @@ function decode(text) {
   const fields = { type: kind };
   for (const name of known) if (name in data) fields[name] = data[name];
   return message(fields);
+}
+
+/** How deeply the JSON in `text` nests (brackets outside strings). @param {string} text */
+function jsonDepth(text) {
+  let depth = 0, deepest = 0, inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+    } else if (c === "[" || c === "{") {
+      deepest = Math.max(deepest, ++depth);
+    } else if (c === "]" || c === "}") {
+      depth--;
+    }
+  }
+  return deepest;
 }
 
 // -------------------------------------------------------------------------------------- binary frames
@@ -430,9 +490,176 @@ class FrameCollector {
   }
 }
 
+// ------------------------------------------------------------------------------------------ handshake
+
+/** A fresh nonce for `hello`: NONCE_BYTES from the platform's secure random source, as lowercase hex. */
+function newNonce() {
+  const source = /** @type {any} */ (globalThis).crypto;
+  if (!source || typeof source.getRandomValues !== "function") {
+    throw new Error("this Photoshop offers no secure random numbers (crypto.getRandomValues), which the handshake needs");
+  }
+  return toHex(source.getRandomValues(new Uint8Array(NONCE_BYTES)));
+}
+
+/**
+ * What `side` ("server" or "client") sends to prove it knows `token`: HMAC-SHA256 keyed with the token's
+ * UTF-8 bytes over "layerdecomp-v2 <side> <client nonce> <server nonce>", as 64 lowercase hex digits.
+ * @param {string} token @param {"server" | "client"} side @param {string} clientNonce @param {string} serverNonce
+ */
+function proof(token, side, clientNonce, serverNonce) {
+  if (side !== "server" && side !== "client") throw new RangeError(`side must be "server" or "client", not ${side}`);
+  return toHex(hmacSha256(utf8(token), utf8(`layerdecomp-v${PROTOCOL_VERSION} ${side} ${clientNonce} ${serverNonce}`)));
+}
+
+/** Equal strings, compared in time that does not depend on where they differ. @param {string} a @param {string} b */
+function sameSecret(a, b) {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return diff === 0;
+}
+
+/** The peer answered with an `error` message (`code`, `message` and `job` are its own). */
+class Refused extends ProtocolError {}
+
+/** @param {Record<string, any>} m */
+function raiseIfError(m) {
+  if (m.type === "error") throw new Refused(m.code, m.message, m.job);
+}
+
+/**
+ * The client's half of the handshake, without a socket:
+ *
+ *     const handshake = new ClientHandshake(token, "my-client");
+ *     send(encode(handshake.hello));
+ *     send(encode(handshake.answer(decode(receive()))));   // throws unless the server proved itself
+ *     const welcome = handshake.welcome(decode(receive()));
+ *
+ * Nothing that depends on the token leaves the client until the server's proof checked out. Throws
+ * Refused when the server answered with an error, ProtocolError (server_unverified, bad_message) else.
+ */
+class ClientHandshake {
+  /** @param {string} token @param {string} [client] @param {string} [nonce] */
+  constructor(token, client = "", nonce = undefined) {
+    this.token = token;
+    this.hello = message({ type: "hello", nonce: nonce || newNonce(), client });
+    /** @type {string | null} */
+    this.serverNonce = null;
+  }
+
+  /** The `auth` to send for the server's `challenge`. @param {Record<string, any>} m */
+  answer(m) {
+    raiseIfError(m);
+    if (m.type !== "challenge") {
+      throw new ProtocolError(ErrorCode.BAD_MESSAGE, `the server answered hello with ${m.type}, not challenge`);
+    }
+    if (!sameSecret(proof(this.token, "server", this.hello.nonce, m.nonce), m.proof)) {
+      throw new ProtocolError(ErrorCode.SERVER_UNVERIFIED,
+        "the program answering at this address could not prove it knows the token: it is not your layerdecomp " +
+        "server, or it uses another token file");
+    }
+    this.serverNonce = m.nonce;
+    return message({ type: "auth", proof: proof(this.token, "client", this.hello.nonce, m.nonce) });
+  }
+
+  /** The server's `welcome` (after `answer`). @param {Record<string, any>} m */
+  welcome(m) {
+    if (this.serverNonce === null) throw new ProtocolError(ErrorCode.BAD_MESSAGE, "welcome before the server proved itself");
+    raiseIfError(m);
+    if (m.type !== "welcome") throw new ProtocolError(ErrorCode.BAD_MESSAGE, `the server answered auth with ${m.type}, not welcome`);
+    return m;
+  }
+}
+
+// ---------------------------------------------------------------------------------------- client jobs
+
+/**
+ * One job as a client sees it, without a socket: what to send, then every message and binary frame from
+ * the server fed in, in order, until `done`. Messages about other jobs are ignored.
+ *
+ *     const job = new ClientJob(decomposeMessage);
+ *     send(encode(job.request)); send each of job.uploadHeaders packed with its pixels
+ *     while (!job.done) progress = job.receive(decode(text))  or  job.receive(unpackFrame(data))
+ *     (to stop it: const m = job.cancel(); if (m) send(encode(m)))
+ *     job.outcome: "result" (job.result, job.frames), "error" (job.error) or "cancelled"
+ */
+class ClientJob {
+  /** @param {Record<string, any>} request a decompose message */
+  constructor(request) {
+    this.request = message(request);
+    this.uploadHeaders = uploadFrames(this.request);
+    /** @type {Record<string, any> | null} */
+    this.result = null;
+    /** @type {Record<string, any> | null} */
+    this.error = null;
+    /** @type {"result" | "error" | "cancelled" | null} */
+    this.outcome = null;
+    this.cancelSent = false;
+    /** @type {FrameCollector | null} */
+    this.collector = null;
+  }
+
+  get done() { return this.outcome !== null; }
+
+  /** The largest binary frame the server may send for this job. */
+  get resultMaxBytes() { return HEADER_SIZE + this.request.width * this.request.height * 4; }
+
+  /** @returns {Record<string, Uint8Array>} */
+  get frames() { return this.collector ? this.collector.frames : {}; }
+
+  /** The `cancel` message to send, once (null when sent already or the job is over). */
+  cancel() {
+    if (this.cancelSent || this.done) return null;
+    this.cancelSent = true;
+    return message({ type: "cancel", job: this.request.job });
+  }
+
+  /**
+   * Take the next thing the server sent; returns it when it is this job's progress.
+   * @param {Record<string, any> | {header: FrameHeader, pixels: Uint8Array}} item a decoded message or an unpacked frame
+   */
+  receive(item) {
+    const job = this.request.job;
+    if (this.done) throw new ProtocolError(ErrorCode.BAD_MESSAGE, `job ${job} is over; nothing more was expected`);
+    if ("header" in item && "pixels" in item) {
+      if (!this.collector) throw new ProtocolError(ErrorCode.BAD_FRAME, "the server sent pixels before a result message");
+      if (this.collector.add(item.header, item.pixels)) this.outcome = this.cancelSent ? "cancelled" : "result";
+      return null;
+    }
+    const m = /** @type {Record<string, any>} */ (item);
+    if (this.collector) throw new ProtocolError(ErrorCode.BAD_FRAME, `the server sent ${m.type} in the middle of a result's frames`);
+    if (m.type === "error" && m.job === null) {
+      this.error = m; // about the connection: it is going
+      this.outcome = "error";
+    } else if (m.job !== job) {
+      // about an earlier job (e.g. unknown_job for a cancel that crossed its result)
+    } else if (m.type === "progress") {
+      return this.cancelSent ? null : m;
+    } else if (m.type === "cancelled") {
+      this.outcome = "cancelled";
+    } else if (m.type === "error") {
+      // After a cancel, unknown_job means the job had ended already (its result crossed the cancel).
+      const cancelled = this.cancelSent && m.code === ErrorCode.UNKNOWN_JOB;
+      this.error = cancelled ? null : m;
+      this.outcome = cancelled ? "cancelled" : "error";
+    } else if (m.type === "result") {
+      if (m.width !== this.request.width || m.height !== this.request.height) {
+        throw new ProtocolError(ErrorCode.BAD_MESSAGE, `the result of job ${job} is ${m.width} x ${m.height}; ` +
+          `the upload was ${this.request.width} x ${this.request.height}`);
+      }
+      this.result = m;
+      this.collector = new FrameCollector(resultFrames(m));
+    } else {
+      throw new ProtocolError(ErrorCode.BAD_MESSAGE, `a server does not send ${m.type} during a job`);
+    }
+    return null;
+  }
+}
+
 module.exports = {
   PROTOCOL_VERSION, DEFAULT_PORT, HEADER_SIZE, MAX_JOB_ID, DEFAULT_LIMITS, IMAGE_FORMATS, RESULT_ROLES,
-  ErrorCode, CloseCode, ProtocolError, Role, PixelFormat, CHANNELS,
+  NONCE_BYTES, PROOF_HEX_DIGITS, CLIENT_PRE_AUTH_MAX_BYTES, MAX_TEXT_BYTES, MAX_JSON_DEPTH,
+  ErrorCode, CloseCode, ProtocolError, Refused, Role, PixelFormat, CHANNELS,
   foregroundFormat, checkSize, message, encode, decode,
   packHeader, packFrame, unpackFrame, payloadSize, uploadFrames, resultFrames, FrameCollector,
+  newNonce, proof, ClientHandshake, ClientJob,
 };

@@ -143,11 +143,11 @@ test("an error reply (a backend the server lacks): its message, the document unt
   assertUntouched(p, before);
 });
 
-test("a wrong token: the server refuses it, the panel says what to do", async () => {
+test("a wrong token: the server cannot prove it knows it, so nothing is sent; the panel says what to do", async () => {
   const p = panel({ url: server.url, home, settings: { token: "not-the-token" } });
   const before = p.doc.describe();
   await p.controller.trigger();
-  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "unauthorized"]]);
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "server_unverified"]]);
   assert.match(p.controller.messages[0][2], /token/);
   assertUntouched(p, before);
 });
@@ -246,4 +246,49 @@ test("the server's Origin policy: no Origin (UXP, native clients) is admitted; a
   for (const origin of ["null", "file://", "http://localhost:3000", "http://127.0.0.1:8765", "https://evil.example"]) {
     assert.equal(await handshake(origin), "403", origin);
   }
+});
+
+test("a squatter on the server's port learns neither the token nor the picture", async () => {
+  const { WebSocketServer } = require("ws");
+  const squatter = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((resolve) => squatter.on("listening", resolve));
+  /** @type {Array<string | Buffer>} */
+  const heard = [];
+  squatter.on("connection", (socket) => {
+    socket.on("message", (data, isBinary) => {
+      heard.push(isBinary ? Buffer.from(/** @type {Buffer} */ (data)) : data.toString());
+      // Answer as a server would, but with a proof it cannot make without the token.
+      socket.send(JSON.stringify({ type: "challenge", nonce: "ab".repeat(32), proof: "cd".repeat(32), protocol: 2 }));
+    });
+  });
+  const address = /** @type {import("node:net").AddressInfo} */ (squatter.address());
+  const p = panel({ url: `ws://127.0.0.1:${address.port}`, home });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  await new Promise((resolve) => squatter.close(resolve));
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "server_unverified"]]);
+  assertUntouched(p, before);
+  assert.equal(heard.length, 1, "only the hello");
+  const hello = JSON.parse(String(heard[0]));
+  assert.deepEqual(Object.keys(hello).sort(), ["client", "nonce", "protocol", "type"]);
+  assert.ok(!String(heard[0]).includes(fs.readFileSync(home.tokenFile, "utf8").trim()));
+});
+
+test("the token never travels: every text the panel sends is a hello, an auth, a decompose", async () => {
+  /** @type {string[]} */
+  const sent = [];
+  class SpyingWebSocket extends WebSocket {
+    /** @param {any} data */
+    send(data) {
+      if (typeof data === "string") sent.push(data);
+      super.send(data);
+    }
+  }
+  const p = panel({ url: server.url, home });
+  /** @type {any} */ (p.controller).WebSocket = SpyingWebSocket;
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([, code]) => code), ["done"]);
+  assert.deepEqual(sent.map((text) => JSON.parse(text).type), ["hello", "auth", "decompose"]);
+  const token = fs.readFileSync(home.tokenFile, "utf8").trim();
+  assert.ok(sent.every((text) => !text.includes(token)));
 });

@@ -31,12 +31,12 @@ for (const vector of VECTORS.messages) {
 
 test("every message type has a vector", () => {
   const types = new Set(VECTORS.messages.map((/** @type {any} */ v) => v.fields.type));
-  assert.deepEqual([...types].sort(), ["cancel", "cancelled", "decompose", "error", "hello", "progress", "result", "welcome"]);
+  assert.deepEqual([...types].sort(), ["auth", "cancel", "cancelled", "challenge", "decompose", "error", "hello", "progress", "result", "welcome"]);
 });
 
 test("encode fills in the reference's defaults in the reference's order", () => {
   const hello = VECTORS.messages.find((/** @type {any} */ v) => v.name === "hello");
-  assert.equal(P.encode({ type: "hello", token: hello.fields.token, client: hello.fields.client }), hello.text);
+  assert.equal(P.encode({ type: "hello", nonce: hello.fields.nonce, client: hello.fields.client }), hello.text);
   const defaults = VECTORS.messages.find((/** @type {any} */ v) => v.name === "decompose, defaults");
   assert.equal(P.encode({ type: "decompose", job: 1, width: 640, height: 480 }), defaults.text);
 });
@@ -102,3 +102,53 @@ test("checkSize refuses what the limits refuse", () => {
   assert.throws(() => P.checkSize(limits, 101, 1, 4), { code: "too_large", job: 4 });
   assert.throws(() => P.checkSize(limits, 51, 50), { code: "too_large" });
 });
+
+for (const vector of VECTORS.handshakes || []) {
+  test(`handshake: ${vector.name}`, () => {
+    const { token, client_nonce: clientNonce, server_nonce: serverNonce } = vector;
+    assert.equal(P.proof(token, "server", clientNonce, serverNonce), vector.server_proof);
+    assert.equal(P.proof(token, "client", clientNonce, serverNonce), vector.client_proof);
+    const handshake = new P.ClientHandshake(token, "layerdecomp-photoshop/0.1", clientNonce);
+    assert.equal(P.encode(handshake.hello), vector.hello);
+    assert.equal(P.encode(handshake.answer(P.decode(vector.challenge))), vector.auth);
+  });
+}
+
+test("handshake: a server that cannot prove the token gets nothing; an error reply is Refused", () => {
+  const vector = VECTORS.handshakes[0];
+  const handshake = new P.ClientHandshake("another token", "x", vector.client_nonce);
+  assert.throws(() => handshake.answer(P.decode(vector.challenge)), { code: "server_unverified" });
+  assert.throws(() => handshake.welcome({ type: "welcome" }), { code: "bad_message" });
+  const refused = new P.ClientHandshake("t", "x", vector.client_nonce);
+  assert.throws(() => refused.answer({ type: "error", code: "busy", message: "full", job: null }),
+    (/** @type {any} */ err) => err instanceof P.Refused && err.code === "busy");
+  // Fresh nonces: 64 lowercase hex digits, never the same twice.
+  const a = P.newNonce(), b = P.newNonce();
+  assert.match(a, /^[0-9a-f]{64}$/);
+  assert.notEqual(a, b);
+});
+
+for (const vector of VECTORS.client_jobs || []) {
+  test(`client job: ${vector.name}`, () => {
+    const job = new P.ClientJob(P.decode(vector.request));
+    for (const step of vector.steps) {
+      let got;
+      try {
+        if ("cancel" in step) got = job.cancel();
+        else got = job.receive("text" in step ? P.decode(step.text) : P.unpackFrame(fromHex(step.frame)));
+      } catch (err) {
+        assert.ok(err instanceof P.ProtocolError, String(err));
+        assert.equal(/** @type {any} */ (err).code, step.raises);
+        break;
+      }
+      assert.equal(step.raises, undefined, "the reference raised here");
+      assert.equal(got ? P.encode(got) : null, step.returns);
+    }
+    assert.equal(job.outcome, vector.outcome);
+    assert.equal(job.error ? P.encode(job.error) : null, vector.error);
+    if (vector.outcome === "result") {
+      assert.equal(P.encode(/** @type {any} */ (job.result)), vector.result);
+      assert.deepEqual(Object.fromEntries(Object.entries(job.frames).map(([role, pixels]) => [role, hex(pixels)])), vector.frames);
+    }
+  });
+}

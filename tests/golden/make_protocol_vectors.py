@@ -23,14 +23,19 @@ from layerdecomp_server import protocol as P
 VECTORS_PATH = Path(__file__).with_name("protocol_vectors.json")
 # What a client writes. A JavaScript client must write these byte for byte as Python does; what the
 # server writes it only reads (JavaScript cannot write Python's "1.0": its numbers have no float type).
-CLIENT_TYPES = ("hello", "decompose", "cancel")
+CLIENT_TYPES = ("hello", "auth", "decompose", "cancel")
+# Fixed nonces and tokens, so the vectors do not change from run to run.
+CLIENT_NONCE = "c1" * P.NONCE_BYTES
+SERVER_NONCE = "5e" * P.NONCE_BYTES
 
 
 def _message_vectors() -> List[Dict[str, Any]]:
     """Valid messages: the text Python writes, and the fields it decodes back to."""
     messages = [
-        ("hello", P.Hello(token="t0k3n-AZ_az09", client="layerdecomp-photoshop/0.1")),
-        ("hello, non-ASCII client name", P.Hello(token="x", client="Ps \u00e9t\u00e9 \u2014 \U0001F3A8")),
+        ("hello", P.Hello(nonce=CLIENT_NONCE, client="layerdecomp-photoshop/0.1")),
+        ("hello, non-ASCII client name", P.Hello(nonce=CLIENT_NONCE, client="Ps \u00e9t\u00e9 \u2014 \U0001F3A8")),
+        ("challenge", P.Challenge(nonce=SERVER_NONCE, proof="ab" * 32)),
+        ("auth", P.Auth(proof="0f" * 32)),
         ("welcome", P.Welcome(server="layerdecomp 0.1.0", backend="classical", backends=["classical"],
                               device="cpu", options=["seed"], limits=P.Limits())),
         ("decompose, defaults", P.Decompose(job=1, width=640, height=480)),
@@ -88,6 +93,14 @@ _INVALID_TEXTS = [
     ("welcome, limit not a number",
      "{\"type\":\"welcome\",\"server\":\"s\",\"backend\":\"b\",\"limits\":{\"max_side\":\"big\"}}"),
     ("error, job a string", "{\"type\":\"error\",\"code\":\"x\",\"message\":\"y\",\"job\":\"1\"}"),
+    ("hello, nonce too short", "{\"type\":\"hello\",\"nonce\":\"abcd\"}"),
+    ("hello, nonce in capitals", "{\"type\":\"hello\",\"nonce\":\"" + "AB" * P.NONCE_BYTES + "\"}"),
+    ("hello, another version", "{\"type\":\"hello\",\"protocol\":1,\"token\":\"x\"}"),
+    ("challenge, another version", "{\"type\":\"challenge\",\"protocol\":3,\"nonce\":\"\",\"proof\":\"\"}"),
+    ("welcome, another version", "{\"type\":\"welcome\",\"protocol\":1,\"server\":\"s\",\"backend\":\"b\"}"),
+    ("challenge, proof not hex", "{\"type\":\"challenge\",\"nonce\":\"" + SERVER_NONCE + "\",\"proof\":\"" + "zz" * 32 + "\"}"),
+    ("auth, no proof", "{\"type\":\"auth\"}"),
+    ("deeply nested", "{\"type\":\"cancel\",\"job\":1,\"deep\":" + "[" * 5000 + "]" * 5000 + "}"),
 ]
 
 
@@ -171,6 +184,84 @@ def _expected_frames() -> Dict[str, Any]:
             "result": P.encode(result), "download": describe(P.result_frames(result))}
 
 
+def _handshake_vectors() -> List[Dict[str, Any]]:
+    """Proofs for given tokens and nonces, and the messages of a whole handshake (the client side's)."""
+    vectors = []
+    for name, token in (("a token as the server makes them", "q7Zg0x5cW3pYbR1N8u2LmKvT4sJdHfA6eC9iOkGwXyU"),
+                        ("a non-ASCII token", "t\u00f6ken \u2603"),
+                        ("a token longer than an HMAC block", "k" * 100)):
+        client = P.ClientHandshake(token, client="layerdecomp-photoshop/0.1", nonce=CLIENT_NONCE)
+        challenge = P.Challenge(nonce=SERVER_NONCE, proof=P.proof(token, "server", CLIENT_NONCE, SERVER_NONCE))
+        auth = client.answer(challenge)
+        vectors.append({
+            "name": name, "token": token, "client_nonce": CLIENT_NONCE, "server_nonce": SERVER_NONCE,
+            "server_proof": challenge.proof, "client_proof": auth.proof,
+            "hello": P.encode(client.hello), "challenge": P.encode(challenge), "auth": P.encode(auth),
+        })
+    return vectors
+
+
+def _job_transcripts() -> List[Dict[str, Any]]:
+    """What ``ClientJob`` makes of server messages fed in, step by step: each step feeds a text message
+    (``text``) or a binary frame (``frame``, hex), or asks to cancel (``cancel``), and says what comes
+    back (a progress message's text, the cancel message's text, or null) or which error code it raises."""
+    request = P.Decompose(job=5, width=4, height=3, format="RGBA8")
+    result = P.Result(job=5, width=4, height=3, box=(1, 1, 2, 1),
+                      formats={"foreground": "RGBA8", "background": "RGBA8", "visibility": "A8"})
+    frames = [P.pack_frame(h, _pattern(h.payload_size, i)).hex() for i, h in enumerate(P.result_frames(result))]
+
+    def text(message: Any) -> Dict[str, str]:
+        return {"text": P.encode(message)}
+
+    scripts = {
+        "progress, then a result": [
+            text(P.Progress(job=5, stage="alpha", fraction=0.5)), text(P.Progress(job=4, stage="fill", fraction=0.1)),
+            text(result), {"frame": frames[0]}, {"frame": frames[1]}, {"frame": frames[2]}],
+        "another job's messages are ignored": [
+            text(P.Cancelled(job=4)), text(P.Error(code="unknown_job", message="no job 4", job=4)),
+            text(P.Error(code="invalid_input", message="empty", job=5))],
+        "an error about the connection ends the job": [text(P.Error(code="shutting_down", message="bye"))],
+        "cancel, then cancelled": [
+            text(P.Progress(job=5, stage="alpha", fraction=0.1)), {"cancel": True}, {"cancel": True},
+            text(P.Progress(job=5, stage="alpha", fraction=0.2)), text(P.Cancelled(job=5))],
+        "cancel crossed by the result": [
+            {"cancel": True}, text(result), {"frame": frames[0]}, {"frame": frames[1]}, {"frame": frames[2]}],
+        "cancel crossed by the end: unknown_job": [
+            {"cancel": True}, text(P.Error(code="unknown_job", message="no job 5", job=5))],
+        "pixels before the result": [{"frame": frames[0]}],
+        "a message amid the result's frames": [text(result), {"frame": frames[0]}, text(P.Cancelled(job=5))],
+        "a result of another size": [text(P.Result(job=5, width=5, height=3, box=(1, 1, 2, 1), formats=result.formats))],
+        "a frame out of order": [text(result), {"frame": frames[1]}],
+        "a message the server does not send": [text(P.Cancel(job=5))],
+    }
+    transcripts = []
+    for name, steps in scripts.items():
+        job = P.ClientJob(request)
+        recorded = []
+        for step in steps:
+            out: Dict[str, Any] = dict(step)
+            try:
+                if "cancel" in step:
+                    sent = job.cancel()
+                    out["returns"] = P.encode(sent) if sent is not None else None
+                else:
+                    item = P.decode(step["text"]) if "text" in step else P.unpack_frame(bytes.fromhex(step["frame"]))
+                    got = job.receive(item)
+                    out["returns"] = P.encode(got) if got is not None else None
+            except P.ProtocolError as exc:
+                out["raises"] = exc.code
+                recorded.append(out)
+                break
+            recorded.append(out)
+        transcripts.append({
+            "name": name, "request": P.encode(request), "steps": recorded, "outcome": job.outcome,
+            "error": P.encode(job.error) if job.error is not None else None,
+            "result": P.encode(job.result) if job.result is not None and job.outcome == "result" else None,
+            "frames": {role.label: bytes(view).hex() for role, view in job.frames.items()} if job.outcome == "result" else None,
+        })
+    return transcripts
+
+
 def build() -> Dict[str, Any]:
     return {
         "about": "Written by tests/golden/make_protocol_vectors.py from server/protocol.py (imported as layerdecomp_server.protocol); do not edit by hand.",
@@ -182,6 +273,8 @@ def build() -> Dict[str, Any]:
         "frames": _frame_vectors(),
         "invalid_frames": _bad_frame_vectors(),
         "expected_frames": _expected_frames(),
+        "handshakes": _handshake_vectors(),
+        "client_jobs": _job_transcripts(),
     }
 
 

@@ -51,3 +51,31 @@ def test_invalid_frames_are_refused(vector):
     with pytest.raises(P.ProtocolError) as caught:
         P.unpack_frame(bytes.fromhex(vector["frame"]))
     assert (caught.value.code, caught.value.job) == (vector["code"], vector["job"])
+
+
+@pytest.mark.parametrize("vector", VECTORS["handshakes"], ids=lambda v: v["name"])
+def test_handshake_proofs(vector):
+    token, client_nonce, server_nonce = vector["token"], vector["client_nonce"], vector["server_nonce"]
+    assert P.proof(token, "server", client_nonce, server_nonce) == vector["server_proof"]
+    assert P.proof(token, "client", client_nonce, server_nonce) == vector["client_proof"]
+    client = P.ClientHandshake(token, client="layerdecomp-photoshop/0.1", nonce=client_nonce)
+    assert P.encode(client.hello) == vector["hello"]
+    assert P.encode(client.answer(P.decode(vector["challenge"]))) == vector["auth"]
+
+
+@pytest.mark.parametrize("vector", VECTORS["client_jobs"], ids=lambda v: v["name"])
+def test_client_job_transcripts(vector):
+    job = P.ClientJob(P.decode(vector["request"]))
+    for step in vector["steps"]:
+        try:
+            if "cancel" in step:
+                got = job.cancel()
+            else:
+                got = job.receive(P.decode(step["text"]) if "text" in step else P.unpack_frame(bytes.fromhex(step["frame"])))
+        except P.ProtocolError as exc:
+            assert exc.code == step["raises"]
+            break
+        assert "raises" not in step
+        assert (P.encode(got) if got is not None else None) == step["returns"]
+    assert job.outcome == vector["outcome"]
+    assert (P.encode(job.error) if job.error is not None else None) == vector["error"]

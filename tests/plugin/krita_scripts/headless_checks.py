@@ -136,6 +136,10 @@ def _checks(plugin_dir, work, report):
     group2 = canvas.write_result(source2, client.JobResult((0, 0, cw, ch), bytes(fg), bytes(bg), bytes(vis), {})).group
     doc2.waitForDone()
     report["hidden_tree"] = _tree(group2)
+    masks = [m for c in group2.childNodes() for m in c.childNodes() if m.type() == "transparencymask"]
+    # Krita 5.2+: the mask made by createTransparencyMask must hold exactly the visibility.
+    report["hidden_mask_equals_visibility"] = (
+        len(masks) == 1 and bytes(masks[0].pixelData(x0, y0, cw, ch).data()) == bytes(vis))
     report["hidden_composite_unchanged"] = doc2.pixelData(0, 0, 32, 24).data() == before2
 
     # 5. Refusals, with the real API.
