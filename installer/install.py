@@ -140,7 +140,8 @@ def _weights(args, changes: Changes, gpu: gpus.Gpu, log) -> tuple[str, Path | No
         weights.check_offline(files, source, log)
         log(f"weights: using the files in {source} (checked; left where they are)")
         return choice, source
-    target = Path(args.weights_dir) if args.weights_dir else Path(str(data_dir(sys.platform, os.environ, Path.home()))) / "weights"
+    default = Path(str(data_dir(sys.platform, os.environ, Path.home()))) / "weights"
+    target = Path(args.weights_dir) if args.weights_dir else default
     log(f"weights: {choice} into {target}")
     weights.fetch(changes, files, target, os.environ, Path.home(), token=args.hf_token, log=log)
     return choice, target

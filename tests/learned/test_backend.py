@@ -138,9 +138,20 @@ def test_cli_without_weights_exits_2_with_one_line(no_installed_weights, tmp_pat
     image, mask = scene(64)
     save_image(tmp_path / "in.png", image)
     save_image(tmp_path / "mask.png", mask)
-    rc = main(["decompose", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "--out", str(tmp_path / "out"),
-               "--backend", "learned", "--quiet"])
+    rc = main(["decompose", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"),
+               "--out", str(tmp_path / "out"), "--backend", "learned", "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2
     assert len(err.strip().splitlines()) == 1, err
     assert "python -m installer install --weights-set compact" in err
+
+
+def test_eval_measures_the_learned_backend_like_any_other(tiny_weights, capsys):
+    import json
+
+    rc = main(["eval", "--cases", "1", "--size", "96", "--backend", "classical", "--backend", "learned",
+               "-O", f"learned.weights={tiny_weights}", "--json"])
+    assert rc == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert set(summary) == {"classical", "learned"}
+    assert summary["learned"]["outside_maxdiff"] == 0 and summary["learned"]["alpha_sad"] >= 0
