@@ -138,7 +138,8 @@ class Controller:
         request = client.JobRequest(source.crop.w, source.crop.h, source.image, source.mask, source.margin,
                                     source.grow)
         try:
-            result = self.run_job(job.settings, request, job.cancel, lambda kind, payload: job.events.put((kind, payload)))
+            result = self.run_job(job.settings, request, job.cancel,
+                                  lambda kind, payload: job.events.put((kind, payload)))
             job.events.put(("result", result))
         except UserError as error:
             job.events.put(("failed", error))

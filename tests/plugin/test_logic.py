@@ -301,7 +301,7 @@ def test_names_an_artist_can_tell_apart(plugin, krita):
     mask[8:16, 10:20] = 255
     _select(doc, mask)
     source = canvas.read_source(doc, node)
-    written = canvas.write_result(source, _opaque_result(plugin, source, (0, 0, 6, 6)))
+    canvas.write_result(source, _opaque_result(plugin, source, (0, 0, 6, 6)))
     names = [n.name() for n in canvas._walk(doc.rootNode())]
     assert names == ["Background", "Background (split)", "Background – background", "Background – object"]
     assert len(set(names)) == len(names)
@@ -471,20 +471,21 @@ def test_token_file_follows_the_server_config(plugin, tmp_path, monkeypatch):
     assert s.read_token(s.Settings()) == "abc"
 
 
-@pytest.mark.parametrize("code", ["unauthorized", "server_unverified", "too_large", "busy", "backend_unavailable", "invalid_input",
-                                  "internal_error", "shutting_down", "timeout", "unsupported_version", "new_code"])
+@pytest.mark.parametrize("code", ["unauthorized", "server_unverified", "too_large", "busy", "backend_unavailable",
+                                  "invalid_input", "internal_error", "shutting_down", "timeout", "unsupported_version",
+                                  "new_code"])
 def test_server_errors_become_artist_messages(plugin, code):
     from layerdecomp_krita.messages import for_server_error
 
     error = for_server_error(code, "the detail.", "/x/token")
     assert error.code == code and error.message.endswith("Your picture was not changed.")
-    assert "detail" in error.message or code in ("unauthorized", "server_unverified", "busy", "shutting_down", "timeout")
+    without_detail = ("unauthorized", "server_unverified", "busy", "shutting_down", "timeout")
+    assert "detail" in error.message or code in without_detail
     assert for_server_error("cancelled", "").code == "cancelled"
 
 
 def test_an_unexpected_error_while_writing_ends_the_job_cleanly(plugin, krita, monkeypatch):
     """Whatever goes wrong while the layers are built, the job ends with a message and the next can run."""
-    from layerdecomp_krita import canvas
     from layerdecomp_krita.client import JobResult
     from layerdecomp_krita.controller import Controller
 
@@ -587,7 +588,7 @@ def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_ste
                          bytes(request.width * request.height), {})
 
     controller = Controller(krita, ui, run_job=run_job)
-    for run in range(3):
+    for _ in range(3):
         doc._active = node
         doc.undo_log.clear()
         controller.trigger()

@@ -247,7 +247,6 @@ class Driver(Extension):
         yield self.wait(lambda: controller.after_write is None, 10, "the steps after writing")
         self.conclude("success", doc, controller)
         w, h = doc.width(), doc.height()
-        groups = [n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"]
         record = self.result["phases"]["success"]
         record["tree"] = [[n.name(), n.type(), n.visible(), [[c.name(), c.type(), c.visible()]
                                                            for c in n.childNodes()]]

@@ -179,7 +179,7 @@ class UndoScript:
 
         spec = self.cfg["undo_cases"]["opaque"]
         yield from self.open_case("cancel keys", spec)
-        doc, layer = self.doc, self.layer
+        doc = self.doc
         controller = self.controller
         for how in ("escape", "close"):
             record = {"before": _tree(doc.rootNode())}
