@@ -109,7 +109,8 @@ def photos_main(args) -> int:
     rows = photos.evaluate_photos(photos.load_photos(args.photos), closed_form=not args.no_closed_form)
     if args.verbose:
         for r in rows:
-            print(f"{r['photo']:12s} {r['variant']:6s} " + " ".join(f"{m}={r[m]['sad']:.2f}" for m in r if isinstance(r[m], dict)))
+            sads = " ".join(f"{m}={r[m]['sad']:.2f}" for m in r if isinstance(r[m], dict))
+            print(f"{r['photo']:12s} {r['variant']:6s} {sads}")
     summary = photos.summarise(rows)
     print(f"{args.photos}: {len(rows) // len(photos.VARIANTS)} photos, band alpha scores (SAD = sum|a - a_gt| / 1000)")
     print(photos.table(summary))

@@ -31,7 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-closed-form", action="store_true",
                    help="with --photos: skip the closed-form baseline (pymatting; its first import compiles ~30 s)")
     p.add_argument("--size", type=int, default=512, help="side of the built-in composites in pixels")
-    p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N triplets of --data (photos of --photos)")
+    p.add_argument("--limit", type=int, metavar="N",
+                   help="evaluate only the first N triplets of --data (photos of --photos)")
     p.add_argument("--backend", action="append", choices=backends.available_names(), metavar="NAME",
                    help=f"backend to run (repeat to compare; one of {', '.join(backends.available_names())})")
     p.add_argument("--grow", type=int, default=DEFAULT_GROW, metavar="PX",

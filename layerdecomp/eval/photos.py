@@ -65,7 +65,8 @@ def load_photos(folder: str | Path, limit: Optional[int] = None) -> list[Photo]:
     else:
         raise InvalidInput(f"{str(folder)!r} has none of the layouts " + ", ".join(f"{i}/ + {a}/" for i, a in LAYOUTS))
     alphas = {p.stem: p for p in (folder / alpha_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    images = sorted(p for p in (folder / image_dir).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in alphas)
+    images = sorted(p for p in (folder / image_dir).iterdir()
+                    if p.suffix.lower() in IMAGE_SUFFIXES and p.stem in alphas)
     if not images:
         raise InvalidInput(f"no image in {str(folder / image_dir)!r} has an alpha of the same name in {alpha_dir}/")
     photos = []
