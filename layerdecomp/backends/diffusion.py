@@ -144,7 +144,9 @@ class DiffusionBackend(Backend):
                 self.pipeline = LayerDecompositionPipeline.from_model(model, components.scheduler)
                 self.pipeline.set_progress_bar_config(disable=True)
                 apply_offload(self.pipeline, offload)
-                self.estimators = ModalityEstimators(mcf, device=str(components.device), local_files_only=local)
+                # the execution device, not the VAE's: with offload the VAE rests on the CPU (or meta)
+                self.estimators = ModalityEstimators(mcf, device=str(self.pipeline._execution_device),
+                                                     local_files_only=local)
             else:
                 self.zero_shot = ZeroShotFill(components, offload)
         except torch.OutOfMemoryError as exc:

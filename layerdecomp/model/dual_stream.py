@@ -194,8 +194,12 @@ class LayerDecompositionModel(nn.Module):
         b, _, height, width = image.shape
         ctx.check_size(height, width, self.vae_scale_factor)
         vae = self.vae
-        image = image.to(vae.device, vae.dtype)
-        hole = (mask.to(vae.device, vae.dtype) >= 0.5).to(vae.dtype)
+        # Everything is computed where the caller's tensors are (the pipeline's execution device), never at
+        # vae.device: with CPU offload the VAE rests on the CPU until its encode moves it (and not its
+        # arguments), and with sequential offload its weights are on the meta device.
+        device = image.device
+        image = image.to(device, vae.dtype)
+        hole = (mask.to(device, vae.dtype) >= 0.5).to(vae.dtype)
         context_bg = ctx.fill_context(vae, image, hole)
         context_fg = ctx.fill_context(vae, image, 1 - hole)
         if modality_maps is None:
@@ -208,10 +212,10 @@ class LayerDecompositionModel(nn.Module):
             modality_maps = torch.from_numpy(maps).permute(0, 1, 4, 2, 3)
             modality_missing = torch.tensor([[0.0] + [1.0] * (len(MODALITIES) - 1)] * b)
         m = modality_maps.shape[1]
-        flat = modality_maps.reshape(b * m, 3, height, width).to(vae.device, vae.dtype) * 2 - 1
+        flat = modality_maps.reshape(b * m, 3, height, width).to(device, vae.dtype) * 2 - 1
         tokens = ctx.pack(ctx.normalise(vae, ctx.encode(vae, flat)))
         tokens = tokens.reshape(b, m, tokens.shape[1], tokens.shape[2])
-        missing = (modality_missing if modality_missing is not None else torch.zeros(b, m)).to(vae.device, vae.dtype)
+        missing = (modality_missing if modality_missing is not None else torch.zeros(b, m)).to(device, vae.dtype)
         return Conditions(context_bg, context_fg, tokens, missing, height, width)
 
     @torch.no_grad()  # targets carry no gradient (the RGBA VAE is trained on its own loss)
@@ -219,8 +223,9 @@ class LayerDecompositionModel(nn.Module):
         """Clean latent tokens x0 for both streams. background (B, 3, H, W) in [-1, 1] (base VAE);
         foreground_rgba (B, 4, H, W) straight RGBA in [0, 1] (RGBA VAE)."""
         vae = self.vae
-        x0_bg = ctx.pack(ctx.normalise(vae, ctx.encode(vae, background.to(vae.device, vae.dtype))))
-        rgba_in = rgba_to_vae_input(foreground_rgba.to(vae.device, vae.dtype))
+        device = background.device  # the caller's device, as in encode_conditions
+        x0_bg = ctx.pack(ctx.normalise(vae, ctx.encode(vae, background.to(device, vae.dtype))))
+        rgba_in = rgba_to_vae_input(foreground_rgba.to(device, vae.dtype))
         x0_fg = ctx.pack(ctx.normalise(vae, ctx.encode(self.rgba_vae, rgba_in)))
         return x0_bg, x0_fg
 
