@@ -117,6 +117,16 @@ def flux_scheduler():
     )
 
 
+def resolution_mu(scheduler, tokens: int) -> float:
+    """FLUX's resolution-dependent shift ``mu`` for ``tokens`` image tokens (one stream), exactly as
+    ``FluxFillPipeline`` computes it: more tokens, more of the schedule spent at high noise."""
+    from diffusers.pipelines.flux.pipeline_flux import calculate_shift
+
+    config = scheduler.config
+    return calculate_shift(tokens, config.get("base_image_seq_len", 256), config.get("max_image_seq_len", 4096),
+                           config.get("base_shift", 0.5), config.get("max_shift", 1.15))
+
+
 def save_components(components: Components, folder: str | os.PathLike) -> Path:
     """Write the backbone in diffusers layout (what ``load_components`` and the backend read)."""
     from safetensors.torch import save_file

@@ -69,6 +69,8 @@ class TrainSection:
     warmup_steps: int = 0
     max_grad_norm: float = 1.0
     timestep_sampling: str = "logit_normal"  # logit_normal (SD3/FLUX practice) | uniform
+    # Shift the sampled timesteps by the resolution-dependent mu inference uses (FLUX's dynamic shift).
+    resolution_shift: bool = True
     mixed_precision: str = "no"  # no | bf16 | fp16
     gradient_checkpointing: bool = False
     # Ablation used by the tests: zero every context (both streams' image-mask context and MCF), so the

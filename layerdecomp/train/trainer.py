@@ -157,7 +157,9 @@ class Trainer:
                               config.train.micro_batch_size,
                               partial(stages.adapter_loss, decomposer=model,
                                       timestep_sampling=config.train.timestep_sampling,
-                                      drop_context=config.train.drop_context, cache=cache)), dataset,
+                                      drop_context=config.train.drop_context, cache=cache,
+                                      scheduler=components.scheduler if config.train.resolution_shift else None)),
+                        dataset,
                         indices_only=cache is not None)
         model.eval()
         path = self.out / config.train.adapter_name
