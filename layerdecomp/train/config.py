@@ -61,6 +61,11 @@ class TrainSection:
     batch_size: int = 8  # global: micro_batch_size × devices × accumulation
     micro_batch_size: int = 1  # per device and forward pass
     learning_rate: float = 5e-5
+    # The cross-stream gates are one scalar per attention layer starting at 0; Adam moves a scalar by about
+    # the learning rate per step, so at 5e-5 they could open by at most ~0.36 in 7,200 steps.
+    gate_learning_rate: float = 1e-3
+    # Applied to the LoRA and MCF weight matrices only: never to the gates, the widened x_embedder (its
+    # pretrained columns would shrink) or any bias or norm scale.
     weight_decay: float = 1e-2
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
@@ -111,7 +116,7 @@ _CHOICES = {
     ("train", "mixed_precision"): ("no", "bf16", "fp16"),
 }
 _POSITIVE = {("data", "resolution"), ("train", "steps"), ("train", "batch_size"), ("train", "micro_batch_size"),
-             ("train", "learning_rate"), ("train", "log_every"), ("train", "checkpoint_every"),
+             ("train", "learning_rate"), ("train", "gate_learning_rate"), ("train", "log_every"), ("train", "checkpoint_every"),
              ("train", "keep_checkpoints"), ("model", "lora_rank"), ("decoder", "learning_rate"),
              ("decoder", "micro_batch_size"), ("data", "procedural_count")}
 

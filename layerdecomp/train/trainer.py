@@ -68,6 +68,30 @@ class _StageForward(torch.nn.Module):
         return self.loss(self.module, batch, generator)
 
 
+def parameter_groups(named: dict[str, torch.nn.Parameter], learning_rate: float, config: TrainConfig) -> list[dict]:
+    """AdamW groups for a stage's trained parameters (``named``: name -> parameter).
+
+    - ``gates`` (the cross-stream gates): ``train.gate_learning_rate``, no weight decay;
+    - ``no_decay``: the widened ``x_embedder`` (its pretrained columns must not shrink) and every bias
+      and norm scale (parameters of one dimension or less), at the stage's rate;
+    - ``decay``: the weight matrices (LoRA, MCF, the RGBA VAE's convolutions) with ``train.weight_decay``.
+    Each group keeps its ``base_lr``; the schedule scales it (warm-up, decay) every step.
+    """
+    t = config.train
+    groups = {"gates": (t.gate_learning_rate, 0.0), "no_decay": (learning_rate, 0.0),
+              "decay": (learning_rate, t.weight_decay)}
+    members: dict[str, list[torch.nn.Parameter]] = {name: [] for name in groups}
+    for name, p in named.items():
+        if name.endswith("cross_gate"):
+            members["gates"].append(p)
+        elif "x_embedder" in name or p.ndim <= 1:
+            members["no_decay"].append(p)
+        else:
+            members["decay"].append(p)
+    return [{"name": name, "params": members[name], "lr": lr, "base_lr": lr, "weight_decay": decay}
+            for name, (lr, decay) in groups.items() if members[name]]
+
+
 class Interrupted(Exception):
     """Raised by ``stop_after`` (tests): the run stopped as if killed right after that step."""
 
@@ -273,8 +297,8 @@ class Trainer:
         self._trainable_names = {n for n, p in wrapper.named_parameters() if p.requires_grad}
         params = list(named.values())
         t = config.train
-        optimizer = torch.optim.AdamW(params, lr=stage.learning_rate, betas=(t.adam_beta1, t.adam_beta2),
-                                      eps=t.adam_epsilon, weight_decay=t.weight_decay)
+        optimizer = torch.optim.AdamW(parameter_groups(named, stage.learning_rate, config),
+                                      betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_epsilon)
         prepared, optimizer = acc.prepare(wrapper, optimizer)
         start = 0
         resume_from = self._resume_point(stage.name)
@@ -293,8 +317,8 @@ class Trainer:
         window_steps = 0
         for step in range(start, stage.steps):
             lr = learning_rate(config, stage.learning_rate, step, stage.steps, schedule=stage.name == "adapter")
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            for group in optimizer.param_groups:  # every group follows the schedule at its own base rate
+                group["lr"] = lr * group["base_lr"] / stage.learning_rate
             parts_sum: dict[str, float] = {}
             total = 0.0
             for micro in range(accumulation):
