@@ -2,7 +2,8 @@
 
 Token sequence: ``[text (T) | background (L) | foreground (L)]``. Each stream's token is the channel
 concat ``noisy latent ⊕ its context ⊕ c_MM`` (its context: the Fill context for the background, the
-inverse context for the foreground; c_MM: MCF's output). Position ids tell the streams apart: the
+inverse context for the foreground; c_MM: MCF's output, then, with ``MCFConfig.local``, the token's own
+modality latents). Position ids tell the streams apart: the
 foreground's ``img_ids[:, 0] = 1`` (FLUX Kontext offsets its reference image the same way).
 
 Attention (our choice, documented because the paper does not say): every token attends to the text and
@@ -155,7 +156,8 @@ class LayerDecompositionModel(nn.Module):
 
         from peft import LoraConfig
 
-        widen_x_embedder(transformer, config.mcf.out_channels)
+        local = len(MODALITIES) * token_channels if config.mcf.local else 0  # the MCF local path's columns
+        widen_x_embedder(transformer, config.mcf.out_channels + local)
         transformer.add_adapter(LoraConfig(r=config.lora_rank, lora_alpha=config.alpha, init_lora_weights=True,
                                            target_modules=LORA_TARGET_REGEX))
         transformer.x_embedder.requires_grad_(True)  # add_adapter froze it; it is trained fully
@@ -239,6 +241,10 @@ class LayerDecompositionModel(nn.Module):
         dtype = transformer.x_embedder.weight.dtype
         rows = cond.height // (2 * self.vae_scale_factor)
         c_mm = self.mcf(cond.context_bg, cond.modality_tokens, cond.modality_missing, (rows, n // rows))
+        if self.config.mcf.local:  # each token's own modality latents, (B, L, M·4C), zero where missing
+            present = (1 - cond.modality_missing)[:, :, None, None]
+            own = (cond.modality_tokens * present.to(cond.modality_tokens.dtype)).permute(0, 2, 1, 3).flatten(2)
+            c_mm = torch.cat([c_mm.to(dtype), own.to(dtype)], dim=-1)
         bg = torch.cat([noisy_bg.to(dtype), cond.context_bg.to(dtype), c_mm.to(dtype)], dim=-1)
         fg = torch.cat([noisy_fg.to(dtype), cond.context_fg.to(dtype), c_mm.to(dtype)], dim=-1)
         ids = ctx.latent_ids(cond.height, cond.width, self.vae_scale_factor, bg.device, bg.dtype)

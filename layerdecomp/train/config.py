@@ -37,6 +37,8 @@ class ModelSection:
     base: str = "tiny"
     lora_rank: int = 256
     lora_alpha: Optional[float] = None
+    # MCF's local path: each token also reads its own modality latents (see layerdecomp/model/config.py)
+    mcf_local: bool = True
     # Only for base = "tiny": the VAE has random weights, so it is first fitted as a plain autoencoder
     # on the training images, standing in for the pretrained FLUX VAE (steps; 0 = leave it random).
     tiny_vae_pretrain_steps: int = 0

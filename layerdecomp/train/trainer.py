@@ -222,10 +222,10 @@ class Trainer:
         from ..model import AdapterConfig, LayerDecompositionModel, MCFConfig
 
         config = self.config
-        mcf = MCFConfig(depth_model=None, segmentation_model=None)
+        mcf = MCFConfig(depth_model=None, segmentation_model=None, local=config.model.mcf_local)
         if config.model.base == "tiny":
             mcf = MCFConfig(out_channels=8, heads=2, head_dim=8, position_frequencies=2, depth_model=None,
-                            segmentation_model=None)
+                            segmentation_model=None, local=config.model.mcf_local)
         adapter = AdapterConfig(lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha, mcf=mcf)
         model = LayerDecompositionModel(components, adapter)
         # Mixed precision: frozen weights stay in the low precision they were loaded in, trained ones in
