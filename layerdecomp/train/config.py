@@ -96,6 +96,8 @@ class DecoderSection:
     steps: int = 0
     learning_rate: float = 1e-4
     micro_batch_size: int = 1
+    # Recompute the VAE's activations in backward: a full VAE at 1024² would not fit otherwise.
+    gradient_checkpointing: bool = True
 
 
 @dataclass

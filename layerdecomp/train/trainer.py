@@ -152,9 +152,9 @@ class Trainer:
                  f"on {acc.device}, global batch {config.train.batch_size} "
                  f"(micro {config.train.micro_batch_size} × accumulation {self.accumulation}), "
                  f"mixed precision {acc.mixed_precision}")
-        components = self._components()
+        vae, components = self._vae()
         if config.model.tiny_vae_pretrain_steps:
-            vae = components.vae.requires_grad_(True).train()
+            vae.requires_grad_(True).train()
             # 8 composites + their 8 backgrounds a step at 3e-3: what fitted the tiny VAE fastest here.
             self._run_stage(Stage("tiny_vae", vae, config.model.tiny_vae_pretrain_steps, 3e-3, 8,
                                   stages.tiny_vae_loss), dataset)
@@ -163,14 +163,11 @@ class Trainer:
             from ..model import save_components
 
             save_components(components, self.out / "base")  # the base the adapter must be loaded over
-        model = self._model(components)
-        if config.decoder.steps:
-            model.rgba_vae.requires_grad_(True).train()
-            self._run_stage(Stage("decoder", model.rgba_vae, config.decoder.steps, config.decoder.learning_rate,
-                                  config.decoder.micro_batch_size,
-                                  partial(stages.decoder_loss, base_vae=model.vae)), dataset)
-        model.rgba_vae.requires_grad_(False).eval()
-        model.vae.requires_grad_(False)
+        rgba_vae = self._train_rgba_vae(vae, dataset)
+        # Only now the transformer: the RGBA decoder stage had the accelerator's memory to itself.
+        components = self._components(vae, components)
+        torch.manual_seed(config.train.seed + 1)  # the adapter's init, whether or not a stage ran before
+        model = self._model(components, rgba_vae)
         if config.train.gradient_checkpointing:
             model.transformer.enable_gradient_checkpointing()
         model.transformer.train()
@@ -206,19 +203,51 @@ class Trainer:
                               f"of micro_batch_size × processes = {per_pass}")
         return self.config.train.batch_size // per_pass
 
-    def _components(self):
-        from ..model import build_tiny_components, load_components
+    @property
+    def _dtype(self) -> str:
+        return {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}[self.config.train.mixed_precision]
+
+    def _vae(self):
+        """The backbone's VAE on the accelerator, and (tiny base only) the whole tiny backbone with its
+        transformer still on the CPU. A real base's transformer is not loaded yet."""
+        from ..model import build_tiny_components
+        from ..model.components import load_vae
 
         config = self.config
         if config.model.base == "tiny":
             components = build_tiny_components(seed=config.train.seed)
-            components.transformer.to(self.accelerator.device)
-            components.vae.to(self.accelerator.device)
-            return components
-        dtype = {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}[config.train.mixed_precision]
-        return load_components(config.model.base, dtype=dtype, device=str(self.accelerator.device), need_prompt=True)
+            return components.vae.to(self.accelerator.device), components
+        return load_vae(config.model.base, dtype=self._dtype, device=str(self.accelerator.device)), None
 
-    def _model(self, components):
+    def _train_rgba_vae(self, vae, dataset):
+        """Stage 2 on the VAEs alone: gradient checkpointing through encoder and decoder and a small
+        micro-batch (a full VAE at 1024² keeps large activations per picture)."""
+        from ..model import make_rgba_vae
+
+        rgba_vae = make_rgba_vae(vae)
+        for p in rgba_vae.parameters():  # trained in float32 (autocast computes in the low precision)
+            p.data = p.data.float()
+        if self.config.decoder.steps:
+            if self.config.decoder.gradient_checkpointing:
+                rgba_vae.enable_gradient_checkpointing()
+            rgba_vae.requires_grad_(True).train()
+            self._run_stage(Stage("decoder", rgba_vae, self.config.decoder.steps, self.config.decoder.learning_rate,
+                                  self.config.decoder.micro_batch_size,
+                                  partial(stages.decoder_loss, base_vae=vae)), dataset)
+            rgba_vae.disable_gradient_checkpointing()
+        return rgba_vae.requires_grad_(False).eval()
+
+    def _components(self, vae, tiny=None):
+        """The whole backbone on the accelerator, around the already loaded ``vae``."""
+        from ..model import load_components
+
+        if tiny is not None:
+            tiny.transformer.to(self.accelerator.device)
+            return tiny
+        return load_components(self.config.model.base, dtype=self._dtype, device=str(self.accelerator.device),
+                               need_prompt=True, vae=vae)
+
+    def _model(self, components, rgba_vae):
         from ..model import AdapterConfig, LayerDecompositionModel, MCFConfig
 
         config = self.config
@@ -228,6 +257,7 @@ class Trainer:
                             segmentation_model=None, local=config.model.mcf_local)
         adapter = AdapterConfig(lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha, mcf=mcf)
         model = LayerDecompositionModel(components, adapter)
+        model.rgba_vae = rgba_vae  # trained (or not) by stage 2; frozen from here on
         # Mixed precision: frozen weights stay in the low precision they were loaded in, trained ones in
         # float32 (autocast computes in the low one); the optimiser state is float32 either way.
         for p in model.parameters():

@@ -88,3 +88,38 @@ def test_gates_open_at_their_own_rate_in_a_run(tmp_path):
     adapter = load_file(str(train(config, log=lambda s: None)))
     gates = [float(v) for k, v in adapter.items() if k.startswith("gates/")]
     assert gates and max(abs(g) for g in gates) > 0.02, gates
+
+
+def test_rgba_decoder_stage_runs_checkpointed_before_the_transformer_is_loaded(tmp_path, monkeypatch):
+    """A real base: the decoder stage (a full VAE at 1024²) gets the memory to itself, with gradient
+    checkpointing; the transformer is loaded afterwards."""
+    from layerdecomp.model import build_tiny_components, save_components
+    from layerdecomp.model import components as components_module
+    from layerdecomp.train import parse, train
+
+    save_components(build_tiny_components(seed=0), tmp_path / "base")
+    events = []
+    load_transformer = components_module._load_transformer
+
+    def recording_load(*args, **kwargs):
+        events.append("transformer loaded")
+        return load_transformer(*args, **kwargs)
+
+    decoder_loss = stages.decoder_loss
+
+    def recording_loss(rgba_vae, batch, generator, base_vae):
+        events.append(("decoder step", rgba_vae.decoder.gradient_checkpointing, rgba_vae.encoder.gradient_checkpointing,
+                       len(batch["foreground"])))
+        return decoder_loss(rgba_vae, batch, generator, base_vae)
+
+    monkeypatch.setattr(components_module, "_load_transformer", recording_load)
+    monkeypatch.setattr(stages, "decoder_loss", recording_loss)
+    config = parse({
+        "model": {"base": str(tmp_path / "base"), "lora_rank": 4},
+        "data": {"procedural_count": 4, "resolution": 16},
+        "train": {"output_dir": str(tmp_path / "run"), "steps": 1, "batch_size": 1, "log_every": 1},
+        "decoder": {"steps": 2, "micro_batch_size": 1},
+    })
+    train(config, log=lambda s: None)
+    assert events == [("decoder step", True, True, 1)] * 2 + ["transformer loaded"], events
+    assert config.decoder.gradient_checkpointing  # the default
