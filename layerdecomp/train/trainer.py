@@ -244,8 +244,11 @@ class Trainer:
         if tiny is not None:
             tiny.transformer.to(self.accelerator.device)
             return tiny
-        return load_components(self.config.model.base, dtype=self._dtype, device=str(self.accelerator.device),
-                               need_prompt=True, vae=vae)
+        # Every process needs the empty-prompt embeddings: the main process computes and caches them
+        # (CLIP + T5-XXL, once) while the others wait, then they read the cache.
+        with self.accelerator.main_process_first():
+            return load_components(self.config.model.base, dtype=self._dtype, device=str(self.accelerator.device),
+                                   need_prompt=True, vae=vae)
 
     def _model(self, components, rgba_vae):
         from ..model import AdapterConfig, LayerDecompositionModel, MCFConfig

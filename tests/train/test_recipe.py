@@ -123,3 +123,28 @@ def test_rgba_decoder_stage_runs_checkpointed_before_the_transformer_is_loaded(t
     train(config, log=lambda s: None)
     assert events == [("decoder step", True, True, 1)] * 2 + ["transformer loaded"], events
     assert config.decoder.gradient_checkpointing  # the default
+
+
+def test_empty_prompt_embeddings_are_computed_once_across_processes(tmp_path):
+    """Two processes on a base without precomputed embeddings: only the main one loads the text encoders
+    (CLIP + T5-XXL) and fills the cache; the other waits and reads it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from layerdecomp.model import build_tiny_components, save_components
+    from layerdecomp.model.components import PROMPT_EMBEDS_FILE
+
+    save_components(build_tiny_components(seed=0), tmp_path / "base")
+    (tmp_path / "base" / PROMPT_EMBEDS_FILE).unlink()
+    record = tmp_path / "loads.txt"
+    script = Path(__file__).with_name("prompt_cache_race.py")
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script),
+                             str(tmp_path / "base"), str(tmp_path / "run"), str(record)],
+                            capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(record.read_text().split()) == 1, record.read_text()
+    assert list((tmp_path / "cache" / "layerdecomp").glob("prompt_embeds-*.safetensors"))
+    assert (tmp_path / "run" / "adapter.safetensors").is_file()
