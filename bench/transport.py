@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 import layerdecomp
-from layerdecomp.client import Client
+from layerdecomp_server.client import Client
 from layerdecomp.io import load_image
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,6 @@
-"""The model weights the diffusion backend needs: which files, from where, checked how, and where they go.
+"""The model weights the backends need: which files, from where, under which licence, checked how, and where
+they go. Sets: ``diffusion`` (FLUX.1-Fill-dev for the diffusion backend) and ``compact`` (ViTMatte and MI-GAN
+for the learned backend, small enough for a CPU); ``CATALOGUE`` describes each model.
 
 Files live under ``<weights dir>/<repo name>/<path in the repo>`` (the hub's own layout, so diffusers'
 ``from_pretrained(<weights dir>/FLUX.1-Fill-dev, subfolder="transformer")`` reads them as they are).
@@ -77,7 +79,71 @@ DIFFUSION = tuple(
         "tokenizer_2/tokenizer_config.json",
     )
 )
-WEIGHT_SETS = {"none": (), "diffusion": DIFFUSION}
+
+# The compact set: small models the ``learned`` backend runs on a CPU (layerdecomp/learned/). Their hub
+# repositories' layout is what layerdecomp.learned reads: <weights>/<repo name>/<path>.
+VITMATTE = "hustvl/vitmatte-small-composition-1k"
+MIGAN = "andraniksargsyan/migan"
+COMPACT = (
+    WeightFile(VITMATTE, "config.json", None, None, None),
+    # safetensors only: if the hub ever served only the pickled pytorch_model.bin, this 404s and says so.
+    WeightFile(VITMATTE, "model.safetensors", None, None, None),
+    WeightFile(MIGAN, "migan_pipeline_v2.onnx", None, None, None),
+)
+WEIGHT_SETS = {"none": (), "diffusion": DIFFUSION, "compact": COMPACT}
+
+# Where every checksum comes from: none could be looked up where this catalogue was written (no hub access),
+# so each is the sha256 the hub publishes for the file (its LFS object id, the X-Linked-Etag header) at the
+# first install, recorded with the commit in weights.lock.json; later installs and --offline check against it.
+CHECKSUM_SOURCE = "sha256 from the hub's LFS pointer at first download, pinned in weights.lock.json"
+
+
+@dataclass(frozen=True)
+class Model:
+    """One entry of the catalogue: what ``install --weights-set`` shows before it downloads anything."""
+
+    name: str
+    role: str
+    licence: str
+    size: str  # approximate download size
+    source: str  # where the files come from (the project that publishes them)
+    files: tuple[WeightFile, ...]
+
+
+CATALOGUE = {
+    "compact": (
+        Model("ViTMatte-S (Composition-1k)", "matting: alpha from the selection's edge band (learned backend)",
+              "MIT (the hustvl/ViTMatte repository, which publishes the checkpoints); trained on Adobe's "
+              "Composition-1k, whose images are licensed for research: check before commercial use",
+              "about 100 MB (25 M parameters)", f"https://huggingface.co/{VITMATTE} (from https://github.com/hustvl/ViTMatte)",
+              COMPACT[:2]),
+        Model("MI-GAN-512-Places2, ONNX pipeline v2", "removal: the clean plate (learned backend)",
+              "MIT (Picsart-AI-Research/MI-GAN LICENSE-WEIGHTS)", "about 27 MB (6 M parameters)",
+              f"https://huggingface.co/{MIGAN} (linked from https://github.com/Picsart-AI-Research/MI-GAN)",
+              COMPACT[2:]),
+    ),
+    "diffusion": (
+        Model("FLUX.1-Fill-dev", "the diffusion backend's base model (GPU)",
+              "FLUX.1 [dev] Non-Commercial License (gated: accept it on the hub)", "about 34 GB",
+              f"https://huggingface.co/{FLUX_FILL}", DIFFUSION),
+    ),
+}
+
+
+def _file_list(files: tuple[WeightFile, ...]) -> str:
+    if len(files) > 3:
+        return f"{len(files)} files under {files[0].local_path.split('/')[0]}/"
+    return ", ".join(f.local_path for f in files)
+
+
+def describe(choice: str) -> list[str]:
+    """Lines that list a weight set's models: role, licence, size, source and where the checksums come from."""
+    lines = []
+    for model in CATALOGUE.get(choice, ()):
+        lines += [f"  {model.name}: {model.role}", f"    licence: {model.licence}", f"    size: {model.size}",
+                  f"    source: {model.source}", f"    files: {_file_list(model.files)}",
+                  f"    checksum: {CHECKSUM_SOURCE}"]
+    return lines
 
 
 def hub_endpoint(env: Mapping[str, str]) -> str:
@@ -240,3 +306,4 @@ def model_folder(weights_dir: Path) -> Path:
 def weights_present(files: tuple[WeightFile, ...], folder: Path) -> tuple[int, int]:
     """(files present, files wanted) for status."""
     return sum((folder / f.local_path).is_file() for f in files), len(files)
+

@@ -20,6 +20,7 @@ from typing import Any, Optional
 import torch
 
 from ..errors import BackendUnavailable
+from ..locations import looks_like_hub_id
 
 PROMPT_EMBEDS_FILE = "prompt_embeds.safetensors"
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -213,8 +214,6 @@ def load_vae(model: str | os.PathLike, *, dtype: Any = "auto", device: Optional[
 
 
 def _check_model_folder(model: str) -> None:
-    from ..backends.diffusion import looks_like_hub_id
-
     if not os.path.isdir(model) and not looks_like_hub_id(model):
         raise BackendUnavailable(f"the model folder {model} does not exist (option model / --model)")
     if os.path.isdir(model):

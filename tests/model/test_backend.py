@@ -37,6 +37,13 @@ def test_auto_picks_diffusion_only_when_a_model_is_configured_and_present(base_d
     assert DiffusionBackend.priority > backends.backend_class("classical").priority
 
 
+def test_a_decomposer_fixes_its_load_options(base_dir, picture):
+    decomposer = layerdecomp.Decomposer("diffusion", model=str(base_dir), steps=2)
+    assert decomposer.load_options == {"model": str(base_dir)} and decomposer.default_options == {"steps": 2}
+    with pytest.raises(layerdecomp.InvalidInput, match="model is fixed when the diffusion backend is loaded"):
+        decomposer.decompose(*picture, model=str(base_dir))
+
+
 def test_adapter_mode_through_the_api(base_dir, adapter_file, picture):
     image, mask = picture
     seen = []

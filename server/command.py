@@ -1,4 +1,4 @@
-"""Serve decompositions to the Krita plugin (and layerdecomp.client) over a local websocket.
+"""Serve decompositions to the Krita plugin (and layerdecomp_server.client) over a local websocket.
 
 The backend is loaded once and kept. Clients must present the token kept in the user's config folder
 (created on first run; set LAYERDECOMP_CONFIG_DIR to use another folder). Stop with Ctrl+C or SIGTERM:
@@ -10,17 +10,20 @@ import argparse
 import logging
 import sys
 
-from .. import backends
-from .decompose import _option
+from layerdecomp import backends
+from layerdecomp.commands.decompose import _option
 
-# Kept in step with server.protocol's defaults without importing the server for --help.
-_DEFAULT_PORT = 8765
+from .protocol import DEFAULT_PORT
+
+# The one-line help `layerdecomp --help` shows; the `layerdecomp` command finds this module through the
+# `layerdecomp.commands` entry point (pyproject.toml), so the core never imports the server.
+HELP = "serve decompositions to the Krita plugin over a local websocket"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; anything but loopback lets other machines in (a warning says so)")
-    p.add_argument("--port", type=int, default=_DEFAULT_PORT, help="TCP port (0: any free port, printed at start)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="TCP port (0: any free port, printed at start)")
     p.add_argument("--backend", default="auto", choices=backends.available_names(),
                    help="which method to serve; auto picks the best one that can run here")
     p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
@@ -41,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import dataclasses
 
-    from server.app import ServerConfig, serve_until_signalled
-    from server.protocol import Limits
+    from layerdecomp.config import read_or_create_token, token_path
 
-    from ..config import read_or_create_token, token_path
+    from .app import ServerConfig, serve_until_signalled
+    from .protocol import Limits
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
