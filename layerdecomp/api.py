@@ -44,13 +44,14 @@ class Decomposer:
     @property
     def engine(self) -> backends.Backend:
         """The loaded backend (kept per load options, so another Decomposer with the same ones shares it)."""
-        if self._engine is None:
-            self._engine = backends.instance(self.backend_class, self.load_options)
+        self.load()
+        assert self._engine is not None
         return self._engine
 
     def load(self) -> "Decomposer":
         """Load the backend now (a model: seconds to minutes) rather than on the first run."""
-        self.engine
+        if self._engine is None:
+            self._engine = backends.instance(self.backend_class, self.load_options)
         return self
 
     def decompose(

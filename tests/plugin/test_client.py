@@ -257,7 +257,6 @@ def test_auto_start_runs_and_stops_the_local_server(plugin, krita, photo, token_
     from layerdecomp_krita.local_server import LOCAL
 
     monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path / "config"))
-    doc = photo[0]
     configure(krita, server_url=f"ws://127.0.0.1:{unused_port}", token_file="", auto_start=True,
               server_command=f'"{sys.executable}" -m layerdecomp serve', backend="classical")
     controller, ui = make_controller(krita)

@@ -12,7 +12,7 @@ app = QtWidgets.QApplication([])
 
 import krita  # noqa: E402  (the fake)
 
-import layerdecomp_krita  # noqa: E402  (registers the extension, as at Krita's start-up)
+import layerdecomp_krita  # noqa: E402, F401  (registers the extension, as at Krita's start-up)
 from layerdecomp_krita import extension, qt, settings, ui  # noqa: E402
 
 assert qt.BINDING == "PyQt6", qt.BINDING
