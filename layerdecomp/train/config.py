@@ -120,7 +120,8 @@ _CHOICES = {
     ("train", "mixed_precision"): ("no", "bf16", "fp16"),
 }
 _POSITIVE = {("data", "resolution"), ("train", "steps"), ("train", "batch_size"), ("train", "micro_batch_size"),
-             ("train", "learning_rate"), ("train", "gate_learning_rate"), ("train", "log_every"), ("train", "checkpoint_every"),
+             ("train", "learning_rate"), ("train", "gate_learning_rate"), ("train", "log_every"),
+             ("train", "checkpoint_every"),
              ("train", "keep_checkpoints"), ("model", "lora_rank"), ("decoder", "learning_rate"),
              ("decoder", "micro_batch_size"), ("data", "procedural_count")}
 

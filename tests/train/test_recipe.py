@@ -140,7 +140,8 @@ def test_empty_prompt_embeddings_are_computed_once_across_processes(tmp_path):
     (tmp_path / "base" / PROMPT_EMBEDS_FILE).unlink()
     record = tmp_path / "loads.txt"
     script = Path(__file__).with_name("prompt_cache_race.py")
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1",
+           "XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(script),
                              str(tmp_path / "base"), str(tmp_path / "run"), str(record)],
                             capture_output=True, text=True, env=env, timeout=300)
