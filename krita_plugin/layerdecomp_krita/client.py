@@ -31,6 +31,8 @@ POLL_S = 0.05
 CANCEL_GRACE_S = 2.0
 
 _job_ids = itertools.count(1)
+# The status once the picture is sent, until the server's first progress report.
+WORKING = "Working…"
 
 # report(kind, payload): ("status", "sentence") or ("progress", (stage, fraction)).
 Report = Callable[[str, Any], None]
@@ -177,7 +179,7 @@ class _Conversation:
         self.ws.send(P.encode(start))
         for header, pixels in zip(job.upload_headers, (request.image, request.mask)):
             self.ws.send(header.pack() + bytes(pixels))
-        self.report("status", "Working…")
+        self.report("status", WORKING)
         return self._receive(job)
 
     def _authenticate(self, token: str) -> P.Welcome:

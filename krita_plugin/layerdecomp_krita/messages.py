@@ -136,6 +136,9 @@ def server_confused(detail: str) -> UserError:
     )
 
 
+WAITING_FOR_CANCELLED = "Waiting for the server to stop the cancelled decomposition…"
+
+
 def cancelled() -> UserError:
     return UserError("cancelled", f"Cancelled. {UNCHANGED}")
 

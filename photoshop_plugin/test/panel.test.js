@@ -4,13 +4,14 @@
 // every failure leaves the document exactly as it was.
 "use strict";
 const test = require("node:test");
+const { before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fsp = require("node:fs/promises");
 const fs = require("node:fs");
 const { WebSocket } = require("ws");
 
 const { Photoshop } = require("./fake_photoshop.js");
-const { makeHome, startServer, expectedLayers } = require("./server.js");
+const { makeHome, removeHomes, startServer, expectedLayers } = require("./server.js");
 const { Controller } = require("../src/controller.js");
 const { createHost, HISTORY_NAME } = require("../src/document.js");
 const { tokenReader } = require("../src/token.js");
@@ -66,14 +67,14 @@ function panel({ url, home, depth = 8, settings = {} }) {
   };
 }
 
-let home = makeHome();
+const home = makeHome();
 /** @type {Awaited<ReturnType<typeof startServer>>} */
 let server;
 
-test.before(async () => { server = await startServer(home); });
-test.after(async () => {
+before(async () => { server = await startServer(home); });
+after(async () => {
   await server.stop();
-  fs.rmSync(home.home, { recursive: true, force: true });
+  removeHomes();
 });
 
 for (const depth of /** @type {const} */ ([8, 16])) {
