@@ -216,6 +216,17 @@ test("a second trigger while a job runs is refused; the first goes on", async ()
   assert.deepEqual(p.controller.messages.map(([, code]) => code), ["busy", "done"]);
 });
 
+test("Photoshop refusing the modal scope (another command holds it): a plain message, nothing changed", async () => {
+  const p = panel({ url: server.url, home });
+  const before = p.doc.describe();
+  p.ps.modal = true; // as while another plugin's executeAsModal runs
+  await p.controller.trigger();
+  p.ps.modal = false;
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "bug"]]);
+  assert.match(p.controller.messages[0][2], /modal state/);
+  assertUntouched(p, before);
+});
+
 test("what cannot be decomposed is refused before anything is sent", async () => {
   const cases = [
     ["no_selection", (/** @type {any} */ p) => p.doc.select(null)],
