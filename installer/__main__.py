@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--weights-dir", metavar="DIR", help="where to download the weights")
     model.add_argument("--offline", action="store_true", help="download nothing: take the weights from --weights")
     model.add_argument("--weights", metavar="DIR", help="with --offline: the folder that holds the weights")
-    model.add_argument("--hf-token", metavar="TOKEN", help="hub access token (default: $HF_TOKEN, or `hf auth login`'s)")
+    model.add_argument("--hf-token", metavar="TOKEN",
+                       help="hub access token (default: $HF_TOKEN, or `hf auth login`'s)")
     p.set_defaults(_run="install")
 
     p = sub.add_parser("uninstall", help="remove everything install added")

@@ -95,7 +95,8 @@ def run(args, log=print) -> int:
         versions = None
     if versions:
         log(f"  environment: {settings['python']}: layerdecomp {versions['layerdecomp']}, torch {versions['torch']}"
-            + (" (CUDA available)" if versions.get("cuda") else "") + (" (MPS available)" if versions.get("mps") else ""))
+            + (" (CUDA available)" if versions.get("cuda") else "")
+            + (" (MPS available)" if versions.get("mps") else ""))
     else:
         log(f"  environment: {settings['python']} BROKEN (cannot import layerdecomp): run install again")
         ok = False

@@ -159,7 +159,8 @@ def find_token(env: Mapping[str, str], home: Path) -> str | None:
     for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         if env.get(var, "").strip():
             return env[var].strip()
-    hf_home = Path(env["HF_HOME"]) if env.get("HF_HOME") else Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "huggingface"
+    cache = Path(env.get("XDG_CACHE_HOME") or home / ".cache")
+    hf_home = Path(env["HF_HOME"]) if env.get("HF_HOME") else cache / "huggingface"
     token_file = Path(env["HF_TOKEN_PATH"]) if env.get("HF_TOKEN_PATH") else hf_home / "token"
     try:
         return token_file.read_text(encoding="utf-8").strip() or None
@@ -196,7 +197,8 @@ def _probe(url: str, headers: dict[str, str], timeout: float = 30) -> dict[str, 
         if exc.code in (301, 302, 303, 307, 308):
             found = exc.headers
         else:
-            raise HttpStatusError(url, exc.code, exc.headers, f"{url}: the server answered {exc.code} {exc.reason}; run install again later") from exc
+            raise HttpStatusError(url, exc.code, exc.headers, f"{url}: the server answered {exc.code} {exc.reason}; "
+                                  "run install again later") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise InstallError(
             f"cannot reach {urllib.parse.urlsplit(url).netloc} ({getattr(exc, 'reason', exc)}): check the internet "
@@ -211,7 +213,7 @@ def _read_lock(folder: Path) -> dict:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise InstallError(f"cannot read {folder / LOCK_NAME} ({exc}): delete it to pin the weights again")
+        raise InstallError(f"cannot read {folder / LOCK_NAME} ({exc}): delete it to pin the weights again") from exc
 
 
 def _pinned(file: WeightFile, lock: dict) -> tuple[str | None, str | None, int | None]:

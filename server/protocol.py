@@ -148,8 +148,9 @@ class PixelFormat(enum.IntEnum):
         try:
             return cls[name]
         except KeyError:
+            known = ", ".join(f.name for f in cls)
             raise ProtocolError(ErrorCode.BAD_MESSAGE,
-                                f"unknown pixel format {quote(name)}; use one of {', '.join(f.name for f in cls)}") from None
+                                f"unknown pixel format {quote(name)}; use one of {known}") from None
 
 
 # Pixel formats a client may upload an image in; the foreground comes back in the 4-channel layout
@@ -653,7 +654,8 @@ class FrameCollector:
         """Take one frame (as from ``unpack_frame``); True once every expected frame is in."""
         want = self.next_expected
         if want is None:
-            raise ProtocolError(ErrorCode.BAD_FRAME, f"an extra binary frame for job {header.job}, which has all its frames",
+            raise ProtocolError(ErrorCode.BAD_FRAME,
+                                f"an extra binary frame for job {header.job}, which has all its frames",
                                 header.job)
         if header != want:
             raise ProtocolError(

@@ -6,9 +6,10 @@
   alpha and colours come from matting (``layerdecomp.matting``); no occlusion recovery.
 
 The crop is worked on at its own size, capped at ``resolution`` pixels on its longer side and raised to
-512 at least (sides rounded to the model's multiple); the results are scaled back. ``auto`` picks this backend only when torch and diffusers are
-installed and a model is configured (``model`` option, ``--model``, or ``LAYERDECOMP_MODEL``) and present
-on this machine. Nothing here imports torch until the backend is created.
+512 at least (sides rounded to the model's multiple); the results are scaled back. ``auto`` picks this
+backend only when torch and diffusers are installed and a model is configured (``model`` option,
+``--model``, or ``LAYERDECOMP_MODEL``) and present on this machine. Nothing here imports torch until the
+backend is created.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ class DiffusionBackend(Backend):
 
     @classmethod
     def unavailable_reason(cls, **options: Any) -> Optional[str]:
-        missing = [name for name in ("torch", "diffusers", "peft", "safetensors") if importlib.util.find_spec(name) is None]
+        missing = [name for name in ("torch", "diffusers", "peft", "safetensors")
+                   if importlib.util.find_spec(name) is None]
         if missing:
             return f"it needs {', '.join(missing)} (pip install 'layerdecomp[model]')"
         model = configured_model(options)

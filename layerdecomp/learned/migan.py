@@ -13,7 +13,8 @@ model's native size. So that it works at that size and never stretches the pictu
 the picture already shrunk to fit in 512 × 512 and padded to exactly that square, as IOPaint does for
 MI-GAN (Sanster/IOPaint iopaint/model/mi_gan.py: ``pad_mod = 512``, ``pad_to_square``, ``min_size =
 512``; picture and mask both mirrored, ``np.pad(mode="symmetric")`` as in IOPaint's
-``pad_img_to_modulo``, so a mirrored copy of the object is a hole too, never a source). Scaling back up and restoring the detail is the caller's (``fill.upscale_fill``).
+``pad_img_to_modulo``, so a mirrored copy of the object is a hole too, never a source). Scaling back up and
+restoring the detail is the caller's (``fill.upscale_fill``).
 """
 
 from __future__ import annotations

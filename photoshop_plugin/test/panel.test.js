@@ -4,13 +4,14 @@
 // every failure leaves the document exactly as it was.
 "use strict";
 const test = require("node:test");
+const { before, after } = require("node:test");
 const assert = require("node:assert/strict");
 const fsp = require("node:fs/promises");
 const fs = require("node:fs");
 const { WebSocket } = require("ws");
 
 const { Photoshop } = require("./fake_photoshop.js");
-const { makeHome, startServer, expectedLayers } = require("./server.js");
+const { makeHome, removeHomes, startServer, expectedLayers } = require("./server.js");
 const { Controller } = require("../src/controller.js");
 const { createHost, HISTORY_NAME } = require("../src/document.js");
 const { tokenReader } = require("../src/token.js");
@@ -66,14 +67,14 @@ function panel({ url, home, depth = 8, settings = {} }) {
   };
 }
 
-let home = makeHome();
+const home = makeHome();
 /** @type {Awaited<ReturnType<typeof startServer>>} */
 let server;
 
-test.before(async () => { server = await startServer(home); });
-test.after(async () => {
+before(async () => { server = await startServer(home); });
+after(async () => {
   await server.stop();
-  fs.rmSync(home.home, { recursive: true, force: true });
+  removeHomes();
 });
 
 for (const depth of /** @type {const} */ ([8, 16])) {
@@ -213,6 +214,17 @@ test("a second trigger while a job runs is refused; the first goes on", async ()
   await p.controller.trigger();
   await first;
   assert.deepEqual(p.controller.messages.map(([, code]) => code), ["busy", "done"]);
+});
+
+test("Photoshop refusing the modal scope (another command holds it): a plain message, nothing changed", async () => {
+  const p = panel({ url: server.url, home });
+  const before = p.doc.describe();
+  p.ps.modal = true; // as while another plugin's executeAsModal runs
+  await p.controller.trigger();
+  p.ps.modal = false;
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "bug"]]);
+  assert.match(p.controller.messages[0][2], /modal state/);
+  assertUntouched(p, before);
 });
 
 test("what cannot be decomposed is refused before anything is sent", async () => {

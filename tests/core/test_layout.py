@@ -14,7 +14,8 @@ def _setuptools() -> dict:
 
 def test_every_package_folder_is_installed():
     config = _setuptools()
-    folders = {"layerdecomp": REPO / "layerdecomp", "layerdecomp_server": REPO / config["package-dir"]["layerdecomp_server"]}
+    folders = {"layerdecomp": REPO / "layerdecomp",
+               "layerdecomp_server": REPO / config["package-dir"]["layerdecomp_server"]}
     found = set()
     for top, folder in folders.items():
         for init in folder.rglob("__init__.py"):

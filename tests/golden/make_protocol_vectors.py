@@ -98,7 +98,8 @@ _INVALID_TEXTS = [
     ("hello, another version", "{\"type\":\"hello\",\"protocol\":1,\"token\":\"x\"}"),
     ("challenge, another version", "{\"type\":\"challenge\",\"protocol\":3,\"nonce\":\"\",\"proof\":\"\"}"),
     ("welcome, another version", "{\"type\":\"welcome\",\"protocol\":1,\"server\":\"s\",\"backend\":\"b\"}"),
-    ("challenge, proof not hex", "{\"type\":\"challenge\",\"nonce\":\"" + SERVER_NONCE + "\",\"proof\":\"" + "zz" * 32 + "\"}"),
+    ("challenge, proof not hex",
+     "{\"type\":\"challenge\",\"nonce\":\"" + SERVER_NONCE + "\",\"proof\":\"" + "zz" * 32 + "\"}"),
     ("auth, no proof", "{\"type\":\"auth\"}"),
     ("deeply nested", "{\"type\":\"cancel\",\"job\":1,\"deep\":" + "[" * 5000 + "]" * 5000 + "}"),
 ]
@@ -230,7 +231,8 @@ def _job_transcripts() -> List[Dict[str, Any]]:
             {"cancel": True}, text(P.Error(code="unknown_job", message="no job 5", job=5))],
         "pixels before the result": [{"frame": frames[0]}],
         "a message amid the result's frames": [text(result), {"frame": frames[0]}, text(P.Cancelled(job=5))],
-        "a result of another size": [text(P.Result(job=5, width=5, height=3, box=(1, 1, 2, 1), formats=result.formats))],
+        "a result of another size": [
+            text(P.Result(job=5, width=5, height=3, box=(1, 1, 2, 1), formats=result.formats))],
         "a frame out of order": [text(result), {"frame": frames[1]}],
         "a message the server does not send": [text(P.Cancel(job=5))],
     }
@@ -257,14 +259,16 @@ def _job_transcripts() -> List[Dict[str, Any]]:
             "name": name, "request": P.encode(request), "steps": recorded, "outcome": job.outcome,
             "error": P.encode(job.error) if job.error is not None else None,
             "result": P.encode(job.result) if job.result is not None and job.outcome == "result" else None,
-            "frames": {role.label: bytes(view).hex() for role, view in job.frames.items()} if job.outcome == "result" else None,
+            "frames": ({role.label: bytes(view).hex() for role, view in job.frames.items()}
+                       if job.outcome == "result" else None),
         })
     return transcripts
 
 
 def build() -> Dict[str, Any]:
     return {
-        "about": "Written by tests/golden/make_protocol_vectors.py from server/protocol.py (imported as layerdecomp_server.protocol); do not edit by hand.",
+        "about": ("Written by tests/golden/make_protocol_vectors.py from server/protocol.py "
+                  "(imported as layerdecomp_server.protocol); do not edit by hand."),
         "protocol_version": P.PROTOCOL_VERSION,
         "header_size": P.HEADER_SIZE,
         "limits": P.Limits().to_json(),

@@ -71,7 +71,8 @@ def test_client_job_transcripts(vector):
             if "cancel" in step:
                 got = job.cancel()
             else:
-                got = job.receive(P.decode(step["text"]) if "text" in step else P.unpack_frame(bytes.fromhex(step["frame"])))
+                got = job.receive(P.decode(step["text"]) if "text" in step
+                                  else P.unpack_frame(bytes.fromhex(step["frame"])))
         except P.ProtocolError as exc:
             assert exc.code == step["raises"]
             break

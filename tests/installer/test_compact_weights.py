@@ -26,7 +26,8 @@ def test_the_catalogue_lists_licence_size_source_and_checksum():
         assert {f for m in models for f in m.files} == set(weights.WEIGHT_SETS[name])
     text = "\n".join(weights.describe("compact"))
     for expected in ("ViTMatte", "MI-GAN", "licence: MIT", "size: about", "source: https://huggingface.co/",
-                     "checksum: sha256", "migan/migan_pipeline_v2.onnx", "vitmatte-small-composition-1k/model.safetensors"):
+                     "checksum: sha256", "migan/migan_pipeline_v2.onnx",
+                     "vitmatte-small-composition-1k/model.safetensors"):
         assert expected in text
 
 
@@ -50,7 +51,8 @@ def test_compact_set_from_the_hub_resumes_shows_in_status_and_uninstalls(profile
     lock = json.loads((weights_dir / weights.LOCK_NAME).read_text())
     assert set(lock) == {f.local_path for f in weights.COMPACT} and all(len(e["sha256"]) == 64 for e in lock.values())
     settings = json.loads((profile.config / "layerdecomp" / "server.json").read_text())
-    assert (settings["backend"], settings["weights_set"], settings["weights_dir"]) == ("learned", "compact", str(weights_dir))
+    chosen = (settings["backend"], settings["weights_set"], settings["weights_dir"])
+    assert chosen == ("learned", "compact", str(weights_dir))
     assert "-O" not in settings["server_argv"]  # the learned backend reads weights_dir from this file
     assert "learned backend" in done.stdout
 
@@ -86,5 +88,6 @@ def test_offline_compact_set_is_what_the_learned_backend_loads(profile, plugin_z
     profile.run("uninstall")
     assert tree(source) == mine  # files given with --offline are left alone
     (source / "migan" / "migan_pipeline_v2.onnx").unlink()
-    missing = _install(profile, plugin_zip, "--weights-set", "compact", "--offline", "--weights", str(source), check=False)
+    missing = _install(profile, plugin_zip, "--weights-set", "compact", "--offline", "--weights", str(source),
+                       check=False)
     assert missing.returncode == 2 and "lacks 1 file(s), e.g. migan/migan_pipeline_v2.onnx" in missing.stderr

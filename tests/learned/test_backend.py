@@ -138,8 +138,8 @@ def test_cli_without_weights_exits_2_with_one_line(no_installed_weights, tmp_pat
     image, mask = scene(64)
     save_image(tmp_path / "in.png", image)
     save_image(tmp_path / "mask.png", mask)
-    rc = main(["decompose", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "--out", str(tmp_path / "out"),
-               "--backend", "learned", "--quiet"])
+    rc = main(["decompose", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"),
+               "--out", str(tmp_path / "out"), "--backend", "learned", "--quiet"])
     err = capsys.readouterr().err
     assert rc == 2
     assert len(err.strip().splitlines()) == 1, err

@@ -93,7 +93,8 @@ def test_migan_contract_check_catches_a_wrong_channel_order():
 
 def test_migan_postprocessing_is_the_scripts():
     result = RNG.integers(0, 256, (1, 3, 5, 6), dtype=np.uint8)
-    assert np.array_equal(migan.postprocess(result), result[0].transpose(1, 2, 0))  # script: result[0].transpose(1, 2, 0)
+    # the script: result[0].transpose(1, 2, 0)
+    assert np.array_equal(migan.postprocess(result), result[0].transpose(1, 2, 0))
 
 
 def test_tiny_migan_graph_has_the_published_interface(tiny_weights):

@@ -42,7 +42,8 @@ def build_migan(path: Path) -> Path:
     from onnx import TensorProto, helper
 
     def const(name, value, dtype=np.float32):
-        return helper.make_node("Constant", [], [name], value=onnx.numpy_helper.from_array(np.array(value, dtype), name))
+        tensor = onnx.numpy_helper.from_array(np.array(value, dtype), name)
+        return helper.make_node("Constant", [], [name], value=tensor)
 
     nodes = [
         const("c255", 255.0), const("c1", 1.0), const("chalf", 0.5), const("axes", [2, 3], np.int64),

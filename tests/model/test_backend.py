@@ -30,7 +30,8 @@ def test_auto_picks_diffusion_only_when_a_model_is_configured_and_present(base_d
     assert backends.resolve("auto").name == "classical"
     assert "not on this machine" in DiffusionBackend.unavailable_reason(model=str(tmp_path / "none"))
     assert backends.resolve("auto", model=str(tmp_path / "none")).name == "classical"
-    assert "adapter file" in DiffusionBackend.unavailable_reason(model=str(base_dir), adapter=str(tmp_path / "a.safetensors"))
+    assert "adapter file" in DiffusionBackend.unavailable_reason(model=str(base_dir),
+                                                                 adapter=str(tmp_path / "a.safetensors"))
     assert backends.resolve("auto", model=str(base_dir)).name == "diffusion"
     monkeypatch.setenv("LAYERDECOMP_MODEL", str(base_dir))
     assert backends.resolve("auto").name == "diffusion"
@@ -70,7 +71,8 @@ def test_out_of_memory_becomes_a_clear_message(base_dir, adapter_file, picture, 
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(type(engine.pipeline), "__call__", out_of_memory)
-    with pytest.raises(BackendUnavailable, match=r"ran out of memory at a working size of 64×64: lower -O resolution= \(now 64\).*offload"):
+    expected = r"ran out of memory at a working size of 64×64: lower -O resolution= \(now 64\).*offload"
+    with pytest.raises(BackendUnavailable, match=expected):
         layerdecomp.decompose(image, mask, backend="diffusion", model=str(base_dir), adapter=str(adapter_file),
                               steps=2, resolution=64)
 
@@ -145,5 +147,5 @@ def test_hub_id_from_the_local_cache_through_the_command(base_dir, picture, tmp_
                           "-O", "steps=2", "-q"], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["backend"] == "diffusion" and report["mode"] == "zero-shot" and report["model"] == "tiny-org/tiny-fill"
+    assert (report["backend"], report["mode"], report["model"]) == ("diffusion", "zero-shot", "tiny-org/tiny-fill")
     assert "not on this machine" in DiffusionBackend.unavailable_reason(model="layerdecomp-tests/not-a-model")

@@ -26,7 +26,8 @@ def learned_server(weights):
         yield running
 
 
-def test_decompose_selection_with_the_learned_backend(plugin, krita, photo, learned_server, token_file, weights):
+def test_decompose_selection_with_the_learned_backend(plugin, krita, photo, learned_server, token_file,  # noqa: F811
+                                                      weights):  # photo, token_file: fixtures imported above
     doc, bgra, mask = photo
     configure(krita, server_url=learned_server.url, token_file=str(token_file), auto_start=False, backend="learned")
     controller, ui = make_controller(krita)

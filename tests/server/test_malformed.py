@@ -249,7 +249,8 @@ def test_bad_frames_drop_their_job_with_a_reason(server, case):
     good_mask = frame(1, Role.MASK, PixelFormat.A8, width, height, mask.tobytes())
     sent, fragment, job = {
         "truncated": ([good_image[:-7], good_mask], "needs", 1),
-        "wrong size": ([good_image, frame(1, Role.MASK, PixelFormat.A8, width, height - 1)], f"{width} x {height} A8", 1),
+        "wrong size": ([good_image, frame(1, Role.MASK, PixelFormat.A8, width, height - 1)],
+                       f"{width} x {height} A8", 1),
         "mask first": ([good_mask, good_image], "expected its image frame", 1),
         "wrong format": ([frame(1, Role.IMAGE, PixelFormat.RGBA8, width, height), good_mask], "RGB8", 1),
         "garbage header": ([b"\x00" * 40, good_image, good_mask], "LDPX", None),

@@ -192,6 +192,12 @@ class Driver(Extension):
         controller = plugin.EXTENSION.controller
         window = k.activeWindow()
         yield self.wait(lambda: window.qwindow().isVisible(), 30, "the main window")
+        self.result["krita_version"] = k.version()
+        if cfg.get("script") == "undo":
+            from .undo_script import UndoScript
+
+            yield from UndoScript(self, controller).run()
+            return
 
         def in_select_menu():
             return any(top.objectName() == "Select" and k.action(ACTION_ID) in top.menu().actions()
@@ -241,7 +247,6 @@ class Driver(Extension):
         yield self.wait(lambda: controller.after_write is None, 10, "the steps after writing")
         self.conclude("success", doc, controller)
         w, h = doc.width(), doc.height()
-        groups = [n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"]
         record = self.result["phases"]["success"]
         record["tree"] = [[n.name(), n.type(), n.visible(), [[c.name(), c.type(), c.visible()]
                                                            for c in n.childNodes()]]
