@@ -12,21 +12,7 @@ from .. import backends
 from ..api import decompose
 from ..io import load_image, load_mask, write_outputs
 from ..region import DEFAULT_GROW
-
-
-def _option(text: str) -> tuple[str, object]:
-    """KEY=VALUE with VALUE read as int, float, true/false, or else text."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    for convert in (int, float):
-        try:
-            return key, convert(value)
-        except ValueError:
-            pass
-    if value.lower() in ("true", "false"):
-        return key, value.lower() == "true"
-    return key, value
+from .options import add_model_arguments, add_option_argument, backend_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,23 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="context around the selection in pixels (default: a quarter of the selection's size)")
     p.add_argument("--grow", type=int, default=DEFAULT_GROW, metavar="PX",
                    help="how far the removed region reaches beyond the selection")
-    p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
-                   help="a backend option (repeatable), e.g. -O steps=28")
-    p.add_argument("--model", default=None, metavar="DIR",
-                   help="diffusion backend: the FLUX Fill model (a folder in diffusers layout or a downloaded hub id)")
-    p.add_argument("--adapter", default=None, metavar="FILE",
-                   help="diffusion backend: a layer-decomposition adapter (.safetensors); without it, zero-shot")
+    add_option_argument(p, "a backend option (repeatable), e.g. -O steps=28")
+    add_model_arguments(p)
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-
-
-def _backend_options(args: argparse.Namespace) -> dict:
-    """-O options, plus --model / --adapter when given."""
-    options = dict(args.option)
-    if args.model:
-        options["model"] = args.model
-    if args.adapter:
-        options["adapter"] = args.adapter
-    return options
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         result = decompose(image, mask, backend=args.backend, margin=args.margin, grow=args.grow,
-                           progress=progress, **_backend_options(args))
+                           progress=progress, **backend_options(args))
         total = time.perf_counter() - t0
     result.metadata["timings"]["total"] = total
     report = {
