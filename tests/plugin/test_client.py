@@ -4,6 +4,7 @@ it was with a message."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -128,7 +129,8 @@ def make_controller(krita):
     return Controller(krita, ui), ui
 
 
-def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_server, token_file):
+def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_server, token_file, caplog):
+    caplog.set_level(logging.INFO, logger="layerdecomp_krita")
     doc, bgra, mask = photo
     configure(krita, server_url=classical_server.url, token_file=str(token_file), auto_start=False)
     controller, ui = make_controller(krita)
@@ -146,8 +148,11 @@ def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_
     background, obj = group.childNodes()
     assert doc.activeNode() is obj
 
+    # The seed is "random" by default: the one drawn is reported back, and with it the library agrees.
+    seeds = [int(r.getMessage().rsplit(" ", 1)[1]) for r in caplog.records if "done with seed" in r.getMessage()]
+    assert len(seeds) == 1
     rgba = bgra[..., [2, 1, 0, 3]]
-    expected = layerdecomp.decompose(rgba, mask, backend="classical")
+    expected = layerdecomp.decompose(rgba, mask, backend="classical", seed=seeds[0])
     h, w = mask.shape
     got_fg = np.frombuffer(obj.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
     got_bg = np.frombuffer(background.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
