@@ -86,6 +86,8 @@ def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights
     """The server's settings file and its token (through layerdecomp.config, the server's own helpers)."""
     config = serverconfig.config_module()
     changes.make_dirs(config.config_dir())
+    if os.name == "posix":
+        os.chmod(config.config_dir(), 0o700)  # it holds the token: user-only (layerdecomp.config's rule)
     # The plugin starts the server with this command, adding --host, --port and --backend itself. The learned
     # backend finds its weights through "weights_dir" below (layerdecomp.learned reads this file).
     argv = [server_env.python, "-m", "layerdecomp", "serve"]
@@ -109,6 +111,8 @@ def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights
         config.read_or_create_token(token_path)
     except OSError as exc:
         raise explain_os_error(exc, token_path, "writing the server's token") from exc
+    except config.TokenFileError as exc:  # a link, someone else's file, a too short token
+        raise InstallError(str(exc)) from None
     if not existed:
         changes.adopt_file(token_path)
         changes.changed = True

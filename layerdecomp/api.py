@@ -89,6 +89,10 @@ class Decomposer:
              progress: Optional[ProgressCallback], cancel: Optional[CancelToken],
              run_options: dict[str, Any]) -> Decomposition:
         """The pipeline on validated input; ``started``: when the caller began (counted as region time)."""
+        backends.check_run_options(self.backend_class, run_options)  # seed="abc": InvalidInput, not ValueError
+        if grow > max(mask.shape):
+            raise InvalidInput(f"grow {grow} reaches beyond the {mask.shape[1]} x {mask.shape[0]} picture; "
+                               f"use at most {max(mask.shape)}")
         report = progress or _no_progress
         timings: dict[str, float] = {}
         region = plan_region(mask, margin=margin, grow=grow)

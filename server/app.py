@@ -24,7 +24,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 import layerdecomp
-from layerdecomp.config import read_or_create_token
+from layerdecomp.config import TokenWatcher
 
 from . import jobs
 from .protocol import DEFAULT_PORT, PRE_AUTH_MAX_BYTES, CloseCode, Limits, Progress, Welcome, encode, quote
@@ -47,7 +47,7 @@ class ServerConfig:
     options: dict[str, Any] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     allowed_origins: tuple[str, ...] = ()
-    token: Optional[str] = None  # None: the user's token file, created on first run
+    token: Optional[str] = None  # None: the user's token file (created on first run, re-read when it changes)
     jobs: int = 1  # jobs run at once
 
 
@@ -131,7 +131,7 @@ class DecompositionServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.limits = config.limits
-        token = config.token if config.token is not None else read_or_create_token()
+        token = config.token if config.token is not None else TokenWatcher()
         t0 = time.perf_counter()
         # Every job runs on this loaded backend; nothing resolves or looks for the model on disk again.
         self.decomposer = layerdecomp.Decomposer(config.backend, **config.options).load()

@@ -115,14 +115,16 @@ def upload_bytes(message: Decompose) -> int:
 class Hub:
     """What every connection shares: token, limits, welcome, connection slots, the job budget.
 
+    ``token``: the token, or a function that returns the one in force (``layerdecomp.config.TokenWatcher``:
+    a changed token file counts for connections that say hello after the change).
     ``check_job(message)`` raises ``ProtocolError`` or a ``LayerDecompError`` (anything with ``code``)
     for a job this server will not run (the backend's option rules live with the backend:
     ``server.rules``). ``welcome`` is what an authenticated client hears.
     """
 
-    def __init__(self, token: str, limits: Limits, welcome: Welcome,
+    def __init__(self, token: Union[str, Callable[[], str]], limits: Limits, welcome: Welcome,
                  check_job: Callable[[Decompose], None] = lambda message: None) -> None:
-        self.token = token
+        self.token = token if callable(token) else (lambda: token)
         self.limits = limits
         self.welcome = welcome
         self.check_job = check_job
@@ -203,6 +205,7 @@ class Session:
         self.evicted: Optional[str] = None  # why the hub chose to close this connection
         self._client_nonce = ""
         self._server_nonce = ""
+        self._token = ""  # the token in force when this connection said hello
 
     # ---------------------------------------------------------------------------------------- time
 
@@ -294,12 +297,13 @@ class Session:
             self.client = message.client[:64]
             self._client_nonce, self._server_nonce = message.nonce, new_nonce()
             self.state = "auth"
-            server_proof = proof(self.hub.token, "server", self._client_nonce, self._server_nonce)
+            self._token = self.hub.token()
+            server_proof = proof(self._token, "server", self._client_nonce, self._server_nonce)
             return [Send(encode(Challenge(nonce=self._server_nonce, proof=server_proof)))]
         if not isinstance(message, Auth):
             return self._refuse(ErrorCode.BAD_MESSAGE, f"after challenge the client sends auth, not {message.TYPE}",
                                 CloseCode.PROTOCOL_ERROR)
-        if not proof_matches(self.hub.token, "client", self._client_nonce, self._server_nonce, message.proof):
+        if not proof_matches(self._token, "client", self._client_nonce, self._server_nonce, message.proof):
             return self._refuse(ErrorCode.UNAUTHORIZED,
                                 "wrong token: copy the contents of the server's token file (layerdecomp serve "
                                 "prints where it is) into the client's settings", CloseCode.POLICY_VIOLATION)

@@ -6,6 +6,7 @@ const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
 const P = require("../src/protocol.js");
+require("./server.js"); // Web Crypto on Node 18 too
 
 const VECTORS = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "tests", "golden", "protocol_vectors.json"), "utf8"));
 const hex = (/** @type {Uint8Array} */ bytes) => Buffer.from(bytes).toString("hex");

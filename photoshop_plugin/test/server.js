@@ -7,11 +7,17 @@ const os = require("node:os");
 const path = require("node:path");
 
 const REPO = path.resolve(__dirname, "..", "..");
+// Node 18 has Web Crypto only as require("crypto").webcrypto (UXP and Node 20 have the global).
+if (!globalThis.crypto) /** @type {any} */ (globalThis).crypto = require("node:crypto").webcrypto;
 const PYTHON = process.env.LAYERDECOMP_PYTHON || "python3";
 
-/** A temporary home whose macOS-style config folder the server keeps its token in. */
+/** @type {string[]} */
+const homes = [];
+
+/** A temporary home whose macOS-style config folder the server keeps its token in (removeHomes() removes it). */
 function makeHome() {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "ldps-"));
+  homes.push(home);
   const configDir = path.join(home, "Library", "Application Support", "layerdecomp");
   return { home, configDir, tokenFile: path.join(configDir, "token") };
 }
@@ -65,4 +71,8 @@ function expectedLayers(image, mask, width, height) {
   }
 }
 
-module.exports = { REPO, PYTHON, makeHome, startServer, expectedLayers };
+function removeHomes() {
+  for (const home of homes.splice(0)) fs.rmSync(home, { recursive: true, force: true });
+}
+
+module.exports = { REPO, PYTHON, makeHome, removeHomes, startServer, expectedLayers };

@@ -3,7 +3,7 @@
 They drive the panel's logic against a fake `photoshop` module and the real `layerdecomp serve`, check
 protocol.js against the golden vectors, validate the manifest and type-check the plugin. Node 20+ and
 the packages of photoshop_plugin/package-lock.json (`npm ci` in photoshop_plugin/; scripts/test does it)
-must be there: without them this fails, it does not skip.
+must be there (Node 18 works too): without them this fails, it does not skip.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ PLUGIN = Path(__file__).resolve().parents[2] / "photoshop_plugin"
 def test_the_photoshop_plugin_tests_pass():
     node = shutil.which("node")
     assert node, "node is not installed: the Photoshop plugin's tests need Node 20 or later (scripts/test installs it)"
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    assert int(version.lstrip("v").split(".")[0]) >= 18, f"node {version} is too old: the tests need Node 18 or later"
     assert (PLUGIN / "node_modules" / "ws").is_dir(), "run `npm ci` in photoshop_plugin/ first (scripts/test does)"
     env = dict(os.environ, LAYERDECOMP_PYTHON=sys.executable)
     files = sorted(str(p.relative_to(PLUGIN)) for p in (PLUGIN / "test").glob("*.test.js"))
