@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from krita import Extension, Krita
 
+from . import client, messages
 from . import settings as settings_module
 from .controller import Controller
 from .local_server import LOCAL
@@ -87,9 +88,17 @@ class LayerDecompExtension(Extension):
         parent: Optional[QtWidgets.QWidget] = None
         if self.krita.activeWindow() is not None:
             parent = self.krita.activeWindow().qwindow()
-        dialog = SettingsDialog(current, parent)
+        dialog = SettingsDialog(current, parent, check_connection=describe_server)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
             settings_module.save(dialog.values(), self.krita.writeSetting)
+
+
+def describe_server(settings: settings_module.Settings) -> str:
+    """Test connection (runs in the dialog's worker thread): what answered, in a sentence."""
+    welcome = client.check_connection(settings)
+    log.info("connection test: %s, backend %s (offers %s), device %s, protocol %s", welcome.server,
+             welcome.backend, welcome.backends, welcome.device, welcome.protocol)
+    return messages.connected(welcome.server, welcome.backend, welcome.device)
 
 
 EXTENSION: Optional[LayerDecompExtension] = None

@@ -167,7 +167,7 @@ def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_
     ("command_exits", "server_start_failed"),
 ])
 def test_failures_leave_the_document_as_it_was(plugin, krita, photo, classical_server, token_file, tmp_path,
-                                               case, code, unused_port):
+                                               case, code, unused_port, caplog):
     doc = photo[0]
     url = classical_server.url
     values = {"server_url": url, "token_file": str(token_file), "auto_start": False}
@@ -199,8 +199,9 @@ def test_failures_leave_the_document_as_it_was(plugin, krita, photo, classical_s
     assert snapshot(doc) == before
     if case in ("server_down", "no_such_command", "command_exits", "error_reply", "wrong_token"):
         assert "not changed" in text
-    if case == "command_exits":
-        assert "exit code 3" in text and "boom" in text
+    if case == "command_exits":  # the artist reads plain words; the log has what the command said
+        assert "exit code 3" not in text and "boom" not in text
+        assert "exit code 3" in caplog.text and "boom" in caplog.text
 
 
 def test_cancel_while_the_server_works(plugin, krita, photo, held_server, token_file):
@@ -310,3 +311,23 @@ def test_a_program_squatting_on_the_port_learns_neither_the_token_nor_any_pixel(
     assert snapshot(doc) == before
     assert [type(item) for item in heard] == [protocol.Hello], heard  # nothing after the hello
     assert TOKEN not in protocol.encode(heard[0])
+
+
+def test_connection_test_says_what_answered(plugin, krita, classical_server, token_file, tmp_path, unused_port):
+    """The settings dialog's Test connection: the server's version, method and device in plain words, or why
+    nothing answered; technical detail only in the log's part of the error."""
+    from layerdecomp_krita import extension, settings
+    from layerdecomp_krita.messages import UserError
+
+    good = settings.Settings(server_url=classical_server.url, token_file=str(token_file), auto_start=False)
+    text = extension.describe_server(good)
+    assert text.startswith("Connected to ") and "“classical”" in text and "processor (CPU)" in text, text
+
+    for values, words in (({"server_url": f"ws://127.0.0.1:{unused_port}"}, "No server answers"),
+                          ({"server_url": f"ws://127.0.0.1:{unused_port}", "auto_start": True}, "will be started"),
+                          ({"token_file": str(tmp_path / "missing")}, "")):
+        current = settings.Settings(**{**good.__dict__, **values})
+        with pytest.raises(UserError) as info:
+            extension.describe_server(current)
+        assert words in info.value.message
+        assert "ws://" not in info.value.message
