@@ -8,11 +8,16 @@ import threading
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import layerdecomp
 from layerdecomp import backends, learned, matting
 from layerdecomp.cli import main
 from layerdecomp.errors import BackendUnavailable, Cancelled
+from layerdecomp.region import plan_region
+
+from ..core.test_decompose_properties import pictures
+from ..core.test_layering import recomposition_error
 from PIL import Image
 
 
@@ -155,3 +160,27 @@ def test_eval_measures_the_learned_backend_like_any_other(tiny_weights, capsys):
     summary = json.loads(capsys.readouterr().out)["summary"]
     assert set(summary) == {"classical", "learned"}
     assert summary["learned"]["outside_maxdiff"] == 0 and summary["learned"]["alpha_sad"] >= 0
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pictures())
+def test_learned_decomposition_is_faithful(tiny_weights, case):
+    """The layering guarantees of every backend, on random pictures and (soft) selections."""
+    image, mask, grow = case
+    out = layerdecomp.decompose(image, mask, backend="learned", grow=grow, weights=str(tiny_weights))
+    region = plan_region(mask, grow=grow)
+    hole = np.zeros(mask.shape, bool)
+    hole[region.box.slices] = region.hole
+    assert np.array_equal(out.background[~hole], image[~hole])
+    assert not out.foreground[..., 3][~hole].any()
+    assert recomposition_error(image, out.foreground, out.background).max() <= 1.0
+
+
+def test_a_selection_nowhere_complete_takes_that_share(tiny_weights):
+    image, mask = scene(96)
+    half = (mask // 2).astype(np.uint8)  # a 50% selection of the whole disc
+    out = layerdecomp.decompose(image, half, backend="learned", weights=str(tiny_weights))
+    reach = 2 * matting.band_radius(mask) + 5  # beyond the unknown band, where the trimap says "object"
+    inner = cv2.erode(mask, np.ones((reach, reach), np.uint8)) > 0
+    assert out.foreground[..., 3].max() <= 129
+    assert out.foreground[..., 3][inner].min() >= 126
