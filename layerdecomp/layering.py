@@ -73,14 +73,16 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
     # Outside the hole nothing may change, whatever the arithmetic above did there.
     background8[~hole] = image_rgb[~hole]
     fg_alpha = alpha8
+    hidden = np.zeros_like(hole)
     if result.amodal_alpha is not None and result.amodal_foreground is not None:
-        hidden = (~hole) & (result.amodal_alpha > 0)
+        # Hidden parts: where the object is not visible (outside the hole, or behind an occluder inside it).
+        hidden = (alpha8 == 0) & (result.amodal_alpha > 0)
         fg_alpha = alpha8.copy()
         fg_alpha[hidden] = np.clip(np.rint(result.amodal_alpha[hidden] * 255.0), 0, 255).astype(np.uint8)
         foreground8[hidden] = result.amodal_foreground[hidden]
     foreground8[fg_alpha == 0] = 0
     rgba = np.dstack([foreground8, fg_alpha])
-    visibility = np.where(hole, 255, 0).astype(np.uint8)
+    visibility = np.where(hole & ~hidden, 255, 0).astype(np.uint8)
     return rgba, background8, visibility
 
 
