@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 import layerdecomp
 from layerdecomp import backends
 from layerdecomp.io import load_image, load_mask
+from layerdecomp_server import protocol
 from layerdecomp_server.app import ServerConfig
 from layerdecomp_server.background import BackgroundServer
 
@@ -276,6 +278,44 @@ def test_auto_start_runs_and_stops_the_local_server(plugin, krita, photo, token_
     finally:
         LOCAL.stop()
     assert process.poll() is not None and LOCAL.process is None
+
+
+def test_a_program_squatting_on_the_port_learns_neither_the_token_nor_any_pixel(plugin, krita, photo, token_file):
+    heard: list = []
+
+    def impostor(ws) -> None:
+        try:
+            hello = protocol.decode(ws.recv(timeout=5))
+            heard.append(hello)
+            # Claims anything: the client's own nonce as a proof, then a welcome, hoping for pixels.
+            ws.send(protocol.encode(protocol.Challenge(nonce=protocol.new_nonce(), proof=hello.nonce)))
+            ws.send(protocol.encode(protocol.Welcome(server="fake", backend="classical")))
+            while True:
+                heard.append(ws.recv(timeout=2))
+        except Exception:  # noqa: BLE001 - the client hanging up ends the impostor's part
+            pass
+
+    doc = photo[0]
+    from websockets.sync.server import serve
+
+    with serve(impostor, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        try:
+            url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+            configure(krita, server_url=url, token_file=str(token_file), auto_start=True)
+            before = snapshot(doc)
+            controller, ui = make_controller(krita)
+            controller.trigger()
+            pump(controller, ui, timeout=20)
+        finally:
+            server.shutdown()
+            thread.join(10)
+    level, code, text = controller.messages[-1]
+    assert (level, code) == ("error", "server_unverified") and "not sent" in text
+    assert snapshot(doc) == before
+    assert [type(item) for item in heard] == [protocol.Hello], heard  # nothing after the hello
+    assert TOKEN not in protocol.encode(heard[0])
 
 
 def test_connection_test_says_what_answered(plugin, krita, classical_server, token_file, tmp_path, unused_port):
