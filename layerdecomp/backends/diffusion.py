@@ -127,7 +127,8 @@ class DiffusionBackend(Backend):
             return f"it needs {', '.join(missing)} (pip install 'layerdecomp[model]')"
         model = configured_model(options)
         if not model:
-            return f"no model is configured (pass --model DIR or -O model=DIR, or set {MODEL_ENV})"
+            return ("no model is configured: give one with --model DIR (layerdecomp decompose, serve or eval), "
+                    f"the model option in Python, or {MODEL_ENV}")
         if _truthy(options.get("local_files_only", True)) and not model_present(model):
             return (f"the model {model} is not on this machine (a folder with transformer/ and vae/ in diffusers "
                     "layout, or a downloaded hub id; see docs/model.md)")

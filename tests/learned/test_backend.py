@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 import layerdecomp
 from layerdecomp import backends, learned, matting
 from layerdecomp.cli import main
-from layerdecomp.errors import BackendUnavailable, Cancelled
+from layerdecomp.errors import BackendUnavailable, Cancelled, InvalidInput
 from layerdecomp.region import plan_region
 
 from ..core.test_decompose_properties import pictures
@@ -115,8 +115,19 @@ def test_weights_that_do_not_load_are_a_clear_error(tiny_weights, tmp_path):
     shutil.copytree(tiny_weights, broken)
     learned.removal_file(broken).write_bytes(b"not an onnx file")
     image, mask = scene(64)
+    with pytest.raises(BackendUnavailable, match="cannot be loaded.*onnxruntime cannot load"):
+        layerdecomp.decompose(image, mask, backend="learned", weights=str(broken))
+    shutil.copy(learned.removal_file(tiny_weights), learned.removal_file(broken))
+    (learned.matting_folder(broken) / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
     with pytest.raises(BackendUnavailable, match="cannot be loaded"):
         layerdecomp.decompose(image, mask, backend="learned", weights=str(broken))
+
+
+def test_a_bad_matting_resolution_is_refused(tiny_weights):
+    image, mask = scene(64)
+    for value in ("big", 8):
+        with pytest.raises(InvalidInput, match="matting_resolution"):
+            layerdecomp.decompose(image, mask, backend="learned", weights=str(tiny_weights), matting_resolution=value)
 
 
 def test_cancel_is_answered(tiny_weights):
