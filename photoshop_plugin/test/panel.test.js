@@ -304,3 +304,17 @@ test("the token never travels: every text the panel sends is a hello, an auth, a
   const token = fs.readFileSync(home.tokenFile, "utf8").trim();
   assert.ok(sent.every((text) => !text.includes(token)));
 });
+
+test("a server that floods the panel before proving itself is cut off", async () => {
+  const { WebSocketServer } = require("ws");
+  const flood = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((resolve) => flood.on("listening", resolve));
+  flood.on("connection", (socket) => socket.on("message", () => socket.send("x".repeat(100 * 1024))));
+  const address = /** @type {import("node:net").AddressInfo} */ (flood.address());
+  const p = panel({ url: `ws://127.0.0.1:${address.port}`, home });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  await new Promise((resolve) => flood.close(resolve));
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "protocol"]]);
+  assertUntouched(p, before);
+});
