@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from layerdecomp import backends
-from layerdecomp.commands.decompose import _option
+from layerdecomp.commands.options import add_model_arguments, add_option_argument, backend_options
 
 from .protocol import DEFAULT_PORT
 
@@ -38,9 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help="TCP port (0: any free port, printed at start)")
     p.add_argument("--backend", default="auto", choices=backends.available_names(),
                    help="which method to serve; auto picks the best one that can run here")
-    p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
-                   help="a backend option (repeatable): load options (weights, device, ...) and defaults for "
-                        "per-job options, e.g. -O steps=28")
+    add_option_argument(p, "a backend option (repeatable): load options (weights, device, ...) and defaults for "
+                           "per-job options, e.g. -O steps=28")
+    add_model_arguments(p)
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="a browser Origin allowed to connect (repeatable); by default every browser is refused")
     p.add_argument("--jobs", type=int, default=1, help="jobs run at the same time")
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     except (TokenFileError, OSError) as exc:
         print(f"layerdecomp: error: {exc}", file=sys.stderr)
         return 2
-    config = ServerConfig(host=args.host, port=args.port, backend=args.backend, options=dict(args.option),
+    config = ServerConfig(host=args.host, port=args.port, backend=args.backend, options=backend_options(args),
                           limits=limits, allowed_origins=tuple(args.allow_origin), jobs=args.jobs)
 
     def ready(url: str) -> None:

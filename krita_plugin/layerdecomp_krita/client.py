@@ -252,6 +252,8 @@ class _Conversation:
         return self._finish(job.result, job.frames)
 
     def _finish(self, result: P.Result, got: dict) -> JobResult:
+        if "seed" in result.metadata:  # what "random" drew, to make the same result again
+            log.info("job %d: done with seed %s", result.job, result.metadata["seed"])
         return JobResult(
             box=tuple(result.box),
             foreground=bytes(got[P.Role.FOREGROUND]),

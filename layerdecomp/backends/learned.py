@@ -118,7 +118,10 @@ class LearnedBackend(Backend):
 
     def run(self, image, mask, hole, *, progress: ProgressCallback, cancel: Optional[CancelToken],
             matting_resolution: int = DEFAULT_MATTING_RESOLUTION, **options: Any) -> BackendResult:
-        resolution = int(matting_resolution)
+        try:
+            resolution = int(matting_resolution)
+        except (TypeError, ValueError):
+            resolution = 0
         if resolution < 32:
             raise InvalidInput("matting_resolution must be at least 32 (pixels on the longer side)")
         hole = np.asarray(hole, bool)

@@ -14,21 +14,7 @@ from ..errors import OutputError
 from ..io import DEFAULT_MAX_PIXELS, check_output_dir, load_pair, write_outputs
 from ..validate import MAX_PIXELS
 from ..region import DEFAULT_GROW
-
-
-def _option(text: str) -> tuple[str, object]:
-    """KEY=VALUE with VALUE read as int, float, true/false, or else text."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    for convert in (int, float):
-        try:
-            return key, convert(value)
-        except ValueError:
-            pass
-    if value.lower() in ("true", "false"):
-        return key, value.lower() == "true"
-    return key, value
+from .options import add_model_arguments, add_option_argument, backend_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,26 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="context around the selection in pixels (default: a quarter of the selection's size)")
     p.add_argument("--grow", type=_non_negative, default=DEFAULT_GROW, metavar="PX",
                    help="how far the removed region reaches beyond the selection")
-    p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
-                   help="a backend option (repeatable), e.g. -O steps=28")
-    p.add_argument("--model", default=None, metavar="DIR",
-                   help="diffusion backend: the FLUX Fill model (a folder in diffusers layout or a downloaded hub id)")
-    p.add_argument("--adapter", default=None, metavar="FILE",
-                   help="diffusion backend: a layer-decomposition adapter (.safetensors); without it, zero-shot")
+    add_option_argument(p, "a backend option (repeatable), e.g. -O steps=28")
+    add_model_arguments(p)
     p.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse pictures of more pixels than this, read from each file's header before "
                         "anything is decoded (a picture bomb costs nothing)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-
-
-def _backend_options(args: argparse.Namespace) -> dict:
-    """-O options, plus --model / --adapter when given."""
-    options = dict(args.option)
-    if args.model:
-        options["model"] = args.model
-    if args.adapter:
-        options["adapter"] = args.adapter
-    return options
 
 
 def _non_negative(text: str) -> int:
@@ -98,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         result = decompose(image, mask, backend=args.backend, margin=args.margin, grow=args.grow,
-                           progress=progress, **_backend_options(args))
+                           progress=progress, **backend_options(args))
         total = time.perf_counter() - t0
     result.metadata["timings"]["total"] = total
     report = {

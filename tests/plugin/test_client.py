@@ -4,7 +4,9 @@ it was with a message."""
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 import layerdecomp
 from layerdecomp import backends
 from layerdecomp.io import load_image, load_mask
+from layerdecomp_server import protocol
 from layerdecomp_server.app import ServerConfig
 from layerdecomp_server.background import BackgroundServer
 
@@ -129,7 +132,8 @@ def make_controller(krita):
     return Controller(krita, ui), ui
 
 
-def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_server, token_file):
+def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_server, token_file, caplog):
+    caplog.set_level(logging.INFO, logger="layerdecomp_krita")
     doc, bgra, mask = photo
     configure(krita, server_url=classical_server.url, token_file=str(token_file), auto_start=False)
     controller, ui = make_controller(krita)
@@ -147,8 +151,11 @@ def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_
     background, obj = group.childNodes()
     assert doc.activeNode() is obj
 
+    # The seed is "random" by default: the one drawn is reported back, and with it the library agrees.
+    seeds = [int(r.getMessage().rsplit(" ", 1)[1]) for r in caplog.records if "done with seed" in r.getMessage()]
+    assert len(seeds) == 1
     rgba = bgra[..., [2, 1, 0, 3]]
-    expected = layerdecomp.decompose(rgba, mask, backend="classical")
+    expected = layerdecomp.decompose(rgba, mask, backend="classical", seed=seeds[0])
     h, w = mask.shape
     got_fg = np.frombuffer(obj.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
     got_bg = np.frombuffer(background.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
@@ -302,6 +309,44 @@ def test_logs_are_size_capped_and_rotated(plugin, tmp_path):
     assert files == ["plugin.log", "plugin.log.1", "plugin.log.2", "plugin.log.3"]
     assert all((tmp_path / "logs" / name).stat().st_size <= config.LOG_MAX_BYTES for name in files)
     assert "line 2999" in (tmp_path / "logs" / "plugin.log").read_text()
+
+
+def test_a_program_squatting_on_the_port_learns_neither_the_token_nor_any_pixel(plugin, krita, photo, token_file):
+    heard: list = []
+
+    def impostor(ws) -> None:
+        try:
+            hello = protocol.decode(ws.recv(timeout=5))
+            heard.append(hello)
+            # Claims anything: the client's own nonce as a proof, then a welcome, hoping for pixels.
+            ws.send(protocol.encode(protocol.Challenge(nonce=protocol.new_nonce(), proof=hello.nonce)))
+            ws.send(protocol.encode(protocol.Welcome(server="fake", backend="classical")))
+            while True:
+                heard.append(ws.recv(timeout=2))
+        except Exception:  # noqa: BLE001 - the client hanging up ends the impostor's part
+            pass
+
+    doc = photo[0]
+    from websockets.sync.server import serve
+
+    with serve(impostor, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        try:
+            url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+            configure(krita, server_url=url, token_file=str(token_file), auto_start=True)
+            before = snapshot(doc)
+            controller, ui = make_controller(krita)
+            controller.trigger()
+            pump(controller, ui, timeout=20)
+        finally:
+            server.shutdown()
+            thread.join(10)
+    level, code, text = controller.messages[-1]
+    assert (level, code) == ("error", "server_unverified") and "not sent" in text
+    assert snapshot(doc) == before
+    assert [type(item) for item in heard] == [protocol.Hello], heard  # nothing after the hello
+    assert TOKEN not in protocol.encode(heard[0])
 
 
 def test_connection_test_says_what_answered(plugin, krita, classical_server, token_file, tmp_path, unused_port):

@@ -435,9 +435,18 @@ def test_settings_round_trip_through_krita_strings(plugin, krita):
     assert all(isinstance(v, str) for v in krita._settings.values())
     assert s.load(krita.readSetting) == custom
     assert custom.backend_options(["steps"]) == {"steps": 20}
-    assert s.Settings().backend_options(["steps", "seed"]) == {}
+    assert custom.backend_options(["steps", "seed"]) == {"steps": 20, "seed": 7}
+    assert s.Settings().backend_options(["steps"]) == {}
     krita.writeSetting("layerdecomp", "steps", "many")
     assert s.load(krita.readSetting).steps == 0
+
+
+def test_a_random_seed_is_a_new_one_each_job(plugin):
+    from layerdecomp_krita import settings as s
+
+    seeds = [s.Settings(seed=-1).backend_options(["seed"])["seed"] for _ in range(5)]
+    assert all(isinstance(x, int) and 0 <= x < 2**31 for x in seeds)
+    assert len(set(seeds)) > 1  # five draws from 2^31 values: the same five times would be a broken "random"
 
 
 def test_defaults_come_from_the_installed_server_settings(plugin, krita, tmp_path, monkeypatch):
