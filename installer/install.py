@@ -177,6 +177,9 @@ def run(args, log=print) -> int:
     except plugin_step.PluginNeedsPackaging:
         plugin = None  # this Python lacks websockets: the server's environment builds the zip below
     changes = Changes(manifest, log)
+    # The install record's folder first: every change after this is on record before it is made, so even
+    # a failed or killed install leaves nothing uninstall does not know about.
+    changes.make_dirs(manifest.path.parent)
     gpu = gpus.forced(args.gpu) if args.gpu != "auto" else gpus.probe(sys.platform, platform_module.machine())
     if plugin is None:
         server_env = _server_env(args, changes, gpu, log)

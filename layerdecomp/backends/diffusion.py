@@ -97,6 +97,20 @@ def split_visible(image: np.ndarray, rgba: np.ndarray, plate: np.ndarray,
     return np.where(keep, alpha, 0).astype(np.float32), np.where(keep, visible, 0).astype(np.float32)
 
 
+# Plate and picture further apart than this (levels, any channel, at the working size) mean the model
+# removed something there; its VAE round trip alone differs by a few levels.
+EFFECT_TOLERANCE = 12
+
+
+def removed_beside(small: np.ndarray, plate: np.ndarray, back) -> np.ndarray:
+    """Where the model's clean plate differs from the picture: the object, and what goes with it (its
+    shadow, its reflection). Compared at the working size, where the plate has its own sharpness; a
+    plate scaled back is blurrier than the picture, and that is not something removed. ``layering``
+    keeps the object's own pixels out and carries the rest with the object."""
+    difference = np.abs(small.astype(np.float32) - plate * 255.0).max(axis=2)
+    return back((difference > EFFECT_TOLERANCE).astype(np.float32)) > 0.5
+
+
 class DiffusionBackend(Backend):
     name = "diffusion"
     priority = 10  # above classical: when the model can run, auto prefers it
@@ -222,7 +236,7 @@ class DiffusionBackend(Backend):
                                 modality_problems=dict(self.estimators.problems))
                 return BackendResult(background=background, alpha=alpha, foreground=colours,
                                      amodal_alpha=amodal_alpha, amodal_foreground=np.rint(colours).astype(np.uint8),
-                                     metadata=metadata)
+                                     metadata=metadata, effects=removed_beside(small, out.background, back) & hole)
             filled = self.zero_shot(small, small_hole, steps=steps, seed=seed, guidance=guidance,
                                     callback=on_step, cancel=cancel)
         except torch.OutOfMemoryError as exc:

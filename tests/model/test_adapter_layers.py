@@ -112,3 +112,45 @@ def test_occluders_stay_off_the_object_layer(occluded_scene):
     a = (rgba[..., 3:4] / 255.0) * (visibility[..., None] / 255.0)
     composite = a * rgba[..., :3] + (1 - a) * plate
     assert np.abs(composite - image).max() <= 1.0
+
+
+def test_a_shadow_the_plate_removed_travels_with_the_object():
+    """The model's clean plate has no shadow; the picture has one beside the object, inside the selection.
+    The plate stands there, and the shadow goes onto the Object layer (dark colour with alpha), so the
+    composite is still the picture and the shadow moves with the object."""
+    image = np.full((SIZE, SIZE, 3), GREY, np.uint8)
+    whole = disk(SIZE, 24)
+    mask = np.where(whole, 255, 0).astype(np.uint8)
+    hole = cv2.dilate(mask, np.ones((11, 11), np.uint8)) > 0
+    yy, _ = np.mgrid[:SIZE, :SIZE]
+    shadow = hole & ~cv2.dilate(mask, np.ones((3, 3), np.uint8)).astype(bool) & (yy > SIZE // 2)
+    image[shadow] = (60, 60, 64)
+    image[whole] = RED
+    foreground = np.zeros((WORK, WORK, 4), np.float32)
+    foreground[disk(WORK, 12)] = (*(np.array(RED) / 255), 1.0)
+    background = np.full((WORK, WORK, 3), np.array(GREY) / 255, np.float32)  # the plate: no shadow
+    result = run(stub_backend(foreground, background), image, mask, hole)
+    rgba, plate, visibility = layer_crop(image, hole, result)
+    inner_shadow = cv2.erode(shadow.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert inner_shadow.sum() > 40
+    assert np.abs(plate[inner_shadow].astype(int) - GREY).max() <= 2  # the clean plate stands
+    assert (rgba[..., 3][inner_shadow] > 80).all() and (rgba[..., :3][inner_shadow] < 60).all()  # dark, on Object
+    assert (visibility[inner_shadow] == 255).all()
+    a = (rgba[..., 3:4] / 255.0) * (visibility[..., None] / 255.0)
+    composite = a * rgba[..., :3] + (1 - a) * plate
+    assert np.abs(composite - image).max() <= 1.0  # still the picture
+    assert np.array_equal(plate[~hole], image[~hole]) and (rgba[..., 3][~hole] == 0).all()
+
+
+def test_carried_effects_reproduce_any_picture_over_any_plate():
+    from layerdecomp.layering import carry_effects
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    plate = rng.integers(0, 256, (40, 40, 3)).astype(np.float32)
+    plate[:5] = image[:5]  # the plate equals the picture there: nothing to carry
+    foreground, alpha, background = np.zeros_like(image), np.zeros((40, 40), np.uint8), image.copy()
+    carry_effects(image, plate, np.ones((40, 40), bool), foreground, alpha, background)
+    assert np.array_equal(background, plate.astype(np.uint8)) and (alpha[:5] == 0).all()
+    a = alpha[..., None] / 255.0
+    assert np.abs(a * foreground + (1 - a) * background - image).max() <= 0.5 + 1e-6
