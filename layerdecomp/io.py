@@ -152,6 +152,18 @@ def check_output_dir(out_dir: str | os.PathLike) -> Path:
     return out
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it: put straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _set_mode(fd: int, mode: int) -> None:
+    if hasattr(os, "fchmod"):  # POSIX; Windows has no such permissions
+        os.fchmod(fd, mode)
+
+
 def write_outputs(out_dir: str | os.PathLike, images: dict[str, np.ndarray], report: dict[str, Any]) -> None:
     """Write ``{name: uint8 array}`` as PNGs (L, RGB or RGBA by the array's shape) and ``report.json`` into ``out_dir``.
 
@@ -160,15 +172,20 @@ def write_outputs(out_dir: str | os.PathLike, images: dict[str, np.ndarray], rep
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # mkstemp makes its files 0600; results are ordinary files, so they get what the umask allows, as a
+    # plain open() would give them.
+    mode = 0o666 & ~_umask()
     staged: list[tuple[str, Path]] = []
     try:
         for name, array in images.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=out)
             staged.append((tmp, out / f"{name}.png"))
+            _set_mode(fd, mode)
             with os.fdopen(fd, "wb") as f:
                 Image.fromarray(array).save(f, format="PNG")
         fd, tmp = tempfile.mkstemp(prefix=".report.", suffix=".json", dir=out)
         staged.append((tmp, out / "report.json"))
+        _set_mode(fd, mode)
         with os.fdopen(fd, "w") as f:
             json.dump(report, f, indent=2, default=str)
     except BaseException:

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from krita import Extension, Krita
 
-from . import client, messages
+from . import client, config, messages
 from . import settings as settings_module
 from .controller import Controller
 from .local_server import LOCAL
@@ -23,7 +23,12 @@ EXTRA_MENU = "select"
 log = logging.getLogger("layerdecomp_krita")
 
 
+PLUGIN_LOG = "plugin.log"
+
+
 def _setup_logging() -> None:
+    """The plugin's log: Krita's terminal, and ``plugin.log`` in the user's log folder (size-capped and
+    rotated: config.log_file_handler), where a message's technical detail ends up."""
     if log.handlers:
         return
     handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
@@ -31,6 +36,10 @@ def _setup_logging() -> None:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+    try:
+        log.addHandler(config.log_file_handler(config.log_dir() / PLUGIN_LOG))
+    except OSError as exc:  # a read-only home: the terminal still has it
+        log.warning("no log file (%s)", exc)
 
 
 class LayerDecompExtension(Extension):

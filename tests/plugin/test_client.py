@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -264,7 +265,10 @@ def test_auto_start_runs_and_stops_the_local_server(plugin, krita, photo, token_
                                                     unused_port):
     from layerdecomp_krita.local_server import LOCAL
 
+    import tempfile
+
     monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path / "config"))
+    temp_logs = set(Path(tempfile.gettempdir()).glob("layerdecomp-server-*"))
     configure(krita, server_url=f"ws://127.0.0.1:{unused_port}", token_file="", auto_start=True,
               server_command=f'"{sys.executable}" -m layerdecomp serve', backend="classical")
     controller, ui = make_controller(krita)
@@ -278,6 +282,33 @@ def test_auto_start_runs_and_stops_the_local_server(plugin, krita, photo, token_
     finally:
         LOCAL.stop()
     assert process.poll() is not None and LOCAL.process is None
+    # Its logs are in the user's log folder (none left in the temp folder): what it printed, and its own
+    # size-capped log file.
+    logs = tmp_path / "config" / "logs"
+    assert "listening on" in (logs / "server-output.log").read_text()
+    assert (logs / "server.log").is_file()
+    assert set(Path(tempfile.gettempdir()).glob("layerdecomp-server-*")) == temp_logs
+
+
+def test_logs_are_size_capped_and_rotated(plugin, tmp_path):
+    import logging
+
+    from layerdecomp_krita import config
+
+    logger = logging.getLogger("layerdecomp_krita.test_rotation")
+    logger.propagate = False
+    handler = config.log_file_handler(tmp_path / "logs" / "plugin.log")
+    logger.addHandler(handler)
+    try:
+        for i in range(3000):
+            logger.warning("line %d %s", i, "x" * 1000)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    files = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    assert files == ["plugin.log", "plugin.log.1", "plugin.log.2", "plugin.log.3"]
+    assert all((tmp_path / "logs" / name).stat().st_size <= config.LOG_MAX_BYTES for name in files)
+    assert "line 2999" in (tmp_path / "logs" / "plugin.log").read_text()
 
 
 def test_a_program_squatting_on_the_port_learns_neither_the_token_nor_any_pixel(plugin, krita, photo, token_file):
