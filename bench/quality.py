@@ -65,11 +65,12 @@ def main(argv=None) -> int:
             scores["seconds"] = seconds
             results[name].append(scores)
             if args.verbose:
-                print(f"{case.name:45s} {name:9s} " + " ".join(
-                    f"{k}={scores[k]:.3g}" for k in ("alpha_sad", "edge_colour", "bg_psnr_hole", "detail_ratio", "seconds")))
+                shown = ("alpha_sad", "edge_colour", "bg_psnr_hole", "detail_ratio", "seconds")
+                print(f"{case.name:45s} {name:9s} " + " ".join(f"{k}={scores[k]:.3g}" for k in shown))
 
     mean = {name: {k: _average(k, [r[k] for r in rows]) for k, *_ in ROWS} for name, rows in results.items()}
-    print(f"\n{args.cases} cases at {args.size}x{args.size} (seeds {args.first_seed}..{args.first_seed + args.cases - 1}): "
+    last_seed = args.first_seed + args.cases - 1
+    print(f"\n{args.cases} cases at {args.size}x{args.size} (seeds {args.first_seed}..{last_seed}): "
           "mean per case (detail ratio: geometric mean; PSNR: mean of dB, inf counted as 99).\n"
           "hole = the dilated selection (evaluation.md's filled region); core = the selection eroded by 3 px")
     header = f"{'metric':18s} {'classical':>10s} {'naive':>10s} {'strong':>10s} {'cls/naive':>10s} {'cls/strong':>10s}"

@@ -4,10 +4,11 @@
 
 Each canvas size runs in its own process: the same composite (a 1024² case whose object spans ~512²) is
 reflected out to the canvas size, so the crop the backend sees is identical everywhere. Printed per size:
-wall time and process CPU time (best of the repeats; CPU time is the steadier figure on a shared machine); peak traced (numpy) allocations during ``decompose`` above the images
-themselves (the full-size output layers are subtracted: they grow with the canvas by design); the peak
-RSS during the call above the RSS before it (native memory too: OpenCV, PatchMatch; it includes the
-output layers' touched pages, so it is informative, not a ratio); and the 8192/1024 ratios (issue 2 asks for at most 1.5).
+wall time and process CPU time (best of the repeats; CPU time is the steadier figure on a shared machine);
+peak traced (numpy) allocations during ``decompose`` above the images themselves (the full-size output
+layers are subtracted: they grow with the canvas by design); the peak RSS during the call above the RSS
+before it (native memory too: OpenCV, PatchMatch; it includes the output layers' touched pages, so it is
+informative, not a ratio); and the 8192/1024 ratios (issue 2 asks for at most 1.5).
 """
 
 from __future__ import annotations
@@ -108,16 +109,17 @@ def main(argv=None) -> int:
         out = subprocess.run([sys.executable, __file__, "--child", str(size), "--repeats", str(args.repeats)],
                              capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"{'canvas':>8s} {'crop':>11s} {'seconds':>8s} {'CPU s':>7s} {'extra MB':>9s} {'RSS+ MB':>8s} {'images MB':>10s}")
+    print(f"{'canvas':>8s} {'crop':>11s} {'seconds':>8s} {'CPU s':>7s} {'extra MB':>9s} {'RSS+ MB':>8s} "
+          f"{'images MB':>10s}")
     for r in rows:
-        print(f"{r['size']:>7d}² {r['crop'][0]:>5d}x{r['crop'][1]:<5d} {r['seconds']:8.3f} {r['cpu_seconds']:7.3f} {r['extra_mb']:9.1f} "
-              f"{r['rss_growth_mb']:8.1f} {r['images_mb']:10.1f}")
+        print(f"{r['size']:>7d}² {r['crop'][0]:>5d}x{r['crop'][1]:<5d} {r['seconds']:8.3f} {r['cpu_seconds']:7.3f} "
+              f"{r['extra_mb']:9.1f} {r['rss_growth_mb']:8.1f} {r['images_mb']:10.1f}")
     first, last = rows[0], rows[-1]
     time_ratio = last["seconds"] / first["seconds"]
     cpu_ratio = last["cpu_seconds"] / first["cpu_seconds"]
     mem_ratio = last["extra_mb"] / first["extra_mb"]
-    print(f"\n{last['size']}/{first['size']} ratios: time {time_ratio:.2f} (CPU {cpu_ratio:.2f}), memory above the images {mem_ratio:.2f}"
-          f" (traced)"
+    print(f"\n{last['size']}/{first['size']} ratios: time {time_ratio:.2f} (CPU {cpu_ratio:.2f}), "
+          f"memory above the images {mem_ratio:.2f} (traced)"
           f" (target <= 1.5); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     ok = time_ratio <= 1.5 and mem_ratio <= 1.5
     print(f"  [{'ok' if ok else 'FAIL'}] same selection costs at most 1.5x more on the largest canvas")

@@ -74,7 +74,8 @@ def main(argv=None) -> int:
         naive = time.perf_counter() - t0
         stages = {**result.metadata["timings"], **result.metadata.get("backend_timings", {})}
         stage_text = " ".join(f"{k}={v:.2f}" for k, v in stages.items() if k not in ("load", "region"))
-        print(f"{case.name:45s} {100 * (case.mask > 0).mean():5.1f} {min(walls):7.2f} {statistics.median(walls):7.2f} {min(cpus):6.2f} {naive:7.2f}  {stage_text}")
+        print(f"{case.name:45s} {100 * (case.mask > 0).mean():5.1f} {min(walls):7.2f} "
+              f"{statistics.median(walls):7.2f} {min(cpus):6.2f} {naive:7.2f}  {stage_text}")
         best_all.append(min(walls))
         bt = result.metadata["backend_timings"]
         paths.append(max(bt["alpha_cpu"], bt["fill_cpu"]) + result.metadata["timings"]["layering"])

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 import layerdecomp
-from layerdecomp.client import Client
+from layerdecomp_server.client import Client
 from layerdecomp.io import load_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -123,7 +123,8 @@ def main() -> int:
         print(f"  wall:                    {served:7.3f} s  (runs: {runs(times)})")
         print(f"  of which decompose:      {statistics.median(inside):7.3f} s  (runs: {runs(inside)})")
         print(f"  of which transport:      {transport:7.3f} s")
-        print(f"  ratio to in-process (medians): {served / local:.3f};  per call (wall / own decompose): {call_ratio:.3f}")
+        print(f"  ratio to in-process (medians): {served / local:.3f};  "
+              f"per call (wall / own decompose): {call_ratio:.3f}")
     ratio = ratios["region upload (default)"]
     verdict = "OK" if ratio <= TARGET_RATIO else "OVER"
     print(f"RATIO server/in-process: {ratio:.3f}  (target <= {TARGET_RATIO}) -> {verdict}")

@@ -3,7 +3,9 @@
     python -m installer install [--plugin-only] [--krita-dir DIR] [--kritarc FILE] [--use-current-env] ...
     python -m installer uninstall
     python -m installer status
+    python -m installer catalogue
     python -m installer package --out FILE.zip
+    python -m installer package --photoshop --out FILE.ccx
 
 A throwaway Krita profile for tests (what the real-Krita GUI test runs, with its own temporary folders),
 run from the repository root with a Python that has websockets (it is bundled into the plugin zip built on
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import serverconfig
 from .errors import InstallError
 
 
@@ -50,16 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--env-dir", metavar="DIR", help="where to create the server's environment")
     server.add_argument("--gpu", choices=["auto", "cuda", "rocm", "mps", "cpu"], default="auto",
                         help="which torch build to install (auto: detect the GPU)")
-    server.add_argument("--port", type=int, default=8765,
+    server.add_argument("--port", type=int, default=serverconfig.DEFAULT_PORT,
                         help="the server's port (the plugin's server address must say the same)")
     server.add_argument("--no-warm-up", action="store_true", help="skip compiling the classical backend now")
     model = p.add_argument_group("weights")
-    model.add_argument("--weights-set", choices=["auto", "none", "diffusion"], default="auto",
-                       help="which weights to fetch (auto: the diffusion model when there is a GPU)")
+    model.add_argument("--weights-set", choices=["auto", "none", "compact", "diffusion"], default="auto",
+                       help="which weights to fetch (auto: the diffusion model when there is a GPU; compact: small "
+                            "models for the learned backend, CPU is enough; `catalogue` lists them)")
     model.add_argument("--weights-dir", metavar="DIR", help="where to download the weights")
     model.add_argument("--offline", action="store_true", help="download nothing: take the weights from --weights")
     model.add_argument("--weights", metavar="DIR", help="with --offline: the folder that holds the weights")
-    model.add_argument("--hf-token", metavar="TOKEN", help="hub access token (default: $HF_TOKEN, or `hf auth login`'s)")
+    model.add_argument("--hf-token", metavar="TOKEN",
+                       help="hub access token (default: $HF_TOKEN, or `hf auth login`'s)")
     p.set_defaults(_run="install")
 
     p = sub.add_parser("uninstall", help="remove everything install added")
@@ -69,8 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--start-server", action="store_true", help="also start the server briefly to see it answer")
     p.set_defaults(_run="status")
 
+    p = sub.add_parser("catalogue", help="the weight sets: each model's licence, size, source and checksum")
+    p.set_defaults(_run="catalogue")
+
     p = sub.add_parser("package", help="build the plugin zip (what Krita's Tools > Scripts > Import imports)")
     p.add_argument("--out", required=True, metavar="FILE.zip")
+    p.add_argument("--photoshop", action="store_true",
+                   help="build the Photoshop plugin's .ccx instead (Creative Cloud installs it)")
     p.set_defaults(_run="package")
     return parser
 
@@ -87,11 +97,23 @@ def main(argv: list[str] | None = None) -> int:
         if args._run == "status":
             from . import status
             return status.run(args)
+        if args._run == "catalogue":
+            from .weights import CATALOGUE, describe
+
+            for name in CATALOGUE:
+                print(f"--weights-set {name}:")
+                print("\n".join(describe(name)))
+            return 0
         if args._run == "package":
             from .package import PackagingError, build_plugin_zip
 
             try:
-                print(f"plugin zip: {build_plugin_zip(args.out)}")
+                if args.photoshop:
+                    from .photoshop import build_ccx
+
+                    print(f"Photoshop plugin: {build_ccx(args.out)}")
+                else:
+                    print(f"plugin zip: {build_plugin_zip(args.out)}")
             except PackagingError as exc:
                 raise InstallError(str(exc)) from exc
             return 0

@@ -208,7 +208,8 @@ def undo_entry(entry: dict, log=print) -> None:
             elif new != path.read_bytes():
                 atomic_write(path, new, path.stat().st_mode & 0o7777)
     else:
-        raise InstallError(f"the install record has an entry of unknown kind {kind!r}; was it made by a newer installer?")
+        raise InstallError(f"the install record has an entry of unknown kind {kind!r}; "
+                           "was it made by a newer installer?")
 
 
 def undo_all(manifest: Manifest, log=print) -> list[dict]:

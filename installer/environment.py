@@ -1,6 +1,7 @@
 """The server's Python environment: the current one (--use-current-env) or a new venv with the right torch.
 
-A new venv is filled by pip (torch from the index for the detected GPU, then this project with [model]) and
+A new venv is filled by pip (torch from the index for the detected GPU, then this project with
+[model,learned]) and
 gets a marker file once complete; a later install with the same torch build finds the marker and does nothing,
 and one interrupted half-way simply runs pip again (pip skips what is there).
 """

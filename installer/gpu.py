@@ -117,11 +117,11 @@ def pinned_torch_version(requirements: Path | None = None) -> str:
 
 def pip_commands(python: str, build: TorchBuild, torch_version: str, project: str) -> list[list[str]]:
     """The commands that fill a fresh environment: torch from its index first, then the project with [model]
-    (pip then keeps the torch already there, since it satisfies the project's range)."""
+    and [learned] (pip then keeps the torch already there, since it satisfies the project's range)."""
     torch = [python, "-m", "pip", "install", "--disable-pip-version-check", f"torch=={torch_version}"]
     if build.index_url:
         torch += ["--index-url", build.index_url]
-    return [torch, [python, "-m", "pip", "install", "--disable-pip-version-check", f"{project}[model]"]]
+    return [torch, [python, "-m", "pip", "install", "--disable-pip-version-check", f"{project}[model,learned]"]]
 
 
 def probe(platform: str, machine: str) -> Gpu:

@@ -77,14 +77,21 @@ def _server_env(args, changes: Changes, gpu: gpus.Gpu, log) -> environment.Serve
     return environment.create_venv(changes, env_dir, gpu, sys.platform, log)
 
 
-def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights_dir: Path | None, gpu, port: int,
-                    log) -> None:
+# The backend each weight set serves (the plugin starts the server with it).
+SET_BACKEND = {"none": "classical", "diffusion": "diffusion", "compact": "learned"}
+
+
+def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights_set: str, weights_dir: Path | None,
+                    gpu, port: int, log) -> None:
     """The server's settings file and its token (through layerdecomp.config, the server's own helpers)."""
     config = serverconfig.config_module()
     changes.make_dirs(config.config_dir())
-    # The plugin starts the server with this command, adding --host, --port and --backend itself.
+    if os.name == "posix":
+        os.chmod(config.config_dir(), 0o700)  # it holds the token: user-only (layerdecomp.config's rule)
+    # The plugin starts the server with this command, adding --host, --port and --backend itself. The learned
+    # backend finds its weights through "weights_dir" below (layerdecomp.learned reads this file).
     argv = [server_env.python, "-m", "layerdecomp", "serve"]
-    if weights_dir:
+    if weights_dir and weights_set == "diffusion":
         argv += ["-O", f"model={weights.model_folder(weights_dir)}"]
     settings = {
         "python": server_env.python,
@@ -92,7 +99,8 @@ def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights
         "server_command": shlex.join(argv) if os.name != "nt" else subprocess.list2cmdline(argv),
         "host": "127.0.0.1",
         "port": port,
-        "backend": "diffusion" if weights_dir else "classical",
+        "backend": SET_BACKEND[weights_set] if weights_dir else "classical",
+        "weights_set": weights_set if weights_dir else "none",
         "weights_dir": str(weights_dir) if weights_dir else None,
         "device": gpu.kind,
     }
@@ -103,33 +111,40 @@ def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights
         config.read_or_create_token(token_path)
     except OSError as exc:
         raise explain_os_error(exc, token_path, "writing the server's token") from exc
+    except config.TokenFileError as exc:  # a link, someone else's file, a too short token
+        raise InstallError(str(exc)) from None
     if not existed:
         changes.adopt_file(token_path)
         changes.changed = True
     log(f"server settings: {serverconfig.settings_path()} (token in {token_path})")
 
 
-def _weights(args, changes: Changes, gpu: gpus.Gpu, log) -> Path | None:
+def _weights(args, changes: Changes, gpu: gpus.Gpu, log) -> tuple[str, Path | None]:
+    """(the weight set chosen, the folder holding it or None)."""
     choice = args.weights_set
     if choice == "auto":
         choice = "diffusion" if gpu.kind != "cpu" else "none"
         if choice == "none":
-            log("weights: none (no GPU found: the classical backend needs none; --weights-set diffusion fetches the "
-                "diffusion model anyway)")
+            log("weights: none (no GPU found: the classical backend needs none; --weights-set compact fetches small "
+                "models that run on a CPU, --weights-set diffusion the diffusion model)")
     files = weights.WEIGHT_SETS[choice]
     if not files:
-        return None
+        return choice, None
+    log(f"weights: the {choice} set ({SET_BACKEND[choice]} backend):")
+    for line in weights.describe(choice):  # sizes and licences first, before anything is fetched
+        log(line)
     if args.offline:
         if not args.weights:
             raise InstallError("--offline needs --weights DIR, the folder that already holds the weights")
         source = Path(args.weights).expanduser().resolve()
         weights.check_offline(files, source, log)
         log(f"weights: using the files in {source} (checked; left where they are)")
-        return source
-    target = Path(args.weights_dir) if args.weights_dir else Path(str(data_dir(sys.platform, os.environ, Path.home()))) / "weights"
+        return choice, source
+    default = Path(str(data_dir(sys.platform, os.environ, Path.home()))) / "weights"
+    target = Path(args.weights_dir) if args.weights_dir else default
     log(f"weights: {choice} into {target}")
     weights.fetch(changes, files, target, os.environ, Path.home(), token=args.hf_token, log=log)
-    return target
+    return choice, target
 
 
 def _warm_up(python: str, log) -> None:
@@ -171,16 +186,16 @@ def run(args, log=print) -> int:
         install_plugin(args, manifest, log, plugin)
         server_env = _server_env(args, changes, gpu, log)
     if not serverconfig.settings_path().exists():  # a working classical setup, whatever happens next
-        _write_settings(changes, server_env, None, gpu, args.port, log)
+        _write_settings(changes, server_env, "none", None, gpu, args.port, log)
     try:
-        weights_dir = _weights(args, changes, gpu, log)
+        weights_set, weights_dir = _weights(args, changes, gpu, log)
     except InstallError as exc:
         raise InstallError(f"{exc}\n(the plugin and the server are installed and work with the classical backend "
                            "meanwhile)") from exc
-    _write_settings(changes, server_env, weights_dir, gpu, args.port, log)
+    _write_settings(changes, server_env, weights_set, weights_dir, gpu, args.port, log)
     manifest.info["server"] = {"python": server_env.python, "owned_env": server_env.owned,
                                "torch_build": server_env.torch_build, "device": gpu.kind,
-                               "weights_dir": str(weights_dir) if weights_dir else None}
+                               "weights_set": weights_set, "weights_dir": str(weights_dir) if weights_dir else None}
     changes.save()
     if not args.no_warm_up:
         _warm_up(server_env.python, log)

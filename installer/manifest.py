@@ -39,7 +39,8 @@ class Manifest:
         except (OSError, ValueError) as exc:
             from .errors import InstallError
 
-            raise InstallError(f"cannot read the install record {path} ({exc}): delete it only if nothing was installed")
+            raise InstallError(f"cannot read the install record {path} ({exc}): "
+                               "delete it only if nothing was installed") from exc
         return cls(path, data.get("entries", []), data.get("info", {}))
 
     def exists(self) -> bool:

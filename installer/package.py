@@ -4,10 +4,15 @@ Layout (what Krita's ``plugin_importer.py`` looks for)::
 
     layerdecomp_krita.desktop            X-KDE-Library=layerdecomp_krita
     layerdecomp_krita.action             (Krita copies it to its actions/ folder)
-    layerdecomp_krita/                   the plugin package, plus:
-        protocol.py                      server/protocol.py, copied as is (one protocol, both sides)
-        config.py                        layerdecomp/config.py, copied as is (one rule for the token file)
+    layerdecomp_krita/                   the plugin package as committed, which includes exact copies of:
+        protocol.py                      server/protocol.py (one protocol, both sides)
+        config.py                        layerdecomp/config.py (one rule for the token file)
+        crop.py                          layerdecomp/crop.py (one crop rule)
+      plus, added here:
         _vendor/websockets/              the pure-Python websockets package (Krita's Python lacks one)
+
+The copies are committed so that the plugin tree imports as it stands; ``scripts/sync_plugin`` refreshes
+them after their sources change, and tests/plugin/test_bundled.py fails until it has been run.
 
 Only the standard library is used, so the installer can build the zip from any Python. The zip is
 reproducible: entries are sorted and carry a fixed timestamp.
@@ -23,9 +28,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_SOURCE = REPO_ROOT / "krita_plugin"
-PROTOCOL_SOURCE = REPO_ROOT / "server" / "protocol.py"
-CONFIG_SOURCE = REPO_ROOT / "layerdecomp" / "config.py"
 PLUGIN_NAME = "layerdecomp_krita"
+# file in the plugin package -> the project file it is an exact copy of (standard library only, no
+# relative imports, so each runs inside Krita as is).
+BUNDLED = {
+    "protocol.py": REPO_ROOT / "server" / "protocol.py",
+    "config.py": REPO_ROOT / "layerdecomp" / "config.py",
+    "crop.py": REPO_ROOT / "layerdecomp" / "crop.py",
+}
 # The websockets majors whose sync client the plugin uses; 15.x still runs on Python 3.9 (older Kritas).
 WEBSOCKETS_MAJORS = ("13.", "14.", "15.")
 # Compiled speed-ups are platform-specific; websockets falls back to pure Python without them.
@@ -76,22 +86,31 @@ def _websockets_source() -> tuple[Path, str, Path | None]:
     return folder, version, licence
 
 
+def sync_bundled() -> list[str]:
+    """Copy each bundled file's source over its copy in the plugin tree; the names of those that changed."""
+    changed = []
+    for name, source in BUNDLED.items():
+        copy = PLUGIN_SOURCE / PLUGIN_NAME / name
+        if not copy.is_file() or copy.read_bytes() != source.read_bytes():
+            shutil.copyfile(source, copy)
+            changed.append(name)
+    return changed
+
+
 def stage_plugin(dest: str | Path) -> Path:
     """Lay the plugin out in ``dest`` as it goes into the zip (the .desktop and .action files and the
-    package folder with protocol.py, config.py and websockets inside). Returns ``dest``."""
+    package folder with websockets added). Returns ``dest``."""
     dest = Path(dest)
     package_source = PLUGIN_SOURCE / PLUGIN_NAME
-    for needed in (package_source / "__init__.py", PLUGIN_SOURCE / f"{PLUGIN_NAME}.desktop", PROTOCOL_SOURCE,
-                   CONFIG_SOURCE):
-        if not needed.is_file():
-            raise PackagingError(f"{needed} is missing; package from a complete layerdecomp checkout")
+    needed = [package_source / "__init__.py", PLUGIN_SOURCE / f"{PLUGIN_NAME}.desktop"]
+    for needed_file in needed + [package_source / name for name in BUNDLED]:
+        if not needed_file.is_file():
+            raise PackagingError(f"{needed_file} is missing; package from a complete layerdecomp checkout")
     dest.mkdir(parents=True, exist_ok=True)
     for name in (f"{PLUGIN_NAME}.desktop", f"{PLUGIN_NAME}.action"):
         shutil.copyfile(PLUGIN_SOURCE / name, dest / name)
     package = dest / PLUGIN_NAME
     _copy_tree(package_source, package)
-    shutil.copyfile(PROTOCOL_SOURCE, package / "protocol.py")
-    shutil.copyfile(CONFIG_SOURCE, package / "config.py")
     folder, version, licence = _websockets_source()
     vendor = package / "_vendor"
     _copy_tree(folder, vendor / "websockets")

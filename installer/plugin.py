@@ -1,4 +1,5 @@
-"""The Krita plugin: read it from its zip (built from this checkout, or given), put it into Krita's resource folder, enable it.
+"""The Krita plugin: read it from its zip (built from this checkout, or given), put it into Krita's resource
+folder, enable it.
 
 Krita's own zip importer lays a plugin out like this, and so does this module:
     <resources>/pykrita/<name>.desktop     <resources>/pykrita/<name>/...     <resources>/actions/<file>.action
@@ -104,7 +105,8 @@ def packaged_plugin(plugin_zip: Path | None = None, python: str | None = None) -
         try:
             return read_plugin_zip(Path(build_plugin_zip(out)))
         except PackagingError as exc:
-            raise PluginNeedsPackaging(f"{exc} (or install a ready-made plugin zip with --plugin-zip FILE.zip)") from exc
+            raise PluginNeedsPackaging(
+                f"{exc} (or install a ready-made plugin zip with --plugin-zip FILE.zip)") from exc
 
 
 class PluginNeedsPackaging(InstallError):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import kritarc, serverconfig, weights
 from .manifest import Manifest
+from .download import human_size
 from .plugin import installed_version
 
 VERSION_SCRIPT = (
@@ -94,15 +95,22 @@ def run(args, log=print) -> int:
         versions = None
     if versions:
         log(f"  environment: {settings['python']}: layerdecomp {versions['layerdecomp']}, torch {versions['torch']}"
-            + (" (CUDA available)" if versions.get("cuda") else "") + (" (MPS available)" if versions.get("mps") else ""))
+            + (" (CUDA available)" if versions.get("cuda") else "")
+            + (" (MPS available)" if versions.get("mps") else ""))
     else:
         log(f"  environment: {settings['python']} BROKEN (cannot import layerdecomp): run install again")
         ok = False
     if settings.get("weights_dir"):
-        present, wanted = weights.weights_present(weights.DIFFUSION, Path(settings["weights_dir"]))
-        log(f"  weights: {present} of {wanted} files in {settings['weights_dir']}")
+        chosen = settings.get("weights_set") or "diffusion"  # installs before the compact set had only diffusion
+        files = weights.WEIGHT_SETS.get(chosen, ())
+        folder = Path(settings["weights_dir"])
+        present, wanted = weights.weights_present(files, folder)
+        log(f"  weights ({chosen} set): {present} of {wanted} files in {folder}")
+        for file in files:
+            path = folder / file.local_path
+            log(f"    {file.local_path}: " + (f"{human_size(path.stat().st_size)}" if path.is_file() else "MISSING"))
         ok &= present == wanted
-    host, port = settings.get("host", "127.0.0.1"), int(settings.get("port", 8765))
+    host, port = settings.get("host", "127.0.0.1"), int(settings.get("port", serverconfig.DEFAULT_PORT))
     if websocket_answers(host, port):
         log(f"  server: running, answers at ws://{host}:{port}")
     elif getattr(args, "start_server", False) and versions:

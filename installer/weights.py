@@ -1,4 +1,6 @@
-"""The model weights the diffusion backend needs: which files, from where, checked how, and where they go.
+"""The model weights the backends need: which files, from where, under which licence, checked how, and where
+they go. Sets: ``diffusion`` (FLUX.1-Fill-dev for the diffusion backend) and ``compact`` (ViTMatte and MI-GAN
+for the learned backend, small enough for a CPU); ``CATALOGUE`` describes each model.
 
 Files live under ``<weights dir>/<repo name>/<path in the repo>`` (the hub's own layout, so diffusers'
 ``from_pretrained(<weights dir>/FLUX.1-Fill-dev, subfolder="transformer")`` reads them as they are).
@@ -77,7 +79,71 @@ DIFFUSION = tuple(
         "tokenizer_2/tokenizer_config.json",
     )
 )
-WEIGHT_SETS = {"none": (), "diffusion": DIFFUSION}
+
+# The compact set: small models the ``learned`` backend runs on a CPU (layerdecomp/learned/). Their hub
+# repositories' layout is what layerdecomp.learned reads: <weights>/<repo name>/<path>.
+VITMATTE = "hustvl/vitmatte-small-composition-1k"
+MIGAN = "andraniksargsyan/migan"
+COMPACT = (
+    WeightFile(VITMATTE, "config.json", None, None, None),
+    # safetensors only: if the hub ever served only the pickled pytorch_model.bin, this 404s and says so.
+    WeightFile(VITMATTE, "model.safetensors", None, None, None),
+    WeightFile(MIGAN, "migan_pipeline_v2.onnx", None, None, None),
+)
+WEIGHT_SETS = {"none": (), "diffusion": DIFFUSION, "compact": COMPACT}
+
+# Where every checksum comes from: none could be looked up where this catalogue was written (no hub access),
+# so each is the sha256 the hub publishes for the file (its LFS object id, the X-Linked-Etag header) at the
+# first install, recorded with the commit in weights.lock.json; later installs and --offline check against it.
+CHECKSUM_SOURCE = "sha256 from the hub's LFS pointer at first download, pinned in weights.lock.json"
+
+
+@dataclass(frozen=True)
+class Model:
+    """One entry of the catalogue: what ``install --weights-set`` shows before it downloads anything."""
+
+    name: str
+    role: str
+    licence: str
+    size: str  # approximate download size
+    source: str  # where the files come from (the project that publishes them)
+    files: tuple[WeightFile, ...]
+
+
+CATALOGUE = {
+    "compact": (
+        Model("ViTMatte-S (Composition-1k)", "matting: alpha from the selection's edge band (learned backend)",
+              "MIT (the hustvl/ViTMatte repository, which publishes the checkpoints); trained on Adobe's "
+              "Composition-1k, whose images are licensed for research: check before commercial use",
+              "about 100 MB (25 M parameters)", f"https://huggingface.co/{VITMATTE} (from https://github.com/hustvl/ViTMatte)",
+              COMPACT[:2]),
+        Model("MI-GAN-512-Places2, ONNX pipeline v2", "removal: the clean plate (learned backend)",
+              "MIT (Picsart-AI-Research/MI-GAN LICENSE-WEIGHTS)", "about 27 MB (6 M parameters)",
+              f"https://huggingface.co/{MIGAN} (linked from https://github.com/Picsart-AI-Research/MI-GAN)",
+              COMPACT[2:]),
+    ),
+    "diffusion": (
+        Model("FLUX.1-Fill-dev", "the diffusion backend's base model (GPU)",
+              "FLUX.1 [dev] Non-Commercial License (gated: accept it on the hub)", "about 34 GB",
+              f"https://huggingface.co/{FLUX_FILL}", DIFFUSION),
+    ),
+}
+
+
+def _file_list(files: tuple[WeightFile, ...]) -> str:
+    if len(files) > 3:
+        return f"{len(files)} files under {files[0].local_path.split('/')[0]}/"
+    return ", ".join(f.local_path for f in files)
+
+
+def describe(choice: str) -> list[str]:
+    """Lines that list a weight set's models: role, licence, size, source and where the checksums come from."""
+    lines = []
+    for model in CATALOGUE.get(choice, ()):
+        lines += [f"  {model.name}: {model.role}", f"    licence: {model.licence}", f"    size: {model.size}",
+                  f"    source: {model.source}", f"    files: {_file_list(model.files)}",
+                  f"    checksum: {CHECKSUM_SOURCE}"]
+    return lines
 
 
 def hub_endpoint(env: Mapping[str, str]) -> str:
@@ -93,7 +159,8 @@ def find_token(env: Mapping[str, str], home: Path) -> str | None:
     for var in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
         if env.get(var, "").strip():
             return env[var].strip()
-    hf_home = Path(env["HF_HOME"]) if env.get("HF_HOME") else Path(env.get("XDG_CACHE_HOME") or home / ".cache") / "huggingface"
+    cache = Path(env.get("XDG_CACHE_HOME") or home / ".cache")
+    hf_home = Path(env["HF_HOME"]) if env.get("HF_HOME") else cache / "huggingface"
     token_file = Path(env["HF_TOKEN_PATH"]) if env.get("HF_TOKEN_PATH") else hf_home / "token"
     try:
         return token_file.read_text(encoding="utf-8").strip() or None
@@ -130,7 +197,8 @@ def _probe(url: str, headers: dict[str, str], timeout: float = 30) -> dict[str, 
         if exc.code in (301, 302, 303, 307, 308):
             found = exc.headers
         else:
-            raise HttpStatusError(url, exc.code, exc.headers, f"{url}: the server answered {exc.code} {exc.reason}; run install again later") from exc
+            raise HttpStatusError(url, exc.code, exc.headers, f"{url}: the server answered {exc.code} {exc.reason}; "
+                                  "run install again later") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise InstallError(
             f"cannot reach {urllib.parse.urlsplit(url).netloc} ({getattr(exc, 'reason', exc)}): check the internet "
@@ -145,7 +213,7 @@ def _read_lock(folder: Path) -> dict:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        raise InstallError(f"cannot read {folder / LOCK_NAME} ({exc}): delete it to pin the weights again")
+        raise InstallError(f"cannot read {folder / LOCK_NAME} ({exc}): delete it to pin the weights again") from exc
 
 
 def _pinned(file: WeightFile, lock: dict) -> tuple[str | None, str | None, int | None]:
@@ -240,3 +308,4 @@ def model_folder(weights_dir: Path) -> Path:
 def weights_present(files: tuple[WeightFile, ...], folder: Path) -> tuple[int, int]:
     """(files present, files wanted) for status."""
     return sum((folder / f.local_path).is_file() for f in files), len(files)
+

@@ -3,13 +3,14 @@
 The core imports neither Qt nor Krita, and torch only when a model backend is used.
 """
 
-from .api import decompose
+from .api import Decomposer, decompose
 from .errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
 from .types import Box, Decomposition
 
 __version__ = "0.1.0"
 __all__ = [
     "decompose",
+    "Decomposer",
     "Decomposition",
     "Box",
     "LayerDecompError",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from importlib.metadata import entry_points
+from types import ModuleType
 
 from .errors import LayerDecompError
 
@@ -14,8 +16,21 @@ SUBCOMMANDS = {
     "decompose": ("layerdecomp.commands.decompose", "split the selected object out of a picture"),
     "data": ("layerdecomp.commands.data", "make training/evaluation triplets (tar shards) from layered sources"),
     "eval": ("layerdecomp.commands.eval", "run a backend over a triplet set and print the evaluation metrics"),
-    "serve": ("layerdecomp.commands.serve", "serve decompositions to the Krita plugin over a local websocket"),
 }
+# Other installed packages add subcommands through this entry-point group: each entry names a module with
+# HELP, add_arguments and run. The server adds `serve` this way, so this package never imports it.
+ENTRY_POINT_GROUP = "layerdecomp.commands"
+
+
+def _subcommands() -> dict[str, tuple[ModuleType, str]]:
+    found = {}
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        found[name] = (importlib.import_module(module_name), help_text)
+    for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if entry.name not in found:
+            module = entry.load()
+            found[entry.name] = (module, module.HELP)
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"layerdecomp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
+    for name, (module, help_text) in _subcommands().items():
         p = sub.add_parser(name, help=help_text, description=module.__doc__,
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         module.add_arguments(p)

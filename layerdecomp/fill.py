@@ -132,11 +132,39 @@ def _match_into(points: np.ndarray, src_mask: np.ndarray, dst_mask: np.ndarray, 
     offsets[dst_y, dst_x, 1] = src_x[nearest] - dst_x
 
 
-def _detail(image: np.ndarray, scale: float) -> np.ndarray:
-    """What shrinking by ``scale`` and growing back loses: the picture's fine detail (float32)."""
+def _detail(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """What shrinking to ``size`` (w, h) and growing back loses: the picture's fine detail (float32)."""
     h, w = image.shape[:2]
-    small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return image.astype(np.float32) - cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+
+
+def upscale_fill(image: np.ndarray, hole: np.ndarray, small_fill: np.ndarray, small_hole: np.ndarray,
+                 *, detail_transfer: bool = True, labels: Optional[np.ndarray] = None,
+                 excluded: Optional[np.ndarray] = None) -> np.ndarray:
+    """``image`` with ``hole`` filled from ``small_fill``, a fill made on a shrunk copy (``small_hole`` its
+    hole): brought up smoothly, then, with ``detail_transfer``, sharpened with the full-resolution detail
+    around where each coarse hole pixel was most likely copied from (see the module docstring). Any fill
+    made at a lower resolution can come back this way (PatchMatch's coarse pass, a learned inpainting model
+    run at its native size). ``labels`` / ``excluded`` (at the shrunk size): take the detail only from the
+    pixel's own region and never from excluded pixels (``layerdecomp.segments.region_map``)."""
+    h, w = hole.shape
+    size = (small_fill.shape[1], small_fill.shape[0])
+    coarse = cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    if detail_transfer:
+        offsets = _source_offsets(small_fill, small_hole, labels, excluded)
+        sy, sx = size[1] / h, size[0] / w
+        ys, xs = np.nonzero(hole)
+        cy = np.clip(np.round(ys * sy).astype(np.int64), 0, size[1] - 1)
+        cx = np.clip(np.round(xs * sx).astype(np.int64), 0, size[0] - 1)
+        src_y = np.clip(ys + np.round(offsets[cy, cx, 0] / sy).astype(np.int64), 0, h - 1)
+        src_x = np.clip(xs + np.round(offsets[cy, cx, 1] / sx).astype(np.int64), 0, w - 1)
+        detail = _detail(image, size)
+        ok = ~hole[src_y, src_x]  # only detail from known pixels
+        coarse[ys[ok], xs[ok]] += detail[src_y[ok], src_x[ok]]
+    out = image.copy()
+    out[hole] = np.clip(np.rint(coarse[hole]), 0, 255).astype(np.uint8)
+    return out
 
 
 def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE_PIXELS,
@@ -172,21 +200,7 @@ def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE
         report(1.0)
         return small_fill
     report(0.75)
-
-    coarse = cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    if detail_transfer:
-        offsets = _source_offsets(small_fill, small_hole, labels, in_front)
-        sy, sx = size[1] / h, size[0] / w
-        ys, xs = np.nonzero(hole)
-        cy = np.clip(np.round(ys * sy).astype(np.int64), 0, size[1] - 1)
-        cx = np.clip(np.round(xs * sx).astype(np.int64), 0, size[0] - 1)
-        src_y = np.clip(ys + np.round(offsets[cy, cx, 0] / sy).astype(np.int64), 0, h - 1)
-        src_x = np.clip(xs + np.round(offsets[cy, cx, 1] / sx).astype(np.int64), 0, w - 1)
-        report(0.9)
-        detail = _detail(image, scale)
-        ok = ~hole[src_y, src_x]  # only detail from known pixels
-        coarse[ys[ok], xs[ok]] += detail[src_y[ok], src_x[ok]]
-    out = image.copy()
-    out[hole] = np.clip(np.rint(coarse[hole]), 0, 255).astype(np.uint8)
+    out = upscale_fill(image, hole, small_fill, small_hole, detail_transfer=detail_transfer, labels=labels,
+                       excluded=in_front)
     report(1.0)
     return out

@@ -1,7 +1,8 @@
-"""Stage 2: the crop around the selection that all the work happens on.
+"""Stage 2: the crop around the selection that all the work happens on, and the hole inside it.
 
 Cost must follow the selection's size, not the canvas's: nothing here touches more than the mask once
-(to find its bounds), and everything after works on the crop.
+(to find its bounds), and everything after works on the crop. The crop rule itself is ``crop.py``'s,
+shared with the client and the Krita plugin.
 """
 
 from __future__ import annotations
@@ -11,12 +12,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from . import crop
+from .crop import DEFAULT_GROW
 from .types import Box
 
-# How far the hole reaches beyond the selection by default: selections drawn by hand tend to stop a
-# pixel or two inside the object's soft edge, and whatever of the object is left outside the hole
-# stays in the background as a ghost outline.
-DEFAULT_GROW = 4
+__all__ = ["DEFAULT_GROW", "Region", "plan_region", "selection_bounds"]
 
 
 @dataclass(frozen=True)
@@ -25,28 +25,16 @@ class Region:
     hole: np.ndarray  # bool, crop-sized: the dilated selection, i.e. where the background is regenerated
 
 
-def default_margin(selection: Box) -> int:
-    """Context around the selection: a quarter of its larger side, at least 16 px, at most 512 px."""
-    return int(min(512, max(16, round(0.25 * max(selection.w, selection.h)))))
-
-
 def selection_bounds(mask: np.ndarray) -> Box:
     x, y, w, h = cv2.boundingRect(np.ascontiguousarray(mask))
     return Box(int(x), int(y), int(w), int(h))
 
 
 def plan_region(mask: np.ndarray, margin: int | None = None, grow: int = DEFAULT_GROW) -> Region:
-    """The crop (selection bounds + grow + margin, clipped to the canvas) and the hole inside it."""
-    if margin is not None and margin < 0:
-        raise ValueError("margin must be >= 0")
-    if grow < 0:
-        raise ValueError("grow must be >= 0")
-    sel = selection_bounds(mask)
-    pad = grow + (default_margin(sel) if margin is None else int(margin))
+    """The crop (``crop.crop_rect``: selection bounds + grow + margin, clipped to the canvas) and the hole
+    inside it (the selection dilated by ``grow``)."""
     height, width = mask.shape
-    x0, y0 = max(0, sel.x - pad), max(0, sel.y - pad)
-    x1, y1 = min(width, sel.x + sel.w + pad), min(height, sel.y + sel.h + pad)
-    box = Box(x0, y0, x1 - x0, y1 - y0)
+    box = Box(*crop.crop_rect(selection_bounds(mask).as_tuple(), (0, 0, width, height), margin, grow))
     hole = mask[box.slices] > 0
     if grow:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))

@@ -18,7 +18,8 @@ def validate(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarra
         raise InvalidInput("image and mask must be numpy arrays")
     if image.dtype != np.uint8:
         raise InvalidInput(
-            f"the image is {image.dtype}; only 8-bit images are supported (convert 16-bit or float images to 8 bits first)"
+            f"the image is {image.dtype}; only 8-bit images are supported "
+            "(convert 16-bit or float images to 8 bits first)"
         )
     if image.ndim != 3 or image.shape[2] not in (3, 4):
         raise InvalidInput(f"the image must be H x W x 3 (RGB) or H x W x 4 (RGBA), got shape {image.shape}")

@@ -1,4 +1,4 @@
-"""One job, in a worker thread: pixel frames in, ``layerdecomp.decompose``, the framed result out.
+"""One job, in a worker thread: pixel frames in, the server's loaded ``Decomposer``, the framed result out.
 
 No sockets and no event loop here: ``run`` returns the messages to send (a ``result`` and its three
 frames, or one ``error`` / ``cancelled``), so every way a job can end becomes exactly one answer.
@@ -7,9 +7,9 @@ frames, or one ``error`` / ``cancelled``), so every way a job can end becomes ex
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Union
+from typing import Callable, Union
 
-from layerdecomp import Decomposition, decompose
+from layerdecomp import Decomposer, Decomposition
 from layerdecomp.errors import Cancelled, LayerDecompError
 from layerdecomp.region import DEFAULT_GROW
 from layerdecomp.types import CancelToken
@@ -35,24 +35,24 @@ log = logging.getLogger("layerdecomp.server")
 Frame = Union[str, bytearray]
 
 
-def run(message: Decompose, frames: dict[Role, memoryview], *, backend: str, options: dict[str, Any],
+def run(message: Decompose, frames: dict[Role, memoryview], *, decomposer: Decomposer,
         progress: Callable[[str, float], None], cancel: CancelToken) -> list[Frame]:
     """Decompose the job's uploaded ``frames`` (emptied as soon as they are decoded, so the received
-    bytes can go) and return what to send back."""
+    bytes can go) on the server's loaded backend, with the job's options over the server's defaults, and
+    return what to send back."""
     job = message.job
     try:
         image_header, mask_header = upload_frames(message)
         image = pixels.frame_to_array(image_header, frames[Role.IMAGE])
         mask = pixels.frame_to_array(mask_header, frames[Role.MASK])
         frames.clear()
-        result = decompose(
+        result = decomposer.decompose(
             image, mask,
-            backend=backend,
             margin=message.margin,
             grow=DEFAULT_GROW if message.grow is None else message.grow,
             progress=progress,
             cancel=cancel,
-            **options,
+            **message.options,
         )
         del image, mask
         if cancel.is_set():

@@ -42,13 +42,16 @@ back as an ``error`` message.
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import json
 import math
+import secrets
 import struct
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Dict, List, Optional, Tuple, Type, Union
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 DEFAULT_PORT = 8765
 # The 4 bytes that open every binary frame; a frame without them is not ours.
 FRAME_MAGIC = b"LDPX"
@@ -57,6 +60,19 @@ _HEADER = struct.Struct("<4sBBBBIIIII")
 HEADER_SIZE = _HEADER.size  # 28
 MAX_JOB_ID = 2**32 - 1
 
+# The handshake (see ``ClientHandshake`` and docs/protocol.md): each side proves it knows the token
+# with an HMAC-SHA256 over both sides' fresh nonces; the token itself never travels.
+NONCE_BYTES = 32  # a nonce travels as 2 * NONCE_BYTES lowercase hex digits
+PROOF_HEX_DIGITS = 64  # an HMAC-SHA256, lowercase hex
+# The most a server reads in one message from a client that has not authenticated yet, and the most a
+# client reads from a server that has not proved itself yet: a hello, a challenge or a welcome is far smaller.
+PRE_AUTH_MAX_BYTES = 4096
+CLIENT_PRE_AUTH_MAX_BYTES = 64 * 1024
+# The most either side reads in one JSON text message once authenticated (pixels travel as binary frames).
+MAX_TEXT_BYTES = 1024 * 1024
+# How much of a peer's own text an error message quotes back.
+ECHO_CHARS = 40
+
 
 class ErrorCode:
     """The machine-readable ``code`` of an ``error`` message (the library's own codes pass through)."""
@@ -64,7 +80,8 @@ class ErrorCode:
     BAD_MESSAGE = "bad_message"  # not JSON, unknown type, missing or wrongly typed field
     BAD_FRAME = "bad_frame"  # a binary frame that is malformed, unexpected, or does not match its job
     UNSUPPORTED_VERSION = "unsupported_version"
-    UNAUTHORIZED = "unauthorized"  # no token or a wrong one
+    UNAUTHORIZED = "unauthorized"  # the client could not prove it knows the token
+    SERVER_UNVERIFIED = "server_unverified"  # (client side) the server could not prove it knows the token
     TOO_LARGE = "too_large"  # dimensions or sizes over the server's limits
     BUSY = "busy"  # the job queue is full: try again later
     UNKNOWN_JOB = "unknown_job"  # cancel for a job that is not (or no longer) there
@@ -131,8 +148,9 @@ class PixelFormat(enum.IntEnum):
         try:
             return cls[name]
         except KeyError:
+            known = ", ".join(f.name for f in cls)
             raise ProtocolError(ErrorCode.BAD_MESSAGE,
-                                f"unknown pixel format {name!r}; use one of {', '.join(f.name for f in cls)}") from None
+                                f"unknown pixel format {quote(name)}; use one of {known}") from None
 
 
 # Pixel formats a client may upload an image in; the foreground comes back in the 4-channel layout
@@ -152,10 +170,15 @@ class Limits:
     max_side: int = 16384
     max_pixels: int = 8192 * 8192
     max_queue: int = 16  # jobs waiting or running, all connections together
-    max_connections: int = 32
-    idle_timeout_s: float = 600.0  # a connection with no job that sends nothing for this long is closed
+    max_jobs_per_connection: int = 4  # of those, the most one connection may have open
+    max_upload_bytes: int = 1 << 30  # the uploaded pixels those jobs may hold together
+    max_connections: int = 32  # authenticated connections
+    max_pending: int = 16  # connections that have not authenticated yet (the oldest goes for a newcomer)
+    idle_timeout_s: float = 120.0  # a connection with no job that sends nothing for this long is closed
     upload_timeout_s: float = 60.0  # between a decompose message and its last pixel frame
-    hello_timeout_s: float = 10.0
+    hello_timeout_s: float = 5.0  # from the websocket handshake to a successful auth
+    send_timeout_s: float = 30.0  # a client that takes longer to read one message is dropped
+    max_outbox_bytes: int = 4 * (HEADER_SIZE + 8192 * 8192 * 4)  # unsent data a connection may have waiting
 
     def check_size(self, width: int, height: int, job: Optional[int] = None) -> None:
         """Raise ``too_large`` when a ``width`` x ``height`` image is over these limits."""
@@ -199,12 +222,33 @@ class Limits:
 
 @dataclass(frozen=True)
 class Hello:
-    """client -> server, first message. ``token``: the contents of the server's token file."""
+    """client -> server, first message. ``nonce``: fresh random bytes (``new_nonce()``) the server's proof
+    must cover, so an old proof cannot be replayed to this client."""
 
     TYPE: ClassVar[str] = "hello"
-    token: str
+    nonce: str
     protocol: int = PROTOCOL_VERSION
     client: str = ""
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """server -> client, answer to ``hello``: the server's own fresh ``nonce`` and its ``proof`` that it
+    knows the token (``proof(token, "server", client_nonce, nonce)``)."""
+
+    TYPE: ClassVar[str] = "challenge"
+    nonce: str
+    proof: str
+    protocol: int = PROTOCOL_VERSION
+
+
+@dataclass(frozen=True)
+class Auth:
+    """client -> server, sent only once the server's proof checked out: the client's ``proof``
+    (``proof(token, "client", client_nonce, server_nonce)``)."""
+
+    TYPE: ClassVar[str] = "auth"
+    proof: str
 
 
 @dataclass(frozen=True)
@@ -294,9 +338,9 @@ class Cancelled:
     job: int
 
 
-Message = Union[Hello, Welcome, Decompose, Progress, Result, Error, Cancel, Cancelled]
+Message = Union[Hello, Challenge, Auth, Welcome, Decompose, Progress, Result, Error, Cancel, Cancelled]
 MESSAGE_TYPES: Dict[str, Type[Any]] = {
-    cls.TYPE: cls for cls in (Hello, Welcome, Decompose, Progress, Result, Error, Cancel, Cancelled)
+    cls.TYPE: cls for cls in (Hello, Challenge, Auth, Welcome, Decompose, Progress, Result, Error, Cancel, Cancelled)
 }
 
 
@@ -332,19 +376,29 @@ def decode(text: Union[str, bytes]) -> Message:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"a text frame is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "a text frame nests JSON too deeply") from None
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "a text frame must hold a JSON object with a \"type\" field")
     kind = data.pop("type", None)
     cls = MESSAGE_TYPES.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise ProtocolError(ErrorCode.BAD_MESSAGE,
-                            f"unknown message type {kind!r}; expected one of {', '.join(MESSAGE_TYPES)}")
+                            f"unknown message type {quote(kind)}; expected one of {', '.join(MESSAGE_TYPES)}")
+    version = data.get("protocol", PROTOCOL_VERSION)
+    if cls in (Hello, Challenge, Welcome) and _is_int(version) and version != PROTOCOL_VERSION:
+        # Checked before the fields: another version's hello may well have other fields.
+        raise ProtocolError(ErrorCode.UNSUPPORTED_VERSION,
+                            f"this side speaks protocol {PROTOCOL_VERSION}, the other side {version}: "
+                            "install matching versions of the plugin and the server")
     job = data.get("job") if _is_int(data.get("job")) else None
     known = {f.name for f in fields(cls)}
     extra = set(data) - known
     if extra and cls is not Welcome:
+        names = sorted(quote_name(name) for name in extra)
         raise ProtocolError(ErrorCode.BAD_MESSAGE,
-                            f"{kind} has unknown field(s) {', '.join(sorted(extra))}", job)
+                            f"{kind} has unknown field(s) {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}",
+                            job)
     values = {name: data[name] for name in known if name in data}
     try:
         message = cls(**values)
@@ -352,6 +406,20 @@ def decode(text: Union[str, bytes]) -> Message:
         missing = sorted(f.name for f in fields(cls) if f.name not in data and _required(f))
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{kind} lacks field(s) {', '.join(missing)}", job) from None
     return _VALIDATORS[cls](message)
+
+
+def quote(value: Any) -> str:
+    """A peer's value for an error message or a log line: its repr, cut to about ``ECHO_CHARS``
+    characters, so a refusal never costs more than the message that caused it."""
+    if isinstance(value, str) and len(value) > ECHO_CHARS:
+        return repr(value[:ECHO_CHARS]) + "..."
+    text = repr(value)
+    return text if len(text) <= ECHO_CHARS + 2 else text[:ECHO_CHARS] + "..."
+
+
+def quote_name(value: Any) -> str:
+    """A name the peer chose (an option, a field): as it is when it is a short plain word, else ``quote``d."""
+    return value if isinstance(value, str) and len(value) <= ECHO_CHARS and value.isidentifier() else quote(value)
 
 
 def _required(f: Any) -> bool:
@@ -382,10 +450,26 @@ def _check_size(kind: str, width: Any, height: Any, job: Optional[int]) -> None:
             f"{kind}.width and {kind}.height must be positive integers", job)
 
 
+def _is_hex(value: Any, digits: int) -> bool:
+    return isinstance(value, str) and len(value) == digits and all(c in "0123456789abcdef" for c in value)
+
+
 def _valid_hello(m: Hello) -> Hello:
-    _expect(isinstance(m.token, str), "hello.token must be a string")
+    _expect(_is_hex(m.nonce, 2 * NONCE_BYTES), f"hello.nonce must be {2 * NONCE_BYTES} lowercase hex digits")
     _expect(_is_int(m.protocol), "hello.protocol must be an integer")
     _expect(isinstance(m.client, str), "hello.client must be a string")
+    return m
+
+
+def _valid_challenge(m: Challenge) -> Challenge:
+    _expect(_is_hex(m.nonce, 2 * NONCE_BYTES), f"challenge.nonce must be {2 * NONCE_BYTES} lowercase hex digits")
+    _expect(_is_hex(m.proof, PROOF_HEX_DIGITS), f"challenge.proof must be {PROOF_HEX_DIGITS} lowercase hex digits")
+    _expect(_is_int(m.protocol), "challenge.protocol must be an integer")
+    return m
+
+
+def _valid_auth(m: Auth) -> Auth:
+    _expect(_is_hex(m.proof, PROOF_HEX_DIGITS), f"auth.proof must be {PROOF_HEX_DIGITS} lowercase hex digits")
     return m
 
 
@@ -407,7 +491,7 @@ def _valid_decompose(m: Decompose) -> Decompose:
     _expect(isinstance(m.format, str), "decompose.format must be a string", m.job)
     fmt = PixelFormat.parse(m.format) if m.format in PixelFormat.__members__ else None
     _expect(fmt in IMAGE_FORMATS,
-            f"decompose.format {m.format!r} is not an image format; use one of "
+            f"decompose.format {quote(m.format)} is not an image format; use one of "
             f"{', '.join(f.name for f in IMAGE_FORMATS)}", m.job)
     _expect(m.backend is None or isinstance(m.backend, str), "decompose.backend must be a string or null", m.job)
     for name in ("margin", "grow"):
@@ -417,7 +501,7 @@ def _valid_decompose(m: Decompose) -> Decompose:
     _expect(isinstance(m.options, dict), "decompose.options must be an object", m.job)
     for key, value in m.options.items():
         _expect(value is None or isinstance(value, (str, bool)) or _is_number(value),
-                f"decompose.options.{key} must be a string, number, true/false or null", m.job)
+                f"decompose.options.{quote_name(key)} must be a string, number, true/false or null", m.job)
     return m
 
 
@@ -441,7 +525,7 @@ def _valid_result(m: Result) -> Result:
             f"result.formats must name the format of {', '.join(r.label for r in RESULT_ROLES)}", m.job)
     for name in m.formats.values():
         _expect(isinstance(name, str) and name in PixelFormat.__members__,
-                f"result.formats holds an unknown pixel format {name!r}", m.job)
+                f"result.formats holds an unknown pixel format {quote(name)}", m.job)
     _expect(isinstance(m.metadata, dict), "result.metadata must be an object", m.job)
     return Result(m.job, m.width, m.height, (x, y, w, h), dict(m.formats), m.metadata)
 
@@ -459,6 +543,8 @@ def _valid_cancel(m: Any) -> Any:
 
 _VALIDATORS = {
     Hello: _valid_hello,
+    Challenge: _valid_challenge,
+    Auth: _valid_auth,
     Welcome: _valid_welcome,
     Decompose: _valid_decompose,
     Progress: _valid_progress,
@@ -568,7 +654,8 @@ class FrameCollector:
         """Take one frame (as from ``unpack_frame``); True once every expected frame is in."""
         want = self.next_expected
         if want is None:
-            raise ProtocolError(ErrorCode.BAD_FRAME, f"an extra binary frame for job {header.job}, which has all its frames",
+            raise ProtocolError(ErrorCode.BAD_FRAME,
+                                f"an extra binary frame for job {header.job}, which has all its frames",
                                 header.job)
         if header != want:
             raise ProtocolError(
@@ -581,3 +668,159 @@ class FrameCollector:
         self.frames[header.role] = pixels
         self._expected.pop(0)
         return self.complete
+
+
+# -------------------------------------------------------------------------------------------- handshake
+
+
+def new_nonce() -> str:
+    """A fresh nonce for ``hello`` or ``challenge``: NONCE_BYTES random bytes as lowercase hex."""
+    return secrets.token_hex(NONCE_BYTES)
+
+
+def proof(token: str, side: str, client_nonce: str, server_nonce: str) -> str:
+    """What ``side`` ("server" or "client") sends to prove it knows ``token``: HMAC-SHA256 keyed with the
+    token's UTF-8 bytes, over the ASCII bytes ``"layerdecomp-v2 " + side + " " + client_nonce + " " +
+    server_nonce``, as 64 lowercase hex digits. The side's name keeps one side's proof from passing as
+    the other's; the two fresh nonces keep an old proof from passing at all."""
+    if side not in ("server", "client"):
+        raise ValueError(f"side must be 'server' or 'client', not {side!r}")
+    text = f"layerdecomp-v{PROTOCOL_VERSION} {side} {client_nonce} {server_nonce}"
+    return hmac.new(token.encode("utf-8"), text.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def proof_matches(token: str, side: str, client_nonce: str, server_nonce: str, claimed: str) -> bool:
+    return hmac.compare_digest(proof(token, side, client_nonce, server_nonce), claimed)
+
+
+class Refused(ProtocolError):
+    """The peer answered with an ``error`` message (``code``, ``message`` are its own)."""
+
+
+class ClientHandshake:
+    """The client's half of the handshake, without a socket:
+
+        handshake = ClientHandshake(token, client="my-client")
+        send(encode(handshake.hello))
+        send(encode(handshake.answer(decode(receive()))))   # raises unless the server proved itself
+        welcome = handshake.welcome(decode(receive()))
+
+    Nothing that depends on the token leaves the client until the server's proof checked out, so a
+    process squatting on the port learns neither the token nor any picture. Raises ``Refused`` when
+    the server answered with an error, ``ProtocolError`` (``server_unverified``, ``bad_message``) else.
+    Read at most ``CLIENT_PRE_AUTH_MAX_BYTES`` a message until ``welcome`` has arrived.
+    """
+
+    def __init__(self, token: str, client: str = "", nonce: Optional[str] = None) -> None:
+        self._token = token
+        self.hello = Hello(nonce=nonce or new_nonce(), client=client)
+        self._server_nonce: Optional[str] = None
+
+    def answer(self, message: Message) -> Auth:
+        """The ``auth`` to send for the server's ``challenge``."""
+        _raise_if_error(message)
+        if not isinstance(message, Challenge):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"the server answered hello with {message.TYPE}, not challenge")
+        if not proof_matches(self._token, "server", self.hello.nonce, message.nonce, message.proof):
+            raise ProtocolError(ErrorCode.SERVER_UNVERIFIED,
+                                "the program answering at this address could not prove it knows the token: "
+                                "it is not your layerdecomp server, or it uses another token file")
+        self._server_nonce = message.nonce
+        return Auth(proof=proof(self._token, "client", self.hello.nonce, message.nonce))
+
+    def welcome(self, message: Message) -> Welcome:
+        """The server's ``welcome`` (after ``answer``)."""
+        if self._server_nonce is None:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, "welcome before the server proved itself")
+        _raise_if_error(message)
+        if not isinstance(message, Welcome):
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"the server answered auth with {message.TYPE}, not welcome")
+        return message
+
+
+def _raise_if_error(message: Message) -> None:
+    if isinstance(message, Error):
+        raise Refused(message.code, message.message, message.job)
+
+
+# ------------------------------------------------------------------------------------------- client jobs
+
+
+class ClientJob:
+    """One job as a client sees it, without a socket: what to send, then every message and binary frame
+    from the server fed in, in order, until ``done``.
+
+        job = ClientJob(Decompose(...))
+        send(encode(job.request)); send each of job.upload_headers packed with its pixels
+        while not job.done:
+            progress = job.receive(decode(text))  or  job.receive(unpack_frame(data))
+            (and, to stop it: message = job.cancel(); if message: send(encode(message)))
+        job.outcome: "result" (job.result, job.frames), "error" (job.error) or "cancelled"
+
+    Messages about other jobs (late answers to earlier ones) are ignored. ``result_max_bytes`` is the
+    largest binary frame the server may send for this job: a client reads no more than that.
+    """
+
+    def __init__(self, request: Decompose) -> None:
+        self.request = request
+        self.upload_headers = upload_frames(request)
+        self.result: Optional[Result] = None
+        self.error: Optional[Error] = None
+        self.outcome: Optional[str] = None
+        self.cancel_sent = False
+        self._collector: Optional[FrameCollector] = None
+
+    @property
+    def done(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def result_max_bytes(self) -> int:
+        return HEADER_SIZE + self.request.width * self.request.height * 4
+
+    @property
+    def frames(self) -> Dict[Role, memoryview]:
+        return self._collector.frames if self._collector is not None else {}
+
+    def cancel(self) -> Optional[Cancel]:
+        """The ``cancel`` message to send, once (None when sent already or the job is over)."""
+        if self.cancel_sent or self.done:
+            return None
+        self.cancel_sent = True
+        return Cancel(job=self.request.job)
+
+    def receive(self, item: Union[Message, Tuple[FrameHeader, memoryview]]) -> Optional[Progress]:
+        """Take the next thing the server sent; returns it when it is this job's progress."""
+        if self.done:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"job {self.request.job} is over; nothing more was expected")
+        job = self.request.job
+        if isinstance(item, tuple):
+            header, pixels = item
+            if self._collector is None:
+                raise ProtocolError(ErrorCode.BAD_FRAME, "the server sent pixels before a result message")
+            if self._collector.add(header, pixels):
+                self.outcome = "cancelled" if self.cancel_sent else "result"
+            return None
+        if self._collector is not None:
+            raise ProtocolError(ErrorCode.BAD_FRAME, f"the server sent {item.TYPE} in the middle of a result's frames")
+        if isinstance(item, Error) and item.job is None:
+            self.error, self.outcome = item, "error"  # about the connection: it is going
+        elif getattr(item, "job", None) != job:
+            pass  # about an earlier job (e.g. unknown_job for a cancel that crossed its result)
+        elif isinstance(item, Progress):
+            return None if self.cancel_sent else item
+        elif isinstance(item, Cancelled):
+            self.outcome = "cancelled"
+        elif isinstance(item, Error):
+            # After a cancel, unknown_job means the job had ended already (its result crossed the cancel).
+            cancelled = self.cancel_sent and item.code == ErrorCode.UNKNOWN_JOB
+            self.error, self.outcome = (None, "cancelled") if cancelled else (item, "error")
+        elif isinstance(item, Result):
+            expected = self.request
+            if (item.width, item.height) != (expected.width, expected.height):
+                raise ProtocolError(ErrorCode.BAD_MESSAGE, f"the result of job {job} is {item.width} x {item.height}; "
+                                    f"the upload was {expected.width} x {expected.height}")
+            self.result, self._collector = item, FrameCollector(result_frames(item))
+        else:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, f"a server does not send {item.TYPE} during a job")
+        return None

@@ -1,9 +1,16 @@
 """Reading the source pixels from Krita and writing the result layers back.
 
 The document is only read until a complete result is in hand; then ``write_result`` adds one group
-above the source layer (Background = the layer with the object removed, Object = the object) and hides
-the source layer. If anything goes wrong while writing, what was added is removed again and the source
-layer's visibility restored, so a failure leaves the document as it was.
+above the source layer ("Flower (split)": "Flower – background" = the layer with the object removed,
+"Flower – object" = the object) in ONE undoable step: the group is assembled off the layer tree (with
+``setChildNodes``, which Krita does not record) and inserted with one ``addChildNode``. So the artist's
+first Ctrl+Z removes it and shows the picture exactly as before.
+
+The source layer is not hidden here: ``Node.setVisible`` is not undoable in Krita 5.1, and a source hidden
+that way would stay hidden after the undo (a blank canvas). Where the result covers the source exactly
+(the source is opaque wherever it has pixels, normal blending, full opacity: a photo) it needs no hiding:
+it stays visible underneath. Otherwise ``Written.hide_source`` tells the follow-up (``after_write``) to hide
+it through Krita's own undoable "Toggle layer visibility" action.
 
 Integer RGBA pixel data from Krita is B, G, R, A; it travels to the server as is (``BGRA8``).
 """
@@ -20,10 +27,7 @@ from .region import GROW, Rect, all_selected, plan_crop, tight_bounds
 
 log = logging.getLogger("layerdecomp_krita")
 
-OBJECT_NAME = "Object"
-BACKGROUND_NAME = "Background"
 VISIBLE_MASK_NAME = "Visible part"
-HIDDEN_PARTS_NAME = "Object (hidden parts)"
 
 
 def _bytes(data: Any) -> bytes:
@@ -31,8 +35,32 @@ def _bytes(data: Any) -> bytes:
     return data.data() if hasattr(data, "data") else bytes(data)
 
 
-def group_name(layer_name: str) -> str:
-    return f"{layer_name} (decomposed)"
+@dataclass(frozen=True)
+class Names:
+    """The result's layer names, after the source layer's, so that a second split of another layer (or of
+    a layer itself called "Background") never gives two things the same name."""
+
+    group: str
+    object: str
+    background: str
+    hidden_parts: str
+
+
+def names_for(layer_name: str) -> Names:
+    return Names(f"{layer_name} (split)", f"{layer_name} – object", f"{layer_name} – background",
+                 f"{layer_name} – hidden parts")
+
+
+@dataclass
+class Written:
+    """What ``write_result`` added. ``hide_source``: the source layer must still be hidden (undoably, by
+    the follow-up); False where the result covers it exactly or it was hidden already."""
+
+    group: Any
+    obj: Any
+    background: Any
+    hidden_layer: Optional[Any]
+    hide_source: bool
 
 
 @dataclass
@@ -92,6 +120,8 @@ def read_source(document: Any, node: Any, margin: Optional[int] = None, grow: in
     image = _bytes(node.pixelData(crop.x, crop.y, crop.w, crop.h))
     if len(image) != crop.w * crop.h * 4 or len(mask) != crop.w * crop.h:
         raise messages.UserError("read_failed", "Krita returned pixel data of an unexpected size; try again.")
+    if not _any_both(mask, image[3::4]):
+        raise messages.nothing_to_decompose(node.name())
     return Source(document, node, crop, margin, grow, image, mask, _digest(image))
 
 
@@ -104,6 +134,35 @@ def _walk(node: Any):
 def contains_node(document: Any, node: Any) -> bool:
     uid = node.uniqueId()
     return any(n.uniqueId() == uid for n in _walk(document.rootNode()))
+
+
+_NONZERO = bytes([0] + [1] * 255)
+_ZERO = bytes([1] + [0] * 255)
+_FULL = bytes([0] * 255 + [1])
+
+
+def _any_both(a: bytes, b: bytes) -> bool:
+    """True when some position is non-zero in both byte strings (big-integer AND: fast without numpy)."""
+    return (int.from_bytes(a.translate(_NONZERO), "little") & int.from_bytes(b.translate(_NONZERO), "little")) != 0
+
+
+def covers_source(source: "Source", result: Any) -> bool:
+    """True when the result group, put above the source layer, hides it exactly, so the source needs no
+    hiding: the layer is opaque wherever it has pixels (no soft alpha anywhere), has full opacity and
+    normal blending, and the new layers are opaque wherever the source is inside the result's box
+    (outside it the Background is the source's own copy)."""
+    node = source.node
+    if node.opacity() != 255 or node.blendingMode() != "normal" or node.childNodes():
+        return False  # (masks or filters on the layer change how it looks beyond its pixels)
+    alpha = _bytes(node.pixelData(0, 0, source.document.width(), source.document.height()))[3::4]
+    if alpha.translate(None, b"\x00\xff"):
+        return False  # soft edges or semi-transparent paint: the result over the layer would differ there
+    bx, by, bw, bh = result.box
+    x, y = source.crop.x + bx, source.crop.y + by
+    inside = _bytes(node.pixelData(x, y, bw, bh))[3::4]
+    opaque_result = (int.from_bytes(result.background[3::4].translate(_FULL), "little")
+                     | int.from_bytes(result.foreground[3::4].translate(_FULL), "little"))
+    return int.from_bytes(inside.translate(_FULL), "little") & ~opaque_result == 0
 
 
 def has_hidden_parts(foreground: bytes, visibility: bytes) -> bool:
@@ -141,32 +200,35 @@ def check_still_applies(source: Source, documents: list) -> None:
         raise messages.layer_changed()
 
 
-def write_result(source: Source, result: Any) -> Any:
-    """Insert the group (Background + Object) above the source layer and hide the source layer.
+def write_result(source: Source, result: Any) -> Written:
+    """Insert the result group above the source layer, in one undoable step (see the module's docstring).
 
-    ``result``: a ``client.JobResult`` whose box lies inside ``source.crop``. Returns the group.
+    ``result``: a ``client.JobResult`` whose box lies inside ``source.crop``.
     """
     doc, node = source.document, source.node
     bx, by, bw, bh = result.box
     x, y = source.crop.x + bx, source.crop.y + by
     if not (0 <= bx and 0 <= by and bx + bw <= source.crop.w and by + bh <= source.crop.h):
         raise messages.server_confused(f"the result box {result.box} lies outside the picture sent")
+    names = names_for(node.name())
 
     # Built off the tree, then inserted at once: the document is untouched until the last step.
     # The Background is a duplicate of the whole layer (its pixels beyond the crop too, any masks it has),
     # with the crop replaced by the clean plate.
     background = node.duplicate()
-    background.setName(BACKGROUND_NAME)
+    background.setName(names.background)
     background.setVisible(True)
     background.setOpacity(255)
-    background.setBlendingMode("normal")
+    if background.blendingMode() != "normal":
+        background.setBlendingMode("normal")
     background.setPixelData(result.background, x, y, bw, bh)
 
-    obj = doc.createNode(OBJECT_NAME, "paintlayer")
+    obj = doc.createNode(names.object, "paintlayer")
     if (obj.colorModel(), obj.colorDepth(), obj.colorProfile()) != (node.colorModel(), node.colorDepth(),
                                                                   node.colorProfile()):
         obj.setColorSpace(node.colorModel(), node.colorDepth(), node.colorProfile())
     hidden_layer = None
+    masks = []
     if not has_hidden_parts(result.foreground, result.visibility):
         obj.setPixelData(result.foreground, x, y, bw, bh)
     elif hasattr(doc, "createTransparencyMask"):
@@ -178,54 +240,62 @@ def write_result(source: Source, result: Any) -> Any:
         visible = Selection()
         visible.setPixelData(result.visibility, x, y, bw, bh)
         mask.setSelection(visible)
-        obj.addChildNode(mask, None)
+        masks.append(mask)
     else:
         # Krita 5.1's scripting cannot fill a transparency mask: the recovered parts go to their own
         # hidden layer above the Object (same picture; show it to see them). ``mask_upgrade`` then swaps
         # that layer for a mask made through Krita's own action where the document has a view.
         seen, unseen = split_by_visibility(result.foreground, result.visibility)
         obj.setPixelData(seen, x, y, bw, bh)
-        hidden_layer = doc.createNode(HIDDEN_PARTS_NAME, "paintlayer")
+        hidden_layer = doc.createNode(names.hidden_parts, "paintlayer")
         if hidden_layer.colorProfile() != node.colorProfile():
             hidden_layer.setColorSpace(node.colorModel(), node.colorDepth(), node.colorProfile())
         hidden_layer.setPixelData(unseen, x, y, bw, bh)
         hidden_layer.setVisible(False)
+    if masks:
+        obj.setChildNodes(masks)
 
-    group = doc.createNode(group_name(node.name()), "grouplayer")
-    group.addChildNode(background, None)
-    group.addChildNode(obj, background)
-    if hidden_layer is not None:
-        group.addChildNode(hidden_layer, obj)
-    # The group takes the source layer's place in the stack, so it takes its opacity and blending too.
+    group = doc.createNode(names.group, "grouplayer")
+    # setChildNodes, unlike addChildNode, leaves no entry on Krita's undo stack: the artist's undo
+    # history gets exactly one step for the whole result (bottom to top).
+    group.setChildNodes([background, obj] + ([hidden_layer] if hidden_layer is not None else []))
+    # The group takes the source layer's place in the stack, so it takes its opacity and blending too
+    # (setBlendingMode is recorded by Krita even off the tree: only when it changes something).
     group.setOpacity(node.opacity())
-    group.setBlendingMode(node.blendingMode())
+    if node.blendingMode() != group.blendingMode():
+        group.setBlendingMode(node.blendingMode())
+    source_visible = node.visible()
+    if not source_visible:
+        group.setVisible(False)  # a hidden layer's result is hidden too: the picture stays the same
+    hide_source = source_visible and not covers_source(source, result)
 
     parent = node.parentNode()
-    was_visible = node.visible()
-    inserted = False
     try:
         if not parent.addChildNode(group, node):
             raise RuntimeError("Krita refused to add the group layer")
-        inserted = True
-        node.setVisible(False)
         doc.refreshProjection()
     except Exception as exc:
         log.exception("writing the result failed")
-        if inserted:
+        if group.parentNode() is not None:
             group.remove()
-        node.setVisible(was_visible)
-        doc.refreshProjection()
+            doc.refreshProjection()
         raise messages.write_failed(str(exc)) from None
-    return group
+    return Written(group, obj, background, hidden_layer, hide_source)
 
 
-def mask_upgrade(krita: Any, source: Source, result: Any, group: Any) -> Optional[visibility_mask.MaskUpgrade]:
+def hide_without_undo(node: Any) -> None:
+    """Hide the source layer where Krita's undoable action cannot run (no view of the document: scripts,
+    batch mode). The artist's undo would then not show it again; with a view this is never used."""
+    node.setVisible(False)
+    log.info("hid the source layer without an undo step (no view of the document)")
+
+
+def mask_upgrade(krita: Any, source: Source, result: Any, written: Written) -> Optional[visibility_mask.MaskUpgrade]:
     """For a result just written with a hidden-parts layer (Krita 5.1): the follow-up that swaps it for a
     transparency mask on the Object (see ``visibility_mask``); None when there is nothing to swap."""
-    children = {c.name(): c for c in group.childNodes()}
-    if HIDDEN_PARTS_NAME not in children or OBJECT_NAME not in children:
+    if written.hidden_layer is None:
         return None
     bx, by, bw, bh = result.box
-    return visibility_mask.MaskUpgrade(krita, source.document, children[OBJECT_NAME], children[HIDDEN_PARTS_NAME],
+    return visibility_mask.MaskUpgrade(krita, source.document, written.obj, written.hidden_layer,
                                        result.foreground, result.visibility, source.crop.x + bx,
                                        source.crop.y + by, bw, bh, VISIBLE_MASK_NAME)

@@ -1,9 +1,9 @@
 """One decomposition job over the websocket: connect (starting the local server if configured), send
 the crop, follow progress, collect the result. Runs in a worker thread, never on Krita's GUI thread.
 
-Plain Python plus two things the packaging puts into the plugin: ``protocol.py`` (the server's own
-sans-I/O protocol module, copied as is) and the pure-Python ``websockets`` package (its synchronous
-client) under ``_vendor``. Every failure comes out as a ``messages.UserError``.
+Plain Python plus ``protocol.py`` (the server's own sans-I/O protocol module, an exact copy kept in
+this tree: scripts/sync_plugin) and the pure-Python ``websockets`` package (its synchronous client),
+which the packaging puts under ``_vendor``. Every failure comes out as a ``messages.UserError``.
 """
 
 from __future__ import annotations
@@ -65,9 +65,10 @@ class _Unreachable(Exception):
 
 def _connect(url: str) -> ClientConnection:
     try:
-        # No compression: raw pixels on loopback; no size cap on what the (trusted, local) server sends.
-        return connect(url, open_timeout=10, close_timeout=2, max_size=None, compression=None,
-                       user_agent_header=CLIENT_NAME)
+        # No compression: raw pixels on loopback. Until the server has proved it knows the token, read
+        # no more than a handshake needs (raised per job to the size of its result frames).
+        return connect(url, open_timeout=10, close_timeout=2, max_size=P.CLIENT_PRE_AUTH_MAX_BYTES,
+                       compression=None, user_agent_header=CLIENT_NAME)
     except InvalidURI as exc:
         raise messages.bad_address(url, str(exc)) from None
     except InvalidStatus as exc:
@@ -158,60 +159,74 @@ class _Conversation:
             token = read_token(self.settings)
         except OSError as exc:
             raise messages.UserError("token", f"Could not read the token file: {exc}. {messages.UNCHANGED}") from None
-        self.ws.send(P.encode(P.Hello(token=token, client=CLIENT_NAME)))
-        welcome = self._next(timeout=30.0)
-        if isinstance(welcome, P.Error):
-            raise self._error(welcome)
-        if not isinstance(welcome, P.Welcome):
-            raise messages.server_confused("no welcome after hello")
+        welcome = self._authenticate(token)
         try:
             welcome.limits.check_size(request.width, request.height)
         except P.ProtocolError as exc:
             raise messages.for_server_error(exc.code, exc.message) from None
 
-        job = next(_job_ids)
-        start = P.Decompose(job=job, width=request.width, height=request.height, format=P.PixelFormat.BGRA8.name,
-                            backend=self.settings.backend.strip() or None, margin=request.margin,
-                            grow=request.grow, options=self.settings.backend_options(welcome.options))
-        log.info("job %d: %d x %d on %s (%s backend), margin %d", job, request.width, request.height,
+        start = P.Decompose(job=next(_job_ids), width=request.width, height=request.height,
+                            format=P.PixelFormat.BGRA8.name, backend=self.settings.backend.strip() or None,
+                            margin=request.margin, grow=request.grow,
+                            options=self.settings.backend_options(welcome.options))
+        job = P.ClientJob(start)
+        log.info("job %d: %d x %d on %s (%s backend), margin %d", start.job, request.width, request.height,
                  self.settings.server_url, start.backend or welcome.backend, request.margin)
         self.report("status", "Sending the picture…")
+        self.ws.protocol.max_size = max(P.MAX_TEXT_BYTES, job.result_max_bytes)
         self.ws.send(P.encode(start))
-        for header, pixels in zip(P.upload_frames(start), (request.image, request.mask)):
+        for header, pixels in zip(job.upload_headers, (request.image, request.mask)):
             self.ws.send(header.pack() + bytes(pixels))
         self.report("status", "Working…")
         return self._receive(job)
 
-    def _receive(self, job: int) -> JobResult:
-        result: Optional[P.Result] = None
-        frames: Optional[P.FrameCollector] = None
-        while True:
+    def _authenticate(self, token: str) -> P.Welcome:
+        """Both sides prove they know the token; nothing depending on it leaves before the server's proof."""
+        handshake = P.ClientHandshake(token, client=CLIENT_NAME)
+        try:
+            self.ws.send(P.encode(handshake.hello))
+            self.ws.send(P.encode(handshake.answer(self._expect_message())))
+            welcome = handshake.welcome(self._expect_message())
+        except P.Refused as exc:
+            raise self._error(P.Error(code=exc.code, message=exc.message)) from None
+        except P.ProtocolError as exc:
+            if exc.code == P.ErrorCode.SERVER_UNVERIFIED:
+                log.warning("%s: %s", self.settings.server_url, exc.message)
+                raise messages.for_server_error(exc.code, exc.message,
+                                                str(self.settings.resolved_token_file())) from None
+            raise
+        self.ws.protocol.max_size = P.MAX_TEXT_BYTES
+        return welcome
+
+    def _expect_message(self) -> P.Message:
+        item = self._next(timeout=30.0)
+        if item is None:
+            raise messages.server_confused("no answer to the handshake within 30 seconds")
+        if isinstance(item, tuple):
+            raise messages.server_confused("pixels during the handshake")
+        return item
+
+    def _receive(self, job: P.ClientJob) -> JobResult:
+        while not job.done:
             if self.cancel.is_set():
                 self._cancel(job)
                 raise messages.cancelled()
             item = self._next(timeout=POLL_S)
             if item is None:
                 continue
-            if isinstance(item, tuple):
-                header, pixels = item
-                if frames is None:
-                    raise messages.server_confused("pixels arrived before the result message")
-                if frames.add(header, pixels):
-                    return self._finish(result, frames)
-            elif isinstance(item, P.Progress) and item.job == job:
-                self.report("progress", (item.stage, item.fraction))
-            elif isinstance(item, P.Error) and item.job in (job, None):
-                raise self._error(item)
-            elif isinstance(item, P.Cancelled) and item.job == job:
-                raise messages.cancelled()
-            elif isinstance(item, P.Result) and item.job == job:
-                wanted = {"foreground": "BGRA8", "background": "BGRA8", "visibility": "A8"}
-                if item.formats != wanted:
-                    raise messages.server_confused(f"result formats {item.formats}, expected {wanted}")
-                result, frames = item, P.FrameCollector(P.result_frames(item))
+            update = job.receive(item)
+            if update is not None:
+                self.report("progress", (update.stage, update.fraction))
+        if job.outcome == "cancelled":
+            raise messages.cancelled()
+        if job.outcome == "error":
+            raise self._error(job.error)
+        wanted = {"foreground": "BGRA8", "background": "BGRA8", "visibility": "A8"}
+        if job.result.formats != wanted:
+            raise messages.server_confused(f"result formats {job.result.formats}, expected {wanted}")
+        return self._finish(job.result, job.frames)
 
-    def _finish(self, result: P.Result, frames: P.FrameCollector) -> JobResult:
-        got = frames.frames
+    def _finish(self, result: P.Result, got: dict) -> JobResult:
         return JobResult(
             box=tuple(result.box),
             foreground=bytes(got[P.Role.FOREGROUND]),
@@ -220,15 +235,17 @@ class _Conversation:
             metadata=dict(result.metadata),
         )
 
-    def _cancel(self, job: int) -> None:
+    def _cancel(self, job: P.ClientJob) -> None:
         """Tell the server to stop, and give it a moment to say so (so the next job finds it idle)."""
         try:
-            self.ws.send(P.encode(P.Cancel(job=job)))
+            message = job.cancel()
+            if message is not None:
+                self.ws.send(P.encode(message))
             deadline = time.monotonic() + CANCEL_GRACE_S
-            while time.monotonic() < deadline:
+            while not job.done and time.monotonic() < deadline:
                 item = self._next(timeout=POLL_S)
-                if isinstance(item, (P.Cancelled, P.Error)) or (isinstance(item, P.Result) and item.job == job):
-                    break
+                if item is not None:
+                    job.receive(item)
         except (ConnectionClosed, P.ProtocolError, OSError):
             pass
-        log.info("job %d cancelled", job)
+        log.info("job %d cancelled", job.request.job)

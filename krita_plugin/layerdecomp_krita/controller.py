@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple
 
-from . import canvas, client, messages
+from . import after_write, canvas, client, messages
 from . import settings as settings_module
 from .messages import UserError
 
@@ -57,7 +57,8 @@ class Controller:
         # (level, code, text) of every message shown; the log has them too.
         self.messages: List[Tuple[str, str, str]] = []
         self.last_group: Any = None
-        self.mask_upgrade: Any = None  # a visibility_mask.MaskUpgrade still in progress
+        self.last_written: Optional[canvas.Written] = None
+        self.after_write: Optional[after_write.AfterWrite] = None  # the follow-up still in progress
         self._stop_pump: Optional[Callable[[], None]] = None
 
     # -- entry points (GUI thread) ------------------------------------------------------------------
@@ -67,7 +68,7 @@ class Controller:
 
     def trigger(self) -> None:
         """The action: decompose the active layer over the active document's selection."""
-        if self.job is not None:
+        if self.job is not None or self.after_write is not None:
             self._tell("warning", messages.busy())
             return
         try:
@@ -129,7 +130,8 @@ class Controller:
         request = client.JobRequest(source.crop.w, source.crop.h, source.image, source.mask, source.margin,
                                     source.grow)
         try:
-            result = self.run_job(job.settings, request, job.cancel, lambda kind, payload: job.events.put((kind, payload)))
+            result = self.run_job(job.settings, request, job.cancel,
+                                  lambda kind, payload: job.events.put((kind, payload)))
             job.events.put(("result", result))
         except UserError as error:
             job.events.put(("failed", error))
@@ -142,35 +144,35 @@ class Controller:
     def _write(self, job: Job, result: client.JobResult) -> Tuple[str, UserError]:
         try:
             canvas.check_still_applies(job.source, list(self.krita.documents()))
-            group = canvas.write_result(job.source, result)
+            written = canvas.write_result(job.source, result)
         except UserError as error:
             return "error", error
         except Exception as exc:  # a bug or a Krita surprise while building the layers (nothing inserted)
             log.exception("writing the result failed")
             return "error", messages.write_failed(str(exc))
-        self.last_group = group
-        self._start_mask_upgrade(canvas.mask_upgrade(self.krita, job.source, result, group))
-        # The Object layer is what an artist moves next (a hidden-parts layer may sit above it).
-        objects = [c for c in group.childNodes() if c.name() == canvas.OBJECT_NAME]
-        job.source.document.setActiveNode(objects[0] if objects else group.childNodes()[-1])
-        return "info", UserError("done", messages.done(job.source.node.name(), group.name()))
+        self.last_group, self.last_written = written.group, written
+        source = job.source
+        upgrade = canvas.mask_upgrade(self.krita, source, result, written)
+        self._start_after_write(after_write.AfterWrite(self.krita, source.document, source.node, written, upgrade))
+        name, group = source.node.name(), written.group.name()
+        if not source.node.visible():
+            return "info", UserError("done", messages.done_hidden(name, group))
+        return "info", UserError("done", messages.done(name, group, source_hidden=written.hide_source))
 
-    def _start_mask_upgrade(self, upgrade: Any) -> None:
-        """Krita 5.1: swap the hidden-parts layer for a transparency mask on later timer ticks (Krita
-        activates the new Object layer only after its event loop has run)."""
-        if upgrade is None:
-            return
-        self.mask_upgrade = upgrade
+    def _start_after_write(self, follow_up: after_write.AfterWrite) -> None:
+        """Run the follow-up on timer ticks (it waits for Krita's event loop). Its first step runs at once."""
+        self.after_write = follow_up
         stop: List[Callable[[], None]] = []
 
         def tick() -> None:
-            if upgrade.step():
+            if follow_up.step():
                 if stop:
                     stop.pop()()
-                if self.mask_upgrade is upgrade:
-                    self.mask_upgrade = None
+                if self.after_write is follow_up:
+                    self.after_write = None
 
         stop.append(self.ui.start_timer(tick, PUMP_MS))
+        tick()
 
     def _close(self, job: Job) -> None:
         """Stop following the job: no more timer ticks, no progress dialog (so no late Cancel)."""

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import List, Optional
 from urllib.parse import urlsplit
 
+from .protocol import DEFAULT_PORT
+
 log = logging.getLogger("layerdecomp_krita")
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -36,7 +38,7 @@ def serve_arguments(command: str, url: str, backend: str = "") -> List[str]:
     argv = shlex.split(command, posix=os.name != "nt")
     if not argv:
         raise ValueError("the server command is empty")
-    argv += ["--host", parts.hostname or "127.0.0.1", "--port", str(parts.port or 8765)]
+    argv += ["--host", parts.hostname or "127.0.0.1", "--port", str(parts.port or DEFAULT_PORT)]
     if backend and backend != "auto":
         argv += ["--backend", backend]
     return argv

@@ -7,6 +7,8 @@ changed, because that is true and it is the first thing an artist wants to know.
 
 from __future__ import annotations
 
+from .protocol import DEFAULT_PORT
+
 UNCHANGED = "Your picture was not changed."
 TITLE = "Decompose Selection"
 
@@ -79,6 +81,14 @@ def whole_image() -> UserError:
     )
 
 
+def nothing_to_decompose(layer_name: str) -> UserError:
+    return UserError(
+        "nothing_to_decompose",
+        f"The layer “{layer_name}” is empty (fully transparent) where you selected, so there is nothing to "
+        "separate. Select the object on the layer that holds it, then try again. " + UNCHANGED,
+    )
+
+
 def busy() -> UserError:
     return UserError("busy", "A decomposition is already running; wait for it to finish or cancel it first.")
 
@@ -97,8 +107,8 @@ def unreachable(url: str, remote: bool = False) -> UserError:
 def bad_address(url: str, detail: str) -> UserError:
     return UserError(
         "bad_address",
-        f"The server address “{url}” is not valid ({detail}). Enter one like ws://127.0.0.1:8765 in "
-        f"Decompose Selection Settings. {UNCHANGED}",
+        f"The server address “{url}” is not valid ({detail}). Enter one like ws://127.0.0.1:{DEFAULT_PORT} "
+        f"in Decompose Selection Settings. {UNCHANGED}",
     )
 
 
@@ -153,6 +163,10 @@ def write_failed(detail: str) -> UserError:
 _SERVER_ERRORS = {
     "unauthorized": "The server refused this plugin's access token. In Decompose Selection Settings, point "
                     "“Token file” at the server's token file ({token_file}).",
+    "server_unverified": "The program answering at the server address could not prove it is your layerdecomp "
+                         "server, so the picture was not sent. If it is your server, point “Token file” in "
+                         "Decompose Selection Settings at its token file ({token_file}); if not, another program "
+                         "holds the port: choose another port.",
     "unsupported_version": "The plugin and the server are different versions ({detail}). Install matching "
                            "versions of both.",
     "too_large": "The selection is too large for the server: {detail}.",
@@ -175,6 +189,12 @@ def for_server_error(code: str, detail: str, token_file: str = "") -> UserError:
     return UserError(code, template.format(detail=detail, token_file=token_file) + " " + UNCHANGED)
 
 
-def done(layer_name: str, group_name: str) -> str:
-    return (f"Separated “{layer_name}” into the group “{group_name}” (Object and Background). "
-            "The original layer is hidden below it.")
+def done(layer_name: str, group_name: str, source_hidden: bool) -> str:
+    where = ("The original layer is hidden below it." if source_hidden
+             else "The original layer stays below it, unchanged.")
+    return f"Separated “{layer_name}” into the group “{group_name}”. {where} Undo (Ctrl+Z) takes it back."
+
+
+def done_hidden(layer_name: str, group_name: str) -> str:
+    return (f"Separated “{layer_name}” into the group “{group_name}”. Like “{layer_name}”, the new group is "
+            "hidden: show it in the Layers docker to see it.")

@@ -1,9 +1,9 @@
 """Which pixels a job covers: the selection's true bounds and the crop around them.
 
 Pure Python on the selection's bytes (one byte a pixel, 0-255), so it runs in Krita without numpy.
-The crop rule mirrors ``layerdecomp.region.plan_region``: selection bounds, plus ``grow`` (how far the
-hole reaches beyond the selection), plus a context ``margin``, clipped to the canvas. The server gets
-exactly that crop and the same margin and grow, so its result equals decomposing the whole canvas.
+The crop rule is the core's own (``crop.py``, bundled from layerdecomp/crop.py): selection bounds, plus
+``grow``, plus a context ``margin``, clipped to the canvas. The server gets exactly that crop and the same
+margin and grow, so its result equals decomposing the whole canvas.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-# As layerdecomp.region.DEFAULT_GROW.
-GROW = 4
+from .crop import DEFAULT_GROW as GROW
+from .crop import crop_rect, default_margin
 
 
 @dataclass(frozen=True)
@@ -64,16 +64,9 @@ def all_selected(mask: bytes) -> bool:
     return not mask.translate(None, b"\xff")
 
 
-def default_margin(selection: Rect) -> int:
-    """A quarter of the selection's larger side, at least 16 px, at most 512 px (as the core's)."""
-    return int(min(512, max(16, round(0.25 * max(selection.w, selection.h)))))
-
-
 def plan_crop(selection: Rect, canvas: Rect, margin: Optional[int] = None, grow: int = GROW) -> tuple:
     """``(crop, margin)``: the rectangle to send and the margin that produced it (``margin`` None or
     negative: the default)."""
     if margin is None or margin < 0:
-        margin = default_margin(selection)
-    pad = grow + margin
-    grown = Rect(selection.x - pad, selection.y - pad, selection.w + 2 * pad, selection.h + 2 * pad)
-    return grown.intersect(canvas), margin
+        margin = default_margin(selection.w, selection.h)
+    return Rect(*crop_rect(selection.as_tuple(), canvas.as_tuple(), margin, grow)), margin

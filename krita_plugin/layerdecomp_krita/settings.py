@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import config_dir, token_path
+from .protocol import DEFAULT_PORT
 
 GROUP = "layerdecomp"
-DEFAULT_PORT = 8765
 # Written by the installer (installer/serverconfig.py) next to the token: how to start the server.
 SERVER_SETTINGS = "server.json"
 

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 
 from . import settings as settings_module
 from .messages import TITLE
+from .protocol import DEFAULT_PORT
 from .qt import QtCore, QtGui, QtWidgets, Qt
 
 PROGRESS_OBJECT_NAME = "layerdecomp-progress"
@@ -43,7 +44,9 @@ class QtUI:
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
         dialog.setMinimumDuration(0)
+        # The Cancel button emits canceled; Esc and the window's close button reject the dialog: all cancel.
         dialog.canceled.connect(on_cancel)
+        dialog.rejected.connect(on_cancel)
         dialog.show()
         self.progress = dialog
 
@@ -62,8 +65,9 @@ class QtUI:
         dialog, self.progress = self.progress, None
         if dialog is None:
             return
-        # Closing a QProgressDialog emits canceled(); the job is over, so nobody must hear it.
+        # Closing a QProgressDialog emits canceled() and rejected(); the job is over, so nobody must hear it.
         dialog.canceled.disconnect()
+        dialog.rejected.disconnect()
         dialog.close()
         dialog.deleteLater()
 
@@ -100,7 +104,7 @@ class QtUI:
 class SettingsDialog(QtWidgets.QDialog):
     """Server address, token file, backend and its options, automatic start of the local server."""
 
-    BACKENDS = ("", "auto", "classical", "diffusion")
+    BACKENDS = ("", "auto", "classical", "learned", "diffusion")
 
     def __init__(self, current: settings_module.Settings, parent: Optional[QtWidgets.QWidget] = None) -> None:
         super().__init__(parent)
@@ -109,7 +113,7 @@ class SettingsDialog(QtWidgets.QDialog):
         form = QtWidgets.QFormLayout()
 
         self.server_url = QtWidgets.QLineEdit(current.server_url)
-        self.server_url.setToolTip("The websocket address of `layerdecomp serve`, e.g. ws://127.0.0.1:8765")
+        self.server_url.setToolTip(f"The websocket address of `layerdecomp serve`, e.g. ws://127.0.0.1:{DEFAULT_PORT}")
         form.addRow("Server address", self.server_url)
 
         token_row = QtWidgets.QHBoxLayout()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import inspect
 import threading
 from typing import Any, ClassVar, Optional
 
@@ -50,6 +51,7 @@ class Backend(abc.ABC):
 # name -> module that defines it; imported lazily so that importing the core never pulls in torch.
 _MODULES = {
     "classical": "layerdecomp.backends.classical",
+    "learned": "layerdecomp.backends.learned",
     "diffusion": "layerdecomp.backends.diffusion",
 }
 _instances: dict[tuple, Backend] = {}
@@ -101,6 +103,30 @@ def split_options(cls: type[Backend], options: dict[str, Any]) -> tuple[dict, di
     load = {k: v for k, v in options.items() if k in cls.load_options}
     run = {k: v for k, v in options.items() if k in cls.run_options}
     return load, run
+
+
+def check_run_options(cls: type[Backend], options: dict[str, Any]) -> None:
+    """Refuse a per-job option whose value is not of the kind its default in ``cls.run`` is (``seed="abc"``
+    is an InvalidInput here, not a ValueError deep inside a job)."""
+    defaults = {name: p.default for name, p in inspect.signature(cls.run).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+    for name, value in options.items():
+        default = defaults.get(name)
+        if default is None or value is None:
+            continue
+        if isinstance(default, bool):
+            ok, kind = isinstance(value, bool), "true or false"
+        elif isinstance(default, int):
+            ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+        elif isinstance(default, float):
+            ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+        elif isinstance(default, str):
+            ok, kind = isinstance(value, str), "text"
+        else:
+            continue
+        if not ok:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+            raise InvalidInput(f"the {cls.name} backend's option {name} must be {kind}, not {shown}")
 
 
 def instance(cls: type[Backend], load_options: dict[str, Any]) -> Backend:

@@ -6,27 +6,26 @@
   alpha and colours come from matting (``layerdecomp.matting``); no occlusion recovery.
 
 The crop is worked on at its own size, capped at ``resolution`` pixels on its longer side and raised to
-512 at least (sides rounded to the model's multiple); the results are scaled back. ``auto`` picks this backend only when torch and diffusers are
-installed and a model is configured (``model`` option, ``--model``, or ``LAYERDECOMP_MODEL``) and present
-on this machine. Nothing here imports torch until the backend is created.
+512 at least (sides rounded to the model's multiple); the results are scaled back. ``auto`` picks this
+backend only when torch and diffusers are installed and a model is configured (``model`` option,
+``--model``, or ``LAYERDECOMP_MODEL``) and present on this machine. Nothing here imports torch until the
+backend is created.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import re
 from typing import Any, Optional
 
 import cv2
 import numpy as np
 
 from ..errors import BackendUnavailable, InvalidInput
+from ..locations import MODEL_ENV, configured_adapter, configured_model, model_present
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend
 
-MODEL_ENV = "LAYERDECOMP_MODEL"
-ADAPTER_ENV = "LAYERDECOMP_ADAPTER"
 DEFAULT_RESOLUTION = 1024
 MIN_RESOLUTION = 512
 MODES = ("auto", "adapter", "zero-shot")
@@ -34,35 +33,6 @@ MODES = ("auto", "adapter", "zero-shot")
 
 def _truthy(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).lower() not in ("0", "false", "no", "off")
-
-
-def configured_model(options: dict) -> Optional[str]:
-    model = options.get("model") or os.environ.get(MODEL_ENV)
-    return os.path.expanduser(str(model)) if model else None
-
-
-def configured_adapter(options: dict) -> Optional[str]:
-    adapter = options.get("adapter") or os.environ.get(ADAPTER_ENV)
-    return os.path.expanduser(str(adapter)) if adapter else None
-
-
-def looks_like_hub_id(model: str) -> bool:
-    """``owner/name`` that is not a path on this machine (a folder wins when both could be meant)."""
-    return (not os.path.exists(model) and ".." not in model
-            and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", model) is not None)
-
-
-def model_present(model: str) -> bool:
-    """A local folder with transformer/ and vae/, or a hub id whose configs are in the local HF cache."""
-    if os.path.isdir(model):
-        return all(os.path.isfile(os.path.join(model, sub, "config.json")) for sub in ("transformer", "vae"))
-    if not looks_like_hub_id(model):
-        return False
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return False
-    return all(isinstance(try_to_load_from_cache(model, f"{sub}/config.json"), str) for sub in ("transformer", "vae"))
 
 
 def working_size(height: int, width: int, resolution: int, multiple: int) -> tuple[int, int]:
@@ -92,7 +62,8 @@ class DiffusionBackend(Backend):
 
     @classmethod
     def unavailable_reason(cls, **options: Any) -> Optional[str]:
-        missing = [name for name in ("torch", "diffusers", "peft", "safetensors") if importlib.util.find_spec(name) is None]
+        missing = [name for name in ("torch", "diffusers", "peft", "safetensors")
+                   if importlib.util.find_spec(name) is None]
         if missing:
             return f"it needs {', '.join(missing)} (pip install 'layerdecomp[model]')"
         model = configured_model(options)

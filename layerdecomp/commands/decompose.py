@@ -32,7 +32,8 @@ def _option(text: str) -> tuple[str, object]:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", metavar="IMAGE", help="the picture (8-bit PNG, JPEG, TIFF, ...)")
     p.add_argument("--mask", required=True, metavar="MASK",
-                   help="the selection: a greyscale image (white = object, grey = partly) or an image whose alpha is the selection")
+                   help="the selection: a greyscale image (white = object, grey = partly) or an image whose "
+                        "alpha is the selection")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if missing)")
     p.add_argument("--backend", default="auto", choices=backends.available_names(),
                    help="which method to use; auto picks the best one that can run here")

@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N triplets of --data")
     p.add_argument("--backend", action="append", choices=backends.available_names(), metavar="NAME",
                    help=f"backend to run (repeat to compare; one of {', '.join(backends.available_names())})")
-    p.add_argument("--grow", type=int, default=DEFAULT_GROW, metavar="PX", help="how far the hole reaches beyond the mask")
+    p.add_argument("--grow", type=int, default=DEFAULT_GROW, metavar="PX",
+                   help="how far the hole reaches beyond the mask")
     p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="a backend option (repeatable): KEY=VALUE goes to every backend, NAME.KEY=VALUE only to "
                         "backend NAME (e.g. -O diffusion.steps=28)")

@@ -97,7 +97,8 @@ def mulan_triplet(sources: Sources, size: int, rng: np.random.Generator) -> Trip
     scaled = []
     for rgba in layers:
         crop = rgba[y:y + side, x:x + side]
-        scaled.append(Layer(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)))
+        interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+        scaled.append(Layer(cv2.resize(crop, (size, size), interpolation=interpolation)))
     meta = {"source": "mulan", "scene": str(sources.mulan.scenes[index][0].parent)}
     for target in rng.permutation(len(scaled)):
         try:

@@ -19,6 +19,7 @@ from typing import Any, Optional
 import torch
 
 from ..errors import BackendUnavailable
+from ..locations import looks_like_hub_id
 
 PROMPT_EMBEDS_FILE = "prompt_embeds.safetensors"
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -152,8 +153,6 @@ def load_components(
     model = os.path.expanduser(str(model))
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
-    from ..backends.diffusion import looks_like_hub_id
-
     if not os.path.isdir(model) and not looks_like_hub_id(model):
         raise BackendUnavailable(f"the model folder {model} does not exist (option model / --model)")
     if os.path.isdir(model):

@@ -72,7 +72,8 @@ class DualStreamAttnProcessor(nn.Module):
         image_out = attn.to_out[1](attn.to_out[0](image_out.contiguous()))
         return image_out, attn.to_add_out(text_out.contiguous())
 
-    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, streams: Optional[tuple[int, int]]) -> torch.Tensor:
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               streams: Optional[tuple[int, int]]) -> torch.Tensor:
         """q, k, v: (B, H, S, D) over the whole sequence."""
         if streams is None:
             return F.scaled_dot_product_attention(q, k, v)
@@ -215,7 +216,8 @@ class LayerDecompositionModel(nn.Module):
         return Conditions(context_bg, context_fg, tokens, missing, height, width)
 
     @torch.no_grad()  # targets carry no gradient (the RGBA VAE is trained on its own loss)
-    def encode_targets(self, background: torch.Tensor, foreground_rgba: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def encode_targets(self, background: torch.Tensor,
+                       foreground_rgba: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Clean latent tokens x0 for both streams. background (B, 3, H, W) in [-1, 1] (base VAE);
         foreground_rgba (B, 4, H, W) straight RGBA in [0, 1] (RGBA VAE)."""
         vae = self.vae

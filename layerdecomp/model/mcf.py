@@ -132,7 +132,8 @@ class ModalityEstimators:
         if modality == "depth":
             task, classes = "depth-estimation", ("AutoModelForDepthEstimation",)
         else:
-            task, classes = "image-segmentation", ("AutoModelForSemanticSegmentation", "AutoModelForUniversalSegmentation")
+            task = "image-segmentation"
+            classes = ("AutoModelForSemanticSegmentation", "AutoModelForUniversalSegmentation")
         model, last_error = None, None
         for name in classes:
             try:

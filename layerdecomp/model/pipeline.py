@@ -84,7 +84,8 @@ class LayerDecompositionPipeline(DiffusionPipeline):
         if modality_maps is not None:
             maps = torch.from_numpy(np.ascontiguousarray(modality_maps)).permute(0, 3, 1, 2)[None]
             missing = torch.from_numpy(np.asarray(modality_missing, np.float32))[None]
-        cond = model.encode_conditions(ctx.to_image_tensor(image, device), ctx.to_mask_tensor(hole, device), maps, missing)
+        cond = model.encode_conditions(ctx.to_image_tensor(image, device), ctx.to_mask_tensor(hole, device),
+                                       maps, missing)
         tokens = cond.tokens
         channels = cond.modality_tokens.shape[-1]
         generator = torch.Generator("cpu").manual_seed(int(seed))

@@ -44,7 +44,8 @@ def empty_prompt_embeddings(model: str, local_files_only: bool = True) -> tuple[
         raise BackendUnavailable(
             f"zero-shot mode needs the empty-prompt embeddings, and {model} has no usable text encoders "
             f"(text_encoder/, text_encoder_2/, tokenizers) to compute them: use an adapter (it carries them) or "
-            f"the full FLUX.1-Fill-dev folder ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from exc
+            f"the full FLUX.1-Fill-dev folder ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from exc
     prompt, pooled = prompt.float().contiguous(), pooled.float().contiguous()
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({"prompt_embeds": prompt, "pooled_prompt_embeds": pooled}, str(path))

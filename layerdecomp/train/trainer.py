@@ -94,7 +94,8 @@ def _seed_of(*parts: int) -> int:
 
 
 class Trainer:
-    def __init__(self, config: TrainConfig, log: Callable[[str], None] = print, stop_after: Optional[tuple[str, int]] = None):
+    def __init__(self, config: TrainConfig, log: Callable[[str], None] = print,
+                 stop_after: Optional[tuple[str, int]] = None):
         from accelerate import Accelerator
 
         self.config = config
@@ -281,9 +282,9 @@ class Trainer:
             start = json.loads((resume_from / "trainer.json").read_text())["step"]
             self.log(f"[{stage.name}] resumed from {resume_from} at step {start}")
         accumulation = self.accumulation if stage.name == "adapter" else 1
-        stream = BatchStream(dataset, stage.micro_batch, config.data.resolution, _seed_of(t.seed, _stage_id(stage.name)),
-                             acc.process_index, acc.num_processes, length=stage.steps * accumulation,
-                             indices_only=indices_only)
+        stream = BatchStream(dataset, stage.micro_batch, config.data.resolution,
+                             _seed_of(t.seed, _stage_id(stage.name)), acc.process_index, acc.num_processes,
+                             length=stage.steps * accumulation, indices_only=indices_only)
         batches = iter(loader(stream, start * accumulation, config.data.num_workers))
         device = acc.device
         seconds = time.perf_counter()

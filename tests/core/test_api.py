@@ -64,6 +64,30 @@ def test_unknown_backend_and_unknown_option_are_clear_errors():
         layerdecomp.decompose(image, mask, backend="classical", colour=3)
 
 
+def test_a_decomposer_gives_what_decompose_gives_and_takes_per_run_options_over_its_defaults():
+    image, mask = _photo_and_mask()
+    decomposer = layerdecomp.Decomposer("classical", matting="guided").load()
+    assert decomposer.name == "classical" and decomposer.default_options == {"matting": "guided"}
+    held = decomposer.decompose(image, mask, margin=8, seed=2)
+    once = layerdecomp.decompose(image, mask, backend="classical", margin=8, matting="guided", seed=2)
+    for layer in ("foreground", "background", "visibility"):
+        assert np.array_equal(getattr(held, layer), getattr(once, layer))
+    assert held.metadata["options"] == once.metadata["options"] == {"margin": 8, "grow": 4, "matting": "guided",
+                                                                   "seed": 2}
+    assert decomposer.decompose(image, mask, margin=8, matting="closed_form").metadata["options"]["matting"] \
+        == "closed_form"
+
+
+def test_a_decomposer_refuses_unknown_options_and_load_options_per_run():
+    image, mask = _photo_and_mask()
+    with pytest.raises(InvalidInput, match="has no option colour"):
+        layerdecomp.Decomposer("classical", colour=3)
+    with pytest.raises(InvalidInput, match="has no option colour"):
+        layerdecomp.Decomposer("classical").decompose(image, mask, colour=3)
+    with pytest.raises(BackendUnavailable, match="unknown backend"):
+        layerdecomp.Decomposer("nope")
+
+
 def test_importing_the_core_pulls_in_neither_torch_nor_qt_nor_krita():
     code = (
         "import sys, layerdecomp, layerdecomp.cli;"

@@ -54,11 +54,16 @@ def _write(path, array):
 @pytest.mark.parametrize(
     "make, words",
     [
-        (lambda d: (_write(d / "i.png", np.zeros((8, 8, 3), np.uint8)), _write(d / "m.png", np.zeros((8, 9), np.uint8) + 255)), "same size"),
-        (lambda d: (_write(d / "i.png", np.zeros((8, 8, 3), np.uint8)), _write(d / "m.png", np.zeros((8, 8), np.uint8))), "empty"),
-        (lambda d: (_write(d / "i.png", np.zeros((8, 8, 3), np.uint8)), _write(d / "m.png", np.full((8, 8), 255, np.uint8))), "whole image"),
-        (lambda d: ((d / "i.png").write_bytes(b"not a picture") and d / "i.png", _write(d / "m.png", np.zeros((8, 8), np.uint8))), "not an image"),
-        (lambda d: (_write(d / "i.png", np.zeros((8, 8), np.uint16) + 999), _write(d / "m.png", np.zeros((8, 8), np.uint8))), "16-bit"),
+        (lambda d: (_write(d / "i.png", np.zeros((8, 8, 3), np.uint8)),
+                    _write(d / "m.png", np.zeros((8, 9), np.uint8) + 255)), "same size"),
+        (lambda d: (_write(d / "i.png", np.zeros((8, 8, 3), np.uint8)),
+                    _write(d / "m.png", np.zeros((8, 8), np.uint8))), "empty"),
+        (lambda d: (_write(d / "i.png", np.zeros((8, 8, 3), np.uint8)),
+                    _write(d / "m.png", np.full((8, 8), 255, np.uint8))), "whole image"),
+        (lambda d: ((d / "i.png").write_bytes(b"not a picture") and d / "i.png",
+                    _write(d / "m.png", np.zeros((8, 8), np.uint8))), "not an image"),
+        (lambda d: (_write(d / "i.png", np.zeros((8, 8), np.uint16) + 999),
+                    _write(d / "m.png", np.zeros((8, 8), np.uint8))), "16-bit"),
     ],
 )
 def test_bad_input_fails_in_one_line_and_writes_nothing(tmp_path, make, words):

@@ -46,6 +46,6 @@ def test_outputs_appear_all_at_once_and_failures_leave_nothing(tmp_path):
 
     out = tmp_path / "second"
     bad = {"a": np.zeros((2, 2), np.uint8), "b": np.zeros((2, 2, 7), np.uint8)}  # no such PNG mode
-    with pytest.raises(Exception):
+    with pytest.raises(TypeError, match="Cannot handle this data type"):
         write_outputs(out, bad, {})
     assert list(out.iterdir()) == []

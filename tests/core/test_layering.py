@@ -86,7 +86,10 @@ def test_edge_colours_follow_the_estimate_not_the_fill():
     naive, _, _ = layer_crop(image, hole, BackendResult(background=fill, alpha=alpha))
     est = np.broadcast_to(true_f.astype(np.float32), (4, 4, 3))
     better, bg, _ = layer_crop(image, hole, BackendResult(background=fill, alpha=alpha, foreground=est))
-    err = lambda fg: np.abs(fg[hole][:, :3].astype(float) - true_f).mean()
+
+    def err(fg):
+        return np.abs(fg[hole][:, :3].astype(float) - true_f).mean()
+
     assert err(better) < 5 < err(naive)
     assert recomposition_error(image, better, bg)[hole].max() <= 1.0
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from layerdecomp.region import default_margin, plan_region, selection_bounds
+from layerdecomp.crop import default_margin
+from layerdecomp.region import plan_region, selection_bounds
 from layerdecomp.types import Box
 
 
@@ -50,9 +51,9 @@ def test_crop_size_follows_the_selection_not_the_canvas():
 
 
 def test_default_margin_scales_with_the_selection_within_bounds():
-    assert default_margin(Box(0, 0, 8, 8)) == 16
-    assert default_margin(Box(0, 0, 400, 100)) == 100
-    assert default_margin(Box(0, 0, 10000, 10)) == 512
+    assert default_margin(8, 8) == 16
+    assert default_margin(400, 100) == 100
+    assert default_margin(10000, 10) == 512
 
 
 def test_negative_settings_are_refused():

@@ -32,7 +32,8 @@ class HubServer:
 
             def _lookup(self):
                 server.requests.append((self.command, self.path, self.headers.get("Range")))
-                if server.gated_token is not None and self.headers.get("Authorization") != f"Bearer {server.gated_token}":
+                bearer = f"Bearer {server.gated_token}"
+                if server.gated_token is not None and self.headers.get("Authorization") != bearer:
                     self.send_response(401)
                     self.send_header("X-Error-Code", "GatedRepo")
                     self.send_header("Content-Length", "0")

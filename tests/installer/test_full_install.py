@@ -63,12 +63,12 @@ def test_warm_up_then_status_starts_the_installed_server_and_sees_it_answer(prof
 
 def test_a_token_that_was_there_before_stays(profile, plugin_zip):
     _user_setup(profile)
-    (profile.config / "layerdecomp").mkdir()
-    (profile.config / "layerdecomp" / "token").write_text("my-own-token\n")
+    (profile.config / "layerdecomp").mkdir(mode=0o700)
+    (profile.config / "layerdecomp" / "token").write_text("my-own-token-0123456789\n")
     (profile.config / "layerdecomp" / "token").chmod(0o600)
     before = tree(profile.home)
     _install(profile, plugin_zip, "--weights-set", "none")
-    assert (profile.config / "layerdecomp" / "token").read_text() == "my-own-token\n"
+    assert (profile.config / "layerdecomp" / "token").read_text() == "my-own-token-0123456789\n"
     profile.run("uninstall")
     assert tree(profile.home) == before
 

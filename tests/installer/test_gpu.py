@@ -71,7 +71,7 @@ def test_pip_commands_install_the_pinned_torch_from_its_index_then_the_project()
     torch_cmd, project_cmd = gpus.pip_commands("/env/bin/python", build, "2.13.0", "/src/layerdecomp")
     assert torch_cmd == ["/env/bin/python", "-m", "pip", "install", "--disable-pip-version-check", "torch==2.13.0",
                          "--index-url", "https://download.pytorch.org/whl/cu128"]
-    assert project_cmd[-1] == "/src/layerdecomp[model]"
+    assert project_cmd[-1] == "/src/layerdecomp[model,learned]"
     mac_torch, _ = gpus.pip_commands("/env/bin/python", gpus.TorchBuild("default", None), "2.13.0", "/src")
     assert "--index-url" not in mac_torch
 
@@ -105,7 +105,7 @@ def test_new_env_runs_venv_then_pip_once_and_is_recorded(tmp_path):
                                      base_python="/usr/bin/python3")
     assert ran[0] == ["/usr/bin/python3", "-m", "venv", str(env_dir)]
     assert ran[1][-3:] == ["torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cu128"]
-    assert ran[2][-1].endswith("[model]")
+    assert ran[2][-1].endswith("[model,learned]")
     assert result.python == str(env_dir / "bin" / "python") and result.owned
     assert manifest.find("venv", env_dir) is not None
     assert json.loads((env_dir / environment.MARKER).read_text())["build"] == "cu128"

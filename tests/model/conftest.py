@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from layerdecomp.model import AdapterConfig, LayerDecompositionModel, MCFConfig, build_tiny_components, save_adapter, save_components
+from layerdecomp.model import (
+    AdapterConfig,
+    LayerDecompositionModel,
+    MCFConfig,
+    build_tiny_components,
+    save_adapter,
+    save_components,
+)
 
 
 @pytest.fixture(autouse=True)

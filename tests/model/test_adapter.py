@@ -32,7 +32,8 @@ def test_adapter_for_another_base_is_refused_before_anything_changes(adapter_fil
         guidance_embeds=True)
     save_components(other, tmp_path / "other")
     components = load_components(tmp_path / "other")
-    with pytest.raises(BackendUnavailable, match=r"tiny-adapter\.safetensors.*different base.*num_layers: adapter 1, model 2"):
+    expected = r"tiny-adapter\.safetensors.*different base.*num_layers: adapter 1, model 2"
+    with pytest.raises(BackendUnavailable, match=expected):
         load_adapter(adapter_file, components)
     assert components.transformer.x_embedder.in_features == 96  # untouched
     assert not any("lora_" in n for n, _ in components.transformer.named_parameters())

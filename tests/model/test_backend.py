@@ -30,11 +30,19 @@ def test_auto_picks_diffusion_only_when_a_model_is_configured_and_present(base_d
     assert backends.resolve("auto").name == "classical"
     assert "not on this machine" in DiffusionBackend.unavailable_reason(model=str(tmp_path / "none"))
     assert backends.resolve("auto", model=str(tmp_path / "none")).name == "classical"
-    assert "adapter file" in DiffusionBackend.unavailable_reason(model=str(base_dir), adapter=str(tmp_path / "a.safetensors"))
+    assert "adapter file" in DiffusionBackend.unavailable_reason(model=str(base_dir),
+                                                                 adapter=str(tmp_path / "a.safetensors"))
     assert backends.resolve("auto", model=str(base_dir)).name == "diffusion"
     monkeypatch.setenv("LAYERDECOMP_MODEL", str(base_dir))
     assert backends.resolve("auto").name == "diffusion"
     assert DiffusionBackend.priority > backends.backend_class("classical").priority
+
+
+def test_a_decomposer_fixes_its_load_options(base_dir, picture):
+    decomposer = layerdecomp.Decomposer("diffusion", model=str(base_dir), steps=2)
+    assert decomposer.load_options == {"model": str(base_dir)} and decomposer.default_options == {"steps": 2}
+    with pytest.raises(layerdecomp.InvalidInput, match="model is fixed when the diffusion backend is loaded"):
+        decomposer.decompose(*picture, model=str(base_dir))
 
 
 def test_adapter_mode_through_the_api(base_dir, adapter_file, picture):
@@ -63,7 +71,8 @@ def test_out_of_memory_becomes_a_clear_message(base_dir, adapter_file, picture, 
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(type(engine.pipeline), "__call__", out_of_memory)
-    with pytest.raises(BackendUnavailable, match=r"ran out of memory at a working size of 64×64: lower -O resolution= \(now 64\).*offload"):
+    expected = r"ran out of memory at a working size of 64×64: lower -O resolution= \(now 64\).*offload"
+    with pytest.raises(BackendUnavailable, match=expected):
         layerdecomp.decompose(image, mask, backend="diffusion", model=str(base_dir), adapter=str(adapter_file),
                               steps=2, resolution=64)
 
@@ -138,5 +147,5 @@ def test_hub_id_from_the_local_cache_through_the_command(base_dir, picture, tmp_
                           "-O", "steps=2", "-q"], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["backend"] == "diffusion" and report["mode"] == "zero-shot" and report["model"] == "tiny-org/tiny-fill"
+    assert (report["backend"], report["mode"], report["model"]) == ("diffusion", "zero-shot", "tiny-org/tiny-fill")
     assert "not on this machine" in DiffusionBackend.unavailable_reason(model="layerdecomp-tests/not-a-model")

@@ -58,7 +58,8 @@ def test_widening_lora_targets_and_trainable_parts(base_dir):
     assert torch.count_nonzero(transformer.x_embedder.weight[:, 96:]) == 0
     wrapped = {n.rsplit(".lora_A", 1)[0] for n, _ in transformer.named_modules() if n.endswith("lora_A")}
     # every Linear of attention and FFN in the base model, found by where it sits rather than by the regex
-    base_linears = {n for n, m in load_components(base_dir).transformer.named_modules() if isinstance(m, torch.nn.Linear)}
+    base_linears = {n for n, m in load_components(base_dir).transformer.named_modules()
+                    if isinstance(m, torch.nn.Linear)}
     projections = {n for n in base_linears if ".attn." in n or ".ff." in n or ".ff_context." in n
                    or re.fullmatch(r"single_transformer_blocks\.\d+\.(proj_mlp|proj_out)", n)}
     assert len(projections) == 17  # 8 + 4 in the double block, 3 + 2 in the single block
@@ -113,7 +114,8 @@ def test_gradient_checkpointing_gives_the_same_gradients(base_dir, scene):
         cond, noisy_bg, noisy_fg = _inputs(model, scene)
         v_bg, v_fg = model(noisy_bg, noisy_fg, torch.tensor([0.4]), cond)
         (v_bg.square().mean() + v_fg.square().mean()).backward()
-        grads.append([p.grad.clone() for p in model.parameter_groups()["gates"] + model.parameter_groups()["x_embedder"]])
+        groups = model.parameter_groups()
+        grads.append([p.grad.clone() for p in groups["gates"] + groups["x_embedder"]])
     for plain, recomputed in zip(*grads):
         torch.testing.assert_close(plain, recomputed, atol=1e-6, rtol=1e-5)
 

@@ -14,7 +14,8 @@ def estimator_dirs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("estimators")
     backbone = Dinov2Config(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
-                            patch_size=14, image_size=56, out_features=["stage1", "stage2"], reshape_hidden_states=False)
+                            patch_size=14, image_size=56, out_features=["stage1", "stage2"],
+                            reshape_hidden_states=False)
     depth = DepthAnythingForDepthEstimation(DepthAnythingConfig(
         backbone_config=backbone, reassemble_hidden_size=16, neck_hidden_sizes=[8, 16], fusion_hidden_size=16,
         reassemble_factors=[2, 1], head_hidden_size=8))

@@ -26,7 +26,8 @@ def test_real_size_shapes_and_lora_size():
 
     meta = torch.device("meta")
     image, mask = torch.zeros(1, 3, 256, 256, device=meta), torch.zeros(1, 1, 256, 256, device=meta)
-    cond = model.encode_conditions(image, mask, torch.zeros(1, 3, 3, 256, 256, device=meta), torch.zeros(1, 3, device=meta))
+    cond = model.encode_conditions(image, mask, torch.zeros(1, 3, 3, 256, 256, device=meta),
+                                   torch.zeros(1, 3, device=meta))
     assert cond.context_bg.shape == cond.context_fg.shape == (1, 256, 64 + 256)  # masked-image latent + 8×8×4 mask
     assert cond.modality_tokens.shape == (1, 3, 256, 64)
     x0_bg, x0_fg = model.encode_targets(image, torch.zeros(1, 4, 256, 256, device=meta))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import shutil
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -20,11 +21,25 @@ import pytest
 
 from installer.package import PLUGIN_NAME, stage_plugin
 
+from .krita_versions import SYSTEM_PATH, KritaInstall, check_available, describe, installs
+
 HERE = Path(__file__).resolve().parent
 FAKE_KRITA = HERE / "fake_krita"
 REPO = HERE.parent.parent
-# Krita must not see a virtualenv's python3 first on PATH (see docs/krita.md).
-SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def pytest_generate_tests(metafunc):
+    """A test that takes ``krita_install`` runs once in each Krita release (krita_versions.py)."""
+    if "krita_install" in metafunc.fixturenames:
+        found = installs()
+        metafunc.parametrize("krita_install", found, ids=[k.id for k in found], indirect=True)
+
+
+@pytest.fixture
+def krita_install(request):
+    """The Krita release this run of the test uses; the test fails if the machine lacks it."""
+    check_available(request.param)
+    return request.param
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +73,39 @@ def krita(plugin, tmp_path_factory, monkeypatch):
 
     fake.Krita._instance = None
     return fake.Krita.instance()
+
+
+class KritaLauncher:
+    """How the tests start real Krita: headless through ``kritarunner`` (no window) and with its GUI under
+    Xvfb. Every real-Krita test goes through the ``krita_launcher`` fixture, which is parametrised over
+    the Krita releases in krita_versions.py (this machine's, and 5.2/5.3 in chroots): ``version`` names
+    the one a run uses, and the test id says it (``[krita-5.2.9]``)."""
+
+    def __init__(self, install: KritaInstall) -> None:
+        self.install = install
+        self.name = install.suite
+        self.version = install.version
+        self.krita = install.tool("krita")
+        for tool in ("kritarunner", "xvfb-run", "xauth"):
+            install.tool(tool)
+
+    def headless(self, args: list, env: dict, cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+        """``kritarunner ARGS`` (``-s MODULE -f FUNCTION ...``); env from ``clean_env``."""
+        return subprocess.run(self.install.command("kritarunner", *args), env=env, cwd=cwd, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def gui(self, env: dict, cwd: Path, log) -> subprocess.Popen:
+        """Krita's GUI on a virtual screen, in its own process group (kill it with os.killpg)."""
+        command = self.install.command("xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "krita", "--nosplash")
+        return subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+@pytest.fixture
+def krita_launcher(krita_install) -> KritaLauncher:
+    launcher = KritaLauncher(krita_install)
+    print(f"\nreal Krita: {describe(krita_install)}")
+    return launcher
 
 
 def require_tool(name: str) -> str:

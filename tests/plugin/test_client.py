@@ -13,7 +13,8 @@ import pytest
 import layerdecomp
 from layerdecomp import backends
 from layerdecomp.io import load_image, load_mask
-from server.app import BackgroundServer, ServerConfig
+from layerdecomp_server.app import ServerConfig
+from layerdecomp_server.background import BackgroundServer
 
 from .conftest import REPO
 
@@ -139,7 +140,9 @@ def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_
     assert controller.messages[-1][:2] == ("info", "done"), controller.messages
     assert ("close",) in ui.events and any(e[0] == "update" and e[2] is not None for e in ui.events)
     group = doc.rootNode().childNodes()[1]
-    assert group.name() == "Background (decomposed)" and not source_node.visible()
+    # An opaque photo: the group covers it exactly, so it stays visible and the whole result is one undo step.
+    assert group.name() == "Background (split)" and source_node.visible()
+    assert doc.undo_log == ["Add Layer"]
     background, obj = group.childNodes()
     assert doc.activeNode() is obj
 
@@ -154,7 +157,7 @@ def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_
 
 @pytest.mark.parametrize("case, code", [
     ("error_reply", "backend_unavailable"),
-    ("wrong_token", "unauthorized"),
+    ("wrong_token", "server_unverified"),  # the server cannot prove itself with our token
     ("server_down", "unreachable"),
     ("remote_down", "unreachable"),
     ("bad_address", "bad_address"),
@@ -254,7 +257,6 @@ def test_auto_start_runs_and_stops_the_local_server(plugin, krita, photo, token_
     from layerdecomp_krita.local_server import LOCAL
 
     monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path / "config"))
-    doc = photo[0]
     configure(krita, server_url=f"ws://127.0.0.1:{unused_port}", token_file="", auto_start=True,
               server_command=f'"{sys.executable}" -m layerdecomp serve', backend="classical")
     controller, ui = make_controller(krita)

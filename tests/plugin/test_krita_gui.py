@@ -21,7 +21,7 @@ import numpy as np
 import layerdecomp
 from layerdecomp.io import load_mask
 
-from .conftest import HERE, REPO, clean_env, require_tool
+from .conftest import HERE, REPO, clean_env
 
 KRITA_TIMEOUT_S = 300
 
@@ -90,18 +90,14 @@ def _hidden_parts_case(tmp_path):
             "visibility": visibility}
 
 
-def test_decompose_selection_in_krita_gui(tmp_path):
-    krita = require_tool("krita")
-    xvfb_run = require_tool("xvfb-run")
-    require_tool("xauth")
+def krita_profile(tmp_path):
+    """A throwaway Krita profile with the plugin installed by the installer (as an artist gets it) and the
+    test-only driver plugin beside it. Returns the environment to start Krita with; the driver reads
+    its configuration from ``tmp_path / "driver.json"``."""
     home = tmp_path / "home"
-    out = tmp_path / "out"
-    out.mkdir()
     config_file = tmp_path / "driver.json"
     env = clean_env(home, LAYERDECOMP_GUI_DRIVER_CONFIG=str(config_file))
     krita_dir = Path(env["XDG_DATA_HOME"]) / "krita"
-
-    # The profile: the packaged plugin through the installer (as an artist would get it) ...
     install_env = dict(os.environ, **{k: env[k] for k in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
                                                          "LAYERDECOMP_CONFIG_DIR")})
     run = subprocess.run([sys.executable, "-m", "installer", "install", "--plugin-only", "--krita-dir",
@@ -109,12 +105,34 @@ def test_decompose_selection_in_krita_gui(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     kritarc = Path(env["XDG_CONFIG_HOME"]) / "kritarc"
     assert "enable_layerdecomp_krita=true" in kritarc.read_text()
-    # ... and the test-only driver plugin, by hand.
     pykrita = krita_dir / "pykrita"
     shutil.copy(HERE / "gui_driver" / "layerdecomp_gui_driver.desktop", pykrita)
     shutil.copytree(HERE / "gui_driver" / "layerdecomp_gui_driver", pykrita / "layerdecomp_gui_driver",
                     ignore=shutil.ignore_patterns("__pycache__"))
     kritarc.write_text(kritarc.read_text().replace("[python]\n", "[python]\nenable_layerdecomp_gui_driver=true\n"))
+    return env
+
+
+def run_krita_session(launcher, env, tmp_path, out):
+    """Start Krita's GUI, let the driver run its script and quit; returns (result.json, Krita's log)."""
+    log_path = tmp_path / "krita.log"
+    with open(log_path, "w") as krita_log:
+        session = launcher.gui(env, tmp_path, krita_log)
+        try:
+            session.wait(KRITA_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(session.pid, signal.SIGKILL)
+            session.wait()
+    log = log_path.read_text(errors="replace")
+    assert (out / "result.json").exists(), f"the driver wrote no result; Krita's log:\n{log[-5000:]}"
+    return json.loads((out / "result.json").read_text()), log
+
+
+def test_decompose_selection_in_krita_gui(tmp_path, krita_launcher):
+    out = tmp_path / "out"
+    out.mkdir()
+    config_file = tmp_path / "driver.json"
+    env = krita_profile(tmp_path)
 
     # The pictures: the example photo, and a 6x enlargement for the jobs that must still run when acted on.
     photo = REPO / "examples" / "coffee.jpg"
@@ -138,25 +156,12 @@ def test_decompose_selection_in_krita_gui(tmp_path):
         "server_command": f'"{sys.executable}" -m layerdecomp serve', "hidden": hidden["config"],
     }))
 
-    krita_log = open(tmp_path / "krita.log", "w")
-    result = None
     try:
-        session = subprocess.Popen([xvfb_run, "-a", "-s", "-screen 0 1600x1000x24", krita, "--nosplash"],
-                                   env=env, cwd=tmp_path, stdout=krita_log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-        try:
-            session.wait(KRITA_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(session.pid, signal.SIGKILL)
-            session.wait()
-        log = (tmp_path / "krita.log").read_text(errors="replace")
-        assert (out / "result.json").exists(), f"the driver wrote no result; Krita's log:\n{log[-5000:]}"
-        result = json.loads((out / "result.json").read_text())
+        result, log = run_krita_session(krita_launcher, env, tmp_path, out)
     finally:
         kill_server.kill()
         kill_server.wait()
         server_log.close()
-        krita_log.close()
     assert result["errors"] == [], "\n".join(result["errors"]) + "\n" + log[-3000:]
     phases = result["phases"]
 
@@ -173,24 +178,25 @@ def test_decompose_selection_in_krita_gui(tmp_path):
     assert down["unchanged"] and not down["progress_open"]
     assert "layerdecomp: ERROR: [unreachable]" in log
 
-    # 2. Success: the group above the source (hidden, kept), its layers equal the library's result.
+    # 2. Success: the group above the source (an opaque photo: covered, so left visible and untouched), its
+    # layers equal the library's result, the Object active.
     success = phases["success"]
     assert [m[:2] for m in success["messages"]] == [["info", "done"]], success["messages"]
     assert success["shown"] == []  # a success is a floating message on the canvas, not a box
     tree = success["tree"]
     source_name = tree[0][0]
-    assert tree[0][1] == "paintlayer" and tree[0][2] is False and success["source_visible"] is False
-    assert tree[1][:3] == [f"{source_name} (decomposed)", "grouplayer", True]
-    assert tree[1][3] == [["Background", "paintlayer", True], ["Object", "paintlayer", True]]
-    # The plugin activates the Object layer; Krita may still activate the inserted group after that.
-    assert success["active"] in ("Object", f"{source_name} (decomposed)")
+    assert tree[0][1] == "paintlayer" and tree[0][2] is True and success["source_visible"] is True
+    assert tree[1][:3] == [f"{source_name} (split)", "grouplayer", True]
+    assert tree[1][3] == [[f"{source_name} – background", "paintlayer", True],
+                          [f"{source_name} – object", "paintlayer", True]]
+    assert success["active"] == f"{source_name} – object"
     w, h = result["size"]
     source = _layers(out / "success_source.raw", h, w)
     assert np.array_equal(source[..., 3], np.full((h, w), 255, np.uint8))
     assert success["before"]["nodes"][0][4] == success["after"]["nodes"][0][4]  # source pixels untouched
     expected = layerdecomp.decompose(source, mask, backend="classical")
-    assert np.array_equal(_layers(out / "success_Object.raw", h, w), expected.foreground)
-    assert np.array_equal(_layers(out / "success_Background.raw", h, w), expected.background)
+    assert np.array_equal(_layers(out / "success_object.raw", h, w), expected.foreground)
+    assert np.array_equal(_layers(out / "success_background.raw", h, w), expected.background)
     # The composite: unchanged (within one level of rounding on soft edges).
     before = _layers(out / "composite_before.raw", h, w).astype(int)
     after = _layers(out / "composite_after.raw", h, w).astype(int)
@@ -218,14 +224,15 @@ def test_decompose_selection_in_krita_gui(tmp_path):
     # (made through Krita 5.1's own action), so the picture is exactly as before; the selection is back.
     phase = phases["hidden_parts"]
     assert [m[:2] for m in phase["messages"]] == [["info", "done"]], phase["messages"]
-    assert phase["tree"] == [["Background", "paintlayer", True, []],
-                             ["Object", "paintlayer", True, [["Visible part", "transparencymask", True]]]]
+    assert phase["tree"] == [["Background – background", "paintlayer", True, []],
+                             ["Background – object", "paintlayer", True,
+                              [["Visible part", "transparencymask", True]]]]
     assert phase["selection_restored"] is True
-    assert phase["active"] in ("Object", "Visible part")
+    assert phase["active"] == "Background – object"
     hw, hh = hidden["size"]
-    mask_pixels = np.frombuffer((out / "hidden_Object_transparencymask.raw").read_bytes(), np.uint8)
+    mask_pixels = np.frombuffer((out / "hidden_object_transparencymask.raw").read_bytes(), np.uint8)
     assert np.array_equal(mask_pixels.reshape(hh, hw), hidden["visibility"])
-    assert np.array_equal(_layers(out / "hidden_Object.raw", hh, hw), hidden["foreground"])
+    assert np.array_equal(_layers(out / "hidden_object.raw", hh, hw), hidden["foreground"])
     assert np.array_equal(_layers(out / "hidden_composite_before.raw", hh, hw), hidden["photo"])
     assert np.array_equal(_layers(out / "hidden_composite_after.raw", hh, hw), hidden["photo"])
 

@@ -158,7 +158,9 @@ def _tree(node):
     return [(c.name(), c.type(), c.visible(), _tree(c)) for c in node.childNodes()]
 
 
-def test_write_result_inserts_one_group_and_hides_the_source(plugin, krita):
+def test_write_result_inserts_one_group_in_one_undo_step(plugin, krita):
+    """A layer with some transparency or opacity is not covered by its result: the group goes above it in
+    one recorded step, and the source is left for the follow-up to hide undoably."""
     from layerdecomp_krita import canvas
 
     doc, pixels = _doc(krita, 60, 40)
@@ -172,14 +174,19 @@ def test_write_result_inserts_one_group_and_hides_the_source(plugin, krita):
     _select(doc, mask)
     source = canvas.read_source(doc, source_node)
     result, fg, bg, vis = _result(plugin, source, (3, 2, 20, 15))
-    group = canvas.write_result(source, result)
+    doc.undo_log.clear()
+    written = canvas.write_result(source, result)
+    group = written.group
 
-    assert [n.name() for n in doc.rootNode().childNodes()] == ["Photo", "Photo (decomposed)", "Top"]
-    assert not source_node.visible() and source_node.pixelData(0, 0, 60, 40) == pixels.tobytes()
+    assert doc.undo_log == ["Add Layer"]  # one step for the artist to undo
+    assert [n.name() for n in doc.rootNode().childNodes()] == ["Photo", "Photo (split)", "Top"]
+    assert source_node.visible() and source_node.pixelData(0, 0, 60, 40) == pixels.tobytes()
+    assert written.hide_source  # opacity 200: the group over the source would not look the same
     assert group.opacity() == 200 and group.visible()
     assert [(c.name(), c.visible(), c.opacity()) for c in group.childNodes()] == [
-        ("Background", True, 255), ("Object", True, 255)]
+        ("Photo – background", True, 255), ("Photo – object", True, 255)]
     background, obj = group.childNodes()
+    assert (written.background, written.obj) == (background, obj)
     x, y = source.crop.x + 3, source.crop.y + 2
     expected_bg = pixels.copy()
     expected_bg[y:y + 15, x:x + 20] = bg
@@ -188,6 +195,114 @@ def test_write_result_inserts_one_group_and_hides_the_source(plugin, krita):
     expected_fg[y:y + 15, x:x + 20] = fg
     assert obj.pixelData(0, 0, 60, 40) == expected_fg.tobytes()
     assert obj.childNodes() == []  # nothing hidden: no mask
+
+
+def _opaque_doc(krita, w=40, h=30):
+    doc, pixels = _doc(krita, w, h)
+    pixels[..., 3] = 255
+    doc.rootNode().childNodes()[0].setPixelData(pixels.tobytes(), 0, 0, w, h)
+    return doc, pixels
+
+
+def _opaque_result(plugin, source, box):
+    """A result whose Background is opaque: as the classical backend's for an opaque photo."""
+    from layerdecomp_krita.client import JobResult
+
+    result, fg, bg, vis = _result(plugin, source, box)
+    bg = bg.copy()
+    bg[..., 3] = 255
+    return JobResult(result.box, result.foreground, bg.tobytes(), result.visibility, {})
+
+
+@pytest.mark.parametrize("case, covered", [
+    ("opaque", True), ("soft_pixel", False), ("half_opacity", False), ("multiply", False),
+    ("hole_in_background", False), ("transparent_area", True)])
+def test_an_opaque_source_is_covered_and_needs_no_hiding(plugin, krita, case, covered):
+    """Where the group over the source looks exactly like the group alone, the source is not hidden (so
+    undo has nothing else to restore); any soft alpha, opacity or blending on the source, or a hole in
+    the result over the source's pixels, and it must be hidden."""
+    from layerdecomp_krita import canvas
+    from layerdecomp_krita.client import JobResult
+
+    doc, pixels = _opaque_doc(krita)
+    node = doc.rootNode().childNodes()[0]
+    if case == "soft_pixel":
+        node.setPixelData(bytes([1, 2, 3, 128]), 39, 29, 1, 1)  # far from the selection
+    elif case == "half_opacity":
+        node.setOpacity(128)
+    elif case == "multiply":
+        node.setBlendingMode("multiply")
+    elif case == "transparent_area":
+        node.setPixelData(bytes(4 * 40 * 5), 0, 25, 40, 5)  # fully transparent rows: nothing to cover
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 10:20] = 255
+    _select(doc, mask)
+    source = canvas.read_source(doc, node)
+    result = _opaque_result(plugin, source, (0, 0, 6, 6))
+    if case == "hole_in_background":
+        bg = bytearray(result.background)
+        fg = bytearray(result.foreground)
+        bg[3] = 0  # the result's first pixel: transparent where the source is opaque
+        fg[3] = 0
+        result = JobResult(result.box, bytes(fg), bytes(bg), result.visibility, {})
+    doc.undo_log.clear()
+    written = canvas.write_result(source, result)
+    assert written.hide_source is (not covered)
+    assert node.visible()
+    # A blending mode other than Normal costs two recorded no-op steps before the one that counts (the
+    # Background back to Normal and the group to the source's mode, both off the tree).
+    expected_log = ["Add Layer"] if case != "multiply" else ["Composition Mode Change"] * 2 + ["Add Layer"]
+    assert doc.undo_log == expected_log
+
+
+def test_a_hidden_source_gives_a_hidden_result(plugin, krita):
+    from layerdecomp_krita import canvas
+
+    doc, _ = _opaque_doc(krita)
+    node = doc.rootNode().childNodes()[0]
+    node.setVisible(False)
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 10:20] = 255
+    _select(doc, mask)
+    source = canvas.read_source(doc, node)
+    doc.undo_log.clear()
+    written = canvas.write_result(source, _opaque_result(plugin, source, (0, 0, 6, 6)))
+    assert not written.group.visible() and not node.visible() and not written.hide_source
+    assert doc.undo_log == ["Add Layer"]
+
+
+def test_nothing_to_decompose_under_the_selection(plugin, krita):
+    from layerdecomp_krita import canvas
+    from layerdecomp_krita.messages import UserError
+
+    doc, _ = _doc(krita, 40, 30)
+    node = doc.rootNode().childNodes()[0]
+    node.setPixelData(bytes(40 * 30 * 4), 0, 0, 40, 30)
+    node.setPixelData(bytes([9, 9, 9, 255]), 0, 0, 1, 1)  # paint outside the selection only
+    mask = np.zeros((30, 40), np.uint8)
+    mask[10:20, 10:20] = 255
+    _select(doc, mask)
+    with pytest.raises(UserError) as info:
+        canvas.read_source(doc, node)
+    assert info.value.code == "nothing_to_decompose" and "not changed" in info.value.message
+    node.setPixelData(bytes([9, 9, 9, 1]), 19, 19, 1, 1)  # one faint pixel inside: something to split
+    assert canvas.read_source(doc, node).crop.w > 0
+
+
+def test_names_an_artist_can_tell_apart(plugin, krita):
+    from layerdecomp_krita import canvas
+
+    doc, _ = _opaque_doc(krita)
+    node = doc.rootNode().childNodes()[0]
+    assert node.name() == "Background"  # a PNG's single layer
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 10:20] = 255
+    _select(doc, mask)
+    source = canvas.read_source(doc, node)
+    canvas.write_result(source, _opaque_result(plugin, source, (0, 0, 6, 6)))
+    names = [n.name() for n in canvas._walk(doc.rootNode())]
+    assert names == ["Background", "Background (split)", "Background – background", "Background – object"]
+    assert len(set(names)) == len(names)
 
 
 def test_hidden_parts_are_kept_but_hidden(plugin, krita):
@@ -202,9 +317,10 @@ def test_hidden_parts_are_kept_but_hidden(plugin, krita):
     source = canvas.read_source(doc, doc.activeNode())
     result, fg, bg, vis = _result(plugin, source, (0, 0, 10, 8), hidden=True)
     assert canvas.has_hidden_parts(result.foreground, result.visibility)
-    group = canvas.write_result(source, result)
+    group = canvas.write_result(source, result).group
     names = [(c.name(), c.visible()) for c in group.childNodes()]
-    assert names == [("Background", True), ("Object", True), ("Object (hidden parts)", False)]
+    assert names == [("Background – background", True), ("Background – object", True),
+                     ("Background – hidden parts", False)]
     x, y = source.crop.x, source.crop.y
     seen = np.frombuffer(group.childNodes()[1].pixelData(x, y, 10, 8), np.uint8).reshape(8, 10, 4)
     unseen = np.frombuffer(group.childNodes()[2].pixelData(x, y, 10, 8), np.uint8).reshape(8, 10, 4)
@@ -225,27 +341,29 @@ def test_mask_upgrade_leaves_the_hidden_layer_when_it_cannot_run(plugin, krita):
     _select(doc, mask)
     source = canvas.read_source(doc, doc.activeNode())
     result, fg, bg, vis = _result(plugin, source, (0, 0, 10, 8), hidden=True)
-    group = canvas.write_result(source, result)
+    written = canvas.write_result(source, result)
+    group = written.group
     layout = _tree(group)
     pixels = [c.pixelData(0, 0, 30, 30) for c in group.childNodes()]
 
     def unchanged():
         return _tree(group) == layout and [c.pixelData(0, 0, 30, 30) for c in group.childNodes()] == pixels
 
-    upgrade = canvas.mask_upgrade(krita, source, result, group)
+    upgrade = canvas.mask_upgrade(krita, source, result, written)
     assert upgrade.step() is True and unchanged()  # this Krita has no actions
 
     krita.action = lambda name: pytest.fail("the action must not run on a document without the view")
     krita.createDocument(5, 5)  # now the active document
-    upgrade = canvas.mask_upgrade(krita, source, result, group)
+    upgrade = canvas.mask_upgrade(krita, source, result, written)
     steps = [upgrade.step() for _ in range(visibility_mask.MAX_TICKS + 1)]
     assert steps == [False] * visibility_mask.MAX_TICKS + [True] and unchanged()
 
     krita._active_document = doc
-    upgrade = canvas.mask_upgrade(krita, source, result, group)
+    upgrade = canvas.mask_upgrade(krita, source, result, written)
     group.childNodes()[1].setPixelData(b"\x01" * 4, source.crop.x, source.crop.y, 1, 1)  # the artist painted
     assert upgrade.step() is True
     assert _tree(group) == layout
+    krita.action = lambda name: None
     assert canvas.mask_upgrade(krita, source, result, canvas.write_result(source, result)) is not None
     plain, _, _, _ = _result(plugin, source, (0, 0, 10, 8))
     assert canvas.mask_upgrade(krita, source, plain, canvas.write_result(source, plain)) is None
@@ -351,20 +469,21 @@ def test_token_file_follows_the_server_config(plugin, tmp_path, monkeypatch):
     assert s.read_token(s.Settings()) == "abc"
 
 
-@pytest.mark.parametrize("code", ["unauthorized", "too_large", "busy", "backend_unavailable", "invalid_input",
-                                  "internal_error", "shutting_down", "timeout", "unsupported_version", "new_code"])
+@pytest.mark.parametrize("code", ["unauthorized", "server_unverified", "too_large", "busy", "backend_unavailable",
+                                  "invalid_input", "internal_error", "shutting_down", "timeout", "unsupported_version",
+                                  "new_code"])
 def test_server_errors_become_artist_messages(plugin, code):
     from layerdecomp_krita.messages import for_server_error
 
     error = for_server_error(code, "the detail.", "/x/token")
     assert error.code == code and error.message.endswith("Your picture was not changed.")
-    assert "detail" in error.message or code in ("unauthorized", "busy", "shutting_down", "timeout")
+    without_detail = ("unauthorized", "server_unverified", "busy", "shutting_down", "timeout")
+    assert "detail" in error.message or code in without_detail
     assert for_server_error("cancelled", "").code == "cancelled"
 
 
 def test_an_unexpected_error_while_writing_ends_the_job_cleanly(plugin, krita, monkeypatch):
     """Whatever goes wrong while the layers are built, the job ends with a message and the next can run."""
-    from layerdecomp_krita import canvas
     from layerdecomp_krita.client import JobResult
     from layerdecomp_krita.controller import Controller
 
@@ -395,4 +514,95 @@ def test_an_unexpected_error_while_writing_ends_the_job_cleanly(plugin, krita, m
     assert controller.job is None
     assert controller.messages[-1][:2] == ("error", "write_failed")
     assert _tree(doc.rootNode()) == before
-    assert canvas.OBJECT_NAME not in str(before)
+    assert "object" not in str(before)
+
+
+class TimerUI:
+    """The controller's window side, with every timer run by hand (``tick``)."""
+
+    def __init__(self):
+        self.timers = []
+        self.notes = []
+
+    def show_progress(self, text, on_cancel): pass
+    def update_progress(self, text, fraction): pass
+    def close_progress(self): pass
+
+    def notify(self, level, text):
+        self.notes.append((level, text))
+
+    def start_timer(self, callback, ms):
+        self.timers.append(callback)
+        return lambda: self.timers.remove(callback) if callback in self.timers else None
+
+    def tick(self):
+        for callback in list(self.timers):
+            callback()
+
+
+class FakeView:
+    """Krita with a window showing ``doc``: ``toggle_layer_visibility`` toggles the active layer and is an
+    undo step; ``setActiveNode`` takes effect only a tick later, after Krita has activated the inserted
+    group, as the real one does."""
+
+    def __init__(self, krita, doc, monkeypatch):
+        self.doc = doc
+        self.pending = []
+        monkeypatch.setattr(krita, "activeWindow", lambda: self, raising=False)
+        monkeypatch.setattr(krita, "action", self.action, raising=False)
+        monkeypatch.setattr(doc, "setActiveNode", self.pending.append)
+
+    def action(self, name):
+        class Action:
+            def trigger(inner):
+                assert name == "toggle_layer_visibility", name
+                node = self.doc._active
+                node.setVisible(not node.visible())
+                self.doc.undo_log.append("Property Changes")
+        return Action()
+
+    def event_loop(self):
+        while self.pending:
+            self.doc._active = self.pending.pop(0)
+
+
+@pytest.mark.parametrize("opaque", [True, False])
+def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_step(plugin, krita, monkeypatch,
+                                                                                   opaque):
+    from layerdecomp_krita.client import JobResult
+    from layerdecomp_krita.controller import Controller
+
+    doc, _ = _opaque_doc(krita) if opaque else _doc(krita, 40, 30)
+    node = doc.rootNode().childNodes()[0]
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 10:20] = 255
+    _select(doc, mask)
+    view = FakeView(krita, doc, monkeypatch)
+    ui = TimerUI()
+
+    def run_job(settings, request, cancel, report):
+        fg = bytearray(request.image)
+        return JobResult((0, 0, request.width, request.height), bytes(fg), bytes(bytearray(request.image)),
+                         bytes(request.width * request.height), {})
+
+    controller = Controller(krita, ui, run_job=run_job)
+    for _ in range(3):
+        doc._active = node
+        doc.undo_log.clear()
+        controller.trigger()
+        controller.job.thread.join(5)
+        controller.poll()
+        assert controller.messages[-1][:2] == ("info", "done")
+        group = controller.last_group
+        doc._active = group  # what Krita does with the node just inserted
+        for _ in range(100):
+            if controller.after_write is None:
+                break
+            view.event_loop()
+            ui.tick()
+        assert controller.after_write is None and ui.timers == []
+        assert doc.activeNode() is controller.last_written.obj
+        assert node.visible() is opaque
+        assert doc.undo_log == (["Add Layer"] if opaque else ["Add Layer", "Property Changes"])
+        node.setVisible(True)
+        group.remove()

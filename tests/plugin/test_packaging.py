@@ -9,14 +9,13 @@ import zipfile
 
 from installer.package import PLUGIN_NAME, build_plugin_zip
 
-from .conftest import REPO, SYSTEM_PATH, require_tool
+from .conftest import REPO, SYSTEM_PATH
 
-KRITA_IMPORTER = "/usr/share/krita/pykrita/plugin_importer/plugin_importer.py"
+KRITA_IMPORTER = "/usr/share/krita/pykrita/plugin_importer/plugin_importer.py"  # inside Krita's system
 
 
-def test_zip_imports_with_kritas_own_importer(tmp_path):
-    krita_python = require_tool("python3")  # the system Python Krita embeds (not this venv/pyenv one)
-    require_tool("krita")
+def test_zip_imports_with_kritas_own_importer(tmp_path, krita_install):
+    krita_install.tool("krita")
     out = tmp_path / "out" / "layerdecomp-krita.zip"
     run = subprocess.run([sys.executable, "-m", "installer", "package", "--out", str(out)], cwd=REPO,
                          capture_output=True, text=True, timeout=60)
@@ -25,7 +24,12 @@ def test_zip_imports_with_kritas_own_importer(tmp_path):
 
     resources = tmp_path / "resources"
     resources.mkdir()
-    run = subprocess.run([krita_python, KRITA_IMPORTER, str(out), str(resources)], capture_output=True, text=True,
+    # python3: the system Python Krita embeds (not this venv/pyenv one). Krita 5.3's importer imports
+    # ``i18n`` from builtins, which Krita puts there: a plain Python needs a stand-in.
+    importer = ("import builtins, runpy, sys; builtins.i18n = getattr(builtins, 'i18n', lambda text, *a: text); "
+                "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+    run = subprocess.run(krita_install.command("python3", "-c", importer, KRITA_IMPORTER, str(out), str(resources)),
+                         capture_output=True, text=True,
                          timeout=60, env={"PATH": SYSTEM_PATH})
     assert run.returncode == 0, run.stderr
     assert "Imported plugin: Layer Decomposition" in run.stdout
@@ -47,7 +51,8 @@ def test_zip_imports_with_kritas_own_importer(tmp_path):
         f"from {PLUGIN_NAME} import protocol, client; "
         "print(protocol.PROTOCOL_VERSION, sys.version_info[:2])"
     )
-    run = subprocess.run([krita_python, "-c", probe, str(pykrita)], capture_output=True, text=True, timeout=60,
+    run = subprocess.run(krita_install.command("python3", "-c", probe, str(pykrita)), capture_output=True, text=True,
+                         timeout=60,
                          env={"PATH": SYSTEM_PATH})
     assert run.returncode == 0, run.stderr
 

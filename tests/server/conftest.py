@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from layerdecomp import backends
-from server.app import ServerConfig
-from server.background import BackgroundServer
-from server.protocol import HEADER_SIZE, Limits
+from layerdecomp_server.app import ServerConfig
+from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.protocol import HEADER_SIZE, Limits
 
 from .helpers import TOKEN
 

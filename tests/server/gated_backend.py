@@ -4,7 +4,8 @@ real backends'), with deterministic slowness on request.
 ``steps=N`` reports N "step" progress events ``step_s`` apart (like a diffusion backend);
 ``hold=True`` then waits until the job is cancelled (reporting stage "hold" first), so a test can
 cancel a job that is surely running; ``busy_s=S`` works S seconds without looking at the cancel token
-(reporting stage "busy" first), like a backend stage with no checkpoint inside. Registered as ``test_gated`` by the tests' conftest.
+(reporting stage "busy" first), like a backend stage with no checkpoint inside. Registered as
+``test_gated`` by the tests' conftest.
 """
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 from websockets.sync.client import ClientConnection, connect
 
-from server import protocol
-from server.protocol import FrameHeader, PixelFormat, Role
+from layerdecomp_server import protocol
+from layerdecomp_server.protocol import FrameHeader, PixelFormat, Role
 
 TOKEN = "test-token-0123456789"
 
@@ -29,12 +29,18 @@ def picture(seed: int = 0, height: int = 72, width: int = 96, channels: int = 3)
     return image, mask
 
 
+def authenticate(ws: ClientConnection, token: str = TOKEN) -> protocol.Welcome:
+    """The handshake, both ways, on an open websocket."""
+    handshake = protocol.ClientHandshake(token, client="tests")
+    ws.send(protocol.encode(handshake.hello))
+    ws.send(protocol.encode(handshake.answer(protocol.decode(ws.recv(timeout=5)))))
+    return handshake.welcome(protocol.decode(ws.recv(timeout=5)))
+
+
 def open_raw(url: str, token: str = TOKEN, **kwargs: Any) -> ClientConnection:
-    """A websockets connection that has said hello (welcome checked)."""
+    """A websockets connection that has authenticated (welcome checked)."""
     ws = connect(url, compression=None, max_size=None, **kwargs)
-    ws.send(protocol.encode(protocol.Hello(token=token, client="tests")))
-    welcome = protocol.decode(ws.recv(timeout=5))
-    assert isinstance(welcome, protocol.Welcome), welcome
+    authenticate(ws, token)
     return ws
 
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 import layerdecomp
-from layerdecomp.client import Client
-from server import protocol
+from layerdecomp_server.client import Client
+from layerdecomp_server import protocol
 
 from .helpers import TOKEN, expect_error, idle, open_raw, picture, recv_message, recv_until, send_job, wait_for
 from .test_roundtrip import assert_same

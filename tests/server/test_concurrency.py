@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import layerdecomp
-from layerdecomp.client import Client
+from layerdecomp_server.client import Client
 
 from .helpers import TOKEN, idle, picture, wait_for
 from .test_roundtrip import assert_same

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
+
 import pytest
 
 from layerdecomp import config
@@ -18,19 +20,83 @@ def test_token_is_created_user_only_and_reused(tmp_path, monkeypatch):
     assert config.read_or_create_token() == token == config.read_token()
 
 
-def test_a_loosened_token_file_is_tightened(tmp_path, monkeypatch):
+def test_a_loosened_token_file_is_tightened_with_a_warning(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path))
     token = config.read_or_create_token()
     os.chmod(config.token_path(), 0o644)
-    assert config.read_or_create_token() == token
+    with caplog.at_level(logging.WARNING, logger="layerdecomp.config"):
+        assert config.read_or_create_token() == token
     assert stat.S_IMODE(config.token_path().stat().st_mode) == 0o600
+    assert "could be read by other users" in caplog.text and "delete the file" in caplog.text
+
+
+def test_the_config_folder_is_user_only(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path / "cfg"))
+    config.read_or_create_token()
+    assert stat.S_IMODE((tmp_path / "cfg").stat().st_mode) == 0o700
+    os.chmod(tmp_path / "cfg", 0o755)
+    with caplog.at_level(logging.WARNING, logger="layerdecomp.config"):
+        config.read_or_create_token()
+    assert stat.S_IMODE((tmp_path / "cfg").stat().st_mode) == 0o700 and "user-only again" in caplog.text
 
 
 def test_an_empty_token_file_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path))
     config.token_path().write_text("\n")
-    with pytest.raises(ValueError, match="delete it"):
+    with pytest.raises(config.TokenFileError, match="delete it"):
         config.read_token()
+
+
+def test_a_short_token_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path))
+    config.token_path().write_text("x\n")
+    os.chmod(config.token_path(), 0o600)
+    with pytest.raises(config.TokenFileError, match="has 1 characters; it must have 16"):
+        config.read_or_create_token()
+
+
+def test_a_token_symlink_is_refused_and_its_target_left_alone(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path / "cfg"))
+    (tmp_path / "cfg").mkdir(mode=0o700)
+    target = tmp_path / "elsewhere"
+    target.write_text("a-token-of-enough-length-0123\n")
+    os.chmod(target, 0o644)
+    config.token_path().symlink_to(target)
+    for read in (config.read_token, config.read_or_create_token, config.TokenWatcher):
+        with pytest.raises(config.TokenFileError, match="symbolic link"):
+            read()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644  # not chmod'ed through the link
+    # A dangling link is not written through either.
+    target.unlink()
+    with pytest.raises((config.TokenFileError, FileExistsError)):
+        config.read_or_create_token()
+    assert not target.exists()
+
+
+def test_the_server_s_token_follows_its_file(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path))
+    watcher = config.TokenWatcher()
+    first = watcher()
+    new = "a-new-token-0123456789-abcdef"
+    config.token_path().write_text(new + "\n")
+    with caplog.at_level(logging.WARNING, logger="layerdecomp.config"):
+        assert watcher() == new
+        config.token_path().write_text("short\n")
+        assert watcher() == new  # an unusable change leaves the last good token
+    assert first != new and "cannot be used" in caplog.text
+
+
+def test_serve_refuses_a_bad_token_file_in_one_line(tmp_path, monkeypatch, capsys):
+    from layerdecomp.cli import main
+
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path))
+    config.token_path().symlink_to(tmp_path / "nowhere")
+    assert main(["serve", "--port", "0", "--backend", "classical"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "symbolic link" in err
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--port", "70000"])
+    assert info.value.code == 2 and "0 to 65535" in capsys.readouterr().err
 
 
 def test_default_folder_follows_xdg_on_linux(tmp_path, monkeypatch):

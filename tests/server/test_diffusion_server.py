@@ -12,10 +12,10 @@ import pytest
 import torch
 
 import layerdecomp
-from layerdecomp.client import Client
+from layerdecomp_server.client import Client
 from layerdecomp.model import build_tiny_components, save_components
-from server.app import ServerConfig
-from server.background import BackgroundServer
+from layerdecomp_server.app import ServerConfig
+from layerdecomp_server.background import BackgroundServer
 
 from .conftest import TEST_LIMITS
 from .helpers import TOKEN, idle, wait_for
@@ -78,3 +78,25 @@ def test_cancel_between_diffusion_steps(diffusion_server, scene):
         assert time.monotonic() - asked["at"] < 2.0
         wait_for(lambda: idle(server), timeout=10, what="the backend to stop at its next step")
         assert client.decompose(image, mask).metadata["backend"] == "diffusion"
+
+
+def test_jobs_run_on_the_loaded_model_after_its_folder_is_renamed(tmp_path, scene):
+    # The server loaded its model at start; a job must not look for it on disk again.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    model = tmp_path / "tiny-fill"
+    save_components(build_tiny_components(seed=0), model)
+    config = ServerConfig(port=0, backend="diffusion", options={"model": str(model), **SERVER_DEFAULTS},
+                          limits=TEST_LIMITS, token=TOKEN)
+    image, mask = scene
+    try:
+        with BackgroundServer(config) as server:
+            model.rename(tmp_path / "moved")
+            with pytest.raises(layerdecomp.BackendUnavailable):  # it really is gone for a newcomer
+                layerdecomp.Decomposer("diffusion", model=str(model))
+            with Client(server.url, token=TOKEN) as client:
+                result = client.decompose(image, mask, seed=5)
+        assert result.metadata["backend"] == "diffusion"
+        assert result.foreground.shape == (*image.shape[:2], 4)
+    finally:
+        torch.set_num_threads(before)

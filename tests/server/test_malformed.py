@@ -13,11 +13,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 import layerdecomp
-from layerdecomp.client import Client, ServerError
-from server import protocol
-from server.app import ServerConfig
-from server.background import BackgroundServer
-from server.protocol import PixelFormat, Role
+from layerdecomp_server.client import Client, ServerError
+from layerdecomp_server import protocol
+from layerdecomp_server.app import ServerConfig
+from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.protocol import PixelFormat, Role
 
 from .conftest import ALLOWED_ORIGIN, TEST_LIMITS
 from .helpers import (
@@ -58,28 +58,32 @@ def decompose_message(job: int, width: int, height: int, fmt: str = "RGB8") -> s
 # ------------------------------------------------------------------------------------------------ hello
 
 
-@pytest.mark.parametrize("token", ["", "wrong-token"])
-def test_no_or_wrong_token_is_refused(server, token):
+def test_a_wrong_proof_is_refused_and_a_wrong_token_never_gets_past_the_server_s_proof(server):
     ws = connect(server.url, compression=None)
-    ws.send(protocol.encode(protocol.Hello(token=token)))
+    ws.send(protocol.encode(protocol.Hello(nonce=protocol.new_nonce())))
+    challenge = recv_message(ws)
+    assert isinstance(challenge, protocol.Challenge)
+    ws.send(protocol.encode(protocol.Auth(proof="0" * 64)))
     assert "token file" in expect_error(ws, "unauthorized").message
     assert_closed(ws, protocol.CloseCode.POLICY_VIOLATION)
+    # A client with another token sees that the server cannot prove itself, and sends no auth.
     with pytest.raises(ServerError, match="token") as info:
-        Client(server.url, token=token).connect()
-    assert info.value.code == "unauthorized"
+        Client(server.url, token="another-token-0123456789").connect()
+    assert info.value.code == "server_unverified"
     assert_serving(server)
 
 
 def test_unsupported_version_is_refused_with_both_numbers(server):
     ws = connect(server.url, compression=None)
-    ws.send(json.dumps({"type": "hello", "protocol": 99, "token": TOKEN, "client": "future"}))
+    ws.send(json.dumps({"type": "hello", "protocol": 1, "token": TOKEN, "client": "old plugin"}))
     error = expect_error(ws, "unsupported_version")
-    assert "protocol 1" in error.message and "99" in error.message
+    assert "protocol 2" in error.message and "1" in error.message
     assert_closed(ws, protocol.CloseCode.PROTOCOL_ERROR)
     assert_serving(server)
 
 
-@pytest.mark.parametrize("first", [decompose_message(1, 4, 4), "not json", b"LDPX binary first"])
+@pytest.mark.parametrize("first", [decompose_message(1, 4, 4), "not json", b"LDPX binary first",
+                                   protocol.encode(protocol.Auth(proof="0" * 64))])
 def test_the_first_message_must_be_hello(server, first):
     ws = connect(server.url, compression=None)
     ws.send(first)
@@ -90,7 +94,7 @@ def test_the_first_message_must_be_hello(server, first):
 
 def test_silence_after_the_handshake_is_closed(server):
     ws = connect(server.url, compression=None)
-    assert "no hello" in expect_error(ws, "bad_message", timeout=TEST_LIMITS.hello_timeout_s + 3).message
+    assert "no authentication" in expect_error(ws, "timeout", timeout=TEST_LIMITS.hello_timeout_s + 3).message
     assert_closed(ws, protocol.CloseCode.POLICY_VIOLATION)
     assert_serving(server)
 
@@ -111,7 +115,7 @@ def test_a_browser_origin_is_refused_unless_allowed(server):
     ('{"type": "explode"}', "unknown message type"),
     ('{"type": "result", "job": 1}', "lacks field"),
     (protocol.encode(protocol.Cancelled(job=1)), "does not send cancelled"),
-    (protocol.encode(protocol.Hello(token=TOKEN)), "already said"),
+    (protocol.encode(protocol.Hello(nonce="0" * 64)), "handshake is over"),
     ('{"type": "decompose", "job": 1, "width": 4, "height": 4, "surprise": true}', "unknown field(s) surprise"),
 ])
 def test_bad_messages_get_an_error_and_the_connection_goes_on(server, text, fragment):
@@ -165,22 +169,30 @@ def test_an_empty_selection_is_the_library_s_error(server):
     assert_serving(server)
 
 
-def test_a_full_queue_says_busy(server):
-    ws = open_raw(server.url)
+def test_a_full_queue_says_busy_and_one_connection_gets_only_its_share(server):
+    share = TEST_LIMITS.max_jobs_per_connection
+    connections = [open_raw(server.url) for _ in range(TEST_LIMITS.max_queue // share + 1)]
     try:
-        for job in range(TEST_LIMITS.max_queue):
-            ws.send(decompose_message(job, 8, 8))
-        ws.send(decompose_message(99, 8, 8))
-        assert "try again" in expect_error(ws, "busy", job=99).message
+        first, last = connections[0], connections[-1]
+        for ws in connections[:-1]:
+            for job in range(share):
+                ws.send(decompose_message(job, 8, 8))
+        first.send(decompose_message(99, 8, 8))
+        assert "the most one connection may have" in expect_error(first, "busy", job=99).message
+        wait_for(lambda: server.stats()["uploads"] == TEST_LIMITS.max_queue, what="the uploads to open")
+        last.send(decompose_message(99, 8, 8))
+        assert "try again" in expect_error(last, "busy", job=99).message
         # The open uploads never get their frames: each times out with its own error.
-        seen = set()
-        while len(seen) < TEST_LIMITS.max_queue:
-            error = recv_until(ws, lambda m: isinstance(m, protocol.Error), timeout=5)
-            assert error.code == "timeout", error
-            seen.add(error.job)
-        assert seen == set(range(TEST_LIMITS.max_queue))
+        for ws in connections[:-1]:
+            seen = set()
+            while len(seen) < share:
+                error = recv_until(ws, lambda m: isinstance(m, protocol.Error), timeout=5)
+                assert error.code == "timeout", error
+                seen.add(error.job)
+            assert seen == set(range(share))
     finally:
-        ws.close()
+        for ws in connections:
+            ws.close()
     assert_serving(server)
 
 
@@ -237,7 +249,8 @@ def test_bad_frames_drop_their_job_with_a_reason(server, case):
     good_mask = frame(1, Role.MASK, PixelFormat.A8, width, height, mask.tobytes())
     sent, fragment, job = {
         "truncated": ([good_image[:-7], good_mask], "needs", 1),
-        "wrong size": ([good_image, frame(1, Role.MASK, PixelFormat.A8, width, height - 1)], f"{width} x {height} A8", 1),
+        "wrong size": ([good_image, frame(1, Role.MASK, PixelFormat.A8, width, height - 1)],
+                       f"{width} x {height} A8", 1),
         "mask first": ([good_mask, good_image], "expected its image frame", 1),
         "wrong format": ([frame(1, Role.IMAGE, PixelFormat.RGBA8, width, height), good_mask], "RGB8", 1),
         "garbage header": ([b"\x00" * 40, good_image, good_mask], "LDPX", None),
@@ -297,19 +310,18 @@ def test_client_vanishing_mid_upload(server):
 # ----------------------------------------------------------------------------------- connection limits
 
 
-def test_connection_cap_and_idle_timeout(gated_backend):
+def test_a_newcomer_displaces_the_longest_idle_connection_and_idle_ones_time_out(gated_backend):
     limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "max_connections": 2, "idle_timeout_s": 2.0})
     with BackgroundServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
         first, second = open_raw(small.url), open_raw(small.url)
-        with pytest.raises(InvalidStatus) as info:
-            connect(small.url)
-        assert info.value.response.status_code == 503
-        assert b"maximum of 2 connections" in info.value.response.body
-        second.close()
-        wait_for(lambda: small.stats()["connections"] == 1, what="the second connection to go")
+        second.send(protocol.encode(protocol.Cancel(job=1)))  # heard from more recently than first
+        expect_error(second, "unknown_job", job=1)
         third = open_raw(small.url)
+        assert "longest idle" in expect_error(first, "busy", timeout=5).message
+        assert_closed(first, protocol.CloseCode.TRY_AGAIN_LATER)
+        wait_for(lambda: small.stats()["connections"] == 2, what="the displaced connection to go")
         # Nobody sends anything: both are closed as idle, with a reason.
-        for ws in (first, third):
+        for ws in (second, third):
             assert "idle" in expect_error(ws, "timeout", timeout=5).message
             assert_closed(ws, protocol.CloseCode.POLICY_VIOLATION)
 

@@ -8,9 +8,9 @@ import threading
 import tracemalloc
 
 import layerdecomp
-from layerdecomp.client import Client
-from server import protocol
-from server.protocol import PixelFormat, Role
+from layerdecomp_server.client import Client
+from layerdecomp_server import protocol
+from layerdecomp_server.protocol import PixelFormat, Role
 
 from .helpers import TOKEN, expect_error, frame, idle, open_raw, picture, recv_until, send_job, wait_for
 from .test_roundtrip import assert_same
@@ -71,7 +71,7 @@ def test_queue_empty_and_memory_flat(server):
         traced_after, rss_after = tracemalloc.get_traced_memory()[0], rss_bytes()
     finally:
         tracemalloc.stop()
-    assert server.stats() == {"connections": 0, "open_jobs": 0, "queued": 0, "running": 0, "uploads": 0}
+    assert server.stats() == {"connections": 0, "pending": 0, "open_jobs": 0, "queued": 0, "running": 0, "uploads": 0}
     growth = traced_after - traced_before
     assert growth < MAX_GROWTH_BYTES, f"traced memory grew by {growth} bytes over {ROUNDS} rounds"
     # RSS moves with the allocator's whims; only a gross leak (a picture per job) shows here.

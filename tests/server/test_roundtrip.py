@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import layerdecomp
-from layerdecomp.client import Client
-from server import protocol
-from server.protocol import Role
+from layerdecomp_server.client import Client
+from layerdecomp_server import protocol
+from layerdecomp_server.protocol import Role
 
 from .helpers import TOKEN, idle, open_raw, picture, receive_result, send_job, wait_for
 

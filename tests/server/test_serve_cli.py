@@ -14,8 +14,8 @@ import pytest
 
 import layerdecomp
 from layerdecomp.cli import main
-from layerdecomp.client import Client
-from server import protocol
+from layerdecomp_server.client import Client
+from layerdecomp_server import protocol
 
 from .helpers import expect_error, open_raw, picture, recv_until, send_job
 from .test_malformed import assert_closed

@@ -39,7 +39,8 @@ def parse_paper():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("[train]\nsteps = 10\nlearnig_rate = 3\n", r"c.toml, line 3: train.learnig_rate: unknown key \(did you mean 'learning_rate'\?\)"),
+    ("[train]\nsteps = 10\nlearnig_rate = 3\n",
+     r"c.toml, line 3: train.learnig_rate: unknown key \(did you mean 'learning_rate'\?\)"),
     ("[trian]\nsteps = 10\n", r"c.toml, line 1: trian: unknown section \(did you mean 'train'\?\)"),
     ("[train]\nsteps = \"ten\"\n", r"line 2: train.steps: must be an integer"),
     ("[train]\nsteps = 0\n", r"train.steps: must be greater than 0"),
@@ -47,7 +48,8 @@ def parse_paper():
     ("[train]\nbatch_size = 8\nmicro_batch_size = 3\n", r"train.batch_size: batch_size 8 is not a multiple"),
     ("[data]\nresolution = 100\n", r"line 2: data.resolution: must be a multiple of 16"),
     ("[data]\ntrain = [\"no/such/shards\"]\n", r"line 2: data.train: .*no/such/shards' does not exist"),
-    ("[model]\nbase = \"/no/flux/here\"\n", r"line 2: model.base: the base model folder '/no/flux/here' does not exist"),
+    ("[model]\nbase = \"/no/flux/here\"\n",
+     r"line 2: model.base: the base model folder '/no/flux/here' does not exist"),
     ("[model\nbase = 1\n", r"c.toml' is not valid TOML"),
 ])
 def test_toml_errors_name_file_key_and_line(tmp_path, text, message):

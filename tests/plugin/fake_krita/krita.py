@@ -149,6 +149,7 @@ class Node:
 
     def setBlendingMode(self, mode):
         self._blending = mode
+        self._doc.undo_log.append("Composition Mode Change")  # Krita 5.1 records it, on or off the tree
 
     # pixels
     def pixelData(self, x, y, w, h):
@@ -196,29 +197,44 @@ class Node:
             index = len(self._children)  # Krita: None puts the node on top
         self._children.insert(index, child)
         child._parent = self
+        self._doc.undo_log.append("Add Layer")  # Krita 5.1 records it even for a parent off the tree
         return True
+
+    def setChildNodes(self, nodes):
+        """As Krita 5.1's: replaces the children (bottom first), and records nothing on the undo stack."""
+        for child in self._children:
+            child._parent = None
+        self._children = []
+        for child in nodes:
+            if child._parent is not None:
+                child._parent._children.remove(child)
+            self._children.append(child)
+            child._parent = self
 
     def remove(self):
         if self._parent is None:
             return False
         self._parent._children.remove(self)
         self._parent = None
+        self._doc.undo_log.append("Remove Layer")
         return True
 
     def duplicate(self):
         copy = Node(self._doc, self._name, self._type, self._model, self._depth, self._profile)
         copy._pixels = bytearray(self._pixels)
         copy._visible, copy._opacity, copy._blending = self._visible, self._opacity, self._blending
-        for child in self._children:
-            copy.addChildNode(child.duplicate(), None)
+        copy.setChildNodes([child.duplicate() for child in self._children])
         return copy
 
 
 class Document:
     def __init__(self, width, height, model="RGBA", depth="U8"):
         self._w, self._h = width, height
+        # The names of the undo steps Krita would record, oldest first (as in Krita 5.1: adding and removing
+        # nodes and blending-mode changes are recorded; visibility, opacity and pixel writes are not).
+        self.undo_log = []
         self._root = Node(self, "root", "grouplayer", model, depth)
-        self._root.addChildNode(Node(self, "Background", "paintlayer", model, depth), None)
+        self._root.setChildNodes([Node(self, "Background", "paintlayer", model, depth)])
         self._selection = None
         self._active = self._root.childNodes()[0]
         self.closed = False

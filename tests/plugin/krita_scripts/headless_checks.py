@@ -39,7 +39,7 @@ def _checks(plugin_dir, work, report):
     from krita import InfoObject, Krita, Selection
 
     import layerdecomp_krita  # noqa: F401  (registers the extension, as Krita does at start-up)
-    from layerdecomp_krita import canvas, client
+    from layerdecomp_krita import after_write, canvas, client
     from layerdecomp_krita.messages import UserError
 
     k = Krita.instance()
@@ -73,7 +73,16 @@ def _checks(plugin_dir, work, report):
     result = client.JobResult(tuple(inputs["box"]), _read(work, "fg.raw"), _read(work, "bg.raw"),
                               _read(work, "vis.raw"), {})
     canvas.check_still_applies(source, k.documents())
-    group = canvas.write_result(source, result)
+    written = canvas.write_result(source, result)
+    group = written.group
+    report["hide_source"] = written.hide_source
+    # No window here: the follow-up hides the source directly (its undoable path is tested in the GUI).
+    follow_up = after_write.AfterWrite(k, doc, node, written)
+    report["follow_up_steps"] = 1
+    while not follow_up.step():
+        report["follow_up_steps"] += 1
+    report["hid_source_undoably"] = follow_up.hid_source_undoably
+    doc.refreshProjection()
     doc.waitForDone()
     after = doc.pixelData(0, 0, w, h).data()
     report["tree"] = _tree(doc.rootNode())
@@ -124,18 +133,31 @@ def _checks(plugin_dir, work, report):
     doc2.refreshProjection()
     doc2.waitForDone()
     before2 = doc2.pixelData(0, 0, 32, 24).data()
-    group2 = canvas.write_result(source2, client.JobResult((0, 0, cw, ch), bytes(fg), bytes(bg), bytes(vis), {}))
+    group2 = canvas.write_result(source2, client.JobResult((0, 0, cw, ch), bytes(fg), bytes(bg), bytes(vis), {})).group
     doc2.waitForDone()
     report["hidden_tree"] = _tree(group2)
+    masks = [m for c in group2.childNodes() for m in c.childNodes() if m.type() == "transparencymask"]
+    # Krita 5.2+: the mask made by createTransparencyMask must hold exactly the visibility.
+    report["hidden_mask_equals_visibility"] = (
+        len(masks) == 1 and bytes(masks[0].pixelData(x0, y0, cw, ch).data()) == bytes(vis))
     report["hidden_composite_unchanged"] = doc2.pixelData(0, 0, 32, 24).data() == before2
 
     # 5. Refusals, with the real API.
     codes = {}
     doc3 = k.createDocument(20, 10, "refusals", "RGBA", "U8", "", 72.0)
     layer3 = doc3.rootNode().childNodes()[0]
-    for case in ("no_selection", "whole_image", "empty", "u16"):
+    for case in ("no_selection", "whole_image", "empty", "u16", "transparent"):
         try:
-            if case == "whole_image":
+            if case == "transparent":
+                s = Selection()
+                s.select(2, 2, 5, 5, 255)
+                doc3.setSelection(s)
+                empty = doc3.createNode("empty", "paintlayer")  # a new layer: fully transparent
+                doc3.rootNode().addChildNode(empty, None)
+                canvas.read_source(doc3, empty)
+                codes[case] = None
+                continue
+            elif case == "whole_image":
                 s = Selection()
                 s.select(0, 0, 20, 10, 255)
                 doc3.setSelection(s)

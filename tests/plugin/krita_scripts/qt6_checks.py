@@ -12,7 +12,7 @@ app = QtWidgets.QApplication([])
 
 import krita  # noqa: E402  (the fake)
 
-import layerdecomp_krita  # noqa: E402  (registers the extension, as at Krita's start-up)
+import layerdecomp_krita  # noqa: E402, F401  (registers the extension, as at Krita's start-up)
 from layerdecomp_krita import extension, qt, settings, ui  # noqa: E402
 
 assert qt.BINDING == "PyQt6", qt.BINDING
@@ -34,10 +34,22 @@ assert face.progress.maximum() == 0
 face.progress.findChild(QtWidgets.QPushButton).click()  # the Cancel button
 assert calls == ["cancel"], calls
 face.close_progress()
+# Esc and the window's close button cancel too (Esc used to hide the dialog and let the job go on).
+for how in ("escape", "close"):
+    face.show_progress("Working…", lambda how=how: calls.append(how))
+    app.processEvents()
+    if how == "escape":
+        QtWidgets.QApplication.sendEvent(face.progress, QtGui.QKeyEvent(
+            QtCore.QEvent.Type.KeyPress, QtCore.Qt.Key.Key_Escape, QtCore.Qt.KeyboardModifier.NoModifier))
+    else:
+        face.progress.close()
+    app.processEvents()
+    face.close_progress()
+assert calls == ["cancel", "escape", "close"], calls
 face.show_progress("Again", lambda: calls.append("late"))
 face.close_progress()
 app.processEvents()
-assert calls == ["cancel"], calls
+assert calls == ["cancel", "escape", "close"], calls
 
 # Messages: non-modal boxes.
 face.notify("error", "Could not reach the server.")

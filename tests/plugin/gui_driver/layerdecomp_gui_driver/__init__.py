@@ -192,6 +192,12 @@ class Driver(Extension):
         controller = plugin.EXTENSION.controller
         window = k.activeWindow()
         yield self.wait(lambda: window.qwindow().isVisible(), 30, "the main window")
+        self.result["krita_version"] = k.version()
+        if cfg.get("script") == "undo":
+            from .undo_script import UndoScript
+
+            yield from UndoScript(self, controller).run()
+            return
 
         def in_select_menu():
             return any(top.objectName() == "Select" and k.action(ACTION_ID) in top.menu().actions()
@@ -238,18 +244,19 @@ class Driver(Extension):
         composite_before = doc.pixelData(0, 0, doc.width(), doc.height()).data()
         self.trigger("success", doc, controller)
         yield self.wait(done, 120, "the decomposition")
+        yield self.wait(lambda: controller.after_write is None, 10, "the steps after writing")
         self.conclude("success", doc, controller)
         w, h = doc.width(), doc.height()
-        groups = [n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"]
         record = self.result["phases"]["success"]
         record["tree"] = [[n.name(), n.type(), n.visible(), [[c.name(), c.type(), c.visible()]
                                                            for c in n.childNodes()]]
                           for n in doc.rootNode().childNodes()]
         record["source_visible"] = node.visible()
         record["active"] = doc.activeNode().name() if doc.activeNode() else None
-        if groups:
-            for layer in groups[0].childNodes():
-                _write(self.out, f"success_{layer.name()}.raw", layer.pixelData(0, 0, w, h).data())
+        written = controller.last_written
+        if written is not None:
+            _write(self.out, "success_object.raw", written.obj.pixelData(0, 0, w, h).data())
+            _write(self.out, "success_background.raw", written.background.pixelData(0, 0, w, h).data())
         _write(self.out, "success_source.raw", node.pixelData(0, 0, w, h).data())
         _write(self.out, "composite_before.raw", composite_before)
         # The projection updates asynchronously: read it until two reads a moment apart agree.
@@ -352,7 +359,7 @@ class Driver(Extension):
             started = time.monotonic()
             self.trigger("hidden_parts", doc, controller)
             yield self.wait(done, 30, "the hidden-parts job")
-            yield self.wait(lambda: controller.mask_upgrade is None, 10, "the transparency mask")
+            yield self.wait(lambda: controller.after_write is None, 10, "the transparency mask")
             finished = time.monotonic() - started
         finally:
             controller.run_job = real_run_job
@@ -366,10 +373,10 @@ class Driver(Extension):
             "selection_restored": doc.selection() is not None
             and doc.selection().pixelData(0, 0, w, h).data() == selection_before,
             "active": doc.activeNode().name() if doc.activeNode() else None})
-        for layer_node in group.childNodes():
-            _write(self.out, f"hidden_{layer_node.name()}.raw", layer_node.pixelData(0, 0, w, h).data())
-            for mask in layer_node.childNodes():
-                _write(self.out, f"hidden_{layer_node.name()}_{mask.type()}.raw", mask.pixelData(0, 0, w, h).data())
+        obj = controller.last_written.obj
+        _write(self.out, "hidden_object.raw", obj.pixelData(0, 0, w, h).data())
+        for mask in obj.childNodes():
+            _write(self.out, f"hidden_object_{mask.type()}.raw", mask.pixelData(0, 0, w, h).data())
         doc.refreshProjection()
         reads.clear()
         yield self.wait(settled, 30, "the hidden-parts projection after writing")

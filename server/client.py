@@ -1,13 +1,13 @@
 """A Python client for ``layerdecomp serve``: the same ``decompose`` as the library, run by a server.
 
-    from layerdecomp.client import Client
+    from layerdecomp_server.client import Client
     with Client("ws://127.0.0.1:8765") as client:       # token: the user's token file by default
         result = client.decompose(image, mask, progress=print, steps=28)
 
 ``result`` is the ``Decomposition`` the in-process ``layerdecomp.decompose`` returns, bit for bit
 (full-size layers rebuilt from the server's crop and offset; metadata as the server measured it).
 Only the region the library works on travels (see ``Client.upload_region_only``), as with the plugin.
-Speaks ``server.protocol``, like the Krita plugin; one job at a time per ``Client``.
+Speaks ``layerdecomp_server.protocol``, like the Krita plugin; one job at a time per ``Client``.
 """
 
 from __future__ import annotations
@@ -18,17 +18,19 @@ from typing import Any, Optional, Union
 
 import numpy as np
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.protocol import State
 from websockets.sync.client import ClientConnection, connect
 
-from server import pixels, protocol
-from server.protocol import DEFAULT_PORT, ErrorCode, FrameCollector, Role
+from layerdecomp.config import read_token
+from layerdecomp.errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
+from layerdecomp.layering import from_crop_layers
+from layerdecomp.crop import DEFAULT_GROW, crop_rect
+from layerdecomp.region import selection_bounds
+from layerdecomp.types import Box, CancelToken, Decomposition, ProgressCallback
+from layerdecomp.validate import validate
 
-from .config import read_token
-from .errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
-from .layering import from_crop_layers
-from .region import DEFAULT_GROW, plan_region
-from .types import Box, CancelToken, Decomposition, ProgressCallback
-from .validate import validate
+from . import pixels, protocol
+from .protocol import DEFAULT_PORT, ErrorCode, Role
 
 DEFAULT_URL = f"ws://127.0.0.1:{DEFAULT_PORT}"
 # How often a waiting decompose looks at its cancel token.
@@ -56,7 +58,7 @@ def _error(code: str, message: str) -> LayerDecompError:
 
 
 class Client:
-    def __init__(self, url: str = DEFAULT_URL, token: Optional[str] = None, *, name: str = "layerdecomp.client",
+    def __init__(self, url: str = DEFAULT_URL, token: Optional[str] = None, *, name: str = "layerdecomp_server.client",
                  open_timeout: float = 10.0, upload_region_only: bool = True) -> None:
         """``upload_region_only``: send only the crop the server will work on (the selection's bounds plus
         margin, as the library plans it) rather than the whole picture; the result is the same, bit for
@@ -80,32 +82,40 @@ class Client:
     # ---------------------------------------------------------------------------------- connection
 
     def connect(self) -> protocol.Welcome:
-        """Open the connection and say hello (``decompose`` does this on first use)."""
+        """Open the connection and authenticate both ways (``decompose`` does this on first use, and again
+        when the server closed an idle connection)."""
         if self._ws is not None and self.welcome is not None:
-            return self.welcome
+            if self._ws.protocol.state is State.OPEN:
+                return self.welcome
+            self.close()
         try:
-            ws = connect(self.url, compression=None, max_size=None, open_timeout=self._open_timeout)
+            # Until the server has proved it knows the token, read no more than a handshake needs.
+            ws = connect(self.url, compression=None, max_size=protocol.CLIENT_PRE_AUTH_MAX_BYTES,
+                         open_timeout=self._open_timeout)
         except (OSError, InvalidURI, TimeoutError) as exc:
             raise ServerError("unreachable", f"cannot reach the layerdecomp server at {self.url} ({exc}); "
                               "start it with: layerdecomp serve") from None
         except InvalidStatus as exc:
+            body = exc.response.body.decode(errors="replace").strip()[:200]
             raise ServerError("refused", f"the server at {self.url} refused the connection "
-                              f"(HTTP {exc.response.status_code}: {exc.response.body.decode(errors='replace').strip()})"
-                              ) from None
+                              f"(HTTP {exc.response.status_code}: {body})") from None
+        handshake = protocol.ClientHandshake(self._token, client=self._name)
         try:
-            ws.send(protocol.encode(protocol.Hello(token=self._token, client=self._name)))
-            reply = self._decode(ws.recv(timeout=self._open_timeout))
+            ws.send(protocol.encode(handshake.hello))
+            ws.send(protocol.encode(handshake.answer(self._decode(ws.recv(timeout=self._open_timeout)))))
+            welcome = handshake.welcome(self._decode(ws.recv(timeout=self._open_timeout)))
         except (ConnectionClosed, TimeoutError) as exc:
             ws.close()
-            raise ServerError("closed", f"the server closed the connection during hello ({exc})") from None
-        if isinstance(reply, protocol.Error):
+            raise ServerError("closed", f"the server closed the connection during the handshake ({exc})") from None
+        except protocol.Refused as exc:
             ws.close()
-            raise _error(reply.code, reply.message)
-        if not isinstance(reply, protocol.Welcome):
+            raise _error(exc.code, exc.message) from None
+        except protocol.ProtocolError as exc:
             ws.close()
-            raise ServerError(ErrorCode.BAD_MESSAGE, f"the server answered hello with {reply.TYPE}")
-        self._ws, self.welcome = ws, reply
-        return reply
+            raise ServerError(exc.code, exc.message) from None
+        ws.protocol.max_size = protocol.MAX_TEXT_BYTES
+        self._ws, self.welcome = ws, welcome
+        return welcome
 
     def close(self) -> None:
         if self._ws is not None:
@@ -169,52 +179,55 @@ class Client:
         """Send one job and follow it to its end: the result, or the error the server ended it with."""
         region = self._upload_region(mask, margin, grow) if self.upload_region_only else None
         region = region or Box(0, 0, mask.shape[1], mask.shape[0])
-        job = next(self._job_ids)
         request = protocol.Decompose(
-            job=job, width=region.w, height=region.h, format=pixels.image_format(image).name,
+            job=next(self._job_ids), width=region.w, height=region.h, format=pixels.image_format(image).name,
             backend=None if backend == "auto" else backend, margin=margin, grow=grow, options=options,
         )
-        image_header, mask_header = protocol.upload_frames(request)
+        job = protocol.ClientJob(request)
+        image_header, mask_header = job.upload_headers
+        ws.protocol.max_size = max(protocol.MAX_TEXT_BYTES, job.result_max_bytes)
         ws.send(protocol.encode(request))
         ws.send(pixels.array_to_frame(image_header, np.ascontiguousarray(image[region.slices])))
         ws.send(pixels.array_to_frame(mask_header, np.ascontiguousarray(mask[region.slices])))
 
-        cancel_sent = False
-        while True:
-            if cancel is not None and not cancel_sent and cancel.is_set():
-                ws.send(protocol.encode(protocol.Cancel(job=job)))
-                cancel_sent = True
+        while not job.done:
+            if cancel is not None and cancel.is_set():
+                message = job.cancel()
+                if message is not None:
+                    ws.send(protocol.encode(message))
             try:
-                data = ws.recv(timeout=CANCEL_POLL_S if cancel is not None and not cancel_sent else None)
+                data = ws.recv(timeout=CANCEL_POLL_S if cancel is not None and not job.cancel_sent else None)
             except TimeoutError:
                 continue
-            message = self._decode(data)
-            if getattr(message, "job", None) not in (job, None):
-                continue  # a late answer about an earlier job (e.g. unknown_job for a cancel that crossed a result)
-            if isinstance(message, protocol.Progress):
-                if progress is not None:
-                    progress(message.stage, message.fraction)
-            elif isinstance(message, protocol.Cancelled):
-                return Cancelled("the decomposition was cancelled")
-            elif isinstance(message, protocol.Error) and message.job == job:
-                return _error(message.code, message.message)
-            elif isinstance(message, protocol.Error):
-                raise _error(message.code, message.message)  # about the connection: it is going
-            elif isinstance(message, protocol.Result):
-                return self._receive_result(ws, message, image, region)
-            else:
-                raise ServerError(ErrorCode.BAD_MESSAGE, f"unexpected {message.TYPE} message during a job")
+            try:
+                item = protocol.decode(data) if isinstance(data, str) else protocol.unpack_frame(data)
+                update = job.receive(item)
+            except protocol.ProtocolError as exc:
+                raise ServerError(exc.code, f"the server sent something wrong: {exc.message}") from None
+            if update is not None and progress is not None:
+                progress(update.stage, update.fraction)
+        if job.outcome == "cancelled":
+            return Cancelled("the decomposition was cancelled")
+        if job.outcome == "error":
+            assert job.error is not None
+            if job.error.job is None:
+                raise _error(job.error.code, job.error.message)  # about the connection: it is going
+            return _error(job.error.code, job.error.message)
+        assert job.result is not None
+        return self._assemble(job, image, region)
 
     @staticmethod
     def _upload_region(mask: np.ndarray, margin: Optional[int], grow: Optional[int]) -> Optional[Box]:
         """The crop the library will work on, when sending only it gives the same result; else None.
 
-        The library's region is the selection's bounds plus grow and margin; planned again on exactly that
-        crop it is the whole crop, with the same hole, so the backend sees the same input. Two checks
-        would differ on the crop (a mask that fills it; a crop under 2 px), so those send everything.
+        The library's region is the selection's bounds plus grow and margin (``crop_rect``); planned again on
+        exactly that crop it is the whole crop, with the same hole, so the backend sees the same input. Two
+        checks would differ on the crop (a mask that fills it; a crop under 2 px), so those send everything.
         """
+        canvas = (0, 0, mask.shape[1], mask.shape[0])
         try:
-            box = plan_region(mask, margin=margin, grow=DEFAULT_GROW if grow is None else grow).box
+            box = Box(*crop_rect(selection_bounds(mask).as_tuple(), canvas, margin,
+                                 DEFAULT_GROW if grow is None else grow))
         except ValueError:
             return None  # negative margin or grow: let the server say so
         if (box.w, box.h) == (mask.shape[1], mask.shape[0]) or box.w < 2 or box.h < 2:
@@ -223,22 +236,14 @@ class Client:
             return None
         return box
 
-    def _receive_result(self, ws: ClientConnection, result: protocol.Result, image: np.ndarray,
-                        region: Box) -> Decomposition:
-        headers = protocol.result_frames(result)
-        collector = FrameCollector(headers)
-        while not collector.complete:
-            data = ws.recv()
-            if isinstance(data, str):
-                raise ServerError(ErrorCode.BAD_FRAME, "the server sent a message in the middle of a result's frames")
-            try:
-                header, payload = protocol.unpack_frame(data)
-                collector.add(header, payload)
-            except protocol.ProtocolError as exc:
-                raise ServerError(exc.code, f"the server sent a bad result frame: {exc.message}") from None
+    @staticmethod
+    def _assemble(job: protocol.ClientJob, image: np.ndarray, region: Box) -> Decomposition:
+        result = job.result
+        assert result is not None
         x, y, w, h = result.box
         box = Box(region.x + x, region.y + y, w, h)  # from the uploaded crop's coordinates to the picture's
-        crops = {header.role: pixels.frame_to_array(header, collector.frames[header.role]) for header in headers}
+        crops = {header.role: pixels.frame_to_array(header, job.frames[header.role])
+                 for header in protocol.result_frames(result)}
         metadata = dict(result.metadata)
         if "box" in metadata:
             metadata["box"] = list(box.as_tuple())

@@ -1,8 +1,9 @@
-"""Serve decompositions to the Krita plugin (and layerdecomp.client) over a local websocket.
+"""Serve decompositions to the Krita plugin (and layerdecomp_server.client) over a local websocket.
 
-The backend is loaded once and kept. Clients must present the token kept in the user's config folder
-(created on first run; set LAYERDECOMP_CONFIG_DIR to use another folder). Stop with Ctrl+C or SIGTERM:
-jobs in flight are cancelled and clients are told why."""
+The backend is loaded once and kept. Clients must prove they know the token kept in the user's config
+folder (created on first run; set LAYERDECOMP_CONFIG_DIR to use another folder); a changed token file
+counts for connections made after the change. Stop with Ctrl+C or SIGTERM: jobs in flight are cancelled
+and clients are told why."""
 
 from __future__ import annotations
 
@@ -10,17 +11,30 @@ import argparse
 import logging
 import sys
 
-from .. import backends
-from .decompose import _option
+from layerdecomp import backends
+from layerdecomp.commands.decompose import _option
 
-# Kept in step with server.protocol's defaults without importing the server for --help.
-_DEFAULT_PORT = 8765
+from .protocol import DEFAULT_PORT
+
+# The one-line help `layerdecomp --help` shows; the `layerdecomp` command finds this module through the
+# `layerdecomp.commands` entry point (pyproject.toml), so the core never imports the server.
+HELP = "serve decompositions to the Krita plugin over a local websocket"
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is a number from 0 to 65535, not {text!r}")
+    return port
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; anything but loopback lets other machines in (a warning says so)")
-    p.add_argument("--port", type=int, default=_DEFAULT_PORT, help="TCP port (0: any free port, printed at start)")
+    p.add_argument("--port", type=_port, default=DEFAULT_PORT, help="TCP port (0: any free port, printed at start)")
     p.add_argument("--backend", default="auto", choices=backends.available_names(),
                    help="which method to serve; auto picks the best one that can run here")
     p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
@@ -41,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     import asyncio
     import dataclasses
 
-    from server.app import ServerConfig, serve_until_signalled
-    from server.protocol import Limits
+    from layerdecomp.config import TokenFileError, read_or_create_token, token_path
 
-    from ..config import read_or_create_token, token_path
+    from .app import ServerConfig, serve_until_signalled
+    from .protocol import Limits
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s: %(message)s")
@@ -52,9 +66,13 @@ def run(args: argparse.Namespace) -> int:
     changes = {"max_queue": args.max_queue, "max_connections": args.max_connections,
                "max_side": args.max_side, "idle_timeout_s": args.idle_timeout}
     limits = dataclasses.replace(limits, **{k: v for k, v in changes.items() if v is not None})
-    token = read_or_create_token()
+    try:
+        read_or_create_token()  # made (or checked) before the model loads; re-read while serving
+    except (TokenFileError, OSError) as exc:
+        print(f"layerdecomp: error: {exc}", file=sys.stderr)
+        return 2
     config = ServerConfig(host=args.host, port=args.port, backend=args.backend, options=dict(args.option),
-                          limits=limits, allowed_origins=tuple(args.allow_origin), token=token, jobs=args.jobs)
+                          limits=limits, allowed_origins=tuple(args.allow_origin), jobs=args.jobs)
 
     def ready(url: str) -> None:
         print(f"layerdecomp server listening on {url}", flush=True)

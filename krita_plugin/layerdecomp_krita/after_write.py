@@ -1,0 +1,109 @@
+"""What follows a result's insertion and needs Krita's event loop in between: hiding the source layer
+undoably, Krita 5.1's transparency mask, and making the Object the active layer.
+
+Krita activates a node the scripting API asked for (``setActiveNode``) only after its event loop has run,
+and it may still activate the inserted group after that. So these are steps of a small script that a
+GUI-thread timer advances (``step()``), each waiting for what Krita shows, never for a fixed time:
+
+1. Hide the source layer, where the result does not cover it (``Written.hide_source``), through Krita's
+   own "Toggle layer visibility" action on the active layer: unlike ``Node.setVisible`` it is an undo
+   step, so Ctrl+Z shows the source again. It comes after the insertion on the undo stack, so undoing it
+   first leaves the result over the source, never a blank canvas. Without a view of the document (a
+   script, batch mode) the source is hidden without an undo step.
+2. Krita 5.1 only: swap the recovered-hidden-parts layer for a transparency mask (``visibility_mask``).
+3. Activate the Object layer, until Krita reports it active on three ticks in a row.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterator, Optional
+
+from . import canvas
+
+log = logging.getLogger("layerdecomp_krita")
+
+TOGGLE_VISIBILITY = "toggle_layer_visibility"
+MAX_TICKS = 60  # at the controller's 50 ms timer: how long one step waits for Krita (about 3 s)
+STABLE_TICKS = 3
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and a.uniqueId() == b.uniqueId()
+
+
+class AfterWrite:
+    def __init__(self, krita: Any, document: Any, source_node: Any, written: canvas.Written,
+                 mask_upgrade: Optional[Any] = None) -> None:
+        self.krita, self.document, self.source_node, self.written = krita, document, source_node, written
+        self.mask_upgrade = mask_upgrade
+        self.hid_source_undoably: Optional[bool] = None  # None: nothing to hide
+        self._script = self._run()
+
+    def step(self) -> bool:
+        """One timer tick. True when everything is done (or given up)."""
+        try:
+            next(self._script)
+            return False
+        except StopIteration:
+            return True
+        except Exception:  # Krita surprised us: the result stays as written, which is a valid state
+            log.exception("the steps after writing the result failed")
+            return True
+
+    def _run(self) -> Iterator[None]:
+        if self.written.hide_source:
+            yield from self._hide_source()
+        if self.mask_upgrade is not None:
+            while not self.mask_upgrade.step():
+                yield
+        yield from self._activate(self.written.obj)
+
+    def _has_view(self) -> bool:
+        return (hasattr(self.krita, "action") and self.krita.activeWindow() is not None
+                and self.krita.activeDocument() == self.document)
+
+    def _hide_source(self) -> Iterator[None]:
+        node, doc, group = self.source_node, self.document, self.written.group
+        for _tick in range(MAX_TICKS):
+            if not canvas.contains_node(doc, node) or not node.visible():
+                return
+            if not hasattr(self.krita, "action") or self.krita.activeWindow() is None:
+                break  # no window at all: nothing to wait for
+            if not self._has_view():
+                yield  # another document's view is in front: wait for the artist to come back
+                continue
+            if not _same(doc.activeNode(), node):
+                doc.setActiveNode(node)
+                yield
+                continue
+            action = self.krita.action(TOGGLE_VISIBILITY)
+            group_visible = group.visible()
+            if action is not None:
+                action.trigger()
+            if not node.visible() and group.visible() == group_visible:
+                self.hid_source_undoably = True
+                log.info("hid the source layer (one undo step)")
+                return
+            log.warning("Krita's visibility action did not hide just the source layer; hiding it directly")
+            group.setVisible(group_visible)
+            break
+        if canvas.contains_node(doc, node) and node.visible():
+            canvas.hide_without_undo(node)
+            self.hid_source_undoably = False
+
+    def _activate(self, obj: Any) -> Iterator[None]:
+        doc = self.document
+        stable = 0
+        for _tick in range(MAX_TICKS):
+            if not canvas.contains_node(doc, obj):
+                return
+            if _same(doc.activeNode(), obj):
+                stable += 1
+                if stable >= STABLE_TICKS:
+                    return
+            else:
+                stable = 0
+                doc.setActiveNode(obj)
+            yield
+        log.info("Krita did not keep the Object layer active")

@@ -1,0 +1,155 @@
+"""Where layerdecomp keeps its per-user settings, and the server's access token.
+
+Standard library only: the installer reuses these helpers to write the token the plugin needs.
+``LAYERDECOMP_CONFIG_DIR`` overrides the folder (tests, portable installs).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import secrets
+import stat
+import sys
+from pathlib import Path
+
+CONFIG_DIR_ENV = "LAYERDECOMP_CONFIG_DIR"
+TOKEN_FILE = "token"
+# A token is a secret both sides prove they know (docs/protocol.md); a short one could be guessed from
+# one overheard proof. The server makes 43 characters (32 random bytes).
+MIN_TOKEN_CHARS = 16
+MAX_TOKEN_CHARS = 1024
+
+log = logging.getLogger("layerdecomp.config")
+
+
+def config_dir() -> Path:
+    """The per-user configuration folder (not created here)."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    if sys.platform == "win32":
+        base = os.environ.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+        return Path(base) / "layerdecomp"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "layerdecomp"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "layerdecomp"
+
+
+def token_path() -> Path:
+    return config_dir() / TOKEN_FILE
+
+
+class TokenFileError(ValueError):
+    """A token file that must not be used as it is; the message says what to do."""
+
+
+def read_token(path: Path | None = None) -> str:
+    """The token in ``path`` (default: ``token_path()``): the file's text without surrounding whitespace.
+
+    FileNotFoundError when there is none yet. ``TokenFileError`` when the file is a symbolic link, not a
+    regular file, someone else's, empty or shorter than ``MIN_TOKEN_CHARS``. A file that others may read
+    (POSIX) is made user-only again, with a warning: whoever read it may know the token, so the warning
+    says how to make a new one.
+    """
+    path = Path(path) if path is not None else token_path()
+    if path.is_symlink():  # (O_NOFOLLOW below closes the race where the platform has it)
+        raise _symlink_error(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _symlink_error(path) from None
+        raise
+    with os.fdopen(fd, "r", encoding="utf-8") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise TokenFileError(f"the token file {path} is not a regular file: remove it and start the server "
+                                 "to make a new one")
+        if os.name == "posix":
+            if info.st_uid != os.getuid():
+                raise TokenFileError(f"the token file {path} belongs to another user: remove it and start the "
+                                     "server to make a new one")
+            if stat.S_IMODE(info.st_mode) & 0o077:
+                os.fchmod(fd, 0o600)
+                log.warning("the token file %s could be read by other users; it is user-only again, but "
+                            "whoever read it may know the token: delete the file and restart the server for "
+                            "a new one", path)
+        token = f.read(MAX_TOKEN_CHARS + 1).strip()
+    if not token:
+        raise TokenFileError(f"the token file {path} is empty: delete it and start the server to make a new one")
+    if len(token) < MIN_TOKEN_CHARS or len(token) > MAX_TOKEN_CHARS:
+        raise TokenFileError(f"the token in {path} has {len(token)} characters; it must have "
+                             f"{MIN_TOKEN_CHARS} to {MAX_TOKEN_CHARS}: delete the file and start the server to "
+                             "make a new one")
+    return token
+
+
+def _symlink_error(path: Path) -> TokenFileError:
+    return TokenFileError(f"the token file {path} is a symbolic link, which layerdecomp does not follow: "
+                          "replace it with the file itself")
+
+
+def make_config_dir(folder: Path | None = None) -> Path:
+    """The config folder, created user-only (0700); an existing one others can enter is tightened, with a
+    warning (POSIX)."""
+    folder = Path(folder) if folder is not None else config_dir()
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if os.name == "posix":
+        info = folder.stat()
+        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+            os.chmod(folder, 0o700)
+            log.warning("the layerdecomp config folder %s was open to other users; it is user-only again", folder)
+    return folder
+
+
+def read_or_create_token(path: Path | None = None) -> str:
+    """The server's token, created on first use as a random string in a file only this user can read
+    (in a folder only this user can enter)."""
+    path = Path(path) if path is not None else token_path()
+    make_config_dir(path.parent)
+    token = secrets.token_urlsafe(32)
+    try:
+        # O_EXCL: two processes starting at once must not both write a token (one would win silently);
+        # O_NOFOLLOW: never write through a link someone planted.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    except FileExistsError:
+        return read_token(path)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(token + "\n")
+    return token
+
+
+class TokenWatcher:
+    """The server's token, read again whenever its file changes: a new token is asked of connections
+    that start after the change (connections already authenticated stay). A changed file that cannot
+    be used (missing, a link, too short, ...) leaves the last good token in force, with a warning."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path is not None else token_path()
+        self._token = read_or_create_token(self.path)
+        self._stamp = self._read_stamp()
+
+    def _read_stamp(self) -> tuple | None:
+        try:
+            info = os.stat(self.path, follow_symlinks=False)
+        except OSError:
+            return None
+        return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_mode)
+
+    def __call__(self) -> str:
+        stamp = self._read_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                token = read_token(self.path)
+            except (OSError, ValueError) as exc:
+                log.warning("the token file changed but cannot be used (%s); the previous token stays in force",
+                            exc)
+            else:
+                if token != self._token:
+                    log.warning("the token file changed: new connections must use the new token")
+                self._token = token
+        return self._token

@@ -1,0 +1,114 @@
+/**
+ * One "Decompose Selection" from trigger to result: read, send, follow, write.
+ *
+ * Host-free: Photoshop comes in through `host` (document.js over the `photoshop` module), the panel
+ * through `ui`, the network through `runJob` (client.js) and a WebSocket class, so the whole flow runs
+ * in Node against a fake `photoshop` module and the real server. Photoshop is only held modal for the
+ * short read and the one write; while the server works the panel stays responsive, and Cancel ends
+ * the job for the artist at once (whatever the server still sends is dropped). The document is only
+ * touched once a complete result is in hand.
+ */
+"use strict";
+
+const M = require("./messages.js");
+/** @typedef {InstanceType<typeof M.UserError>} UserError */
+const { CancelToken, runJob } = require("./client.js");
+
+/** @type {Record<string, string>} */
+const STAGES = {
+  region: "Preparing…",
+  load: "Loading the model…",
+  alpha: "Finding the object's edge…",
+  matting: "Finding the object's edge…",
+  fill: "Painting the background behind the object…",
+  step: "Generating…",
+  layering: "Assembling the layers…",
+};
+
+/**
+ * @typedef {{showProgress(text: string, onCancel: () => void): void, updateProgress(text: string, fraction: number | null): void,
+ *   closeProgress(): void, notify(level: "info" | "warning" | "error", text: string): void}} UI
+ * @typedef {{url: string, margin: number, backend: string, options?: Record<string, any>}} Settings
+ */
+
+class Controller {
+  /**
+   * @param {{host: {readSource(margin: number | null): Promise<any>, writeResult(source: any, result: any): Promise<string>},
+   *   ui: UI, loadSettings(): Settings, readToken(): Promise<string>, WebSocket: any, runJob?: typeof runJob}} parts
+   */
+  constructor(parts) {
+    this.host = parts.host;
+    this.ui = parts.ui;
+    this.loadSettings = parts.loadSettings;
+    this.readToken = parts.readToken;
+    this.WebSocket = parts.WebSocket;
+    this.runJob = parts.runJob || runJob;
+    /** @type {{cancel: CancelToken, writing: boolean} | null} */
+    this.job = null;
+    /** @type {Array<[string, string, string]>} (level, code, text) of every message shown */
+    this.messages = [];
+  }
+
+  /** The command and the panel's button. Resolves when the job is over (however it ended). */
+  async trigger() {
+    if (this.job) {
+      this.tell("warning", M.busy());
+      return;
+    }
+    const job = { cancel: new CancelToken(), writing: false };
+    this.job = job;
+    try {
+      const settings = this.loadSettings();
+      const source = await this.host.readSource(settings.margin >= 0 ? settings.margin : null);
+      const token = await this.readToken();
+      this.ui.showProgress("Decomposing the selection…", () => this.cancel());
+      const request = { width: source.crop.w, height: source.crop.h, image: source.image, mask: source.mask,
+        margin: source.margin, grow: source.grow };
+      const server = { url: settings.url, token, backend: settings.backend, options: settings.options };
+      const result = await this.runJob(server, request, job.cancel, (kind, payload) => this.onReport(job, kind, payload),
+        this.WebSocket);
+      if (this.job !== job) return; // cancelled meanwhile: the result is dropped
+      this.ui.closeProgress();
+      job.writing = true; // too late to cancel: the write is one step that either happens or not
+      const group = await this.host.writeResult(source, result);
+      this.end(job, "info", new M.UserError("done", M.done(source.layerName, group)));
+    } catch (err) {
+      if (this.job !== job) return; // already ended (cancelled); the late failure is moot
+      const error = err instanceof M.UserError ? err
+        : M.writeFailed(`something went wrong: ${/** @type {Error} */ (err).message || err}`);
+      this.end(job, error.code === "cancelled" ? "info" : "error", error);
+    }
+  }
+
+  /** The panel's Cancel: the document stays as it is, whatever the server does next. */
+  cancel() {
+    const job = this.job;
+    if (!job || job.writing) return;
+    job.cancel.cancel();
+    this.end(job, "info", M.cancelled());
+  }
+
+  /** @param {any} job @param {string} kind @param {any} payload */
+  onReport(job, kind, payload) {
+    if (this.job !== job) return;
+    if (kind === "status") this.ui.updateProgress(payload, null);
+    else this.ui.updateProgress(STAGES[payload.stage] || `${payload.stage[0].toUpperCase()}${payload.stage.slice(1)}…`,
+      payload.fraction);
+  }
+
+  /** @param {any} job @param {"info" | "warning" | "error"} level @param {UserError} outcome */
+  end(job, level, outcome) {
+    if (this.job !== job) return;
+    this.job = null;
+    this.ui.closeProgress();
+    this.tell(level, outcome);
+  }
+
+  /** @param {"info" | "warning" | "error"} level @param {UserError} error */
+  tell(level, error) {
+    this.messages.push([level, error.code, error.message]);
+    this.ui.notify(level, error.message);
+  }
+}
+
+module.exports = { Controller, STAGES };

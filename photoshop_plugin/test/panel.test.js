@@ -1,0 +1,295 @@
+// The panel's logic end to end: the controller with the real host layer (document.js) over a fake
+// `photoshop` module, talking to the real `layerdecomp serve` on loopback (started here). The layers it
+// writes equal layerdecomp.decompose's, the composite is unchanged, one history state is added; and
+// every failure leaves the document exactly as it was.
+"use strict";
+const test = require("node:test");
+const { before, after } = require("node:test");
+const assert = require("node:assert/strict");
+const fsp = require("node:fs/promises");
+const fs = require("node:fs");
+const { WebSocket } = require("ws");
+
+const { Photoshop } = require("./fake_photoshop.js");
+const { makeHome, removeHomes, startServer, expectedLayers } = require("./server.js");
+const { Controller } = require("../src/controller.js");
+const { createHost, HISTORY_NAME } = require("../src/document.js");
+const { tokenReader } = require("../src/token.js");
+
+const W = 96, H = 80;
+
+/** A picture: a soft gradient with a textured red disc; the selection covers the disc with a soft edge. */
+function picture() {
+  const image = new Uint8Array(W * H * 4);
+  const mask = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      const d = Math.hypot(x - 40, y - 38);
+      const inDisc = d < 14;
+      image.set(inDisc ? [200 + (x % 5) * 8, 30 + (y % 7) * 4, 40, 255] : [60 + x, 90 + y, 150 + ((x * y) % 40), 255], i * 4);
+      mask[i] = d < 15 ? 255 : d < 17 ? Math.round(255 * (17 - d) / 2) : 0;
+    }
+  }
+  return { image, mask };
+}
+
+/** A panel over one document: the fake Photoshop, the controller and what its UI showed. */
+function panel({ url, home, depth = 8, settings = {} }) {
+  const ps = new Photoshop();
+  const doc = ps.createDocument({ width: W, height: H, depth });
+  const { image, mask } = picture();
+  doc.addPixelLayer("Background", new Uint8Array(W * H * 4).fill(255), { background: true });
+  const source = doc.addPixelLayer("Photo", image);
+  doc.select(mask);
+  const shown = { progress: /** @type {any[]} */ ([]), notes: /** @type {any[]} */ ([]), open: false };
+  /** @type {((fraction: number) => void) | null} */
+  let onFirstProgress = null;
+  const ui = {
+    showProgress(/** @type {string} */ text) { shown.open = true; shown.progress.push([text, null]); },
+    updateProgress(/** @type {string} */ text, /** @type {number | null} */ fraction) {
+      shown.progress.push([text, fraction]);
+      if (fraction !== null && onFirstProgress) { const f = onFirstProgress; onFirstProgress = null; f(fraction); }
+    },
+    closeProgress() { shown.open = false; },
+    notify(/** @type {string} */ level, /** @type {string} */ text) { shown.notes.push([level, text]); },
+  };
+  const current = { url, margin: -1, backend: "", tokenFile: "", token: "", ...settings };
+  const controller = new Controller({
+    host: createHost(ps.module), ui, WebSocket,
+    loadSettings: () => current,
+    readToken: tokenReader({ fs: fsp, os: { platform: () => "darwin", homedir: () => home.home } }, () => current),
+  });
+  return {
+    ps, doc, source, image, mask, shown, controller, settings: current,
+    /** @param {(fraction: number) => void} f */
+    atFirstProgress(f) { onFirstProgress = f; },
+  };
+}
+
+const home = makeHome();
+/** @type {Awaited<ReturnType<typeof startServer>>} */
+let server;
+
+before(async () => { server = await startServer(home); });
+after(async () => {
+  await server.stop();
+  removeHomes();
+});
+
+for (const depth of /** @type {const} */ ([8, 16])) {
+  test(`${depth}-bit: the layers equal layerdecomp.decompose's, the composite is unchanged, one history state`, async () => {
+    const p = panel({ url: server.url, home, depth });
+    const before = p.doc.describe();
+    const composite = p.doc.composite();
+    await p.controller.trigger();
+
+    assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "done"]]);
+    assert.equal(p.shown.open, false);
+    assert.ok(p.shown.progress.some(([, fraction]) => fraction !== null), "progress was shown");
+    // One history state, and the tree: the group above the source, Object over Background, the source hidden.
+    assert.deepEqual(p.doc.historyStates, [...before.history, HISTORY_NAME]);
+    const tree = p.doc.layers.map((l) => [l.name, l.kind, l.visible, (l.layers || []).map((c) => [c.name, c.visible])]);
+    assert.deepEqual(tree, [
+      ["Photo (decomposed)", "group", true, [["Object", true], ["Background", true]]],
+      ["Photo", "pixel", false, []],
+      ["Background", "pixel", true, []],
+    ]);
+    assert.equal(p.doc.layers[1], p.source);
+    assert.deepEqual(p.doc.describe().layers[1].pixels, before.layers[0].pixels, "the source's pixels are untouched");
+
+    const expected = expectedLayers(p.image, p.mask, W, H);
+    const [object, background] = /** @type {any[]} */ (p.doc.layers[0].layers);
+    assert.ok(Buffer.from(p.doc.pixels8(object)).equals(Buffer.from(expected.foreground)), "Object = the library's foreground");
+    assert.ok(Buffer.from(p.doc.pixels8(background)).equals(Buffer.from(expected.background)), "Background = the library's background");
+    if (expected.visibility.some((v, i) => v === 0 && expected.foreground[i * 4 + 3] !== 0)) {
+      assert.ok(Buffer.from(p.doc.mask8(object)).equals(Buffer.from(expected.visibility)));
+    } else {
+      assert.equal(object.mask, null, "no hidden parts, no layer mask");
+    }
+    // The picture looks the same (within one level of rounding on soft edges).
+    const after = p.doc.composite();
+    let worst = 0;
+    for (let i = 0; i < after.length; i++) worst = Math.max(worst, Math.abs(after[i] - composite[i]));
+    assert.ok(worst <= 1, `the composite moved by ${worst} levels`);
+    assert.deepEqual(p.ps.modalCommands, ["Reading the selection", HISTORY_NAME]);
+  });
+}
+
+/** @param {ReturnType<typeof panel>} p @param {any} before */
+function assertUntouched(p, before) {
+  assert.deepEqual(p.doc.describe(), before, "the document is exactly as it was");
+  assert.equal(p.shown.open, false, "no progress left open");
+  assert.equal(p.controller.job, null, "the panel is ready for the next job");
+  assert.ok(p.controller.messages[0][2].includes("not changed") || p.controller.messages[0][1] === "document_gone");
+}
+
+test("server down: a plain message, the document untouched", async () => {
+  const down = await startServer(makeHome());
+  const url = down.url;
+  await down.stop();
+  const p = panel({ url, home });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "unreachable"]]);
+  assertUntouched(p, before);
+  assert.deepEqual(p.ps.modalCommands, ["Reading the selection"]);
+});
+
+test("an error reply (a backend the server lacks): its message, the document untouched", async () => {
+  const p = panel({ url: server.url, home, settings: { backend: "no-such-backend" } });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "backend_unavailable"]]);
+  assertUntouched(p, before);
+});
+
+test("a wrong token: the server cannot prove it knows it, so nothing is sent; the panel says what to do", async () => {
+  const p = panel({ url: server.url, home, settings: { token: "not-the-token" } });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "server_unverified"]]);
+  assert.match(p.controller.messages[0][2], /token/);
+  assertUntouched(p, before);
+});
+
+test("no token file: the panel says where it looked", async () => {
+  const p = panel({ url: server.url, home: makeHome(), settings: {} });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "no_token"]]);
+  assert.match(p.controller.messages[0][2], /Library\/Application Support\/layerdecomp\/token/);
+  assertUntouched(p, before);
+});
+
+test("Cancel while the server works: cancelled at once, the document untouched, the server still serves", async () => {
+  const p = panel({ url: server.url, home });
+  const before = p.doc.describe();
+  p.atFirstProgress(() => p.controller.cancel());
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "cancelled"]]);
+  assertUntouched(p, before);
+  // The next job on the same server goes through.
+  const again = panel({ url: server.url, home });
+  await again.controller.trigger();
+  assert.deepEqual(again.controller.messages.map(([, code]) => code), ["done"]);
+});
+
+test("the server killed mid-job: a plain message, the document untouched", async () => {
+  const doomed = await startServer(home);
+  const p = panel({ url: doomed.url, home });
+  const before = p.doc.describe();
+  p.atFirstProgress(() => doomed.process.kill("SIGKILL"));
+  await p.controller.trigger();
+  await doomed.stop();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "server_lost"]]);
+  assertUntouched(p, before);
+});
+
+test("the layer painted on while the server works: nothing is added", async () => {
+  const p = panel({ url: server.url, home });
+  /** @type {any} */
+  let painted = null;
+  p.atFirstProgress(() => {
+    p.source.pixels[(40 * W + 40) * 4] ^= 0xff; // as a brush stroke would, with its own history state
+    p.doc.historyStates.push("Brush Tool");
+    painted = p.doc.describe();
+  });
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "layer_changed"]]);
+  assert.ok(painted);
+  assertUntouched(p, painted);
+});
+
+test("the document closed while the server works: nothing is added", async () => {
+  const p = panel({ url: server.url, home });
+  p.atFirstProgress(() => p.ps.closeDocument(p.doc));
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "document_gone"]]);
+});
+
+test("a second trigger while a job runs is refused; the first goes on", async () => {
+  const p = panel({ url: server.url, home });
+  const first = p.controller.trigger();
+  await p.controller.trigger();
+  await first;
+  assert.deepEqual(p.controller.messages.map(([, code]) => code), ["busy", "done"]);
+});
+
+test("what cannot be decomposed is refused before anything is sent", async () => {
+  const cases = [
+    ["no_selection", (/** @type {any} */ p) => p.doc.select(null)],
+    ["whole_image", (/** @type {any} */ p) => p.doc.select(new Uint8Array(W * H).fill(255))],
+    ["no_layer", (/** @type {any} */ p) => { p.doc.active = []; }],
+    ["not_pixel_layer", (/** @type {any} */ p) => { p.source.kind = "text"; }],
+    ["unsupported_color", (/** @type {any} */ p) => { p.doc.mode = "CMYKColorMode"; }],
+    ["no_document", (/** @type {any} */ p) => p.ps.closeDocument(p.doc)],
+  ];
+  for (const [code, spoil] of cases) {
+    const p = panel({ url: "ws://127.0.0.1:1", home });
+    /** @type {any} */ (spoil)(p);
+    const before = p.doc.describe();
+    await p.controller.trigger();
+    assert.deepEqual(p.controller.messages.map(([level, c]) => [level, c]), [["error", code]], String(code));
+    assert.deepEqual(p.doc.describe(), before);
+  }
+});
+
+test("the server's Origin policy: no Origin (UXP, native clients) is admitted; any Origin is refused", async () => {
+  /** @param {string | undefined} origin @returns {Promise<string>} */
+  const handshake = (origin) => new Promise((resolve) => {
+    const ws = new WebSocket(server.url, origin === undefined ? {} : { origin });
+    ws.on("open", () => { ws.close(); resolve("open"); });
+    ws.on("unexpected-response", (_req, res) => { resolve(String(res.statusCode)); ws.terminate(); });
+    ws.on("error", (err) => resolve(err.message));
+  });
+  assert.equal(await handshake(undefined), "open");
+  for (const origin of ["null", "file://", "http://localhost:3000", "http://127.0.0.1:8765", "https://evil.example"]) {
+    assert.equal(await handshake(origin), "403", origin);
+  }
+});
+
+test("a squatter on the server's port learns neither the token nor the picture", async () => {
+  const { WebSocketServer } = require("ws");
+  const squatter = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((resolve) => squatter.on("listening", resolve));
+  /** @type {Array<string | Buffer>} */
+  const heard = [];
+  squatter.on("connection", (socket) => {
+    socket.on("message", (data, isBinary) => {
+      heard.push(isBinary ? Buffer.from(/** @type {Buffer} */ (data)) : data.toString());
+      // Answer as a server would, but with a proof it cannot make without the token.
+      socket.send(JSON.stringify({ type: "challenge", nonce: "ab".repeat(32), proof: "cd".repeat(32), protocol: 2 }));
+    });
+  });
+  const address = /** @type {import("node:net").AddressInfo} */ (squatter.address());
+  const p = panel({ url: `ws://127.0.0.1:${address.port}`, home });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  await new Promise((resolve) => squatter.close(resolve));
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "server_unverified"]]);
+  assertUntouched(p, before);
+  assert.equal(heard.length, 1, "only the hello");
+  const hello = JSON.parse(String(heard[0]));
+  assert.deepEqual(Object.keys(hello).sort(), ["client", "nonce", "protocol", "type"]);
+  assert.ok(!String(heard[0]).includes(fs.readFileSync(home.tokenFile, "utf8").trim()));
+});
+
+test("the token never travels: every text the panel sends is a hello, an auth, a decompose", async () => {
+  /** @type {string[]} */
+  const sent = [];
+  class SpyingWebSocket extends WebSocket {
+    /** @param {any} data */
+    send(data) {
+      if (typeof data === "string") sent.push(data);
+      super.send(data);
+    }
+  }
+  const p = panel({ url: server.url, home });
+  /** @type {any} */ (p.controller).WebSocket = SpyingWebSocket;
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([, code]) => code), ["done"]);
+  assert.deepEqual(sent.map((text) => JSON.parse(text).type), ["hello", "auth", "decompose"]);
+  const token = fs.readFileSync(home.tokenFile, "utf8").trim();
+  assert.ok(sent.every((text) => !text.includes(token)));
+});

@@ -1,0 +1,155 @@
+// protocol.js against the golden vectors the Python reference writes (tests/golden/protocol_vectors.json):
+// every message and frame encodes and decodes here exactly as it does in server/protocol.py.
+"use strict";
+const test = require("node:test");
+const assert = require("node:assert/strict");
+const fs = require("node:fs");
+const path = require("node:path");
+const P = require("../src/protocol.js");
+require("./server.js"); // Web Crypto on Node 18 too
+
+const VECTORS = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "tests", "golden", "protocol_vectors.json"), "utf8"));
+const hex = (/** @type {Uint8Array} */ bytes) => Buffer.from(bytes).toString("hex");
+const fromHex = (/** @type {string} */ text) => new Uint8Array(Buffer.from(text, "hex"));
+
+test("constants match the reference", () => {
+  assert.equal(P.PROTOCOL_VERSION, VECTORS.protocol_version);
+  assert.equal(P.HEADER_SIZE, VECTORS.header_size);
+  assert.deepEqual({ ...P.DEFAULT_LIMITS }, VECTORS.limits);
+});
+
+for (const vector of VECTORS.messages) {
+  test(`message: ${vector.name}`, () => {
+    const decoded = P.decode(vector.text);
+    assert.deepEqual(decoded, vector.fields);
+    if (vector.sender === "client") {
+      assert.equal(P.encode(decoded), vector.text); // what this side writes: Python's bytes exactly
+    } else {
+      assert.deepEqual(JSON.parse(P.encode(decoded)), vector.fields); // what it reads: the same values
+    }
+  });
+}
+
+test("every message type has a vector", () => {
+  const types = new Set(VECTORS.messages.map((/** @type {any} */ v) => v.fields.type));
+  assert.deepEqual([...types].sort(), ["auth", "cancel", "cancelled", "challenge", "decompose", "error", "hello", "progress", "result", "welcome"]);
+});
+
+test("encode fills in the reference's defaults in the reference's order", () => {
+  const hello = VECTORS.messages.find((/** @type {any} */ v) => v.name === "hello");
+  assert.equal(P.encode({ type: "hello", nonce: hello.fields.nonce, client: hello.fields.client }), hello.text);
+  const defaults = VECTORS.messages.find((/** @type {any} */ v) => v.name === "decompose, defaults");
+  assert.equal(P.encode({ type: "decompose", job: 1, width: 640, height: 480 }), defaults.text);
+});
+
+for (const vector of VECTORS.invalid_messages) {
+  test(`refused message: ${vector.name}`, () => {
+    assert.throws(() => P.decode(vector.text), (/** @type {any} */ err) => {
+      assert.ok(err instanceof P.ProtocolError);
+      assert.deepEqual([err.code, err.job], [vector.code, vector.job]);
+      return true;
+    });
+  });
+}
+
+for (const vector of VECTORS.frames) {
+  test(`frame: ${vector.name}`, () => {
+    const frame = P.packFrame(vector.header, fromHex(vector.pixels));
+    assert.equal(hex(frame), vector.frame);
+    const { header, pixels } = P.unpackFrame(fromHex(vector.frame));
+    assert.deepEqual(header, vector.header);
+    assert.equal(hex(pixels), vector.pixels);
+    // An ArrayBuffer (what a websocket delivers) unpacks the same.
+    assert.deepEqual(P.unpackFrame(fromHex(vector.frame).buffer).header, vector.header);
+  });
+}
+
+for (const vector of VECTORS.invalid_frames) {
+  test(`refused frame: ${vector.name}`, () => {
+    assert.throws(() => P.unpackFrame(fromHex(vector.frame)), (/** @type {any} */ err) => {
+      assert.ok(err instanceof P.ProtocolError);
+      assert.deepEqual([err.code, err.job], [vector.code, vector.job]);
+      return true;
+    });
+  });
+}
+
+test("the frames expected after decompose and result", () => {
+  const expected = VECTORS.expected_frames;
+  const strip = (/** @type {any[]} */ list) => list.map(({ header, ...rest }) => rest);
+  const upload = P.uploadFrames(P.decode(expected.decompose));
+  assert.deepEqual(upload, strip(expected.upload));
+  assert.deepEqual(upload.map((h) => hex(P.packHeader(h))), expected.upload.map((/** @type {any} */ h) => h.header));
+  const download = P.resultFrames(P.decode(expected.result));
+  assert.deepEqual(download, strip(expected.download));
+  assert.deepEqual(download.map((h) => hex(P.packHeader(h))), expected.download.map((/** @type {any} */ h) => h.header));
+});
+
+test("FrameCollector takes the expected frames in order and refuses others", () => {
+  const result = P.decode(VECTORS.expected_frames.result);
+  const frames = P.resultFrames(result);
+  const collector = new P.FrameCollector(frames);
+  const pixels = (/** @type {any} */ h) => new Uint8Array(P.payloadSize(h));
+  assert.throws(() => collector.add(frames[1], pixels(frames[1])), { code: "bad_frame" });
+  assert.equal(collector.add(frames[0], pixels(frames[0])), false);
+  assert.equal(collector.add(frames[1], pixels(frames[1])), false);
+  assert.equal(collector.add(frames[2], pixels(frames[2])), true);
+  assert.throws(() => collector.add(frames[2], pixels(frames[2])), { code: "bad_frame" });
+});
+
+test("checkSize refuses what the limits refuse", () => {
+  const limits = { ...P.DEFAULT_LIMITS, max_side: 100, max_pixels: 50 * 50 };
+  P.checkSize(limits, 50, 50);
+  assert.throws(() => P.checkSize(limits, 101, 1, 4), { code: "too_large", job: 4 });
+  assert.throws(() => P.checkSize(limits, 51, 50), { code: "too_large" });
+});
+
+for (const vector of VECTORS.handshakes || []) {
+  test(`handshake: ${vector.name}`, () => {
+    const { token, client_nonce: clientNonce, server_nonce: serverNonce } = vector;
+    assert.equal(P.proof(token, "server", clientNonce, serverNonce), vector.server_proof);
+    assert.equal(P.proof(token, "client", clientNonce, serverNonce), vector.client_proof);
+    const handshake = new P.ClientHandshake(token, "layerdecomp-photoshop/0.1", clientNonce);
+    assert.equal(P.encode(handshake.hello), vector.hello);
+    assert.equal(P.encode(handshake.answer(P.decode(vector.challenge))), vector.auth);
+  });
+}
+
+test("handshake: a server that cannot prove the token gets nothing; an error reply is Refused", () => {
+  const vector = VECTORS.handshakes[0];
+  const handshake = new P.ClientHandshake("another token", "x", vector.client_nonce);
+  assert.throws(() => handshake.answer(P.decode(vector.challenge)), { code: "server_unverified" });
+  assert.throws(() => handshake.welcome({ type: "welcome" }), { code: "bad_message" });
+  const refused = new P.ClientHandshake("t", "x", vector.client_nonce);
+  assert.throws(() => refused.answer({ type: "error", code: "busy", message: "full", job: null }),
+    (/** @type {any} */ err) => err instanceof P.Refused && err.code === "busy");
+  // Fresh nonces: 64 lowercase hex digits, never the same twice.
+  const a = P.newNonce(), b = P.newNonce();
+  assert.match(a, /^[0-9a-f]{64}$/);
+  assert.notEqual(a, b);
+});
+
+for (const vector of VECTORS.client_jobs || []) {
+  test(`client job: ${vector.name}`, () => {
+    const job = new P.ClientJob(P.decode(vector.request));
+    for (const step of vector.steps) {
+      let got;
+      try {
+        if ("cancel" in step) got = job.cancel();
+        else got = job.receive("text" in step ? P.decode(step.text) : P.unpackFrame(fromHex(step.frame)));
+      } catch (err) {
+        assert.ok(err instanceof P.ProtocolError, String(err));
+        assert.equal(/** @type {any} */ (err).code, step.raises);
+        break;
+      }
+      assert.equal(step.raises, undefined, "the reference raised here");
+      assert.equal(got ? P.encode(got) : null, step.returns);
+    }
+    assert.equal(job.outcome, vector.outcome);
+    assert.equal(job.error ? P.encode(job.error) : null, vector.error);
+    if (vector.outcome === "result") {
+      assert.equal(P.encode(/** @type {any} */ (job.result)), vector.result);
+      assert.deepEqual(Object.fromEntries(Object.entries(job.frames).map(([role, pixels]) => [role, hex(pixels)])), vector.frames);
+    }
+  });
+}

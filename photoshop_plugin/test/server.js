@@ -1,0 +1,78 @@
+// The real `layerdecomp serve` on loopback for the tests: an ephemeral port, a temporary config folder
+// (so a fresh token file), the classical backend. Python: $LAYERDECOMP_PYTHON, else python3.
+"use strict";
+const { spawn, spawnSync } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+
+const REPO = path.resolve(__dirname, "..", "..");
+// Node 18 has Web Crypto only as require("crypto").webcrypto (UXP and Node 20 have the global).
+if (!globalThis.crypto) /** @type {any} */ (globalThis).crypto = require("node:crypto").webcrypto;
+const PYTHON = process.env.LAYERDECOMP_PYTHON || "python3";
+
+/** @type {string[]} */
+const homes = [];
+
+/** A temporary home whose macOS-style config folder the server keeps its token in (removeHomes() removes it). */
+function makeHome() {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "ldps-"));
+  homes.push(home);
+  const configDir = path.join(home, "Library", "Application Support", "layerdecomp");
+  return { home, configDir, tokenFile: path.join(configDir, "token") };
+}
+
+/**
+ * Start a server; resolves once it listens.
+ * @param {{configDir: string}} where @param {string[]} [extra] more `serve` arguments
+ * @returns {Promise<{url: string, process: import("node:child_process").ChildProcess, output: () => string, stop: () => Promise<void>}>}
+ */
+function startServer(where, extra = []) {
+  const child = spawn(PYTHON, ["-m", "layerdecomp", "serve", "--port", "0", "--backend", "classical", ...extra], {
+    cwd: REPO, env: { ...process.env, LAYERDECOMP_CONFIG_DIR: where.configDir }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise((resolve) => child.on("exit", resolve));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill("SIGKILL"); reject(new Error(`the server did not start:\n${output}`)); }, 60000);
+    const onData = (/** @type {Buffer} */ chunk) => {
+      output += chunk.toString();
+      const match = /listening on (ws:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve({
+          url: match[1], process: child, output: () => output,
+          stop: async () => { if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM"); await exited; },
+        });
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => { clearTimeout(timer); reject(new Error(`the server exited (${code}):\n${output}`)); });
+  });
+}
+
+/**
+ * `layerdecomp.decompose` on the whole canvas, through expected_layers.py.
+ * @param {Uint8Array} image RGBA8 @param {Uint8Array} mask A8 @param {number} width @param {number} height
+ */
+function expectedLayers(image, mask, width, height) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ldps-expected-"));
+  try {
+    fs.writeFileSync(path.join(dir, "image.raw"), image);
+    fs.writeFileSync(path.join(dir, "mask.raw"), mask);
+    const run = spawnSync(PYTHON, [path.join(__dirname, "expected_layers.py"), dir, String(width), String(height)],
+      { cwd: REPO, encoding: "utf8" });
+    if (run.status !== 0) throw new Error(`expected_layers.py failed:\n${run.stdout}${run.stderr}`);
+    const read = (/** @type {string} */ name) => new Uint8Array(fs.readFileSync(path.join(dir, `${name}.raw`)));
+    return { foreground: read("foreground"), background: read("background"), visibility: read("visibility") };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function removeHomes() {
+  for (const home of homes.splice(0)) fs.rmSync(home, { recursive: true, force: true });
+}
+
+module.exports = { REPO, PYTHON, makeHome, removeHomes, startServer, expectedLayers };

@@ -1,0 +1,9 @@
+// The small part of UXP's own `uxp` module that main.js uses (no published types cover it).
+declare module "uxp" {
+  export const entrypoints: {
+    setup(definition: {
+      panels?: Record<string, { create?(root: HTMLElement): void; show?(root: HTMLElement): void; hide?(): void }>;
+      commands?: Record<string, () => void | Promise<void>>;
+    }): void;
+  };
+}

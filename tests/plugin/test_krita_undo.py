@@ -1,0 +1,133 @@
+"""Undo an artist can trust, in Krita's real GUI (under Xvfb): after Decompose Selection, Edit › Undo goes
+back to the picture and layers as they were, one step at a time, and no step on the way shows another
+picture; Redo brings the result back. Also Esc and the close button on the progress dialog, a transparent
+layer, a hidden layer, and the Object as the active layer after 20 runs in one session.
+
+The network job is replaced by the library's own result (the real server path is test_krita_gui's); the
+test-only driver plugin (gui_driver/, its undo_script module) performs the steps and reports."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+
+import layerdecomp
+from layerdecomp.io import load_image, load_mask
+
+from .conftest import REPO
+from .test_krita_gui import krita_profile, run_krita_session
+
+
+def _files(tmp_path, name, rgba, mask, with_result=True, result=None):
+    """The case's layer (BGRA), selection and the library's result for it (or ``result``), as raw files."""
+    files = {"mask": tmp_path / f"{name}_mask.raw"}
+    files["mask"].write_bytes(mask.tobytes())
+    files["layer"] = tmp_path / f"{name}_layer.raw"
+    files["layer"].write_bytes(np.ascontiguousarray(rgba[..., [2, 1, 0, 3]]).tobytes())
+    if with_result:
+        result = result or layerdecomp.decompose(rgba, mask, backend="classical")
+        for role, data in (("fg", result.foreground[..., [2, 1, 0, 3]]), ("bg", result.background[..., [2, 1, 0, 3]]),
+                           ("vis", result.visibility)):
+            files[role] = tmp_path / f"{name}_{role}.raw"
+            files[role].write_bytes(np.ascontiguousarray(data).tobytes())
+    return {k: str(v) for k, v in files.items()}
+
+
+def _soft_disc(h=48, w=64):
+    """A red disc with a soft (anti-aliased) edge on a transparent layer: a painter's layer."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    r = np.hypot(yy - 24, xx - 30)
+    alpha = np.clip((12.0 - r) * 64, 0, 255).astype(np.uint8)
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = 220, 40, 30, alpha
+    mask = (r < 15).astype(np.uint8) * 255
+    return rgba, mask
+
+
+def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
+    out = tmp_path / "out"
+    out.mkdir()
+    env = krita_profile(tmp_path)
+
+    photo = REPO / "examples" / "coffee.jpg"
+    rgb = load_image(photo)
+    mask = load_mask(REPO / "examples" / "coffee_mask.png")
+    h, w = mask.shape
+    opaque = _files(tmp_path, "opaque", np.dstack([rgb, np.full((h, w), 255, np.uint8)]), mask)
+    opaque.update(file=str(photo), size=[w, h])
+    del opaque["layer"]  # the photo itself is the layer
+    disc, disc_mask = _soft_disc()
+    # The disc is all object, the background empty: a result that composites exactly to the layer (the undo
+    # steps are what is tested here, not the library's treatment of soft alpha).
+    exact = SimpleNamespace(foreground=disc, background=np.zeros_like(disc),
+                            visibility=np.where(disc[..., 3] > 0, 255, 0).astype(np.uint8))
+    soft = dict(_files(tmp_path, "soft", disc, disc_mask, result=exact), size=[64, 48])
+    hidden = dict(soft, hidden=True)
+    transparent = dict(_files(tmp_path, "transparent", np.zeros_like(disc), disc_mask, with_result=False),
+                       size=[64, 48])
+    (tmp_path / "driver.json").write_text(json.dumps({
+        "out": str(out), "script": "undo",
+        "undo_cases": {"opaque": opaque, "soft": soft, "hidden": hidden, "transparent": transparent}}))
+
+    result, log = run_krita_session(krita_launcher, env, tmp_path, out)
+    print(f"Krita {result.get('krita_version')}")
+    assert result["errors"] == [], "\n".join(result["errors"]) + "\n" + log[-3000:]
+    cases = result["cases"]
+
+    # An opaque photo: the result covers it, so it stays visible; ONE undo step, exact picture all along.
+    case = cases["opaque"]
+    assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
+    source = case["start"]["tree"][0][0]
+    assert case["done"]["tree"][1][:3] == [f"{source} (split)", "grouplayer", True]
+    assert case["done"]["source_visible"] is True and case["done"]["active"] == f"{source} – object"
+    assert case["done_max_diff"] <= 1  # Krita's blending of object over background: rounding on soft edges
+    steps = case["undo_steps"]
+    assert len(steps) == 1, steps
+    assert steps[0]["same_picture"] and steps[0]["tree"] == case["start"]["tree"] and steps[0]["source_visible"]
+    assert [r["same_as_result"] for r in case["redo_steps"]] == [True]
+    assert case["redo_steps"][-1]["tree"] == case["done"]["tree"]
+
+    # A soft-edged painted layer: the group cannot cover it, so the source is hidden by Krita's undoable
+    # visibility action. Two steps: the first shows the source again under the result (denser soft edges:
+    # with one node changed per undo step, no step can swap a semi-transparent layer for its result), the
+    # second removes the result; the end state is the original exactly.
+    case = cases["soft"]
+    assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
+    assert case["done"]["source_visible"] is False and case["done"]["active"] == "Flower – object"
+    assert case["done_max_diff"] <= 1
+    steps = case["undo_steps"]
+    assert len(steps) == 2, steps
+    assert steps[0]["source_visible"] is True and len(steps[0]["tree"]) == len(case["done"]["tree"])
+    assert steps[-1]["same_picture"] and steps[-1]["tree"] == case["start"]["tree"]
+    assert steps[-1]["source_visible"] is True
+    print(f"soft layer, first undo step: largest difference from the original {steps[0]['max_diff']}")
+    assert [r["same_as_result"] for r in case["redo_steps"]] == [False, True]
+    assert case["redo_steps"][-1]["source_visible"] is False
+
+    # A hidden layer: the result is hidden too, the picture never changes; one undo step.
+    case = cases["hidden"]
+    assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
+    assert case["done_same_picture"] is True
+    assert [n[:3] for n in case["done"]["tree"] if n[1] == "grouplayer"] == [["Flower (split)", "grouplayer", False]]
+    steps = case["undo_steps"]
+    assert len(steps) == 1 and steps[0]["same_picture"] and steps[0]["tree"] == case["start"]["tree"]
+
+    # A transparent layer under the selection: a plain message, nothing changed.
+    case = cases["transparent"]
+    assert [m[:2] for m in case["messages"]] == [["error", "nothing_to_decompose"]], case["messages"]
+    assert case["done"]["tree"] == case["start"]["tree"] and case["done_same_picture"] is True
+    assert "undo_steps" not in case
+
+    # Esc and the close button cancel the job like the Cancel button.
+    for how in ("escape", "close"):
+        case = cases[how]
+        assert [m[:2] for m in case["messages"]] == [["info", "cancelled"]], (how, case["messages"])
+        assert case["after"] == case["before"] and not case["progress_open"] and case["worker_stopped"], how
+
+    # The Object is the active layer after every one of 20 runs.
+    runs = cases["twenty"]
+    assert len(runs) == 20
+    assert [r["active"] for r in runs] == [f"{source} – object"] * 20, [r["active"] for r in runs]
+    assert all(r["groups"] == 1 and [m[:2] for m in r["messages"]] == [["info", "done"]] for r in runs)
