@@ -37,6 +37,8 @@ CONTINUE_PIXELS = 12_000
 # A region along whose contact the hole's outline is this concave (extra share of hole in a window, over a
 # straight outline's) is in front of the removed object.
 FRONT_CONCAVITY = -0.005
+# ... and whose outline runs along the hole for at least this share of its length.
+FRONT_CONTACT = 0.4
 
 
 def _features(image: np.ndarray, smooth: float) -> np.ndarray:
@@ -74,8 +76,10 @@ def _mode_filter(labels: np.ndarray, count: int, size: int) -> np.ndarray:
 def regions_in_front(labels: np.ndarray, hole: np.ndarray, context: np.ndarray, count: int) -> list[int]:
     """Regions the hole wraps around (see the module's docstring, step 2).
 
-    Along the contact, the share of hole in a window around each pixel is compared with what a straight
-    outline would give at that pixel's distance from the hole: more means the outline is concave there."""
+    Two signs, both needed: along the contact the hole's outline is concave (the share of hole in a window
+    around each contact pixel exceeds what a straight outline would give at that pixel's distance), and
+    the contact is a large part of the region's outline (an occluder is mostly surrounded by the object
+    it hides; a backdrop such as the sky touches a hole along a small part of its outline)."""
     radius = max(3, int(round(0.15 * np.sqrt(np.count_nonzero(hole)))))
     window = 2 * radius + 1
     share = cv2.blur(hole.astype(np.float32), (window, window), borderType=cv2.BORDER_CONSTANT)
@@ -83,10 +87,17 @@ def regions_in_front(labels: np.ndarray, hole: np.ndarray, context: np.ndarray, 
     ring_width = float(distance[context].min()) if context.any() else 0.0
     contact_zone = context & (distance <= ring_width + 3)
     concavity = share - (0.5 - distance / window)  # 0 for a straight outline
+    inner = np.zeros(hole.shape, bool)
+    inner[1:-1, 1:-1] = True  # the crop's own border is no outline
     front = []
     for region in range(count):
-        contact = contact_zone & (labels == region)
-        if np.count_nonzero(contact) >= 8 and float(concavity[contact].mean()) > FRONT_CONCAVITY:
+        inside = (labels == region) & context
+        contact = contact_zone & inside
+        if np.count_nonzero(contact) < 8 or float(concavity[contact].mean()) <= FRONT_CONCAVITY:
+            continue
+        outline = inside & inner & ~(cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
+        outline_near_hole = outline & (distance <= ring_width + 3)
+        if np.count_nonzero(outline_near_hole) > FRONT_CONTACT * max(1, np.count_nonzero(outline)):
             front.append(region)
     return front
 
