@@ -11,7 +11,7 @@ another's place (table-wood on the saucer). So, before the fill:
 2. **Figure or ground**: a region the hole wraps around (the hole's outline is concave along their
    contact) is in front of the removed object, as an occluder is, and does not continue behind it; a
    region the hole bulges into (convex outline, the usual case: the object stood on it) does.
-3. **Continued into the hole**: each ground region's indicator is inpainted into the hole (Navier-Stokes
+3. **Continued into the hole**: each large ground region's indicator is inpainted into the hole (Navier-Stokes
    inpainting continues the indicators' level lines, i.e. the boundaries between regions, along their
    direction) and every hole pixel takes the region whose continued indicator is strongest. This runs on
    a copy shrunk until the hole has at most ``CONTINUE_PIXELS`` pixels: it is coarse structure.
@@ -32,6 +32,8 @@ MERGE_DISTANCE = 8.0
 # A region must hold at least this share of the context; smaller clusters join their nearest neighbour.
 MIN_SHARE = 0.03
 MAX_SAMPLES = 20_000
+# Only regions holding at least this share of the context are continued into the hole.
+CONTINUED_SHARE = 0.1
 # The continuation runs on a copy whose unknown part has at most this many pixels.
 CONTINUE_PIXELS = 12_000
 # A region along whose contact the hole's outline is this concave (extra share of hole in a window, over a
@@ -152,12 +154,16 @@ def region_map(image: np.ndarray, hole: np.ndarray, *, max_regions: int = MAX_RE
     labels = distances.argmin(axis=1).reshape(hole.shape).astype(np.int32)
     labels = _mode_filter(np.where(context, labels, count), count, 5)  # label ``count``: not voting
     front = regions_in_front(labels, hole, context, count)
-    ground = [r for r in range(count) if r not in front and np.any(context & (labels == r))]
+    shares = np.bincount(labels[context], minlength=count) / np.count_nonzero(context)
+    ground = [r for r in range(count) if r not in front and shares[r] > 0]
     if not ground:  # everything around wraps the hole: nothing to tell apart
         return np.zeros(hole.shape, np.int32), nothing
+    # Small regions (an eye, a badge, a spoon beside the hole) are not continued: stretched into the hole
+    # they become wedges of a copied object. The surfaces around them are.
+    major = [r for r in ground if shares[r] >= CONTINUED_SHARE] or [max(ground, key=lambda r: shares[r])]
     # Ground regions continue through the hole and through what stands in front of them.
     behind_front = np.isin(labels, front) & context
-    continued = continue_regions(labels, ~context | behind_front, ground)
+    continued = continue_regions(labels, ~context | behind_front, major)
     in_front = behind_front
     if ring > 0 and in_front.any():
         in_front = (cv2.dilate(in_front.astype(np.uint8), kernel) > 0) & ~hole

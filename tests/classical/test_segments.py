@@ -48,3 +48,14 @@ def test_uniform_context_is_one_region():
     hole[20:40, 20:40] = True
     labels, in_front = segments.region_map(image, hole)
     assert (labels == 0).all() and not in_front.any()
+
+
+def test_a_small_object_beside_the_hole_is_not_stretched_into_it():
+    image = two_regions(200, boundary=100)
+    image[55:91, 4:40] = (250, 250, 250)  # a small white badge touching the hole's left side
+    hole = np.zeros((200, 200), bool)
+    hole[50:150, 38:150] = True
+    labels, _ = segments.region_map(image, hole)
+    badge = labels[70, 25]
+    assert badge not in (labels[10, 100], labels[190, 100])
+    assert not (labels[hole] == badge).any()
