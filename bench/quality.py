@@ -1,10 +1,13 @@
 """Quality of the classical backend against evaluation.md's baselines, on composites of real photos.
 
     python bench/quality.py [--cases 16] [--size 512] [--verbose]
+    python bench/quality.py --photos ../shared/data/alphamatting-dev [--no-closed-form]
 
 Builds the cases (layerdecomp.eval.cases), runs the classical backend, the *naive* baseline (OpenCV NS
 inpainting, alpha = mask) and the *strong classical* baseline (full-resolution PatchMatch, guided-filter
 alpha) in this one process, and prints the mean of every metric with ratios against the baselines.
+With ``--photos``: real photos with ground-truth alpha instead (docs/evaluation.md, "Real photos"), the
+same measurement as ``layerdecomp eval --photos``, and checks issue 11's targets on it.
 """
 
 from __future__ import annotations
@@ -51,7 +54,11 @@ def main(argv=None) -> int:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--verbose", "-v", action="store_true", help="print every case")
+    parser.add_argument("--photos", metavar="DIR", help="real photos with ground-truth alpha (input/ + gt/)")
+    parser.add_argument("--no-closed-form", action="store_true", help="with --photos: skip pymatting's baseline")
     args = parser.parse_args(argv)
+    if args.photos:
+        return photos_main(args)
 
     methods = {"classical": ClassicalBackend(), "naive": NaiveBaseline(), "strong": StrongBaseline()}
     results: dict[str, list[dict]] = {name: [] for name in methods}
@@ -90,6 +97,30 @@ def main(argv=None) -> int:
         ("edge colours <= F = I on the same edge", c["edge_colour"] <= c["edge_colour_F=I"]),
         ("background exact outside the hole", c["outside_maxdiff"] == 0),
     ]
+    print()
+    for text, ok in checks:
+        print(f"  [{'ok' if ok else 'FAIL'}] {text}")
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+def photos_main(args) -> int:
+    from layerdecomp.eval import photos
+
+    rows = photos.evaluate_photos(photos.load_photos(args.photos), closed_form=not args.no_closed_form)
+    if args.verbose:
+        for r in rows:
+            sads = " ".join(f"{m}={r[m]['sad']:.2f}" for m in r if isinstance(r[m], dict))
+            print(f"{r['photo']:12s} {r['variant']:6s} {sads}")
+    summary = photos.summarise(rows)
+    print(f"{args.photos}: {len(rows) // len(photos.VARIANTS)} photos, band alpha scores (SAD = sum|a - a_gt| / 1000)")
+    print(photos.table(summary))
+    ratio = {g: s["tool"]["sad"] / s["naive"]["sad"] for g, s in summary.items()}
+    checks = [("band SAD <= 0.6x naive over all cases", ratio["all"] <= 0.6),
+              ("no variant worse than naive", max(ratio.values()) <= 1.0),
+              ("tight and lasso <= 0.7x naive", max(ratio["tight"], ratio["lasso"]) <= 0.7)]
+    if "closed_form" in summary["all"]:
+        checks.append(("no worse than closed-form (symmetric band) over all cases",
+                       summary["all"]["tool"]["sad"] <= summary["all"]["closed_form"]["sad"]))
     print()
     for text, ok in checks:
         print(f"  [{'ok' if ok else 'FAIL'}] {text}")

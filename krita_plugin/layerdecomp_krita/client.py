@@ -31,6 +31,8 @@ POLL_S = 0.05
 CANCEL_GRACE_S = 2.0
 
 _job_ids = itertools.count(1)
+# The status once the picture is sent, until the server's first progress report.
+WORKING = "Working…"
 
 # report(kind, payload): ("status", "sentence") or ("progress", (stage, fraction)).
 Report = Callable[[str, Any], None]
@@ -133,6 +135,29 @@ def run_job(settings: Settings, request: JobRequest, cancel: threading.Event, re
         ws.close()
 
 
+def check_connection(settings: Settings) -> P.Welcome:
+    """Connect and prove the token both ways, nothing more (the settings dialog's Test connection): the
+    server's welcome, or a ``messages.UserError``. Never starts a server."""
+    url = settings.server_url.strip()
+    try:
+        ws = _connect(url)
+    except _Unreachable as exc:
+        log.info("connection test: nothing answers at %s (%s)", url, exc)
+        raise messages.nothing_answers(url, settings.auto_start and is_local(url)) from None
+    try:
+        token = read_token(settings)
+        return _Conversation(ws, settings, threading.Event(), lambda kind, payload: None)._authenticate(token)
+    except OSError as exc:
+        raise messages.UserError("token", f"Could not read the access key file: {exc}.") from None
+    except ConnectionClosed as exc:
+        log.info("connection test: connection lost: %s", exc)
+        raise messages.server_lost() from None
+    except P.ProtocolError as exc:
+        raise messages.server_confused(exc.message) from None
+    finally:
+        ws.close()
+
+
 class _Conversation:
     def __init__(self, ws: ClientConnection, settings: Settings, cancel: threading.Event, report: Report) -> None:
         self.ws = ws
@@ -177,7 +202,7 @@ class _Conversation:
         self.ws.send(P.encode(start))
         for header, pixels in zip(job.upload_headers, (request.image, request.mask)):
             self.ws.send(header.pack() + bytes(pixels))
-        self.report("status", "Working…")
+        self.report("status", WORKING)
         return self._receive(job)
 
     def _authenticate(self, token: str) -> P.Welcome:
@@ -227,6 +252,8 @@ class _Conversation:
         return self._finish(job.result, job.frames)
 
     def _finish(self, result: P.Result, got: dict) -> JobResult:
+        if "seed" in result.metadata:  # what "random" drew, to make the same result again
+            log.info("job %d: done with seed %s", result.job, result.metadata["seed"])
         return JobResult(
             box=tuple(result.box),
             foreground=bytes(got[P.Role.FOREGROUND]),

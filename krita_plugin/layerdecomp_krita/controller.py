@@ -19,21 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple
 
 from . import after_write, canvas, client, messages
+from .progress import ProgressView
 from . import settings as settings_module
 from .messages import UserError
 
 log = logging.getLogger("layerdecomp_krita")
 
 PUMP_MS = 50
-STAGES = {
-    "region": "Preparing…",
-    "load": "Loading the model…",
-    "alpha": "Finding the object's edge…",
-    "matting": "Finding the object's edge…",
-    "fill": "Painting the background behind the object…",
-    "step": "Generating…",
-    "layering": "Assembling the layers…",
-}
 
 
 @dataclass
@@ -44,6 +36,10 @@ class Job:
     events: "queue.Queue[Tuple[str, Any]]" = field(default_factory=queue.Queue)
     thread: Optional[threading.Thread] = None
     state: str = "starting"  # starting, working (the server reported progress), then gone
+    view: ProgressView = field(default_factory=ProgressView)
+    # A cancelled job's worker still winding down when this one started: the server may finish that job
+    # first, so say so instead of a silent wait.
+    after_cancelled: bool = False
 
 
 class Controller:
@@ -60,6 +56,7 @@ class Controller:
         self.last_written: Optional[canvas.Written] = None
         self.after_write: Optional[after_write.AfterWrite] = None  # the follow-up still in progress
         self._stop_pump: Optional[Callable[[], None]] = None
+        self._cancelled_worker: Optional[threading.Thread] = None  # may still be telling the server
 
     # -- entry points (GUI thread) ------------------------------------------------------------------
 
@@ -84,6 +81,7 @@ class Controller:
 
     def start(self, source: canvas.Source, settings: settings_module.Settings) -> Job:
         job = Job(source, settings)
+        job.after_cancelled = self._cancelled_worker is not None and self._cancelled_worker.is_alive()
         job.thread = threading.Thread(target=self._work, args=(job,), name="layerdecomp-job", daemon=True)
         self.job = job
         job.thread.start()
@@ -97,31 +95,41 @@ class Controller:
         if job is None:
             return
         job.cancel.set()
+        self._cancelled_worker = job.thread
         self._end(job, messages.cancelled(), "info")
 
     def poll(self) -> None:
-        """Drain the worker's events (timer callback)."""
+        """Drain the worker's events (timer callback); the dialog shows where the last of them left off."""
         job = self.job
         if job is None:
             self._stop_timer()
             return
+        shown: Optional[Tuple[str, Optional[float]]] = None
         while self.job is job:
             try:
                 kind, payload = job.events.get_nowait()
             except queue.Empty:
-                return
+                break
             if kind == "status":
-                self.ui.update_progress(payload, None)
+                if payload == client.WORKING and job.state == "starting" and self._previous_still_stopping(job):
+                    payload = messages.WAITING_FOR_CANCELLED
+                shown = (payload, None)
             elif kind == "progress":
                 stage, fraction = payload
                 job.state = "working"
-                self.ui.update_progress(STAGES.get(stage, f"{stage.capitalize()}…"), fraction)
+                shown = job.view.update(stage, fraction)
             elif kind == "result":
                 self._close(job)
                 level, outcome = self._write(job, payload)
                 self._end(job, outcome, level)
             elif kind == "failed":
                 self._end(job, payload, "error")
+        if shown is not None and self.job is job:
+            self.ui.update_progress(*shown)
+
+    def _previous_still_stopping(self, job: Job) -> bool:
+        previous = self._cancelled_worker
+        return job.after_cancelled and previous is not None and previous.is_alive()
 
     # -- worker thread ----------------------------------------------------------------------------
 
@@ -194,5 +202,6 @@ class Controller:
 
     def _tell(self, level: str, error: UserError) -> None:
         self.messages.append((level, error.code, error.message))
-        getattr(log, level)("[%s] %s", error.code, error.message)
+        getattr(log, level)("[%s] %s%s", error.code, error.message,
+                            f" (detail: {error.detail})" if getattr(error, "detail", "") else "")
         self.ui.notify(level, error.message)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -433,9 +435,18 @@ def test_settings_round_trip_through_krita_strings(plugin, krita):
     assert all(isinstance(v, str) for v in krita._settings.values())
     assert s.load(krita.readSetting) == custom
     assert custom.backend_options(["steps"]) == {"steps": 20}
-    assert s.Settings().backend_options(["steps", "seed"]) == {}
+    assert custom.backend_options(["steps", "seed"]) == {"steps": 20, "seed": 7}
+    assert s.Settings().backend_options(["steps"]) == {}
     krita.writeSetting("layerdecomp", "steps", "many")
     assert s.load(krita.readSetting).steps == 0
+
+
+def test_a_random_seed_is_a_new_one_each_job(plugin):
+    from layerdecomp_krita import settings as s
+
+    seeds = [s.Settings(seed=-1).backend_options(["seed"])["seed"] for _ in range(5)]
+    assert all(isinstance(x, int) and 0 <= x < 2**31 for x in seeds)
+    assert len(set(seeds)) > 1  # five draws from 2^31 values: the same five times would be a broken "random"
 
 
 def test_defaults_come_from_the_installed_server_settings(plugin, krita, tmp_path, monkeypatch):
@@ -606,3 +617,78 @@ def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_ste
         assert doc.undo_log == (["Add Layer"] if opaque else ["Add Layer", "Property Changes"])
         node.setVisible(True)
         group.remove()
+
+
+def test_progress_moves_forward_in_stage_order_and_never_fills_while_work_remains(plugin):
+    """The classical backend's reports interleave (the fill starts first and runs beside the edge search):
+    the bar only moves forward, the label follows the stages' running order, and it is never full before
+    the result is written."""
+    from layerdecomp_krita.progress import ProgressView
+
+    view = ProgressView()
+    reports = [("region", 0.0), ("region", 1.0), ("fill", 0.0), ("alpha", 0.0), ("alpha", 0.5), ("fill", 0.25),
+               ("alpha", 1.0), ("fill", 0.5), ("fill", 0.2), ("fill", 1.0), ("layering", 0.0), ("layering", 1.0)]
+    shown = [view.update(stage, fraction) for stage, fraction in reports]
+    labels = [label for label, _ in shown]
+    fractions = [fraction for _, fraction in shown]
+    assert fractions == sorted(fractions) and fractions[-1] < 1.0
+    assert fractions[6] > fractions[3]  # the edge found: the bar moved although the fill is at a quarter
+    assert labels[3:] == ["Finding the object's edge…"] * 3 + ["Painting the background behind the object…"] * 3 \
+        + ["Assembling the layers…"] * 3
+    order = ["Preparing…", "Painting the background behind the object…", "Finding the object's edge…",
+             "Assembling the layers…"]
+    assert view.update("something_new", 0.5)[0] == "Something new…"
+    assert all(label in order for label in labels)
+
+
+def test_after_a_cancel_the_next_job_says_it_waits_for_the_server(plugin, krita):
+    import threading
+
+    from layerdecomp_krita import client, messages
+    from layerdecomp_krita.controller import Controller
+
+    doc, _ = _doc(krita, 30, 20)
+    mask = np.zeros((20, 30), np.uint8)
+    mask[5:10, 5:10] = 255
+    _select(doc, mask)
+    release = threading.Event()
+    shown = []
+
+    class UI(TimerUI):
+        def update_progress(self, text, fraction):
+            shown.append((text, fraction))
+
+    def slow_to_stop(settings, request, cancel, report):
+        cancel.wait(5)
+        release.wait(5)  # the server has not said "cancelled" yet
+        raise messages.cancelled()
+
+    def next_job(settings, request, cancel, report):
+        report("status", client.WORKING)
+        release.wait(5)
+        report("progress", ("alpha", 0.5))
+        cancel.wait(5)
+        raise messages.cancelled()
+
+    ui = UI()
+    controller = Controller(krita, ui, run_job=slow_to_stop)
+    controller.trigger()
+    controller.cancel()
+    assert controller.job is None and controller.messages[-1][1] == "cancelled"
+    controller.run_job = next_job
+    controller.trigger()
+    for _ in range(100):
+        controller.poll()
+        if shown:
+            break
+        time.sleep(0.01)
+    assert shown[-1] == (messages.WAITING_FOR_CANCELLED, None)
+    release.set()
+    for _ in range(100):
+        controller.poll()
+        if len(shown) > 1:
+            break
+        time.sleep(0.01)
+    # region and layering not reported by this stand-in: the edge half done is a bit under half the bar
+    assert shown[-1][0] == "Finding the object's edge…" and 0.05 < shown[-1][1] < 0.5
+    controller.cancel()
