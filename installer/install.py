@@ -148,9 +148,9 @@ def _weights(args, changes: Changes, gpu: gpus.Gpu, log) -> tuple[str, Path | No
 
 
 def _warm_up(python: str, log) -> None:
-    """Run the classical backend once on a tiny picture (``layerdecomp.matting.warm_up``, when the installed
-    version has it), so its libraries are loaded and any compiled caches exist before the first real job."""
-    script = "import layerdecomp.matting as m\nf = getattr(m, 'warm_up', None)\nprint('yes' if f else 'no')\nf and f()"
+    """Run the classical backend once on a tiny picture (``layerdecomp.matting.warm_up``), so its libraries
+    are loaded and any compiled caches exist before the first real job."""
+    script = "import layerdecomp.matting as m\nm.warm_up()"
     log("warm-up: running the classical backend once")
     try:
         done = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=1800)
@@ -161,7 +161,7 @@ def _warm_up(python: str, log) -> None:
         last = ((done.stderr or "").strip().splitlines() or ["failed"])[-1]
         log(f"  skipped ({last}); the first decomposition will do it instead")
     else:
-        log("  done" if done.stdout.strip().startswith("yes") else "  nothing to prepare")
+        log("  done")
 
 
 def run(args, log=print) -> int:

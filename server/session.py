@@ -1,7 +1,7 @@
 """The server's side of the conversation, without sockets, threads or clocks: events in, actions out.
 
 ``Hub`` holds what all connections share (the token, the limits, the slots and the job budget);
-``Session`` is one connection. The asyncio front end (``server.app``) feeds a session what arrives
+``Session`` is one connection. The asyncio front end (``app.py``) feeds a session what arrives
 (``receive_text``, ``receive_bytes``), the passing of time (``expire``, with ``deadline`` saying when)
 and the end of jobs (``finish``), and carries out the actions that come back:
 

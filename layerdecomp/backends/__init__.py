@@ -142,8 +142,3 @@ def instance(cls: type[Backend], load_options: dict[str, Any]) -> Backend:
         if key not in _instances:
             _instances[key] = cls(**options)
         return _instances[key]
-
-
-def get_backend(name: str = "auto", **load_options: Any) -> Backend:
-    """A ready backend instance by name (``auto`` resolved here), kept for the same name and load options."""
-    return instance(resolve(name, **load_options), load_options)

@@ -20,7 +20,7 @@ from typing import Any, Optional
 import torch
 
 from ..errors import BackendUnavailable
-from ..locations import looks_like_hub_id
+from ..locations import PICKLE_SUFFIXES, looks_like_hub_id
 
 PROMPT_EMBEDS_FILE = "prompt_embeds.safetensors"
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -301,7 +301,7 @@ def _load_message(model: str, what: str, exc: Exception, local_files_only: bool)
     if os.path.isdir(os.path.join(model, what)):
         names = os.listdir(os.path.join(model, what))
         if not any(n.endswith(".safetensors") for n in names) and any(
-                n.endswith((".bin", ".pt", ".pth", ".ckpt")) for n in names):
+                n.endswith(PICKLE_SUFFIXES) for n in names):
             return (f"{os.path.join(model, what)} holds only pickle weights (.bin/.pt), which layerdecomp never "
                     "loads; use a copy saved as .safetensors")
     hint = (" (it is not in the local cache: download it first, see docs/model.md, or set -O local_files_only=false)"
