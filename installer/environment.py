@@ -112,14 +112,24 @@ def create_venv(
     ancestor = next(p for p in [env_dir, *env_dir.parents] if p.exists())
     check_free_space(ancestor, needed, disk_usage, option="--env-dir")
     changes.make_dirs(env_dir.parent)
-    changes.record({"kind": "venv", "path": str(env_dir)})
+    entry = changes.record({"kind": "venv", "path": str(env_dir)})
     changes.changed = True
     log(f"server environment: creating {env_dir} for {gpu.kind.upper()} {gpu.name} (torch {torch_version}, "
         f"{build.tag}{'; ' + build.note if build.note else ''}); this downloads a few GB")
-    if not Path(python).exists():
-        _run([base_python, "-m", "venv", str(env_dir)], "creating the virtual environment", runner, log)
-    for command in gpus.pip_commands(python, build, torch_version, str(project)):
-        log("  $ " + " ".join(command))
-        _run(command, "installing " + command[-3 if "--index-url" in command else -1], runner, log)
-    marker.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    try:
+        if not Path(python).exists():
+            _run([base_python, "-m", "venv", str(env_dir)], "creating the virtual environment", runner, log)
+        for command in gpus.pip_commands(python, build, torch_version, str(project)):
+            log("  $ " + " ".join(command))
+            _run(command, "installing " + command[-3 if "--index-url" in command else -1], runner, log)
+        marker.write_text(json.dumps(wanted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    except BaseException:
+        # A half-built environment is of no use (pip keeps what it downloaded in its own cache, so the
+        # next install is quicker): take it away, and its record, rather than leave gigabytes behind.
+        log(f"  removing the unfinished environment {env_dir}")
+        shutil.rmtree(env_dir, ignore_errors=True)
+        if not env_dir.exists():
+            changes.manifest.remove(entry)
+            changes.save()
+        raise
     return ServerEnv(python, owned=True, torch_build=build.tag)

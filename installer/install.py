@@ -148,9 +148,9 @@ def _weights(args, changes: Changes, gpu: gpus.Gpu, log) -> tuple[str, Path | No
 
 
 def _warm_up(python: str, log) -> None:
-    """Run the classical backend once on a tiny picture (``layerdecomp.matting.warm_up``, when the installed
-    version has it), so its libraries are loaded and any compiled caches exist before the first real job."""
-    script = "import layerdecomp.matting as m\nf = getattr(m, 'warm_up', None)\nprint('yes' if f else 'no')\nf and f()"
+    """Run the classical backend once on a tiny picture (``layerdecomp.matting.warm_up``), so its libraries
+    are loaded and any compiled caches exist before the first real job."""
+    script = "import layerdecomp.matting as m\nm.warm_up()"
     log("warm-up: running the classical backend once")
     try:
         done = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=1800)
@@ -161,7 +161,7 @@ def _warm_up(python: str, log) -> None:
         last = ((done.stderr or "").strip().splitlines() or ["failed"])[-1]
         log(f"  skipped ({last}); the first decomposition will do it instead")
     else:
-        log("  done" if done.stdout.strip().startswith("yes") else "  nothing to prepare")
+        log("  done")
 
 
 def run(args, log=print) -> int:
@@ -177,6 +177,9 @@ def run(args, log=print) -> int:
     except plugin_step.PluginNeedsPackaging:
         plugin = None  # this Python lacks websockets: the server's environment builds the zip below
     changes = Changes(manifest, log)
+    # The install record's folder first: every change after this is on record before it is made, so even
+    # a failed or killed install leaves nothing uninstall does not know about.
+    changes.make_dirs(manifest.path.parent)
     gpu = gpus.forced(args.gpu) if args.gpu != "auto" else gpus.probe(sys.platform, platform_module.machine())
     if plugin is None:
         server_env = _server_env(args, changes, gpu, log)

@@ -115,7 +115,8 @@ CATALOGUE = {
         Model("ViTMatte-S (Composition-1k)", "matting: alpha from the selection's edge band (learned backend)",
               "MIT (the hustvl/ViTMatte repository, which publishes the checkpoints); trained on Adobe's "
               "Composition-1k, whose images are licensed for research: check before commercial use",
-              "about 100 MB (25 M parameters)", f"https://huggingface.co/{VITMATTE} (from https://github.com/hustvl/ViTMatte)",
+              "about 103 MB (25.8 M parameters, counted by bench/learned_cost.py)",
+              f"https://huggingface.co/{VITMATTE} (from https://github.com/hustvl/ViTMatte)",
               COMPACT[:2]),
         Model("MI-GAN-512-Places2, ONNX pipeline v2", "removal: the clean plate (learned backend)",
               "MIT (Picsart-AI-Research/MI-GAN LICENSE-WEIGHTS)", "about 27 MB (6 M parameters)",

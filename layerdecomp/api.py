@@ -77,10 +77,22 @@ class Decomposer:
         return self._run(image, mask, started, margin=margin, grow=grow, progress=progress, cancel=cancel,
                          run_options={**self.default_options, **run_options})
 
+    def _seed_used(self, run_options: dict[str, Any]) -> dict[str, Any]:
+        """``{"seed": n}``, the seed the run used (given or the backend's default), for a backend that takes one:
+        with it the same result can be made again."""
+        if "seed" not in self.backend_class.run_options:
+            return {}
+        seed = run_options.get("seed", backends.run_option_defaults(self.backend_class).get("seed"))
+        return {} if seed is None else {"seed": seed}
+
     def _run(self, image: np.ndarray, mask: np.ndarray, started: float, *, margin: Optional[int], grow: int,
              progress: Optional[ProgressCallback], cancel: Optional[CancelToken],
              run_options: dict[str, Any]) -> Decomposition:
         """The pipeline on validated input; ``started``: when the caller began (counted as region time)."""
+        backends.check_run_options(self.backend_class, run_options)  # seed="abc": InvalidInput, not ValueError
+        if grow > max(mask.shape):
+            raise InvalidInput(f"grow {grow} reaches beyond the {mask.shape[1]} x {mask.shape[0]} picture; "
+                               f"use at most {max(mask.shape)}")
         report = progress or _no_progress
         timings: dict[str, float] = {}
         region = plan_region(mask, margin=margin, grow=grow)
@@ -111,6 +123,7 @@ class Decomposer:
             "occlusion_recovery": bool(cls.supports_occlusion and result.amodal_alpha is not None),
             "box": list(region.box.as_tuple()),
             "options": {"margin": margin, "grow": grow, **self.load_options, **run_options},
+            **self._seed_used(run_options),
             **result.metadata,
         }
         decomposition = assemble(image, region, result, metadata)

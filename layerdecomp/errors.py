@@ -18,6 +18,12 @@ class InvalidInput(LayerDecompError, ValueError):
     code = "invalid_input"
 
 
+class OutputError(LayerDecompError, OSError):
+    """The results cannot be written where asked (a missing or read-only folder, a full disk, ...)."""
+
+    code = "output_error"
+
+
 class BackendUnavailable(LayerDecompError, RuntimeError):
     """The requested backend cannot run here (missing weights, missing packages, no GPU, ...)."""
 

@@ -75,16 +75,44 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
 
     # Outside the hole nothing may change, whatever the arithmetic above did there.
     background8[~hole] = image_rgb[~hole]
-    fg_alpha = alpha8
+    fg_alpha = alpha8.copy()
+    hidden = np.zeros_like(hole)
     if result.amodal_alpha is not None and result.amodal_foreground is not None:
-        hidden = (~hole) & (result.amodal_alpha > 0)
-        fg_alpha = alpha8.copy()
+        # Hidden parts: where the object is not visible (outside the hole, or behind an occluder inside it).
+        hidden = (alpha8 == 0) & (result.amodal_alpha > 0)
         fg_alpha[hidden] = np.clip(np.rint(result.amodal_alpha[hidden] * 255.0), 0, 255).astype(np.uint8)
         foreground8[hidden] = result.amodal_foreground[hidden]
+    if result.effects is not None:
+        carry_effects(image_rgb, fill, result.effects & hole & (alpha8 == 0) & ~hidden, foreground8, fg_alpha,
+                      background8)
     foreground8[fg_alpha == 0] = 0
     rgba = np.dstack([foreground8, fg_alpha])
-    visibility = np.where(hole, 255, 0).astype(np.uint8)
+    visibility = np.where(hole & ~hidden, 255, 0).astype(np.uint8)
     return rgba, background8, visibility
+
+
+def carry_effects(image: np.ndarray, plate: np.ndarray, effects: np.ndarray, foreground8: np.ndarray,
+                  fg_alpha: np.ndarray, background8: np.ndarray) -> None:
+    """Shadows and reflections the model's clean plate removed, moved onto the object layer (in place).
+
+    In ``effects`` (where the object is absent and the backend says its plate removed something that goes
+    with the object) the plate stands in the background, and the object layer gets the colour S and the
+    least alpha a with ``I = a·S + (1 − a)·plate`` and S in range (a shadow: dark, partly transparent).
+    The composite stays the picture (to rounding), and the shadow moves with the object.
+    """
+    if not effects.any():
+        return
+    plate8 = np.clip(np.rint(plate), 0, 255)
+    i, p = image[effects].astype(np.float32), plate8[effects].astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        darker = np.where(i < p, (p - i) / p, 0.0)  # keeps S >= 0
+        lighter = np.where(i > p, (i - p) / (255.0 - p), 0.0)  # keeps S <= 255
+    a8 = np.clip(np.ceil(np.nan_to_num(np.maximum(darker, lighter)).max(axis=1) * 255.0 - 1e-6), 0, 255)
+    a = np.maximum(a8, 1)[:, None] / 255.0  # a8 = 0: the plate is the picture there, S is unused
+    colour = p + (i - p) / a
+    background8[effects] = plate8[effects].astype(np.uint8)
+    foreground8[effects] = np.clip(np.rint(colour), 0, 255).astype(np.uint8)
+    fg_alpha[effects] = a8.astype(np.uint8)
 
 
 def assemble(image: np.ndarray, region: Region, result: BackendResult, metadata: dict) -> Decomposition:

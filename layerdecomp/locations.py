@@ -1,4 +1,5 @@
-"""Where the diffusion model and adapter come from: options, environment, local folders, hub ids.
+"""Where the diffusion model and adapter come from (options, environment, local folders, hub ids), and the
+rule that weights are never loaded from a pickle.
 
 Torch-free and cheap, so the backend registry, the model loader and the commands share one rule without
 importing each other (or torch).
@@ -10,8 +11,12 @@ import os
 import re
 from typing import Optional
 
+from .errors import BackendUnavailable
+
 MODEL_ENV = "LAYERDECOMP_MODEL"
 ADAPTER_ENV = "LAYERDECOMP_ADAPTER"
+# Files that torch.save (pickle) writes; loading one can run arbitrary code, so layerdecomp never does.
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 def configured_model(options: dict) -> Optional[str]:
@@ -41,3 +46,19 @@ def model_present(model: str) -> bool:
     except ImportError:
         return False
     return all(isinstance(try_to_load_from_cache(model, f"{sub}/config.json"), str) for sub in ("transformer", "vae"))
+
+
+def check_not_pickle(path: str | os.PathLike, what: str = "adapter") -> None:
+    """Refuse anything that is not a safetensors file, by name and by its first bytes."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise BackendUnavailable(f"the {what} file {path} does not exist (option {what} / --{what})")
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    # torch.save writes a zip (PK..) or a raw pickle (0x80 protocol byte); safetensors starts with a
+    # little-endian header length followed by '{'.
+    if path.lower().endswith(PICKLE_SUFFIXES) or head[:2] == b"PK" or head[:1] == b"\x80":
+        raise BackendUnavailable(
+            f"{path} is a pickle checkpoint (torch.save); layerdecomp loads only .safetensors files because "
+            "loading a pickle can run arbitrary code. Convert it with safetensors.torch.save_file or use the "
+            "adapter's .safetensors release")

@@ -16,7 +16,7 @@ from . import crop
 from .crop import DEFAULT_GROW
 from .types import Box
 
-__all__ = ["DEFAULT_GROW", "Region", "plan_region", "selection_bounds"]
+__all__ = ["DEFAULT_GROW", "Region", "grow_hole", "plan_region", "selection_bounds"]
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,20 @@ def plan_region(mask: np.ndarray, margin: int | None = None, grow: int = DEFAULT
     inside it (the selection dilated by ``grow``)."""
     height, width = mask.shape
     box = Box(*crop.crop_rect(selection_bounds(mask).as_tuple(), (0, 0, width, height), margin, grow))
-    hole = mask[box.slices] > 0
-    if grow:
+    return Region(box=box, hole=grow_hole(mask[box.slices] > 0, grow))
+
+
+# Up to this grow an elliptical kernel (its cost grows with grow); beyond it a distance transform, whose
+# cost does not (0.2 s for 2048², any grow), so a large grow can neither stall a job nor its cancel.
+KERNEL_GROW_LIMIT = 16
+
+
+def grow_hole(selected: np.ndarray, grow: int) -> np.ndarray:
+    """``selected`` (bool) dilated by a disc of radius ``grow``."""
+    if not grow:
+        return selected
+    if grow <= KERNEL_GROW_LIMIT:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1))
-        hole = cv2.dilate(hole.astype(np.uint8), kernel) > 0
-    return Region(box=box, hole=hole)
+        return cv2.dilate(selected.astype(np.uint8), kernel) > 0
+    outside = np.ascontiguousarray(~selected).astype(np.uint8)
+    return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= grow

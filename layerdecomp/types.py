@@ -45,6 +45,7 @@ class BackendResult:
     solving the compositing equation against a generated fill would pull the fill's errors into F).
     ``amodal_alpha`` / ``amodal_foreground``: optional, the complete object including the parts hidden
     behind occluders (only backends that support occlusion recovery set them).
+    ``effects``: see below.
     """
 
     background: np.ndarray
@@ -53,6 +54,10 @@ class BackendResult:
     amodal_alpha: Optional[np.ndarray] = None
     amodal_foreground: Optional[np.ndarray] = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Optional bool map: where ``background`` (a model's clean plate) removed something beside the object
+    # that belongs with it (a shadow, a reflection). There the plate stands and the difference travels on
+    # the object layer (see ``layering.carry_effects``).
+    effects: Optional[np.ndarray] = None
 
 
 @dataclass

@@ -35,6 +35,8 @@ log = logging.getLogger("layerdecomp.server")
 
 # A backend may report progress thousands of times; the client needs a few per second per stage.
 PROGRESS_INTERVAL_S = 0.05
+# How often a connection whose jobs are running re-reads its deadline (recv() is safe to cancel).
+JOB_WAIT_POLL_S = 1.0
 
 
 @dataclass
@@ -232,7 +234,11 @@ class DecompositionServer:
         session = connection.session
         while not pump.done() and session.state != "closed":
             deadline = session.deadline
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if deadline is None:
+                # Waiting for its own jobs: look again now and then, for their end starts the idle clock.
+                timeout = JOB_WAIT_POLL_S if session.jobs else None
+            else:
+                timeout = max(0.0, deadline - time.monotonic())
             try:
                 # Before authentication, websockets refuses any message over PRE_AUTH_MAX_BYTES (1009)
                 # from its header, before reading it; so nothing large is ever decoded for a stranger.
@@ -281,9 +287,9 @@ class DecompositionServer:
                 try:
                     outgoing = await loop.run_in_executor(self._executor, self._run, job, loop)
                 except BaseException:
-                    job.session.finish(job, [])
+                    job.session.finish(job, [], time.monotonic())
                     raise
-                self._carry_out(job.session, job.session.finish(job, outgoing))
+                self._carry_out(job.session, job.session.finish(job, outgoing, time.monotonic()))
             finally:
                 self._queue.task_done()
 

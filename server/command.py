@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from layerdecomp import backends
-from layerdecomp.commands.decompose import _option
+from layerdecomp.commands.options import add_model_arguments, add_option_argument, backend_options
 
 from .protocol import DEFAULT_PORT
 
@@ -37,9 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=_port, default=DEFAULT_PORT, help="TCP port (0: any free port, printed at start)")
     p.add_argument("--backend", default="auto", choices=backends.available_names(),
                    help="which method to serve; auto picks the best one that can run here")
-    p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
-                   help="a backend option (repeatable): load options (weights, device, ...) and defaults for "
-                        "per-job options, e.g. -O steps=28")
+    add_option_argument(p, "a backend option (repeatable): load options (weights, device, ...) and defaults for "
+                           "per-job options, e.g. -O steps=28")
+    add_model_arguments(p)
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
                    help="a browser Origin allowed to connect (repeatable); by default every browser is refused")
     p.add_argument("--jobs", type=int, default=1, help="jobs run at the same time")
@@ -49,19 +50,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--idle-timeout", type=float, default=None, metavar="S",
                    help="close connections that have no job and send nothing for this long")
     p.add_argument("--verbose", "-v", action="store_true", help="log every connection")
+    p.add_argument("--log-file", type=Path, default=None, metavar="FILE",
+                   help="log to FILE (size-capped and rotated) instead of the terminal")
 
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
     import dataclasses
 
-    from layerdecomp.config import TokenFileError, read_or_create_token, token_path
+    from layerdecomp.config import TokenFileError, log_file_handler, read_or_create_token, token_path
 
     from .app import ServerConfig, serve_until_signalled
     from .protocol import Limits
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    level = logging.INFO if args.verbose else logging.WARNING
+    if args.log_file is not None:
+        try:
+            logging.basicConfig(level=level, handlers=[log_file_handler(args.log_file)])
+        except OSError as exc:
+            print(f"layerdecomp: error: cannot write the log file {args.log_file}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
     limits = Limits()
     changes = {"max_queue": args.max_queue, "max_connections": args.max_connections,
                "max_side": args.max_side, "idle_timeout_s": args.idle_timeout}
@@ -71,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     except (TokenFileError, OSError) as exc:
         print(f"layerdecomp: error: {exc}", file=sys.stderr)
         return 2
-    config = ServerConfig(host=args.host, port=args.port, backend=args.backend, options=dict(args.option),
+    config = ServerConfig(host=args.host, port=args.port, backend=args.backend, options=backend_options(args),
                           limits=limits, allowed_origins=tuple(args.allow_origin), jobs=args.jobs)
 
     def ready(url: str) -> None:

@@ -1,7 +1,7 @@
 """The server's side of the conversation, without sockets, threads or clocks: events in, actions out.
 
 ``Hub`` holds what all connections share (the token, the limits, the slots and the job budget);
-``Session`` is one connection. The asyncio front end (``server.app``) feeds a session what arrives
+``Session`` is one connection. The asyncio front end (``app.py``) feeds a session what arrives
 (``receive_text``, ``receive_bytes``), the passing of time (``expire``, with ``deadline`` saying when)
 and the end of jobs (``finish``), and carries out the actions that come back:
 
@@ -199,7 +199,7 @@ class Session:
         self.state = "hello"
         self.client = ""
         self.opened = now
-        self.last_heard = now
+        self.last_heard = now  # the last message, or the end of the last job
         self.uploads: dict[int, _Upload] = {}
         self.jobs: dict[int, Job] = {}
         self.evicted: Optional[str] = None  # why the hub chose to close this connection
@@ -238,9 +238,8 @@ class Session:
                                                f"arrive within {self.limits.upload_timeout_s:g} s", job_id))
                 self._end_upload(job_id)
         if not self.uploads and not self.jobs and now >= self.last_heard + self.limits.idle_timeout_s:
-            actions.append(self._error(ErrorCode.TIMEOUT,
-                                       f"closing a connection idle for {self.limits.idle_timeout_s:g} s"))
-            actions.append(self._close(CloseCode.POLICY_VIOLATION, "idle"))
+            actions += self._refuse(ErrorCode.TIMEOUT, f"closing a connection idle for "
+                                    f"{self.limits.idle_timeout_s:g} s", CloseCode.POLICY_VIOLATION)
         return actions
 
     # ------------------------------------------------------------------------------------ receiving
@@ -443,8 +442,10 @@ class Session:
 
     # ----------------------------------------------------------------------------------------- jobs
 
-    def finish(self, job: Job, outgoing: list[Union[str, bytes, bytearray]]) -> list[Action]:
-        """The job's thread returned ``outgoing`` (its answer): send it unless the job was cancelled."""
+    def finish(self, job: Job, outgoing: list[Union[str, bytes, bytearray]], now: float) -> list[Action]:
+        """The job's thread returned ``outgoing`` (its answer): send it unless the job was cancelled.
+        (A connection is idle from the end of its last job, not from its last message.)"""
+        self.last_heard = max(self.last_heard, now)
         if job.state == "running" or job.state == "cancelling":
             self.hub.running -= 1
         acknowledged = job.state == "cancelling"
@@ -489,9 +490,6 @@ class Session:
 
     def _error(self, code: str, message: str, job: Optional[int] = None) -> Send:
         return Send(encode(Error(code=code, message=message, job=job)))
-
-    def _close(self, code: int, reason: str) -> Close:
-        return Close(code, reason)
 
     def _refuse(self, code: str, message: str, close_code: int) -> list[Action]:
         actions = self.connection_lost()

@@ -65,6 +65,8 @@ class AfterWrite:
 
     def _hide_source(self) -> Iterator[None]:
         node, doc, group = self.source_node, self.document, self.written.group
+        stable = 0  # ticks in a row Krita has reported the source active: the action acts on what its
+        # layer docker has selected, which follows the active node a moment later
         for _tick in range(MAX_TICKS):
             if not canvas.contains_node(doc, node) or not node.visible():
                 return
@@ -74,7 +76,12 @@ class AfterWrite:
                 yield  # another document's view is in front: wait for the artist to come back
                 continue
             if not _same(doc.activeNode(), node):
+                stable = 0
                 doc.setActiveNode(node)
+                yield
+                continue
+            stable += 1
+            if stable < STABLE_TICKS:
                 yield
                 continue
             action = self.krita.action(TOGGLE_VISIBILITY)

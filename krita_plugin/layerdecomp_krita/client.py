@@ -135,6 +135,29 @@ def run_job(settings: Settings, request: JobRequest, cancel: threading.Event, re
         ws.close()
 
 
+def check_connection(settings: Settings) -> P.Welcome:
+    """Connect and prove the token both ways, nothing more (the settings dialog's Test connection): the
+    server's welcome, or a ``messages.UserError``. Never starts a server."""
+    url = settings.server_url.strip()
+    try:
+        ws = _connect(url)
+    except _Unreachable as exc:
+        log.info("connection test: nothing answers at %s (%s)", url, exc)
+        raise messages.nothing_answers(url, settings.auto_start and is_local(url)) from None
+    try:
+        token = read_token(settings)
+        return _Conversation(ws, settings, threading.Event(), lambda kind, payload: None)._authenticate(token)
+    except OSError as exc:
+        raise messages.UserError("token", f"Could not read the access key file: {exc}.") from None
+    except ConnectionClosed as exc:
+        log.info("connection test: connection lost: %s", exc)
+        raise messages.server_lost() from None
+    except P.ProtocolError as exc:
+        raise messages.server_confused(exc.message) from None
+    finally:
+        ws.close()
+
+
 class _Conversation:
     def __init__(self, ws: ClientConnection, settings: Settings, cancel: threading.Event, report: Report) -> None:
         self.ws = ws
@@ -229,6 +252,8 @@ class _Conversation:
         return self._finish(job.result, job.frames)
 
     def _finish(self, result: P.Result, got: dict) -> JobResult:
+        if "seed" in result.metadata:  # what "random" drew, to make the same result again
+            log.info("job %d: done with seed %s", result.job, result.metadata["seed"])
         return JobResult(
             box=tuple(result.box),
             foreground=bytes(got[P.Role.FOREGROUND]),

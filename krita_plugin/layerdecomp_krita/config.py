@@ -42,6 +42,36 @@ def token_path() -> Path:
     return config_dir() / TOKEN_FILE
 
 
+# Logs: each file is kept under LOG_MAX_BYTES, with LOG_BACKUPS older ones beside it (name.log.1, ...).
+LOG_MAX_BYTES = 1_000_000
+LOG_BACKUPS = 3
+
+
+def log_dir() -> Path:
+    """The per-user folder for the plugin's and the server's logs (not created here): the user's data
+    folder (``LAYERDECOMP_CONFIG_DIR``/logs where that is set, so a portable install keeps it together)."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override).expanduser() / "logs"
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "layerdecomp" / "logs"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Logs" / "layerdecomp"
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "layerdecomp" / "logs"
+
+
+def log_file_handler(path: Path) -> logging.Handler:
+    """A handler writing to ``path`` (its folder made if needed), size-capped and rotated."""
+    from logging.handlers import RotatingFileHandler
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = RotatingFileHandler(path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s: %(message)s"))
+    return handler
+
+
 class TokenFileError(ValueError):
     """A token file that must not be used as it is; the message says what to do."""
 

@@ -202,5 +202,6 @@ class Controller:
 
     def _tell(self, level: str, error: UserError) -> None:
         self.messages.append((level, error.code, error.message))
-        getattr(log, level)("[%s] %s", error.code, error.message)
+        getattr(log, level)("[%s] %s%s", error.code, error.message,
+                            f" (detail: {error.detail})" if getattr(error, "detail", "") else "")
         self.ui.notify(level, error.message)

@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 from krita import Extension, Krita
 
+from . import client, config, messages
 from . import settings as settings_module
 from .controller import Controller
 from .local_server import LOCAL
@@ -22,7 +23,12 @@ EXTRA_MENU = "select"
 log = logging.getLogger("layerdecomp_krita")
 
 
+PLUGIN_LOG = "plugin.log"
+
+
 def _setup_logging() -> None:
+    """The plugin's log: Krita's terminal, and ``plugin.log`` in the user's log folder (size-capped and
+    rotated: config.log_file_handler), where a message's technical detail ends up."""
     if log.handlers:
         return
     handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
@@ -30,6 +36,10 @@ def _setup_logging() -> None:
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False
+    try:
+        log.addHandler(config.log_file_handler(config.log_dir() / PLUGIN_LOG))
+    except OSError as exc:  # a read-only home: the terminal still has it
+        log.warning("no log file (%s)", exc)
 
 
 class LayerDecompExtension(Extension):
@@ -87,9 +97,17 @@ class LayerDecompExtension(Extension):
         parent: Optional[QtWidgets.QWidget] = None
         if self.krita.activeWindow() is not None:
             parent = self.krita.activeWindow().qwindow()
-        dialog = SettingsDialog(current, parent)
+        dialog = SettingsDialog(current, parent, check_connection=describe_server)
         if dialog.exec() == QtWidgets.QDialog.DialogCode.Accepted:
             settings_module.save(dialog.values(), self.krita.writeSetting)
+
+
+def describe_server(settings: settings_module.Settings) -> str:
+    """Test connection (runs in the dialog's worker thread): what answered, in a sentence."""
+    welcome = client.check_connection(settings)
+    log.info("connection test: %s, backend %s (offers %s), device %s, protocol %s", welcome.server,
+             welcome.backend, welcome.backends, welcome.device, welcome.protocol)
+    return messages.connected(welcome.server, welcome.backend, welcome.device)
 
 
 EXTENSION: Optional[LayerDecompExtension] = None

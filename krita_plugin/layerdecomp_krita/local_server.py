@@ -1,8 +1,10 @@
 """Starting ``layerdecomp serve`` on this computer when nothing answers, and stopping it again.
 
 Only a server this plugin started is ever stopped by it. The process gets its own session (so a
-Ctrl+C in the terminal Krita was started from does not hit it twice) and writes its output to a log file
-whose last lines are quoted when it fails to start.
+Ctrl+C in the terminal Krita was started from does not hit it twice). It logs to ``server.log`` in the
+user's log folder (``serve --log-file``: size-capped and rotated), and what it prints (its address, or a
+crash before its logging starts) goes to ``server-output.log`` there, started afresh each time; the last
+lines of that are logged when it fails to start.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ import logging
 import os
 import shlex
 import subprocess
-import tempfile
 import threading
 from pathlib import Path
 from typing import List, Optional
 from urllib.parse import urlsplit
 
+from .config import log_dir
 from .protocol import DEFAULT_PORT
 
 log = logging.getLogger("layerdecomp_krita")
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+SERVER_LOG = "server.log"
+OUTPUT_LOG = "server-output.log"
 
 
 def is_local(url: str) -> bool:
@@ -61,8 +65,10 @@ class LocalServer:
         with self._lock:
             if self.process is not None and self.process.poll() is None:
                 return self.process
-            fd, name = tempfile.mkstemp(prefix="layerdecomp-server-", suffix=".log")
-            self.log_path = Path(name)
+            folder = log_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            self.log_path = folder / OUTPUT_LOG
+            argv = list(argv) + ["--log-file", str(folder / SERVER_LOG)]
             env = dict(os.environ)
             # Krita's embedded Python may set these for itself (its own home and module folders); the
             # server runs in its own interpreter and environment.
@@ -73,10 +79,11 @@ class LocalServer:
                 kwargs["creationflags"] = getattr(subprocess, "CREATE_NO_WINDOW", 0)
             else:
                 kwargs["start_new_session"] = True
-            with os.fdopen(fd, "wb") as out:
+            with open(self.log_path, "wb") as out:
                 self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                                 env=env, **kwargs)
-            log.info("started the local server (pid %d): %s; its log: %s", self.process.pid, " ".join(argv), name)
+            log.info("started the local server (pid %d): %s; its output: %s", self.process.pid, " ".join(argv),
+                     self.log_path)
             return self.process
 
     def exit_code(self) -> Optional[int]:

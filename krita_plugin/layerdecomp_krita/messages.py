@@ -16,10 +16,11 @@ TITLE = "Decompose Selection"
 class UserError(Exception):
     """A failure to report as is. ``code`` is short and machine-readable (logs and tests use it)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, detail: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.detail = detail  # technical detail for the log, never shown to the artist
 
 
 # --- before anything is sent -------------------------------------------------------------------------
@@ -38,6 +39,13 @@ def not_paint_layer(kind: str) -> UserError:
              "transparencymask": "a transparency mask", "selectionmask": "a selection mask",
              "filtermask": "a filter mask", "transformmask": "a transform mask", "colorizemask": "a colorize mask"}
     what = names.get(kind, f"a {kind}")
+    if kind == "grouplayer" or kind.endswith("mask"):
+        # Converting a group would flatten it (a split result, say): point inside instead.
+        return UserError(
+            "not_paint_layer",
+            f"The active layer is {what}. In the Layers docker, select the paint layer that holds the object "
+            "(inside the group, or the layer the mask belongs to), then try again.",
+        )
     return UserError(
         "not_paint_layer",
         f"The active layer is {what}. Select the paint layer that holds the object (or convert this one "
@@ -95,20 +103,41 @@ def busy() -> UserError:
 
 # --- while talking to the server ---------------------------------------------------------------------
 
+SETTINGS = "Tools › Scripts › Decompose Selection Settings…"
+
+
 def unreachable(url: str, remote: bool = False) -> UserError:
     """``remote``: automatic start is on but the address is not on this computer."""
-    hint = ("Start it with the command “layerdecomp serve”, or turn on “Start the local server "
-            "automatically” in Tools › Scripts › Decompose Selection Settings…")
+    hint = (f"Turn on “Start the server on this computer when it is not running” in {SETTINGS}, or run the "
+            "installer again if the server is not installed.")
     if remote:
-        hint = "It is not an address on this computer, so the plugin cannot start it: start the server there."
-    return UserError("unreachable", f"Could not reach the decomposition server at {url}. {hint} {UNCHANGED}")
+        hint = "The server address is on another computer, so it cannot be started from here: start it there."
+    return UserError("unreachable", f"Could not reach the decomposition server. {hint} {UNCHANGED}",
+                     detail=f"nothing answers at {url}")
+
+
+def nothing_answers(url: str, starts_by_itself: bool) -> UserError:
+    """The settings dialog's Test connection found no server."""
+    if starts_by_itself:
+        return UserError("unreachable", "No server is running at this address right now. It will be started "
+                         "when you use Decompose Selection.", detail=f"nothing answers at {url}")
+    return UserError("unreachable", "No server answers at this address. Start the server, or turn on starting it "
+                     "automatically.", detail=f"nothing answers at {url}")
+
+
+def connected(server: str, backend: str, device: str) -> str:
+    """What the settings dialog's Test connection found."""
+    kind = device.split(":")[0].lower()
+    where = {"cpu": "the processor (CPU)", "cuda": "the graphics card (GPU)", "mps": "the graphics chip (GPU)"}
+    return (f"Connected to {server or 'the server'}: method “{backend}”, running on "
+            f"{where.get(kind, device)}.")
 
 
 def bad_address(url: str, detail: str) -> UserError:
     return UserError(
         "bad_address",
-        f"The server address “{url}” is not valid ({detail}). Enter one like ws://127.0.0.1:{DEFAULT_PORT} "
-        f"in Decompose Selection Settings. {UNCHANGED}",
+        f"The server address “{url}” is not a valid address. Enter one like ws://127.0.0.1:{DEFAULT_PORT} in "
+        f"{SETTINGS} {UNCHANGED}", detail=detail,
     )
 
 
@@ -123,16 +152,17 @@ def server_lost() -> UserError:
 def server_start_failed(command: str, detail: str) -> UserError:
     return UserError(
         "server_start_failed",
-        f"Could not start the local decomposition server with “{command}”: {detail}. Check the server "
-        f"command in Decompose Selection Settings, or start the server yourself. {UNCHANGED}",
+        "Could not start the decomposition server on this computer. Run the installer again to repair it, or "
+        f"check “Server start command” under Advanced in {SETTINGS} (the plugin's log says what went wrong). "
+        + UNCHANGED, detail=f"{command!r}: {detail}",
     )
 
 
 def server_confused(detail: str) -> UserError:
     return UserError(
         "protocol",
-        f"The server answered something this plugin does not understand ({detail}). Make sure the plugin "
-        f"and the server come from the same version. {UNCHANGED}",
+        "The server answered something this plugin does not understand. Make sure the plugin and the server "
+        f"come from the same version (install both again with the installer). {UNCHANGED}", detail=detail,
     )
 
 
@@ -165,11 +195,11 @@ def write_failed(detail: str) -> UserError:
 
 _SERVER_ERRORS = {
     "unauthorized": "The server refused this plugin's access token. In Decompose Selection Settings, point "
-                    "“Token file” at the server's token file ({token_file}).",
+                    "“Access key file” (Advanced) at the server's token file ({token_file}).",
     "server_unverified": "The program answering at the server address could not prove it is your layerdecomp "
-                         "server, so the picture was not sent. If it is your server, point “Token file” in "
-                         "Decompose Selection Settings at its token file ({token_file}); if not, another program "
-                         "holds the port: choose another port.",
+                         "server, so the picture was not sent. If it is your server, point “Access key file” "
+                         "(Advanced) in Decompose Selection Settings at its token file ({token_file}); if not, "
+                         "another program holds the port: choose another port.",
     "unsupported_version": "The plugin and the server are different versions ({detail}). Install matching "
                            "versions of both.",
     "too_large": "The selection is too large for the server: {detail}.",

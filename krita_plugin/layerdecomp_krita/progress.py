@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Dict, Tuple
 
-# (stage, label, weight): the order the stages run in and roughly how much of the work each is.
+# (stage, label, weight): the order the stages run in and roughly how much of the work each is. These
+# are the stages the backends report (layerdecomp/backends); any other gets UNKNOWN_WEIGHT.
 STAGES = (
     ("region", "Preparing…", 0.02),
-    ("load", "Loading the model…", 0.10),
     ("alpha", "Finding the object's edge…", 0.25),
-    ("matting", "Finding the object's edge…", 0.25),
     ("fill", "Painting the background behind the object…", 0.60),
     ("step", "Generating…", 0.80),
     ("layering", "Assembling the layers…", 0.05),

@@ -1,8 +1,8 @@
 """The layerdecomp wire protocol, sans I/O: messages <-> websocket frames, and their validation.
 
 FOR THE KRITA PLUGIN: this one file is the whole protocol. It is pure standard-library Python (3.9+),
-has no relative imports and owns no socket, so the plugin zip can carry a copy of it as is. The full
-description, with an example session, is docs/protocol.md. In short:
+has no relative imports and owns no socket, so the plugin carries an exact copy of it (kept in its tree;
+scripts/sync_plugin). The full description, with an example session, is docs/protocol.md. In short:
 
     client                                          server
     hello {protocol, token, client}          ->

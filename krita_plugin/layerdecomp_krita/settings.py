@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Optional
@@ -27,7 +28,8 @@ class Settings:
     token_file: str = ""
     # Empty: whatever backend the server was started with.
     backend: str = ""
-    # Backend options; 0 steps and seed -1 mean "the backend's default" and are not sent.
+    # Backend options. 0 steps: the backend's default (not sent). Seed -1 ("random" in the dialog): a new
+    # random seed for every job, sent like a chosen one, so the result's metadata says which it was.
     steps: int = 0
     seed: int = -1
     # Context around the selection sent with it, in pixels; -1: a quarter of the selection's size.
@@ -41,8 +43,7 @@ class Settings:
         options = {}
         if self.steps > 0:
             options["steps"] = self.steps
-        if self.seed >= 0:
-            options["seed"] = self.seed
+        options["seed"] = self.seed if self.seed >= 0 else random.randrange(2**31)
         if accepted is not None:
             options = {k: v for k, v in options.items() if k in accepted}
         return options

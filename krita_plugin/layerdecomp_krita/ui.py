@@ -6,12 +6,14 @@ click anything) no window opens at all; the controller logs every message either
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Optional
 
 from . import settings as settings_module
-from .messages import TITLE
-from .protocol import DEFAULT_PORT
+from .messages import TITLE, UserError
 from .qt import QtCore, QtGui, QtWidgets, Qt
+
+log = logging.getLogger("layerdecomp_krita")
 
 PROGRESS_OBJECT_NAME = "layerdecomp-progress"
 MESSAGE_OBJECT_NAME = "layerdecomp-message"
@@ -101,89 +103,188 @@ class QtUI:
         return timer.stop
 
 
+# (shown, stored) for the method choice; a backend the server offers beyond these is listed by its name.
+METHODS = (
+    ("The server's choice", ""),
+    ("Automatic", "auto"),
+    ("Fast (classical)", "classical"),
+    ("Learned models", "learned"),
+    ("Diffusion model (needs a GPU)", "diffusion"),
+)
+# Which options each method takes (the others are hidden).
+METHOD_OPTIONS = {"diffusion": ("steps", "seed")}
+
+
 class SettingsDialog(QtWidgets.QDialog):
-    """Server address, token file, backend and its options, automatic start of the local server."""
+    """The plugin's settings in an artist's words: how to reach the server (with a Test connection
+    button), the method and only the options it takes, the context around the selection; the server's
+    technical details under Advanced.
 
-    BACKENDS = ("", "auto", "classical", "learned", "diffusion")
+    ``check_connection(settings)``: returns a sentence saying what answered, or raises ``UserError``; it
+    runs in a worker thread (see ``extension.check_connection``)."""
 
-    def __init__(self, current: settings_module.Settings, parent: Optional[QtWidgets.QWidget] = None) -> None:
+    def __init__(self, current: settings_module.Settings, parent: Optional[QtWidgets.QWidget] = None,
+                 check_connection: Optional[Callable[[settings_module.Settings], str]] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"{TITLE} Settings")
         self.setObjectName("layerdecomp-settings")
-        form = QtWidgets.QFormLayout()
+        self._check_connection = check_connection
+        self._checking: Optional[Any] = None  # (thread, outcome list) of a connection test under way
+        layout = QtWidgets.QVBoxLayout(self)
 
+        # -- the server ---------------------------------------------------------------------------
+        server_box = QtWidgets.QGroupBox("Decomposition server")
+        server = QtWidgets.QFormLayout(server_box)
+        self.auto_start = QtWidgets.QCheckBox("Start the server on this computer when it is not running")
+        self.auto_start.setChecked(current.auto_start)
+        self.auto_start.setToolTip("The server does the work. With this on, Decompose Selection starts the one "
+                                   "installed on this computer when needed, and stops it when Krita quits.")
+        server.addRow(self.auto_start)
         self.server_url = QtWidgets.QLineEdit(current.server_url)
-        self.server_url.setToolTip(f"The websocket address of `layerdecomp serve`, e.g. ws://127.0.0.1:{DEFAULT_PORT}")
-        form.addRow("Server address", self.server_url)
+        self.server_url.setToolTip("Where the server listens. Keep the default for the server installed on this "
+                                   "computer; change it only to use a server on another computer.")
+        server.addRow("Server address", self.server_url)
+        test_row = QtWidgets.QHBoxLayout()
+        self.test_button = QtWidgets.QPushButton("Test connection")
+        self.test_button.setObjectName("layerdecomp-test-connection")
+        self.test_button.setToolTip("Ask the server at this address what it is and what it runs on.")
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QtWidgets.QLabel("")
+        self.test_result.setObjectName("layerdecomp-test-result")
+        self.test_result.setWordWrap(True)
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_result, 1)
+        server.addRow(test_row)
+        layout.addWidget(server_box)
 
-        token_row = QtWidgets.QHBoxLayout()
-        self.token_file = QtWidgets.QLineEdit(current.token_file)
-        self.token_file.setPlaceholderText(str(settings_module.token_path()))
-        browse = QtWidgets.QPushButton("Browse…")
-        browse.clicked.connect(self._browse_token)
-        token_row.addWidget(self.token_file)
-        token_row.addWidget(browse)
-        form.addRow("Token file", token_row)
-
+        # -- the method and its options -----------------------------------------------------------
+        method_box = QtWidgets.QGroupBox("Method")
+        method = QtWidgets.QFormLayout(method_box)
         self.backend = QtWidgets.QComboBox()
-        self.backend.setEditable(True)
-        for name in self.BACKENDS:
-            self.backend.addItem(name or "(server default)", name)
-        index = self.backend.findData(current.backend)
-        if index >= 0:
-            self.backend.setCurrentIndex(index)
-        else:
-            self.backend.setEditText(current.backend)
-        form.addRow("Backend", self.backend)
+        for label, name in METHODS:
+            self.backend.addItem(label, name)
+        if self.backend.findData(current.backend) < 0:
+            self.backend.addItem(current.backend, current.backend)
+        self.backend.setCurrentIndex(self.backend.findData(current.backend))
+        self.backend.setToolTip("How the object and the background behind it are worked out. Fast works "
+                                "everywhere; the diffusion model needs a graphics card and more time. "
+                                "“The server's choice” uses what the server was started with.")
+        self.backend.currentIndexChanged.connect(self._show_method_options)
+        method.addRow("Method", self.backend)
 
         self.steps = QtWidgets.QSpinBox()
         self.steps.setRange(0, 200)
-        self.steps.setSpecialValueText("backend default")
+        self.steps.setSpecialValueText("the model's default")
         self.steps.setValue(max(0, current.steps))
-        form.addRow("Steps", self.steps)
+        self.steps.setToolTip("More steps: a more careful background, slower. Leave at the default unless the "
+                              "painted-in background looks rough.")
+        self.steps_label = QtWidgets.QLabel("Quality steps")
+        method.addRow(self.steps_label, self.steps)
 
         self.seed = QtWidgets.QSpinBox()
         self.seed.setRange(-1, 2**31 - 1)
-        self.seed.setSpecialValueText("random")
+        self.seed.setSpecialValueText("different each time")
         self.seed.setValue(current.seed)
-        form.addRow("Seed", self.seed)
+        self.seed.setToolTip("The same number gives the same result for the same picture; choose another "
+                             "number for another try.")
+        self.seed_label = QtWidgets.QLabel("Variation")
+        method.addRow(self.seed_label, self.seed)
 
         self.margin = QtWidgets.QSpinBox()
         self.margin.setRange(-1, 4096)
         self.margin.setSpecialValueText("automatic")
         self.margin.setSuffix(" px")
         self.margin.setValue(current.margin)
-        form.addRow("Context around the selection", self.margin)
+        self.margin.setToolTip("How much of the picture around the selection is used to paint in the "
+                               "background. Automatic: a quarter of the selection's size.")
+        method.addRow("Surroundings used", self.margin)
+        layout.addWidget(method_box)
 
-        self.auto_start = QtWidgets.QCheckBox("Start the local server automatically when it is not running")
-        self.auto_start.setChecked(current.auto_start)
-        form.addRow(self.auto_start)
-
+        # -- advanced -----------------------------------------------------------------------------
+        advanced_box = QtWidgets.QGroupBox("Advanced")
+        advanced = QtWidgets.QFormLayout(advanced_box)
+        token_row = QtWidgets.QHBoxLayout()
+        self.token_file = QtWidgets.QLineEdit(current.token_file)
+        self.token_file.setPlaceholderText(str(settings_module.token_path()))
+        self.token_file.setToolTip("The file holding the server's access key. Leave empty for the server "
+                                   "installed on this computer.")
+        browse = QtWidgets.QPushButton("Browse…")
+        browse.clicked.connect(self._browse_token)
+        token_row.addWidget(self.token_file)
+        token_row.addWidget(browse)
+        advanced.addRow("Access key file", token_row)
         self.server_command = QtWidgets.QLineEdit(current.server_command)
-        self.server_command.setToolTip("The command that starts the server; --host, --port and --backend are added.")
-        form.addRow("Server command", self.server_command)
+        self.server_command.setToolTip("How the server is started on this computer (set by the installer).")
+        advanced.addRow("Server start command", self.server_command)
+        layout.addWidget(advanced_box)
 
         buttons = QtWidgets.QDialogButtonBox(
             QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(form)
         layout.addWidget(buttons)
+        self._show_method_options()
+
+    def _show_method_options(self) -> None:
+        takes = METHOD_OPTIONS.get(self.backend.currentData() or "", ())
+        for name, label, field in (("steps", self.steps_label, self.steps), ("seed", self.seed_label, self.seed)):
+            label.setVisible(name in takes)
+            field.setVisible(name in takes)
+
+    def option_visible(self, name: str) -> bool:
+        return {"steps": self.steps, "seed": self.seed}[name].isVisibleTo(self)
 
     def _browse_token(self) -> None:
-        path, _filter = QtWidgets.QFileDialog.getOpenFileName(self, "Token file", self.token_file.text())
+        path, _filter = QtWidgets.QFileDialog.getOpenFileName(self, "Access key file", self.token_file.text())
         if path:
             self.token_file.setText(path)
 
+    # -- Test connection: in a worker thread, polled by a timer, so the dialog stays responsive -------
+
+    def test_connection(self) -> None:
+        if self._check_connection is None or self._checking is not None:
+            return
+        import threading
+
+        outcome: list = []
+        values = self.values()
+
+        def work() -> None:
+            try:
+                outcome.append(("ok", self._check_connection(values)))
+            except UserError as error:
+                outcome.append(("error", error.message))
+            except Exception as exc:  # a bug: say something, keep the details for the log
+                log.exception("the connection test failed")
+                outcome.append(("error", f"The test failed unexpectedly ({exc.__class__.__name__}); see the log."))
+
+        thread = threading.Thread(target=work, name="layerdecomp-test-connection", daemon=True)
+        self._checking = (thread, outcome)
+        self.test_button.setEnabled(False)
+        self.test_result.setText("Asking the server…")
+        thread.start()
+        self._poll_timer = QtCore.QTimer(self)
+        self._poll_timer.timeout.connect(self._poll_connection_test)
+        self._poll_timer.start(50)
+
+    def _poll_connection_test(self) -> None:
+        thread, outcome = self._checking
+        if not outcome:
+            return
+        self._poll_timer.stop()
+        self._checking = None
+        self.test_button.setEnabled(True)
+        kind, text = outcome[0]
+        self.test_result.setText(("✔ " if kind == "ok" else "✘ ") + text)
+
+    def connection_test_running(self) -> bool:
+        return self._checking is not None
+
     def values(self) -> settings_module.Settings:
-        data = self.backend.currentData()
-        text = self.backend.currentText().strip()
-        backend = data if data is not None and self.backend.itemText(self.backend.currentIndex()) == text else text
         return settings_module.Settings(
             server_url=self.server_url.text().strip(),
             token_file=self.token_file.text().strip(),
-            backend=backend or "",
+            backend=self.backend.currentData() or "",
             steps=self.steps.value(),
             seed=self.seed.value(),
             margin=self.margin.value(),

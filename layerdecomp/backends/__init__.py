@@ -105,11 +105,16 @@ def split_options(cls: type[Backend], options: dict[str, Any]) -> tuple[dict, di
     return load, run
 
 
+def run_option_defaults(cls: type[Backend]) -> dict[str, Any]:
+    """The defaults of ``cls.run``'s options (what a run uses when the caller gives none)."""
+    return {name: p.default for name, p in inspect.signature(cls.run).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
 def check_run_options(cls: type[Backend], options: dict[str, Any]) -> None:
     """Refuse a per-job option whose value is not of the kind its default in ``cls.run`` is (``seed="abc"``
     is an InvalidInput here, not a ValueError deep inside a job)."""
-    defaults = {name: p.default for name, p in inspect.signature(cls.run).parameters.items()
-                if p.default is not inspect.Parameter.empty}
+    defaults = run_option_defaults(cls)
     for name, value in options.items():
         default = defaults.get(name)
         if default is None or value is None:
@@ -137,8 +142,3 @@ def instance(cls: type[Backend], load_options: dict[str, Any]) -> Backend:
         if key not in _instances:
             _instances[key] = cls(**options)
         return _instances[key]
-
-
-def get_backend(name: str = "auto", **load_options: Any) -> Backend:
-    """A ready backend instance by name (``auto`` resolved here), kept for the same name and load options."""
-    return instance(resolve(name, **load_options), load_options)

@@ -20,8 +20,14 @@ from typing import Any, Optional
 from .. import fill as fill_module
 from .. import matting as matting_module
 from ..errors import InvalidInput, raise_if_cancelled
+from ..progress import ProgressSplitter
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend
+
+
+# Shares of the work in the progress figure: on 2048² photos with 15% selections the fill takes about
+# twice the CPU time of the edge.
+ALPHA_WEIGHT, FILL_WEIGHT = 1.0, 2.0
 
 
 class ClassicalBackend(Backend):
@@ -32,33 +38,42 @@ class ClassicalBackend(Backend):
     run_options = frozenset({"matting", "seed"})
 
     def run(self, image, mask, hole, *, progress: ProgressCallback, cancel: Optional[CancelToken],
-            matting: str = "closed_form", seed: int = 0, **options: Any) -> BackendResult:
+            **options: Any) -> BackendResult:
+        # The edge and the fill run at the same time: one progress figure for both, the edge's name first.
+        splitter = ProgressSplitter(progress, [("alpha", ALPHA_WEIGHT), ("fill", FILL_WEIGHT)])
+        try:
+            return self._decompose(image, mask, hole, splitter=splitter, cancel=cancel, **options)
+        finally:
+            splitter.close()  # a fill thread abandoned on a cancel or an error reports nothing more
+
+    def _decompose(self, image, mask, hole, *, splitter: ProgressSplitter, cancel: Optional[CancelToken],
+                   matting: str = "closed_form", seed: int = 0, **options: Any) -> BackendResult:
         method = matting
         if method not in ("closed_form", "guided"):
             raise InvalidInput(f"matting must be 'closed_form' or 'guided', not {method!r}")
         raise_if_cancelled(cancel)
         timings: dict[str, float] = {}
         outcome: dict[str, Any] = {}
+        alpha_progress, fill_progress = splitter.part("alpha"), splitter.part("fill")
 
         def fill_worker() -> None:
             t0, c0 = time.perf_counter(), time.thread_time()
             try:
-                outcome["fill"] = fill_module.fill(image, hole, seed=int(seed))
+                outcome["fill"] = fill_module.fill(image, hole, seed=int(seed), progress=fill_progress)
             except BaseException as exc:  # handed to the caller's thread below
                 outcome["error"] = exc
             timings["fill"] = time.perf_counter() - t0
             timings["fill_cpu"] = time.thread_time() - c0  # this thread's CPU (the k-d tree's helpers aside)
 
-        progress("fill", 0.0)
+        alpha_progress(0.0)
         worker = threading.Thread(target=fill_worker, name="layerdecomp-fill", daemon=True)
         worker.start()
 
-        progress("alpha", 0.0)
         t0, c0 = time.perf_counter(), time.thread_time()
         alpha, foreground = matting_module.matte(image, mask, hole, method=method)
         timings["alpha"] = time.perf_counter() - t0
         timings["alpha_cpu"] = time.thread_time() - c0
-        progress("alpha", 1.0)
+        alpha_progress(1.0)
         raise_if_cancelled(cancel)  # the fill thread finishes on its own; its result is dropped
 
         while worker.is_alive():  # wait for the fill, still answering a cancel at once
@@ -66,7 +81,6 @@ class ClassicalBackend(Backend):
             raise_if_cancelled(cancel)
         if "error" in outcome:
             raise outcome["error"]
-        progress("fill", 1.0)
         raise_if_cancelled(cancel)
         return BackendResult(
             background=outcome["fill"],  # the soft edge's plate is layering.py's to decide (from F)

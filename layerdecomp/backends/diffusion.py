@@ -52,6 +52,65 @@ def _out_of_memory_message(size: tuple[int, int], resolution: int) -> str:
             "or -O quantization=bnb4 / a .gguf file (see docs/model.md)")
 
 
+# Below this the RGBA decoder's alpha is noise, not a part of the object.
+MIN_OBJECT_ALPHA = 2 / 255
+# Object colour and plate this far apart (RGB distance in [0, 1] units) tell visible from hidden apart.
+DISTINCT_COLOURS = 0.15
+
+
+def scale_rgba_premultiplied(rgba: np.ndarray, width: int, height: int, enlarge: bool) -> np.ndarray:
+    """Straight RGBA in [0, 1] scaled to ``width × height`` through premultiplied colour, so transparent
+    pixels' colours (whatever the decoder left there) never bleed into the edge. Linear (enlarging) or
+    area (shrinking) weights are never negative, so an edge keeps its object's colour exactly; cubic
+    ones overshoot, and dividing by a small alpha would magnify that."""
+    alpha = np.clip(rgba[..., 3:4], 0, 1).astype(np.float32)
+    premultiplied = np.dstack([rgba[..., :3] * alpha, alpha]).astype(np.float32)
+    scaled = cv2.resize(premultiplied, (width, height), interpolation=cv2.INTER_LINEAR if enlarge else cv2.INTER_AREA)
+    a = np.clip(scaled[..., 3:4], 0, 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        colour = np.where(a > 0, scaled[..., :3] / a, 0.0)
+    return np.dstack([np.clip(colour, 0, 1), a]).astype(np.float32)
+
+
+def split_visible(image: np.ndarray, rgba: np.ndarray, plate: np.ndarray,
+                  hole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(complete alpha, visible alpha)`` of the object the model returned (``rgba`` straight, ``plate``
+    the clean background, both in [0, 1], at the crop's size).
+
+    Visible: inside the hole, where the picture shows the object. The plate keeps what stands in front
+    of the object, so where object colour and plate differ clearly, the picture's alpha along the line
+    plate -> object, ``((I − B)·(F − B)) / |F − B|²``, tells them apart: under half the object's alpha
+    means something else is seen there (an occluder), a hidden part. Hidden parts are only kept where
+    they connect to the visible object (a speck of alpha elsewhere is not part of it).
+    """
+    alpha = np.where(rgba[..., 3] >= MIN_OBJECT_ALPHA, rgba[..., 3], 0).astype(np.float32)
+    picture = image.astype(np.float32) / 255.0
+    towards_object = rgba[..., :3] - plate
+    spread = (towards_object ** 2).sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shown = ((picture - plate) * towards_object).sum(axis=2) / spread
+    hidden = (spread > DISTINCT_COLOURS ** 2) & (shown < 0.5 * alpha)
+    visible = np.where(hole & ~hidden, alpha, 0).astype(np.float32)
+    count, labels = cv2.connectedComponents((alpha > 0).astype(np.uint8), connectivity=8)
+    attached = np.unique(labels[visible > 0])
+    keep = np.isin(labels, attached[attached > 0])
+    return np.where(keep, alpha, 0).astype(np.float32), np.where(keep, visible, 0).astype(np.float32)
+
+
+# Plate and picture further apart than this (levels, any channel, at the working size) mean the model
+# removed something there; its VAE round trip alone differs by a few levels.
+EFFECT_TOLERANCE = 12
+
+
+def removed_beside(small: np.ndarray, plate: np.ndarray, back) -> np.ndarray:
+    """Where the model's clean plate differs from the picture: the object, and what goes with it (its
+    shadow, its reflection). Compared at the working size, where the plate has its own sharpness; a
+    plate scaled back is blurrier than the picture, and that is not something removed. ``layering``
+    keeps the object's own pixels out and carries the rest with the object."""
+    difference = np.abs(small.astype(np.float32) - plate * 255.0).max(axis=2)
+    return back((difference > EFFECT_TOLERANCE).astype(np.float32)) > 0.5
+
+
 class DiffusionBackend(Backend):
     name = "diffusion"
     priority = 10  # above classical: when the model can run, auto prefers it
@@ -68,7 +127,8 @@ class DiffusionBackend(Backend):
             return f"it needs {', '.join(missing)} (pip install 'layerdecomp[model]')"
         model = configured_model(options)
         if not model:
-            return f"no model is configured (pass --model DIR or -O model=DIR, or set {MODEL_ENV})"
+            return ("no model is configured: give one with --model DIR (layerdecomp decompose, serve or eval), "
+                    f"the model option in Python, or {MODEL_ENV}")
         if _truthy(options.get("local_files_only", True)) and not model_present(model):
             return (f"the model {model} is not on this machine (a folder with transformer/ and vae/ in diffusers "
                     "layout, or a downloaded hub id; see docs/model.md)")
@@ -105,9 +165,11 @@ class DiffusionBackend(Backend):
 
                 model = load_adapter(self.adapter_path, components)
                 if not options.get("quantization"):
-                    # Merge the LoRA into the base weights: same outputs (to rounding), and at rank 256 it
-                    # saves ~1 B parameters' worth of matmuls per step. A quantised base cannot take it.
+                    # Merge the LoRA into the base weights, then drop the LoRA matrices: same outputs (to
+                    # rounding), ~1 B parameters' worth of matmuls saved per step at rank 256, and ~2 GB of
+                    # weights (bf16) that would otherwise stay resident. A quantised base cannot merge.
                     model.transformer.fuse_lora()
+                    model.transformer.unload_lora()
                 mcf = model.config.mcf
                 for key in ("depth_model", "segmentation_model"):
                     if key in options:
@@ -115,7 +177,9 @@ class DiffusionBackend(Backend):
                 self.pipeline = LayerDecompositionPipeline.from_model(model, components.scheduler)
                 self.pipeline.set_progress_bar_config(disable=True)
                 apply_offload(self.pipeline, offload)
-                self.estimators = ModalityEstimators(mcf, device=str(components.device), local_files_only=local)
+                # the execution device, not the VAE's: with offload the VAE rests on the CPU (or meta)
+                self.estimators = ModalityEstimators(mcf, device=str(self.pipeline._execution_device),
+                                                     local_files_only=local)
             else:
                 self.zero_shot = ZeroShotFill(components, offload)
         except torch.OutOfMemoryError as exc:
@@ -160,19 +224,19 @@ class DiffusionBackend(Backend):
                 maps, missing = self.estimators(small)
                 out = self.pipeline(small, small_hole, steps=steps, seed=seed, guidance=guidance, modality_maps=maps,
                                     modality_missing=missing, callback=on_step, cancel=cancel)
-                background = np.clip(np.rint(back(out.background) * 255), 0, 255).astype(np.uint8)
-                rgba = np.clip(back(out.foreground), 0, 1)
-                amodal_alpha = rgba[..., 3].astype(np.float32)
-                amodal_alpha[amodal_alpha < 2 / 255] = 0  # decoder noise is not a hidden part of the object
+                plate = np.clip(back(out.background), 0, 1)
+                background = np.clip(np.rint(plate * 255), 0, 255).astype(np.uint8)
+                rgba = scale_rgba_premultiplied(out.foreground, width, height, shrink)
+                amodal_alpha, alpha = split_visible(image, rgba, plate, hole)
                 colours = (rgba[..., :3] * 255).astype(np.float32)
                 from ..model.config import MODALITIES
 
                 metadata.update(adapter=self.adapter_path, occlusion_recovery=True,
                                 missing_modalities=[m for m, gone in zip(MODALITIES, missing) if gone],
                                 modality_problems=dict(self.estimators.problems))
-                return BackendResult(background=background, alpha=amodal_alpha, foreground=colours,
+                return BackendResult(background=background, alpha=alpha, foreground=colours,
                                      amodal_alpha=amodal_alpha, amodal_foreground=np.rint(colours).astype(np.uint8),
-                                     metadata=metadata)
+                                     metadata=metadata, effects=removed_beside(small, out.background, back) & hole)
             filled = self.zero_shot(small, small_hole, steps=steps, seed=seed, guidance=guidance,
                                     callback=on_step, cancel=cancel)
         except torch.OutOfMemoryError as exc:

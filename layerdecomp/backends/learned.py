@@ -2,8 +2,10 @@
 
 - Alpha: the same band along the selection's edge as the classical backend (``matting.band_radius`` and
   ``matting.trimap``) becomes ViTMatte's trimap; the model runs on the crop shrunk so that its longer
-  side is at most ``matting_resolution`` (default 1024), and its alpha comes back to the crop's size by
-  guided upsampling (``matting.guided_upsample``, the fast guided filter), only inside the band. The
+  side is at most ``matting_resolution`` (default 512, the size of its training crops; on a CPU it costs
+  ~15x the classical matting there and ~17x at 1024, see bench/learned_cost.py), and its alpha comes back
+  to the crop's size by guided upsampling (``matting.guided_upsample``, the fast guided filter), only
+  inside the band. The
   object's colours in the soft edge are estimated as in the classical backend.
 - Background: MI-GAN fills the hole on the crop shrunk to fit its native 512 × 512; the fill comes back
   to the crop's size the way ``fill.py`` brings back its coarse PatchMatch pass (``fill.upscale_fill``:
@@ -31,7 +33,7 @@ from ..errors import BackendUnavailable, InvalidInput, raise_if_cancelled
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend
 
-DEFAULT_MATTING_RESOLUTION = 1024
+DEFAULT_MATTING_RESOLUTION = 512
 
 
 def _shrunk_size(height: int, width: int, longest: int) -> tuple[int, int]:
@@ -115,7 +117,10 @@ class LearnedBackend(Backend):
 
     def run(self, image, mask, hole, *, progress: ProgressCallback, cancel: Optional[CancelToken],
             matting_resolution: int = DEFAULT_MATTING_RESOLUTION, **options: Any) -> BackendResult:
-        resolution = int(matting_resolution)
+        try:
+            resolution = int(matting_resolution)
+        except (TypeError, ValueError):
+            resolution = 0
         if resolution < 32:
             raise InvalidInput("matting_resolution must be at least 32 (pixels on the longer side)")
         hole = np.asarray(hole, bool)

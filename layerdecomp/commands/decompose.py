@@ -10,23 +10,11 @@ from tqdm import tqdm
 
 from .. import backends
 from ..api import decompose
-from ..io import load_image, load_mask, write_outputs
+from ..errors import OutputError
+from ..io import DEFAULT_MAX_PIXELS, check_output_dir, load_pair, write_outputs
+from ..validate import MAX_PIXELS
 from ..region import DEFAULT_GROW
-
-
-def _option(text: str) -> tuple[str, object]:
-    """KEY=VALUE with VALUE read as int, float, true/false, or else text."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    for convert in (int, float):
-        try:
-            return key, convert(value)
-        except ValueError:
-            pass
-    if value.lower() in ("true", "false"):
-        return key, value.lower() == "true"
-    return key, value
+from .options import add_model_arguments, add_option_argument, backend_options
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,32 +25,43 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if missing)")
     p.add_argument("--backend", default="auto", choices=backends.available_names(),
                    help="which method to use; auto picks the best one that can run here")
-    p.add_argument("--margin", type=int, default=None, metavar="PX",
+    p.add_argument("--margin", type=_non_negative, default=None, metavar="PX",
                    help="context around the selection in pixels (default: a quarter of the selection's size)")
-    p.add_argument("--grow", type=int, default=DEFAULT_GROW, metavar="PX",
+    p.add_argument("--grow", type=_non_negative, default=DEFAULT_GROW, metavar="PX",
                    help="how far the removed region reaches beyond the selection")
-    p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
-                   help="a backend option (repeatable), e.g. -O steps=28")
-    p.add_argument("--model", default=None, metavar="DIR",
-                   help="diffusion backend: the FLUX Fill model (a folder in diffusers layout or a downloaded hub id)")
-    p.add_argument("--adapter", default=None, metavar="FILE",
-                   help="diffusion backend: a layer-decomposition adapter (.safetensors); without it, zero-shot")
+    add_option_argument(p, "a backend option (repeatable), e.g. -O steps=28")
+    add_model_arguments(p)
+    p.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help="refuse pictures of more pixels than this, read from each file's header before "
+                        "anything is decoded (a picture bomb costs nothing)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def _backend_options(args: argparse.Namespace) -> dict:
-    """-O options, plus --model / --adapter when given."""
-    options = dict(args.option)
-    if args.model:
-        options["model"] = args.model
-    if args.adapter:
-        options["adapter"] = args.adapter
-    return options
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a whole number of pixels, 0 or more, not {text!r}")
+    return value
+
+
+def _max_pixels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 0 < value <= MAX_PIXELS:
+        raise argparse.ArgumentTypeError(f"a number of pixels from 1 to {MAX_PIXELS}, not {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
-    image = load_image(args.image)
-    mask = load_mask(args.mask)
+    # Everything that can be checked is checked before the work: where the results go, then each
+    # picture's size from its header (before anything is decoded), then the pixels.
+    check_output_dir(args.out)
+    image, mask = load_pair(args.image, args.mask, max_pixels=args.max_pixels)
     with tqdm(total=1.0, disable=args.quiet, unit="", bar_format="{desc:<10} {bar} {elapsed}") as bar:
         def progress(stage: str, fraction: float) -> None:
             bar.set_description_str(stage)
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
         t0 = time.perf_counter()
         result = decompose(image, mask, backend=args.backend, margin=args.margin, grow=args.grow,
-                           progress=progress, **_backend_options(args))
+                           progress=progress, **backend_options(args))
         total = time.perf_counter() - t0
     result.metadata["timings"]["total"] = total
     report = {
@@ -80,11 +79,15 @@ def run(args: argparse.Namespace) -> int:
         "size": [int(image.shape[1]), int(image.shape[0])],
         **result.metadata,
     }
-    write_outputs(args.out, {
-        "foreground": result.foreground,
-        "background": result.background,
-        "visibility": result.visibility,
-    }, report)
+    try:
+        write_outputs(args.out, {
+            "foreground": result.foreground,
+            "background": result.background,
+            "visibility": result.visibility,
+        }, report)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile, ...
+        raise OutputError(f"could not write the results into {str(args.out)!r}: {exc.strerror or exc}; "
+                          "nothing was left there half-written") from None
     if not args.quiet:
         print(f"wrote {args.out}/foreground.png, background.png, visibility.png, report.json "
               f"({result.metadata['backend']}, {total:.2f} s)")

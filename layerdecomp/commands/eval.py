@@ -15,7 +15,7 @@ from tqdm import tqdm
 from .. import backends
 from ..errors import InvalidInput
 from ..region import DEFAULT_GROW
-from .decompose import _option
+from .options import add_model_arguments, add_option_argument, model_options
 
 VARIANTS = ("exact", "loose", "tight", "lasso")  # eval.photos.VARIANTS (not imported: it loads OpenCV)
 
@@ -37,15 +37,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"backend to run (repeat to compare; one of {', '.join(backends.available_names())})")
     p.add_argument("--grow", type=int, default=DEFAULT_GROW, metavar="PX",
                    help="how far the hole reaches beyond the mask")
-    p.add_argument("--option", "-O", action="append", type=_option, default=[], metavar="KEY=VALUE",
-                   help="a backend option (repeatable): KEY=VALUE goes to every backend, NAME.KEY=VALUE only to "
-                        "backend NAME (e.g. -O diffusion.steps=28)")
+    add_option_argument(p, "a backend option (repeatable): KEY=VALUE goes to every backend, NAME.KEY=VALUE only "
+                           "to backend NAME (e.g. -O diffusion.steps=28)")
+    add_model_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON (summary and per-case rows) instead of a table")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def _options_for(backend: str, options: list[tuple[str, object]]) -> dict[str, object]:
-    chosen = {}
+def _options_for(backend: str, options: list[tuple[str, object]], models: dict[str, object]) -> dict[str, object]:
+    """The -O options for ``backend``; --model / --adapter go to the backends that load a model (and to auto,
+    which picks one with them)."""
+    takes = backends.backend_class(backend).load_options if backend != "auto" else set(models)
+    chosen = {key: value for key, value in models.items() if key in takes}
     for key, value in options:
         target, dot, name = key.partition(".")
         if not dot:
@@ -73,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     summaries, per_case = {}, {}
     for name in names:
         with tqdm(total=len(cases), desc=name, disable=args.quiet or args.json, unit="case", file=sys.stderr) as bar:
-            rows = run_cases(cases, name, progress=bar.update, grow=args.grow, **_options_for(name, args.option))
+            options = _options_for(name, args.option, model_options(args))
+            rows = run_cases(cases, name, progress=bar.update, grow=args.grow, **options)
         summaries[name] = summarise(rows)
         per_case[name] = [{"case": c.name, **r} for c, r in zip(cases, rows)]
     if args.json:
@@ -96,9 +100,10 @@ def _run_photos(args: argparse.Namespace) -> int:
     out = {}
     for name in names:
         total = len(pictures) * len(args.variants)
+        options = _options_for(name, args.option, model_options(args))
         with tqdm(total=total, desc=name, disable=args.quiet or args.json, unit="selection", file=sys.stderr) as bar:
             rows = photos.evaluate_photos(pictures, args.variants, backend=name, closed_form=closed_form,
-                                          progress=bar.update, grow=args.grow, **_options_for(name, args.option))
+                                          progress=bar.update, grow=args.grow, **options)
         out[name] = (photos.summarise(rows), rows)
     if args.json:
         print(json.dumps({"photos": len(pictures), **{n: {"summary": s, "rows": r} for n, (s, r) in out.items()}},

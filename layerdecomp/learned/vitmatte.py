@@ -68,8 +68,13 @@ class VitMatte:
 
         self.torch = torch
         self.device = torch.device(device)
-        self.model = VitMatteForImageMatting.from_pretrained(
-            str(folder), use_safetensors=True, local_files_only=True).to(self.device).eval()
+        try:
+            model = VitMatteForImageMatting.from_pretrained(str(folder), use_safetensors=True, local_files_only=True)
+        except OSError:
+            raise  # no such folder or file, or only a pickled checkpoint: transformers says which
+        except Exception as exc:  # a damaged file, another model's config (safetensors' or transformers' own types)
+            raise ValueError(f"transformers cannot load ViTMatte from {folder}: {exc}") from exc
+        self.model = model.to(self.device).eval()
 
     def __call__(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         pixel_values = self.torch.from_numpy(preprocess(image, trimap)).to(self.device)

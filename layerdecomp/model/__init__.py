@@ -39,7 +39,7 @@ Training-facing API (stable; the training code in ``layerdecomp/train/`` builds 
     #    decoder output -> vae_output_to_rgba), or decode_foreground(tokens, H, W).
     #    The gates are one scalar per attention layer, starting at 0 (streams independent); Adam moves a
     #    scalar by ~lr per step, so at the paper's lr 5e-5 they would open by at most ~0.36 in 7,200
-    #    iterations: give the "gates" group a larger lr (e.g. 1e-3).
+    #    iterations: give the "gates" group a larger lr (e.g. 1e-3; the trainer's train.gate_learning_rate).
 
     #    Memory: model.transformer.enable_gradient_checkpointing() is supported (the stream layout travels
     #    with each block's inputs, so recomputed blocks attend exactly as in the forward).

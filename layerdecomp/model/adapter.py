@@ -13,12 +13,12 @@ from pathlib import Path
 import torch
 
 from ..errors import BackendUnavailable
+from ..locations import check_not_pickle
 from .components import Components
 from .config import AdapterConfig, base_signature
 
 FORMAT = "layerdecomp-adapter"
 VERSION = "1"
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
 def save_adapter(model, path: str | os.PathLike) -> Path:
@@ -40,22 +40,6 @@ def save_adapter(model, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata={"format": FORMAT, "version": VERSION, "config": model.config.to_json()})
     return path
-
-
-def check_not_pickle(path: str | os.PathLike, what: str = "adapter") -> None:
-    """Refuse anything that is not a safetensors file, by name and by its first bytes."""
-    path = str(path)
-    if not os.path.isfile(path):
-        raise BackendUnavailable(f"the {what} file {path} does not exist (option {what} / --{what})")
-    with open(path, "rb") as handle:
-        head = handle.read(8)
-    # torch.save writes a zip (PK..) or a raw pickle (0x80 protocol byte); safetensors starts with a
-    # little-endian header length followed by '{'.
-    if path.lower().endswith(PICKLE_SUFFIXES) or head[:2] == b"PK" or head[:1] == b"\x80":
-        raise BackendUnavailable(
-            f"{path} is a pickle checkpoint (torch.save); layerdecomp loads only .safetensors files because "
-            "loading a pickle can run arbitrary code. Convert it with safetensors.torch.save_file or use the "
-            "adapter's .safetensors release")
 
 
 def read_adapter_config(path: str | os.PathLike) -> AdapterConfig:

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Optional
 
 import torch
 
 from ..errors import BackendUnavailable
-from ..locations import looks_like_hub_id
+from ..locations import PICKLE_SUFFIXES, looks_like_hub_id
 
 PROMPT_EMBEDS_FILE = "prompt_embeds.safetensors"
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -118,6 +119,16 @@ def flux_scheduler():
     )
 
 
+def resolution_mu(scheduler, tokens: int) -> float:
+    """FLUX's resolution-dependent shift ``mu`` for ``tokens`` image tokens (one stream), exactly as
+    ``FluxFillPipeline`` computes it: more tokens, more of the schedule spent at high noise."""
+    from diffusers.pipelines.flux.pipeline_flux import calculate_shift
+
+    config = scheduler.config
+    return calculate_shift(tokens, config.get("base_image_seq_len", 256), config.get("max_image_seq_len", 4096),
+                           config.get("base_shift", 0.5), config.get("max_shift", 1.15))
+
+
 def save_components(components: Components, folder: str | os.PathLike) -> Path:
     """Write the backbone in diffusers layout (what ``load_components`` and the backend read)."""
     from safetensors.torch import save_file
@@ -142,37 +153,24 @@ def load_components(
     local_files_only: bool = True,
     quantization: Optional[str] = None,
     need_prompt: bool = False,
+    vae: Any = None,
 ) -> Components:
     """Load the Fill backbone from ``model`` (a local folder or a hub id already in the local cache).
 
     ``quantization``: None, ``"bnb4"`` / ``"bnb8"`` (bitsandbytes; CUDA only) or the path of a GGUF
     single-file transformer (e.g. ``flux1-fill-dev-Q4_K_S.gguf``). Errors name the file or the option.
+    ``vae``: one already loaded with :func:`load_vae` (training loads it first, alone).
     """
-    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler
+    from diffusers import FlowMatchEulerDiscreteScheduler
 
     model = os.path.expanduser(str(model))
     dev = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, dev)
-    if not os.path.isdir(model) and not looks_like_hub_id(model):
-        raise BackendUnavailable(f"the model folder {model} does not exist (option model / --model)")
-    if os.path.isdir(model):
-        for sub in ("transformer", "vae"):
-            if not os.path.isdir(os.path.join(model, sub)):
-                raise BackendUnavailable(
-                    f"{model} is not a FLUX Fill model folder: it has no {sub}/ subfolder "
-                    "(expected diffusers layout: transformer/, vae/, scheduler/)")
+    _check_model_folder(model)
     common = {"local_files_only": bool(local_files_only)}
-
-    def load(what: str, fn):
-        try:
-            return fn()
-        except BackendUnavailable:
-            raise
-        except (OSError, ValueError, EnvironmentError) as exc:
-            raise BackendUnavailable(_load_message(model, what, exc, local_files_only)) from exc
-
-    vae = load("vae", lambda: AutoencoderKL.from_pretrained(
-        model, subfolder="vae", torch_dtype=torch_dtype, use_safetensors=True, **common))
+    load = partial(_load_part, model, local_files_only)
+    if vae is None:
+        vae = load_vae(model, dtype=torch_dtype, device=str(dev), local_files_only=local_files_only)
     scale = 2 ** (len(vae.config.block_out_channels) - 1)
     expected = fill_in_channels(vae.config.latent_channels, scale)
     transformer = load("transformer", lambda: _load_transformer(
@@ -188,9 +186,7 @@ def load_components(
 
     if not str(quantization or "").startswith("bnb"):  # bitsandbytes places its weights itself
         transformer.to(dev)
-    vae.to(dev)
     transformer.requires_grad_(False).eval()
-    vae.requires_grad_(False).eval()
     components = Components(transformer, vae, scheduler, source=model)
     prompt_file = _prompt_file(model)
     if prompt_file:
@@ -201,6 +197,41 @@ def load_components(
         components.prompt_embeds, components.pooled_prompt_embeds = empty_prompt_embeddings(
             model, local_files_only=local_files_only)
     return components
+
+
+def load_vae(model: str | os.PathLike, *, dtype: Any = "auto", device: Optional[str] = None,
+             local_files_only: bool = True):
+    """The backbone's VAE alone (frozen), e.g. to train the RGBA decoder before the transformer is loaded."""
+    from diffusers import AutoencoderKL
+
+    model = os.path.expanduser(str(model))
+    dev = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, dev)
+    _check_model_folder(model)
+    vae = _load_part(model, local_files_only, "vae", lambda: AutoencoderKL.from_pretrained(
+        model, subfolder="vae", torch_dtype=torch_dtype, use_safetensors=True, local_files_only=bool(local_files_only)))
+    return vae.to(dev).requires_grad_(False).eval()
+
+
+def _check_model_folder(model: str) -> None:
+    if not os.path.isdir(model) and not looks_like_hub_id(model):
+        raise BackendUnavailable(f"the model folder {model} does not exist (option model / --model)")
+    if os.path.isdir(model):
+        for sub in ("transformer", "vae"):
+            if not os.path.isdir(os.path.join(model, sub)):
+                raise BackendUnavailable(
+                    f"{model} is not a FLUX Fill model folder: it has no {sub}/ subfolder "
+                    "(expected diffusers layout: transformer/, vae/, scheduler/)")
+
+
+def _load_part(model: str, local_files_only: bool, what: str, fn):
+    """``fn()``, with loading errors turned into a message that names the folder and what to do."""
+    try:
+        return fn()
+    except BackendUnavailable:
+        raise
+    except (OSError, ValueError, EnvironmentError) as exc:
+        raise BackendUnavailable(_load_message(model, what, exc, local_files_only)) from exc
 
 
 def _prompt_file(model: str) -> Optional[str]:
@@ -270,7 +301,7 @@ def _load_message(model: str, what: str, exc: Exception, local_files_only: bool)
     if os.path.isdir(os.path.join(model, what)):
         names = os.listdir(os.path.join(model, what))
         if not any(n.endswith(".safetensors") for n in names) and any(
-                n.endswith((".bin", ".pt", ".pth", ".ckpt")) for n in names):
+                n.endswith(PICKLE_SUFFIXES) for n in names):
             return (f"{os.path.join(model, what)} holds only pickle weights (.bin/.pt), which layerdecomp never "
                     "loads; use a copy saved as .safetensors")
     hint = (" (it is not in the local cache: download it first, see docs/model.md, or set -O local_files_only=false)"

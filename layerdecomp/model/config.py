@@ -32,6 +32,11 @@ class MCFConfig:
     heads: int = 4
     head_dim: int = 32
     position_frequencies: int = 4  # Fourier features of the token's (row, column), for queries and keys
+    # The local path: each latent token also gets its *own* modality latents (M × 4C channels, zeroed where a
+    # modality is missing) through zero-initialised input columns. The attention above gives a token a
+    # summary of all modality tokens, which cannot carry a per-pixel edge to its own place; this does, at
+    # a cost linear in the tokens.
+    local: bool = True
     canny_low: int = 100
     canny_high: int = 200
     depth_model: Optional[str] = "depth-anything/Depth-Anything-V2-Small-hf"
@@ -57,7 +62,9 @@ class AdapterConfig:
     @classmethod
     def from_json(cls, text: str) -> "AdapterConfig":
         data = json.loads(text)
-        mcf = MCFConfig(**data.pop("mcf", {}))
+        mcf_data = data.pop("mcf", {})
+        mcf_data.setdefault("local", False)  # adapters saved before the local path existed have none
+        mcf = MCFConfig(**mcf_data)
         return cls(mcf=mcf, **data)
 
 

@@ -2,7 +2,8 @@
 
 Token sequence: ``[text (T) | background (L) | foreground (L)]``. Each stream's token is the channel
 concat ``noisy latent ⊕ its context ⊕ c_MM`` (its context: the Fill context for the background, the
-inverse context for the foreground; c_MM: MCF's output). Position ids tell the streams apart: the
+inverse context for the foreground; c_MM: MCF's output, then, with ``MCFConfig.local``, the token's own
+modality latents). Position ids tell the streams apart: the
 foreground's ``img_ids[:, 0] = 1`` (FLUX Kontext offsets its reference image the same way).
 
 Attention (our choice, documented because the paper does not say): every token attends to the text and
@@ -156,7 +157,8 @@ class LayerDecompositionModel(nn.Module):
 
         from peft import LoraConfig
 
-        widen_x_embedder(transformer, config.mcf.out_channels)
+        local = len(MODALITIES) * token_channels if config.mcf.local else 0  # the MCF local path's columns
+        widen_x_embedder(transformer, config.mcf.out_channels + local)
         transformer.add_adapter(LoraConfig(r=config.lora_rank, lora_alpha=config.alpha, init_lora_weights=True,
                                            target_modules=LORA_TARGET_REGEX))
         transformer.x_embedder.requires_grad_(True)  # add_adapter froze it; it is trained fully
@@ -195,8 +197,12 @@ class LayerDecompositionModel(nn.Module):
         b, _, height, width = image.shape
         ctx.check_size(height, width, self.vae_scale_factor)
         vae = self.vae
-        image = image.to(vae.device, vae.dtype)
-        hole = (mask.to(vae.device, vae.dtype) >= 0.5).to(vae.dtype)
+        # Everything is computed where the caller's tensors are (the pipeline's execution device), never at
+        # vae.device: with CPU offload the VAE rests on the CPU until its encode moves it (and not its
+        # arguments), and with sequential offload its weights are on the meta device.
+        device = image.device
+        image = image.to(device, vae.dtype)
+        hole = (mask.to(device, vae.dtype) >= 0.5).to(vae.dtype)
         context_bg = ctx.fill_context(vae, image, hole)
         context_fg = ctx.fill_context(vae, image, 1 - hole)
         if modality_maps is None:
@@ -209,10 +215,10 @@ class LayerDecompositionModel(nn.Module):
             modality_maps = torch.from_numpy(maps).permute(0, 1, 4, 2, 3)
             modality_missing = torch.tensor([[0.0] + [1.0] * (len(MODALITIES) - 1)] * b)
         m = modality_maps.shape[1]
-        flat = modality_maps.reshape(b * m, 3, height, width).to(vae.device, vae.dtype) * 2 - 1
+        flat = modality_maps.reshape(b * m, 3, height, width).to(device, vae.dtype) * 2 - 1
         tokens = ctx.pack(ctx.normalise(vae, ctx.encode(vae, flat)))
         tokens = tokens.reshape(b, m, tokens.shape[1], tokens.shape[2])
-        missing = (modality_missing if modality_missing is not None else torch.zeros(b, m)).to(vae.device, vae.dtype)
+        missing = (modality_missing if modality_missing is not None else torch.zeros(b, m)).to(device, vae.dtype)
         return Conditions(context_bg, context_fg, tokens, missing, height, width)
 
     @torch.no_grad()  # targets carry no gradient (the RGBA VAE is trained on its own loss)
@@ -221,8 +227,9 @@ class LayerDecompositionModel(nn.Module):
         """Clean latent tokens x0 for both streams. background (B, 3, H, W) in [-1, 1] (base VAE);
         foreground_rgba (B, 4, H, W) straight RGBA in [0, 1] (RGBA VAE)."""
         vae = self.vae
-        x0_bg = ctx.pack(ctx.normalise(vae, ctx.encode(vae, background.to(vae.device, vae.dtype))))
-        rgba_in = rgba_to_vae_input(foreground_rgba.to(vae.device, vae.dtype))
+        device = background.device  # the caller's device, as in encode_conditions
+        x0_bg = ctx.pack(ctx.normalise(vae, ctx.encode(vae, background.to(device, vae.dtype))))
+        rgba_in = rgba_to_vae_input(foreground_rgba.to(device, vae.dtype))
         x0_fg = ctx.pack(ctx.normalise(vae, ctx.encode(self.rgba_vae, rgba_in)))
         return x0_bg, x0_fg
 
@@ -236,6 +243,10 @@ class LayerDecompositionModel(nn.Module):
         dtype = transformer.x_embedder.weight.dtype
         rows = cond.height // (2 * self.vae_scale_factor)
         c_mm = self.mcf(cond.context_bg, cond.modality_tokens, cond.modality_missing, (rows, n // rows))
+        if self.config.mcf.local:  # each token's own modality latents, (B, L, M·4C), zero where missing
+            present = (1 - cond.modality_missing)[:, :, None, None]
+            own = (cond.modality_tokens * present.to(cond.modality_tokens.dtype)).permute(0, 2, 1, 3).flatten(2)
+            c_mm = torch.cat([c_mm.to(dtype), own.to(dtype)], dim=-1)
         bg = torch.cat([noisy_bg.to(dtype), cond.context_bg.to(dtype), c_mm.to(dtype)], dim=-1)
         fg = torch.cat([noisy_fg.to(dtype), cond.context_fg.to(dtype), c_mm.to(dtype)], dim=-1)
         ids = ctx.latent_ids(cond.height, cond.width, self.vae_scale_factor, bg.device, bg.dtype)

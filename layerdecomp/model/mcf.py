@@ -12,7 +12,9 @@ position, and it attends over all K modality tokens. To keep the cost linear in 
 (O(L·K·d) instead of softmax's O(L·K) attention matrix, which at 1024² would be 4096 × 12288), the
 attention is kernelised: ``out_i = φ(q_i)ᵀ Σ_j φ(k_j) v_jᵀ / φ(q_i)ᵀ Σ_j φ(k_j)`` with φ = elu + 1.
 Queries and keys both carry Fourier features of the token's position, so a query can prefer the
-modality tokens at its own place.
+modality tokens at its own place. Still, a kernelised summary (one D×D matrix per head) cannot hand a
+token the edge that runs through its own pixels; so the model also feeds each token its own modality
+latents directly (``MCFConfig.local``, see ``dual_stream.py``).
 """
 
 from __future__ import annotations

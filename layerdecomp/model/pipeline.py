@@ -19,6 +19,7 @@ from diffusers import DiffusionPipeline
 from ..errors import raise_if_cancelled
 from ..types import CancelToken
 from . import context as ctx
+from .components import resolution_mu
 from .dual_stream import DEFAULT_GUIDANCE, LayerDecompositionModel
 
 DEFAULT_STEPS = 28
@@ -33,11 +34,7 @@ class LayerOutput:
 
 def flow_timesteps(scheduler, steps: int, tokens: int, device) -> torch.Tensor:
     """FLUX's schedule: sigmas 1 → 1/steps, shifted by the resolution-dependent ``mu``."""
-    from diffusers.pipelines.flux.pipeline_flux import calculate_shift
-
-    config = scheduler.config
-    mu = calculate_shift(tokens, config.get("base_image_seq_len", 256), config.get("max_image_seq_len", 4096),
-                         config.get("base_shift", 0.5), config.get("max_shift", 1.15))
+    mu = resolution_mu(scheduler, tokens)
     sigmas = np.linspace(1.0, 1.0 / steps, steps)
     scheduler.set_timesteps(sigmas=sigmas, mu=mu, device=device)
     return scheduler.timesteps

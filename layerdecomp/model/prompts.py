@@ -48,5 +48,8 @@ def empty_prompt_embeddings(model: str, local_files_only: bool = True) -> tuple[
         ) from exc
     prompt, pooled = prompt.float().contiguous(), pooled.float().contiguous()
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"prompt_embeds": prompt, "pooled_prompt_embeds": pooled}, str(path))
+    # Written aside and renamed: another process never reads a half-written cache file.
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    save_file({"prompt_embeds": prompt, "pooled_prompt_embeds": pooled}, str(partial))
+    os.replace(partial, path)
     return prompt, pooled

@@ -37,6 +37,8 @@ class ModelSection:
     base: str = "tiny"
     lora_rank: int = 256
     lora_alpha: Optional[float] = None
+    # MCF's local path: each token also reads its own modality latents (see layerdecomp/model/config.py)
+    mcf_local: bool = True
     # Only for base = "tiny": the VAE has random weights, so it is first fitted as a plain autoencoder
     # on the training images, standing in for the pretrained FLUX VAE (steps; 0 = leave it random).
     tiny_vae_pretrain_steps: int = 0
@@ -61,6 +63,11 @@ class TrainSection:
     batch_size: int = 8  # global: micro_batch_size × devices × accumulation
     micro_batch_size: int = 1  # per device and forward pass
     learning_rate: float = 5e-5
+    # The cross-stream gates are one scalar per attention layer starting at 0; Adam moves a scalar by about
+    # the learning rate per step, so at 5e-5 they could open by at most ~0.36 in 7,200 steps.
+    gate_learning_rate: float = 1e-3
+    # Applied to the LoRA and MCF weight matrices only: never to the gates, the widened x_embedder (its
+    # pretrained columns would shrink) or any bias or norm scale.
     weight_decay: float = 1e-2
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
@@ -69,6 +76,8 @@ class TrainSection:
     warmup_steps: int = 0
     max_grad_norm: float = 1.0
     timestep_sampling: str = "logit_normal"  # logit_normal (SD3/FLUX practice) | uniform
+    # Shift the sampled timesteps by the resolution-dependent mu inference uses (FLUX's dynamic shift).
+    resolution_shift: bool = True
     mixed_precision: str = "no"  # no | bf16 | fp16
     gradient_checkpointing: bool = False
     # Ablation used by the tests: zero every context (both streams' image-mask context and MCF), so the
@@ -87,6 +96,8 @@ class DecoderSection:
     steps: int = 0
     learning_rate: float = 1e-4
     micro_batch_size: int = 1
+    # Recompute the VAE's activations in backward: a full VAE at 1024² would not fit otherwise.
+    gradient_checkpointing: bool = True
 
 
 @dataclass
@@ -109,7 +120,8 @@ _CHOICES = {
     ("train", "mixed_precision"): ("no", "bf16", "fp16"),
 }
 _POSITIVE = {("data", "resolution"), ("train", "steps"), ("train", "batch_size"), ("train", "micro_batch_size"),
-             ("train", "learning_rate"), ("train", "log_every"), ("train", "checkpoint_every"),
+             ("train", "learning_rate"), ("train", "gate_learning_rate"), ("train", "log_every"),
+             ("train", "checkpoint_every"),
              ("train", "keep_checkpoints"), ("model", "lora_rank"), ("decoder", "learning_rate"),
              ("decoder", "micro_batch_size"), ("data", "procedural_count")}
 

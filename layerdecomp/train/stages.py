@@ -10,10 +10,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from ..model import rgba_to_vae_input
+from ..model.components import resolution_mu
 from ..model.dual_stream import Conditions
 
 # Weight of the latent anchor in the decoder stage (reconstruction error is in [-1, 1]² units).
@@ -44,12 +47,17 @@ def decoder_loss(rgba_vae, batch, generator, base_vae):
     return loss, {"reconstruction": mse.detach(), "latent_drift": drift.detach()}
 
 
-def sample_timesteps(count: int, how: str, generator: torch.Generator, device) -> torch.Tensor:
-    """σ in (0, 1): logit-normal (SD3/FLUX training practice, more weight mid-way) or uniform."""
+def sample_timesteps(count: int, how: str, generator: torch.Generator, device, mu: float | None = None) -> torch.Tensor:
+    """σ in (0, 1): logit-normal (SD3/FLUX training practice, more weight mid-way) or uniform, then shifted
+    by ``mu`` (None: no shift) the way inference shifts its schedule, σ' = e^mu / (e^mu + 1/σ − 1), so
+    training sees the noise levels inference spends its steps on (at 1024², mu = 1.15: 62% of samples
+    above σ = 0.7, as ~61% of the inference steps, instead of 20% unshifted)."""
     if how == "logit_normal":
         t = torch.sigmoid(torch.randn(count, generator=generator, device=device))
     else:
         t = torch.rand(count, generator=generator, device=device)
+    if mu is not None:
+        t = math.exp(mu) / (math.exp(mu) + (1 / t - 1))
     return t.clamp(1e-4, 1 - 1e-4)
 
 
@@ -92,11 +100,12 @@ class EncodingCache:
 
 
 def adapter_loss(model, batch, generator, decomposer, timestep_sampling: str = "logit_normal",
-                 drop_context: bool = False, cache: EncodingCache | None = None):
+                 drop_context: bool = False, cache: EncodingCache | None = None, scheduler=None):
     """Flow matching on both streams: x_t = (1 − t)·x0 + t·noise, target noise − x0.
 
     ``model`` and ``decomposer`` are the same :class:`LayerDecompositionModel` (the trainer passes the
     first; the frozen VAEs of the second encode the batch, unless ``cache`` holds the encodings).
+    ``scheduler``: the inference scheduler whose resolution-dependent shift the sampled t get (None: none).
     """
     if cache is not None:
         cond, x0_bg, x0_fg = cache.lookup(batch["index"])
@@ -107,7 +116,8 @@ def adapter_loss(model, batch, generator, decomposer, timestep_sampling: str = "
     if drop_context:
         cond = without_context(cond)
     b = x0_bg.shape[0]
-    t = sample_timesteps(b, timestep_sampling, generator, x0_bg.device)
+    mu = None if scheduler is None else resolution_mu(scheduler, x0_bg.shape[1])  # tokens of one stream
+    t = sample_timesteps(b, timestep_sampling, generator, x0_bg.device, mu)
     noise_bg = torch.randn(x0_bg.shape, generator=generator, device=x0_bg.device, dtype=x0_bg.dtype)
     noise_fg = torch.randn(x0_fg.shape, generator=generator, device=x0_fg.device, dtype=x0_fg.dtype)
     s = t[:, None, None].to(x0_bg.dtype)

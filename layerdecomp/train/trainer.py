@@ -68,6 +68,30 @@ class _StageForward(torch.nn.Module):
         return self.loss(self.module, batch, generator)
 
 
+def parameter_groups(named: dict[str, torch.nn.Parameter], learning_rate: float, config: TrainConfig) -> list[dict]:
+    """AdamW groups for a stage's trained parameters (``named``: name -> parameter).
+
+    - ``gates`` (the cross-stream gates): ``train.gate_learning_rate``, no weight decay;
+    - ``no_decay``: the widened ``x_embedder`` (its pretrained columns must not shrink) and every bias
+      and norm scale (parameters of one dimension or less), at the stage's rate;
+    - ``decay``: the weight matrices (LoRA, MCF, the RGBA VAE's convolutions) with ``train.weight_decay``.
+    Each group keeps its ``base_lr``; the schedule scales it (warm-up, decay) every step.
+    """
+    t = config.train
+    groups = {"gates": (t.gate_learning_rate, 0.0), "no_decay": (learning_rate, 0.0),
+              "decay": (learning_rate, t.weight_decay)}
+    members: dict[str, list[torch.nn.Parameter]] = {name: [] for name in groups}
+    for name, p in named.items():
+        if name.endswith("cross_gate"):
+            members["gates"].append(p)
+        elif "x_embedder" in name or p.ndim <= 1:
+            members["no_decay"].append(p)
+        else:
+            members["decay"].append(p)
+    return [{"name": name, "params": members[name], "lr": lr, "base_lr": lr, "weight_decay": decay}
+            for name, (lr, decay) in groups.items() if members[name]]
+
+
 class Interrupted(Exception):
     """Raised by ``stop_after`` (tests): the run stopped as if killed right after that step."""
 
@@ -129,9 +153,9 @@ class Trainer:
                  f"on {acc.device}, global batch {config.train.batch_size} "
                  f"(micro {config.train.micro_batch_size} × accumulation {self.accumulation}), "
                  f"mixed precision {acc.mixed_precision}")
-        components = self._components()
+        vae, components = self._vae()
         if config.model.tiny_vae_pretrain_steps:
-            vae = components.vae.requires_grad_(True).train()
+            vae.requires_grad_(True).train()
             # 8 composites + their 8 backgrounds a step at 3e-3: what fitted the tiny VAE fastest here.
             self._run_stage(Stage("tiny_vae", vae, config.model.tiny_vae_pretrain_steps, 3e-3, 8,
                                   stages.tiny_vae_loss), dataset)
@@ -140,14 +164,11 @@ class Trainer:
             from ..model import save_components
 
             save_components(components, self.out / "base")  # the base the adapter must be loaded over
-        model = self._model(components)
-        if config.decoder.steps:
-            model.rgba_vae.requires_grad_(True).train()
-            self._run_stage(Stage("decoder", model.rgba_vae, config.decoder.steps, config.decoder.learning_rate,
-                                  config.decoder.micro_batch_size,
-                                  partial(stages.decoder_loss, base_vae=model.vae)), dataset)
-        model.rgba_vae.requires_grad_(False).eval()
-        model.vae.requires_grad_(False)
+        rgba_vae = self._train_rgba_vae(vae, dataset)
+        # Only now the transformer: the RGBA decoder stage had the accelerator's memory to itself.
+        components = self._components(vae, components)
+        torch.manual_seed(config.train.seed + 1)  # the adapter's init, whether or not a stage ran before
+        model = self._model(components, rgba_vae)
         if config.train.gradient_checkpointing:
             model.transformer.enable_gradient_checkpointing()
         model.transformer.train()
@@ -158,7 +179,9 @@ class Trainer:
                               config.train.micro_batch_size,
                               partial(stages.adapter_loss, decomposer=model,
                                       timestep_sampling=config.train.timestep_sampling,
-                                      drop_context=config.train.drop_context, cache=cache)), dataset,
+                                      drop_context=config.train.drop_context, cache=cache,
+                                      scheduler=components.scheduler if config.train.resolution_shift else None)),
+                        dataset,
                         indices_only=cache is not None)
         model.eval()
         path = self.out / config.train.adapter_name
@@ -181,28 +204,64 @@ class Trainer:
                               f"of micro_batch_size × processes = {per_pass}")
         return self.config.train.batch_size // per_pass
 
-    def _components(self):
-        from ..model import build_tiny_components, load_components
+    @property
+    def _dtype(self) -> str:
+        return {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}[self.config.train.mixed_precision]
+
+    def _vae(self):
+        """The backbone's VAE on the accelerator, and (tiny base only) the whole tiny backbone with its
+        transformer still on the CPU. A real base's transformer is not loaded yet."""
+        from ..model import build_tiny_components
+        from ..model.components import load_vae
 
         config = self.config
         if config.model.base == "tiny":
             components = build_tiny_components(seed=config.train.seed)
-            components.transformer.to(self.accelerator.device)
-            components.vae.to(self.accelerator.device)
-            return components
-        dtype = {"no": "float32", "bf16": "bfloat16", "fp16": "float16"}[config.train.mixed_precision]
-        return load_components(config.model.base, dtype=dtype, device=str(self.accelerator.device), need_prompt=True)
+            return components.vae.to(self.accelerator.device), components
+        return load_vae(config.model.base, dtype=self._dtype, device=str(self.accelerator.device)), None
 
-    def _model(self, components):
+    def _train_rgba_vae(self, vae, dataset):
+        """Stage 2 on the VAEs alone: gradient checkpointing through encoder and decoder and a small
+        micro-batch (a full VAE at 1024² keeps large activations per picture)."""
+        from ..model import make_rgba_vae
+
+        rgba_vae = make_rgba_vae(vae)
+        for p in rgba_vae.parameters():  # trained in float32 (autocast computes in the low precision)
+            p.data = p.data.float()
+        if self.config.decoder.steps:
+            if self.config.decoder.gradient_checkpointing:
+                rgba_vae.enable_gradient_checkpointing()
+            rgba_vae.requires_grad_(True).train()
+            self._run_stage(Stage("decoder", rgba_vae, self.config.decoder.steps, self.config.decoder.learning_rate,
+                                  self.config.decoder.micro_batch_size,
+                                  partial(stages.decoder_loss, base_vae=vae)), dataset)
+            rgba_vae.disable_gradient_checkpointing()
+        return rgba_vae.requires_grad_(False).eval()
+
+    def _components(self, vae, tiny=None):
+        """The whole backbone on the accelerator, around the already loaded ``vae``."""
+        from ..model import load_components
+
+        if tiny is not None:
+            tiny.transformer.to(self.accelerator.device)
+            return tiny
+        # Every process needs the empty-prompt embeddings: the main process computes and caches them
+        # (CLIP + T5-XXL, once) while the others wait, then they read the cache.
+        with self.accelerator.main_process_first():
+            return load_components(self.config.model.base, dtype=self._dtype, device=str(self.accelerator.device),
+                                   need_prompt=True, vae=vae)
+
+    def _model(self, components, rgba_vae):
         from ..model import AdapterConfig, LayerDecompositionModel, MCFConfig
 
         config = self.config
-        mcf = MCFConfig(depth_model=None, segmentation_model=None)
+        mcf = MCFConfig(depth_model=None, segmentation_model=None, local=config.model.mcf_local)
         if config.model.base == "tiny":
             mcf = MCFConfig(out_channels=8, heads=2, head_dim=8, position_frequencies=2, depth_model=None,
-                            segmentation_model=None)
+                            segmentation_model=None, local=config.model.mcf_local)
         adapter = AdapterConfig(lora_rank=config.model.lora_rank, lora_alpha=config.model.lora_alpha, mcf=mcf)
         model = LayerDecompositionModel(components, adapter)
+        model.rgba_vae = rgba_vae  # trained (or not) by stage 2; frozen from here on
         # Mixed precision: frozen weights stay in the low precision they were loaded in, trained ones in
         # float32 (autocast computes in the low one); the optimiser state is float32 either way.
         for p in model.parameters():
@@ -272,8 +331,8 @@ class Trainer:
         self._trainable_names = {n for n, p in wrapper.named_parameters() if p.requires_grad}
         params = list(named.values())
         t = config.train
-        optimizer = torch.optim.AdamW(params, lr=stage.learning_rate, betas=(t.adam_beta1, t.adam_beta2),
-                                      eps=t.adam_epsilon, weight_decay=t.weight_decay)
+        optimizer = torch.optim.AdamW(parameter_groups(named, stage.learning_rate, config),
+                                      betas=(t.adam_beta1, t.adam_beta2), eps=t.adam_epsilon)
         prepared, optimizer = acc.prepare(wrapper, optimizer)
         start = 0
         resume_from = self._resume_point(stage.name)
@@ -292,8 +351,8 @@ class Trainer:
         window_steps = 0
         for step in range(start, stage.steps):
             lr = learning_rate(config, stage.learning_rate, step, stage.steps, schedule=stage.name == "adapter")
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            for group in optimizer.param_groups:  # every group follows the schedule at its own base rate
+                group["lr"] = lr * group["base_lr"] / stage.learning_rate
             parts_sum: dict[str, float] = {}
             total = 0.0
             for micro in range(accumulation):

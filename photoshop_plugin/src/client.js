@@ -136,7 +136,7 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
       const limit = state !== "working" ? P.CLIENT_PRE_AUTH_MAX_BYTES
         : typeof data === "string" ? P.MAX_TEXT_BYTES : /** @type {P.ClientJob} */ (job).resultMaxBytes;
       try {
-        if (size > limit) throw new P.ProtocolError(P.ErrorCode.TOO_LARGE, `a ${size}-byte message, over ${limit}`);
+        if (size > limit) throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `a ${size}-byte message, over the ${limit} bytes allowed here`);
         if (typeof data === "string") onText(P.decode(data));
         else onFrame(P.unpackFrame(data));
       } catch (err) {

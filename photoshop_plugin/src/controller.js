@@ -74,8 +74,7 @@ class Controller {
       this.end(job, "info", new M.UserError("done", M.done(source.layerName, group)));
     } catch (err) {
       if (this.job !== job) return; // already ended (cancelled); the late failure is moot
-      const error = err instanceof M.UserError ? err
-        : M.writeFailed(`something went wrong: ${/** @type {Error} */ (err).message || err}`);
+      const error = err instanceof M.UserError ? err : M.unexpected(String(/** @type {Error} */ (err).message || err));
       this.end(job, error.code === "cancelled" ? "info" : "error", error);
     }
   }

@@ -64,6 +64,8 @@ const messages = {
   layerChanged: () => make("layer_changed",
     "The layer was painted on while the decomposition ran, so the result no longer fits it. " +
     `Run Decompose Selection again. ${UNCHANGED}`),
+  unexpected: (/** @type {string} */ detail) => make("bug",
+    `Something went wrong: ${detail}. (If Photoshop is busy with another command, wait for it and try again.) ${UNCHANGED}`),
   writeFailed: (/** @type {string} */ detail) => make("write_failed", `Could not add the result layers (${detail}). ${UNCHANGED}`),
   done: (/** @type {string} */ layer, /** @type {string} */ group) =>
     `Separated “${layer}” into the group “${group}” (Object and Background). The original layer is hidden below it; ` +

@@ -216,6 +216,17 @@ test("a second trigger while a job runs is refused; the first goes on", async ()
   assert.deepEqual(p.controller.messages.map(([, code]) => code), ["busy", "done"]);
 });
 
+test("Photoshop refusing the modal scope (another command holds it): a plain message, nothing changed", async () => {
+  const p = panel({ url: server.url, home });
+  const before = p.doc.describe();
+  p.ps.modal = true; // as while another plugin's executeAsModal runs
+  await p.controller.trigger();
+  p.ps.modal = false;
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "bug"]]);
+  assert.match(p.controller.messages[0][2], /modal state/);
+  assertUntouched(p, before);
+});
+
 test("what cannot be decomposed is refused before anything is sent", async () => {
   const cases = [
     ["no_selection", (/** @type {any} */ p) => p.doc.select(null)],
@@ -292,4 +303,18 @@ test("the token never travels: every text the panel sends is a hello, an auth, a
   assert.deepEqual(sent.map((text) => JSON.parse(text).type), ["hello", "auth", "decompose"]);
   const token = fs.readFileSync(home.tokenFile, "utf8").trim();
   assert.ok(sent.every((text) => !text.includes(token)));
+});
+
+test("a server that floods the panel before proving itself is cut off", async () => {
+  const { WebSocketServer } = require("ws");
+  const flood = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((resolve) => flood.on("listening", resolve));
+  flood.on("connection", (socket) => socket.on("message", () => socket.send("x".repeat(100 * 1024))));
+  const address = /** @type {import("node:net").AddressInfo} */ (flood.address());
+  const p = panel({ url: `ws://127.0.0.1:${address.port}`, home });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  await new Promise((resolve) => flood.close(resolve));
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "protocol"]]);
+  assertUntouched(p, before);
 });

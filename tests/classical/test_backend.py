@@ -51,7 +51,8 @@ def test_layering_guarantees_and_metadata():
     stages = []
     result = layerdecomp.decompose(case.image, case.mask, backend="classical",
                                    progress=lambda stage, fraction: stages.append((stage, fraction)))
-    assert ("alpha", 1.0) in stages and ("fill", 1.0) in stages
+    backend = [(stage, fraction) for stage, fraction in stages if stage in ("alpha", "fill")]
+    assert backend[-1] == ("fill", 1.0)
     assert result.metadata["backend"] == "classical"
     assert result.metadata["occlusion_recovery"] is False
     fg, bg = result.foreground, result.background
@@ -62,6 +63,22 @@ def test_layering_guarantees_and_metadata():
     recomposed = np.rint(a * fg[..., :3] + (1 - a) * bg)
     visible = fg[..., 3] > 0
     assert np.abs(recomposed - case.image)[visible].max() <= 1
+
+
+@pytest.mark.parametrize("size", [192, 640])  # the fill at full resolution, and shrunk + detail transfer
+def test_progress_moves_in_order_and_reaches_one_only_at_the_end(size):
+    case = make_case(2, size, mask_kind="exact")
+    stages = []
+    layerdecomp.decompose(case.image, case.mask, backend="classical",
+                          progress=lambda stage, fraction: stages.append((stage, fraction)))
+    backend = [(stage, fraction) for stage, fraction in stages if stage in ("alpha", "fill")]
+    names = [stage for stage, _ in backend]
+    fractions = [fraction for _, fraction in backend]
+    assert names == sorted(names)  # every "alpha" report before every "fill" report
+    assert fractions == sorted(fractions)  # never backwards
+    assert fractions[-1] == 1.0 and all(f < 1.0 for f in fractions[:-1])
+    assert len(set(fractions)) >= 3  # it moves between the start and the end
+    assert stages[-1] == ("layering", 1.0)
 
 
 def test_cancel_between_stages():

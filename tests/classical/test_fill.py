@@ -54,3 +54,31 @@ def test_empty_hole_is_a_copy():
     image = stripes(32)
     out = fill.fill(image, np.zeros((32, 32), bool))
     assert (out == image).all() and out is not image
+
+
+def test_regions_keep_each_side_of_a_boundary_in_its_own_texture():
+    """A hole across the border of two textured regions: each side is continued with its own region."""
+    from tests.classical.test_segments import two_regions
+
+    image = two_regions(200, boundary=90)
+    hole = np.zeros((200, 200), bool)
+    hole[50:140, 60:140] = True
+    damaged = image.copy()
+    damaged[hole] = 0
+    rows = np.arange(200)[:, None].repeat(200, axis=1)
+
+    def right_side_share(out):
+        red_ish = out[..., 0].astype(int) > out[..., 2].astype(int)
+        return (red_ish == (rows < 90))[hole].mean()
+
+    guided = fill.fill(damaged, hole)
+    assert right_side_share(guided) > 0.95
+    assert (guided[~hole] == damaged[~hole]).all()
+
+
+def test_progress_of_the_fill_is_in_order_and_ends_at_one():
+    image, hole = stripes(200), disk_hole(200, 45)
+    for max_hole_pixels in (100_000, 1500):  # full resolution, then shrunk + detail transfer
+        fractions = []
+        fill.fill(image, hole, max_hole_pixels=max_hole_pixels, progress=fractions.append)
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0 and fractions.count(1.0) == 1

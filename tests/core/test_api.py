@@ -79,6 +79,12 @@ def test_a_decomposer_gives_what_decompose_gives_and_takes_per_run_options_over_
         == "closed_form"
 
 
+def test_the_seed_used_is_in_the_metadata():
+    image, mask = _photo_and_mask()
+    assert layerdecomp.decompose(image, mask, backend="classical", seed=12345).metadata["seed"] == 12345
+    assert layerdecomp.decompose(image, mask, backend="classical").metadata["seed"] == 0  # the backend's default
+
+
 def test_a_decomposer_refuses_unknown_options_and_load_options_per_run():
     image, mask = _photo_and_mask()
     with pytest.raises(InvalidInput, match="has no option colour"):

@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -49,3 +51,15 @@ def test_outputs_appear_all_at_once_and_failures_leave_nothing(tmp_path):
     with pytest.raises(TypeError, match="Cannot handle this data type"):
         write_outputs(out, bad, {})
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask, expected", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_outputs_follow_the_umask(tmp_path, umask, expected):
+    """The results are ordinary files: the permissions a plain open() would give them, not mkstemp's 0600."""
+    old = os.umask(umask)
+    try:
+        write_outputs(tmp_path, {"object": np.zeros((2, 2, 4), np.uint8)}, {"ok": True})
+    finally:
+        os.umask(old)
+    for name in ("object.png", "report.json"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == expected, name

@@ -31,6 +31,13 @@ def test_the_catalogue_lists_licence_size_source_and_checksum():
         assert expected in text
 
 
+def test_catalogue_command_prints_every_set(profile):
+    out = profile.run("catalogue").stdout
+    assert "--weights-set compact:" in out and "--weights-set diffusion:" in out
+    assert out.count("licence:") == sum(len(models) for models in weights.CATALOGUE.values())
+    assert "FLUX.1 [dev] Non-Commercial License" in out and "23 files under FLUX.1-Fill-dev/" in out
+
+
 def test_compact_set_from_the_hub_resumes_shows_in_status_and_uninstalls(profile, plugin_zip):
     _user_setup(profile)
     before = tree(profile.home)

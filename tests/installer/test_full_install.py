@@ -130,7 +130,7 @@ def test_offline_without_an_environment_is_refused(profile, plugin_zip):
     assert result.returncode == 2 and "--use-current-env" in result.stderr
 
 
-def test_a_new_environment_whose_pip_fails_is_recorded_and_removed_by_uninstall(profile, plugin_zip, tmp_path):
+def test_a_new_environment_whose_pip_fails_is_removed_and_uninstall_removes_the_rest(profile, plugin_zip, tmp_path):
     """The real venv path up to pip, with pip given nowhere to fetch from (so no torch is ever downloaded)."""
     _user_setup(profile)
     for key in [k for k in profile.env if k.startswith("PIP_")]:
@@ -140,8 +140,8 @@ def test_a_new_environment_whose_pip_fails_is_recorded_and_removed_by_uninstall(
     result = profile.run("install", "--gpu", "cpu", "--no-warm-up", "--plugin-zip", str(plugin_zip), check=False)
     assert result.returncode == 2
     assert "installing torch==" in result.stderr and "run install again" in result.stderr
-    env_python = profile.data / "layerdecomp" / "env" / "bin" / "python"
-    assert env_python.exists()  # kept: the next install goes on from here
+    assert not (profile.data / "layerdecomp" / "env").exists()  # the half-built environment is gone
+    assert "removing the unfinished environment" in result.stdout
     assert "--index-url https://download.pytorch.org/whl/cpu" in result.stdout
     assert (profile.krita_dir / "pykrita" / "sample_plugin.desktop").exists()
     profile.run("uninstall")

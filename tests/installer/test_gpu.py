@@ -122,7 +122,8 @@ def test_a_failing_pip_says_so_and_the_next_install_retries(tmp_path):
     with pytest.raises(InstallError, match="internet connection.*run install again"):
         environment.create_venv(changes, tmp_path / "env", gpus.Gpu("cpu"), "linux", log=lambda *a: None,
                                 runner=lambda command, echo: (1, failed))
-    assert manifest.find("venv", tmp_path / "env") is not None  # recorded: uninstall removes it
+    # The half-built environment is removed at once, and with it its record.
+    assert not (tmp_path / "env").exists() and manifest.find("venv", tmp_path / "env") is None
 
 
 def test_a_folder_not_made_by_the_installer_is_not_taken_over(tmp_path):

@@ -8,11 +8,16 @@ import threading
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 import layerdecomp
 from layerdecomp import backends, learned, matting
 from layerdecomp.cli import main
-from layerdecomp.errors import BackendUnavailable, Cancelled
+from layerdecomp.errors import BackendUnavailable, Cancelled, InvalidInput
+from layerdecomp.region import plan_region
+
+from ..core.test_decompose_properties import pictures
+from ..core.test_layering import recomposition_error
 from PIL import Image
 
 
@@ -69,7 +74,7 @@ def test_a_large_crop_gets_the_pictures_detail_back(tiny_weights):
     image, mask = scene(1400, seed=1)
     result = layerdecomp.decompose(image, mask, backend="learned", weights=str(tiny_weights))
     assert result.metadata["removal_working_size"] == [512, 512]  # the model ran at its native size
-    assert max(result.metadata["matting_working_size"]) == 1024
+    assert max(result.metadata["matting_working_size"]) == 512
 
     def fine_detail(picture, where):  # what a Gaussian blur (sigma 2) takes away, green channel
         g = picture[..., 1].astype(np.float32)
@@ -110,8 +115,19 @@ def test_weights_that_do_not_load_are_a_clear_error(tiny_weights, tmp_path):
     shutil.copytree(tiny_weights, broken)
     learned.removal_file(broken).write_bytes(b"not an onnx file")
     image, mask = scene(64)
+    with pytest.raises(BackendUnavailable, match="cannot be loaded.*onnxruntime cannot load"):
+        layerdecomp.decompose(image, mask, backend="learned", weights=str(broken))
+    shutil.copy(learned.removal_file(tiny_weights), learned.removal_file(broken))
+    (learned.matting_folder(broken) / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}")
     with pytest.raises(BackendUnavailable, match="cannot be loaded"):
         layerdecomp.decompose(image, mask, backend="learned", weights=str(broken))
+
+
+def test_a_bad_matting_resolution_is_refused(tiny_weights):
+    image, mask = scene(64)
+    for value in ("big", 8):
+        with pytest.raises(InvalidInput, match="matting_resolution"):
+            layerdecomp.decompose(image, mask, backend="learned", weights=str(tiny_weights), matting_resolution=value)
 
 
 def test_cancel_is_answered(tiny_weights):
@@ -155,3 +171,44 @@ def test_eval_measures_the_learned_backend_like_any_other(tiny_weights, capsys):
     summary = json.loads(capsys.readouterr().out)["summary"]
     assert set(summary) == {"classical", "learned"}
     assert summary["learned"]["outside_maxdiff"] == 0 and summary["learned"]["alpha_sad"] >= 0
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pictures())
+def test_learned_decomposition_is_faithful(tiny_weights, case):
+    """The layering guarantees of every backend, on random pictures and (soft) selections."""
+    image, mask, grow = case
+    out = layerdecomp.decompose(image, mask, backend="learned", grow=grow, weights=str(tiny_weights))
+    region = plan_region(mask, grow=grow)
+    hole = np.zeros(mask.shape, bool)
+    hole[region.box.slices] = region.hole
+    assert np.array_equal(out.background[~hole], image[~hole])
+    assert not out.foreground[..., 3][~hole].any()
+    assert recomposition_error(image, out.foreground, out.background).max() <= 1.0
+
+
+def test_a_selection_nowhere_complete_takes_that_share(tiny_weights):
+    image, mask = scene(96)
+    half = (mask // 2).astype(np.uint8)  # a 50% selection of the whole disc
+    out = layerdecomp.decompose(image, half, backend="learned", weights=str(tiny_weights))
+    reach = 2 * matting.band_radius(mask) + 5  # beyond the unknown band, where the trimap says "object"
+    inner = cv2.erode(mask, np.ones((reach, reach), np.uint8)) > 0
+    assert out.foreground[..., 3].max() <= 129
+    assert out.foreground[..., 3][inner].min() >= 126
+
+
+def test_eval_on_real_photo_folders_runs_the_learned_backend(tiny_weights, tmp_path, capsys):
+    """`layerdecomp eval --photos` (the real-photo measurement) with backend options, on a folder in the
+    alphamatting.com layout (a synthetic stand-in here: the real photos never enter the repository)."""
+    import json
+
+    image, mask = scene(96)
+    alpha = cv2.GaussianBlur(mask, (0, 0), 1.5)  # a soft ground-truth edge
+    for sub, picture in (("input", image), ("gt", alpha)):
+        (tmp_path / "photos" / sub).mkdir(parents=True)
+        save_image(tmp_path / "photos" / sub / "GT01.png", picture)
+    rc = main(["eval", "--photos", str(tmp_path / "photos"), "--variants", "exact", "loose", "--no-closed-form",
+               "--backend", "learned", "-O", f"learned.weights={tiny_weights}", "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["photos"] == 1 and len(report["learned"]["rows"]) == 2

@@ -54,7 +54,8 @@ def test_widening_lora_targets_and_trainable_parts(base_dir):
     components = load_components(base_dir)
     model = LayerDecompositionModel(components, tiny_config(rank=4))
     transformer = model.transformer
-    assert transformer.config.in_channels == 96 + 8 and transformer.x_embedder.in_features == 104
+    # 96 Fill + 8 MCF + 3 × 16 the local path's own modality latents
+    assert transformer.config.in_channels == 96 + 8 + 48 and transformer.x_embedder.in_features == 152
     assert torch.count_nonzero(transformer.x_embedder.weight[:, 96:]) == 0
     wrapped = {n.rsplit(".lora_A", 1)[0] for n, _ in transformer.named_modules() if n.endswith("lora_A")}
     # every Linear of attention and FFN in the base model, found by where it sits rather than by the regex
@@ -147,3 +148,23 @@ def test_widening_reads_a_quantised_input_projection_through_its_forward(base_di
     model = LayerDecompositionModel(components, tiny_config())
     assert type(model.transformer.x_embedder) is torch.nn.Linear
     torch.testing.assert_close(model.transformer.x_embedder.weight[:, :96], weight)
+
+
+def test_each_token_reads_its_own_modality_latents(base_dir, scene):
+    """MCF's local path: a token's input holds the modality latents at its own place (zero where a
+    modality is missing), so a per-pixel edge reaches its own token, not only an attention summary."""
+    model = LayerDecompositionModel(load_components(base_dir), tiny_config())
+    seen = []
+    model.transformer.x_embedder.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    with torch.no_grad():
+        cond, noisy_bg, noisy_fg = _inputs(model, scene)
+        g = torch.Generator().manual_seed(4)
+        cond.modality_tokens = torch.randn(cond.modality_tokens.shape, generator=g)
+        cond.modality_missing = torch.tensor([[0.0, 1.0, 0.0]])
+        model(noisy_bg, noisy_fg, torch.tensor([0.6]), cond)
+    hidden = seen[0]  # (1, 2L, in_features): both streams
+    own = cond.modality_tokens.clone()
+    own[:, 1] = 0  # the missing modality reads as zeros
+    expected = own.permute(0, 2, 1, 3).flatten(2)  # (1, L, 3 × 16), token by token
+    for stream in (hidden[:, :cond.tokens], hidden[:, cond.tokens:]):
+        torch.testing.assert_close(stream[..., -48:], expected, atol=0, rtol=0)

@@ -60,3 +60,42 @@ def test_zero_shot_fill_is_deterministic_and_cancellable(base_dir, scene):
     cancel = threading.Event()
     with pytest.raises(Cancelled):
         fill(image, hole, steps=4, callback=lambda d, t: cancel.set(), cancel=cancel)
+
+
+class _FakeModelOffload:
+    """What diffusers' model CPU offload does to the VAEs, on a machine without a GPU: each VAE rests on
+    the ``meta`` device (as with sequential offload) and gets its weights back on the execution device
+    only when its encode/decode runs (diffusers' ``apply_forward_hook`` calls ``_hf_hook.pre_forward``
+    with the module, never with its arguments); the other offloaded module goes back to rest."""
+
+    def __init__(self, modules, execution_device="cpu"):
+        import torch
+
+        self.execution_device = torch.device(execution_device)
+        self.modules = modules
+        self.weights = {id(m): {k: v.detach().clone() for k, v in m.state_dict().items()} for m in modules}
+        for module in modules:
+            module.to("meta")
+            module._hf_hook = self
+
+    def pre_forward(self, module, *args, **kwargs):
+        for other in self.modules:
+            if other is not module:
+                other.to("meta")
+        module.load_state_dict(self.weights[id(module)], assign=True)
+        return args, kwargs
+
+
+def test_layer_pipeline_runs_where_the_pipeline_executes_not_where_the_vae_rests(base_dir, adapter_file, scene):
+    """With CPU offload the VAE is not on the execution device until it runs: inputs must go to the
+    pipeline's execution device, not to ``vae.device`` (meta here)."""
+    image, hole = scene
+    components = load_components(base_dir)
+    model = load_adapter(adapter_file, components)
+    pipe = LayerDecompositionPipeline.from_model(model, components.scheduler)
+    expected = pipe(image, hole, steps=2, seed=3)
+    _FakeModelOffload([model.vae, model.rgba_vae])
+    assert model.vae.device.type == "meta"
+    offloaded = pipe(image, hole, steps=2, seed=3)
+    assert np.allclose(offloaded.foreground, expected.foreground, atol=1e-6)
+    assert np.allclose(offloaded.background, expected.background, atol=1e-6)

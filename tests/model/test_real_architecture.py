@@ -21,7 +21,7 @@ def test_real_size_shapes_and_lora_size():
     assert fill_in_channels(16, 8) == 384
     model = LayerDecompositionModel(components, AdapterConfig(lora_rank=4))
     assert sum(p.numel() for p in model.parameter_groups()["lora"]) == 16_343_040  # 16.3M at r=4 (model-notes)
-    assert model.transformer.x_embedder.in_features == 384 + 64
+    assert model.transformer.x_embedder.in_features == 384 + 64 + 3 * 64  # + MCF + the local path's latents
     assert len(model.parameter_groups()["gates"]) == 19 + 38
 
     meta = torch.device("meta")

@@ -4,8 +4,11 @@ it was with a message."""
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,7 @@ import pytest
 import layerdecomp
 from layerdecomp import backends
 from layerdecomp.io import load_image, load_mask
+from layerdecomp_server import protocol
 from layerdecomp_server.app import ServerConfig
 from layerdecomp_server.background import BackgroundServer
 
@@ -128,7 +132,8 @@ def make_controller(krita):
     return Controller(krita, ui), ui
 
 
-def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_server, token_file):
+def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_server, token_file, caplog):
+    caplog.set_level(logging.INFO, logger="layerdecomp_krita")
     doc, bgra, mask = photo
     configure(krita, server_url=classical_server.url, token_file=str(token_file), auto_start=False)
     controller, ui = make_controller(krita)
@@ -146,8 +151,11 @@ def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_
     background, obj = group.childNodes()
     assert doc.activeNode() is obj
 
+    # The seed is "random" by default: the one drawn is reported back, and with it the library agrees.
+    seeds = [int(r.getMessage().rsplit(" ", 1)[1]) for r in caplog.records if "done with seed" in r.getMessage()]
+    assert len(seeds) == 1
     rgba = bgra[..., [2, 1, 0, 3]]
-    expected = layerdecomp.decompose(rgba, mask, backend="classical")
+    expected = layerdecomp.decompose(rgba, mask, backend="classical", seed=seeds[0])
     h, w = mask.shape
     got_fg = np.frombuffer(obj.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
     got_bg = np.frombuffer(background.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
@@ -165,7 +173,7 @@ def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_
     ("command_exits", "server_start_failed"),
 ])
 def test_failures_leave_the_document_as_it_was(plugin, krita, photo, classical_server, token_file, tmp_path,
-                                               case, code, unused_port):
+                                               case, code, unused_port, caplog):
     doc = photo[0]
     url = classical_server.url
     values = {"server_url": url, "token_file": str(token_file), "auto_start": False}
@@ -197,8 +205,9 @@ def test_failures_leave_the_document_as_it_was(plugin, krita, photo, classical_s
     assert snapshot(doc) == before
     if case in ("server_down", "no_such_command", "command_exits", "error_reply", "wrong_token"):
         assert "not changed" in text
-    if case == "command_exits":
-        assert "exit code 3" in text and "boom" in text
+    if case == "command_exits":  # the artist reads plain words; the log has what the command said
+        assert "exit code 3" not in text and "boom" not in text
+        assert "exit code 3" in caplog.text and "boom" in caplog.text
 
 
 def test_cancel_while_the_server_works(plugin, krita, photo, held_server, token_file):
@@ -256,7 +265,10 @@ def test_auto_start_runs_and_stops_the_local_server(plugin, krita, photo, token_
                                                     unused_port):
     from layerdecomp_krita.local_server import LOCAL
 
+    import tempfile
+
     monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path / "config"))
+    temp_logs = set(Path(tempfile.gettempdir()).glob("layerdecomp-server-*"))
     configure(krita, server_url=f"ws://127.0.0.1:{unused_port}", token_file="", auto_start=True,
               server_command=f'"{sys.executable}" -m layerdecomp serve', backend="classical")
     controller, ui = make_controller(krita)
@@ -270,3 +282,88 @@ def test_auto_start_runs_and_stops_the_local_server(plugin, krita, photo, token_
     finally:
         LOCAL.stop()
     assert process.poll() is not None and LOCAL.process is None
+    # Its logs are in the user's log folder (none left in the temp folder): what it printed, and its own
+    # size-capped log file.
+    logs = tmp_path / "config" / "logs"
+    assert "listening on" in (logs / "server-output.log").read_text()
+    assert (logs / "server.log").is_file()
+    assert set(Path(tempfile.gettempdir()).glob("layerdecomp-server-*")) == temp_logs
+
+
+def test_logs_are_size_capped_and_rotated(plugin, tmp_path):
+    import logging
+
+    from layerdecomp_krita import config
+
+    logger = logging.getLogger("layerdecomp_krita.test_rotation")
+    logger.propagate = False
+    handler = config.log_file_handler(tmp_path / "logs" / "plugin.log")
+    logger.addHandler(handler)
+    try:
+        for i in range(3000):
+            logger.warning("line %d %s", i, "x" * 1000)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    files = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    assert files == ["plugin.log", "plugin.log.1", "plugin.log.2", "plugin.log.3"]
+    assert all((tmp_path / "logs" / name).stat().st_size <= config.LOG_MAX_BYTES for name in files)
+    assert "line 2999" in (tmp_path / "logs" / "plugin.log").read_text()
+
+
+def test_a_program_squatting_on_the_port_learns_neither_the_token_nor_any_pixel(plugin, krita, photo, token_file):
+    heard: list = []
+
+    def impostor(ws) -> None:
+        try:
+            hello = protocol.decode(ws.recv(timeout=5))
+            heard.append(hello)
+            # Claims anything: the client's own nonce as a proof, then a welcome, hoping for pixels.
+            ws.send(protocol.encode(protocol.Challenge(nonce=protocol.new_nonce(), proof=hello.nonce)))
+            ws.send(protocol.encode(protocol.Welcome(server="fake", backend="classical")))
+            while True:
+                heard.append(ws.recv(timeout=2))
+        except Exception:  # noqa: BLE001 - the client hanging up ends the impostor's part
+            pass
+
+    doc = photo[0]
+    from websockets.sync.server import serve
+
+    with serve(impostor, "127.0.0.1", 0) as server:
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        try:
+            url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+            configure(krita, server_url=url, token_file=str(token_file), auto_start=True)
+            before = snapshot(doc)
+            controller, ui = make_controller(krita)
+            controller.trigger()
+            pump(controller, ui, timeout=20)
+        finally:
+            server.shutdown()
+            thread.join(10)
+    level, code, text = controller.messages[-1]
+    assert (level, code) == ("error", "server_unverified") and "not sent" in text
+    assert snapshot(doc) == before
+    assert [type(item) for item in heard] == [protocol.Hello], heard  # nothing after the hello
+    assert TOKEN not in protocol.encode(heard[0])
+
+
+def test_connection_test_says_what_answered(plugin, krita, classical_server, token_file, tmp_path, unused_port):
+    """The settings dialog's Test connection: the server's version, method and device in plain words, or why
+    nothing answered; technical detail only in the log's part of the error."""
+    from layerdecomp_krita import extension, settings
+    from layerdecomp_krita.messages import UserError
+
+    good = settings.Settings(server_url=classical_server.url, token_file=str(token_file), auto_start=False)
+    text = extension.describe_server(good)
+    assert text.startswith("Connected to ") and "“classical”" in text and "processor (CPU)" in text, text
+
+    for values, words in (({"server_url": f"ws://127.0.0.1:{unused_port}"}, "No server answers"),
+                          ({"server_url": f"ws://127.0.0.1:{unused_port}", "auto_start": True}, "will be started"),
+                          ({"token_file": str(tmp_path / "missing")}, "")):
+        current = settings.Settings(**{**good.__dict__, **values})
+        with pytest.raises(UserError) as info:
+            extension.describe_server(current)
+        assert words in info.value.message
+        assert "ws://" not in info.value.message

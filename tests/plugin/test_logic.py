@@ -127,6 +127,8 @@ def test_read_source_refuses_with_a_clear_message(plugin, krita, case, code):
         canvas.read_source(doc, node)
     assert info.value.code == code
     assert len(info.value.message) > 30 and info.value.message[0].isupper()
+    if case == "group":  # e.g. a split result: converting it would flatten it, so that is not the advice
+        assert "Convert" not in info.value.message and "inside the group" in info.value.message
 
 
 def test_whole_image_selected_softly_is_accepted(plugin, krita):
@@ -435,9 +437,18 @@ def test_settings_round_trip_through_krita_strings(plugin, krita):
     assert all(isinstance(v, str) for v in krita._settings.values())
     assert s.load(krita.readSetting) == custom
     assert custom.backend_options(["steps"]) == {"steps": 20}
-    assert s.Settings().backend_options(["steps", "seed"]) == {}
+    assert custom.backend_options(["steps", "seed"]) == {"steps": 20, "seed": 7}
+    assert s.Settings().backend_options(["steps"]) == {}
     krita.writeSetting("layerdecomp", "steps", "many")
     assert s.load(krita.readSetting).steps == 0
+
+
+def test_a_random_seed_is_a_new_one_each_job(plugin):
+    from layerdecomp_krita import settings as s
+
+    seeds = [s.Settings(seed=-1).backend_options(["seed"])["seed"] for _ in range(5)]
+    assert all(isinstance(x, int) and 0 <= x < 2**31 for x in seeds)
+    assert len(set(seeds)) > 1  # five draws from 2^31 values: the same five times would be a broken "random"
 
 
 def test_defaults_come_from_the_installed_server_settings(plugin, krita, tmp_path, monkeypatch):

@@ -331,3 +331,15 @@ def test_idle_authenticated_connections_cannot_keep_the_plugin_out(gated_backend
                 assert_same(client.decompose(image, mask), layerdecomp.decompose(image, mask, backend="test_gated"))
         for ws in hogs:
             ws.close()
+
+
+def test_a_client_whose_idle_connection_was_closed_reconnects_for_the_next_job(gated_backend):
+    limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "idle_timeout_s": 0.5})
+    image, mask = picture(seed=12)
+    expected = layerdecomp.decompose(image, mask, backend="test_gated")
+    with BackgroundServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
+        with Client(small.url, token=TOKEN) as client:
+            assert_same(client.decompose(image, mask), expected)
+            wait_for(lambda: small.stats()["connections"] == 0, timeout=10, what="the idle connection to close")
+            time.sleep(0.2)  # the close frame reaches the client's reader
+            assert_same(client.decompose(image, mask), expected)

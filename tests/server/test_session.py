@@ -137,7 +137,7 @@ def test_a_job_is_enqueued_once_its_frames_are_in_and_its_answer_is_sent():
     assert hub.stats() == {"connections": 1, "pending": 0, "open_jobs": 1, "queued": 1, "running": 0, "uploads": 0}
     assert hub.start(enqueue.job) and session.progress_allowed(enqueue.job)
     answer = protocol.encode(protocol.Cancelled(job=7))  # whatever the thread returned
-    assert sent(session.finish(enqueue.job, [answer])) == [protocol.Cancelled(job=7)]
+    assert sent(session.finish(enqueue.job, [answer], 1.0)) == [protocol.Cancelled(job=7)]
     assert hub.stats()["open_jobs"] == 0 and hub.open_bytes == 0
 
 
@@ -151,7 +151,7 @@ def test_cancel_while_queued_running_and_uploading():
     hub.start(running.job)
     assert sent(session.receive_text(protocol.encode(protocol.Cancel(job=2)), 0.0)) == [protocol.Cancelled(job=2)]
     assert not session.progress_allowed(running.job)
-    assert session.finish(running.job, ["late result"]) == []  # dropped: the client heard "cancelled"
+    assert session.finish(running.job, ["late result"], 1.0) == []  # dropped: the client heard "cancelled"
     session.receive_text(protocol.encode(Decompose(job=3, width=8, height=8, format="RGB8")), 0.0)
     assert sent(session.receive_text(protocol.encode(protocol.Cancel(job=3)), 0.0)) == [protocol.Cancelled(job=3)]
     assert hub.stats()["open_jobs"] == 0
@@ -209,7 +209,7 @@ def test_a_lost_connection_cancels_its_jobs_and_gives_back_its_place():
     hub.start(running.job)
     session.connection_lost()
     assert queued.job.cancel.is_set() and running.job.cancel.is_set()
-    assert session.finish(running.job, ["result"]) == []
+    assert session.finish(running.job, ["result"], 1.0) == []
     assert hub.stats() == {"connections": 0, "pending": 0, "open_jobs": 0, "queued": 0, "running": 0, "uploads": 0}
 
 
@@ -228,3 +228,14 @@ def test_bad_frames_and_messages_keep_the_connection():
     [error] = sent(session.receive_bytes(protocol.pack_frame(wrong, bytes(64)), 0.0))
     assert error.code == ErrorCode.BAD_FRAME and error.job == 1
     assert session.state == "open" and upload(session, 2)
+
+
+def test_idleness_counts_from_the_end_of_the_last_job():
+    hub = make_hub()
+    session = authenticated(hub)
+    [enqueue] = upload(session, 1, now=0.0)
+    assert session.deadline is None  # waiting for its own result is not idling
+    hub.start(enqueue.job)
+    session.finish(enqueue.job, [], now=500.0)  # a long job
+    assert session.deadline == 500.0 + LIMITS.idle_timeout_s
+    assert session.expire(500.0 + LIMITS.idle_timeout_s - 1) == []

@@ -14,6 +14,7 @@ import krita  # noqa: E402  (the fake)
 
 import layerdecomp_krita  # noqa: E402, F401  (registers the extension, as at Krita's start-up)
 from layerdecomp_krita import extension, qt, settings, ui  # noqa: E402
+from layerdecomp_krita import messages as krita_messages  # noqa: E402
 
 assert qt.BINDING == "PyQt6", qt.BINDING
 assert "PyQt5" not in sys.modules, "the plugin imported PyQt5 next to PyQt6"
@@ -72,6 +73,29 @@ custom = settings.Settings(server_url="ws://127.0.0.1:9000", token_file="/t", ba
 dialog = ui.SettingsDialog(custom)
 assert dialog.values() == custom, dialog.values()
 assert ui.SettingsDialog(settings.Settings()).values() == settings.Settings()
+# Options only for the method that takes them; every input explains itself.
+dialog.show()
+assert not dialog.option_visible("steps") and not dialog.option_visible("seed")
+dialog.backend.setCurrentIndex(dialog.backend.findData("diffusion"))
+assert dialog.option_visible("steps") and dialog.option_visible("seed")
+assert dialog.values().backend == "diffusion"
+inputs = (QtWidgets.QLineEdit, QtWidgets.QSpinBox, QtWidgets.QComboBox, QtWidgets.QCheckBox)
+untold = [w.objectName() or type(w).__name__ for w in dialog.findChildren(QtWidgets.QWidget)
+          if isinstance(w, inputs) and w.parent() is not None and not isinstance(w.parent(), QtWidgets.QSpinBox)
+          and not isinstance(w.parent(), QtWidgets.QComboBox) and not w.toolTip()]
+assert untold == [], untold
+# Test connection runs in a worker thread and says what it found, or why not.
+answers = iter([lambda s: "Connected to layerdecomp 1.0: method “classical”, running on the processor (CPU).",
+                lambda s: (_ for _ in ()).throw(krita_messages.UserError("unreachable", "No server answers."))])
+tester = ui.SettingsDialog(custom, check_connection=lambda s: next(answers)(s))
+for expected in ("✔ Connected to layerdecomp 1.0", "✘ No server answers."):
+    tester.test_connection()
+    deadline = QtCore.QDeadlineTimer(3000)
+    while tester.connection_test_running() and not deadline.hasExpired():
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    assert tester.test_result.text().startswith(expected), tester.test_result.text()
+dialog.close()
+tester.close()
 
 
 # Actions: Tools › Scripts via createAction, plus Krita's Select menu.
