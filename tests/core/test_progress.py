@@ -22,7 +22,8 @@ def test_weighted_figure_in_stage_order_and_one_only_when_all_parts_are_done():
 
 def test_never_one_while_a_part_is_unfinished():
     reports = []
-    splitter = ProgressSplitter(lambda stage, fraction: reports.append((stage, fraction)), [("alpha", 1), ("fill", 1000)])
+    splitter = ProgressSplitter(lambda stage, fraction: reports.append((stage, fraction)),
+                                [("alpha", 1), ("fill", 1000)])
     splitter.part("fill")(1.0)  # the fill done first: the figure is nearly full, but the edge still works
     assert reports[-1] == ("alpha", UNFINISHED_CAP)
     splitter.part("alpha")(1.0)
