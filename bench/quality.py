@@ -90,10 +90,11 @@ def main(argv=None) -> int:
 
     c, n = mean["classical"], mean["naive"]
     checks = [
-        ("alpha SAD <= 0.6x naive", c["alpha_sad"] <= 0.6 * n["alpha_sad"]),
+        ("alpha SAD <= 0.35x naive", c["alpha_sad"] <= 0.35 * n["alpha_sad"]),
         ("detail ratio >= 0.5 (hole and selection core)", min(c["detail_ratio"], c["detail_ratio_core"]) >= 0.5),
         ("PSNR in the hole >= naive - 1 dB", c["bg_psnr_hole"] >= n["bg_psnr_hole"] - 1.0),
-        ("edge colours <= naive F = I", c["edge_colour"] <= n["edge_colour"]),
+        ("edge colours <= 0.5x naive F = I", c["edge_colour"] <= 0.5 * n["edge_colour"]),
+        ("recomposition exact where the object is visible", c["recomp_psnr"] >= 99.0),
         ("edge colours <= F = I on the same edge", c["edge_colour"] <= c["edge_colour_F=I"]),
         ("background exact outside the hole", c["outside_maxdiff"] == 0),
     ]

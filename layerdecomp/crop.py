@@ -13,10 +13,11 @@ from typing import Optional, Tuple
 
 Rect = Tuple[int, int, int, int]
 
-# How far the hole reaches beyond the selection by default: selections drawn by hand tend to stop a
-# pixel or two inside the object's soft edge, and whatever of the object is left outside the hole
-# stays in the background as a ghost outline.
-DEFAULT_GROW = 4
+# How far the hole reaches beyond the selection by default: hand-made selections stop a few pixels inside
+# the object's soft edge (hair beyond them), and whatever of the object is left outside the hole stays in
+# the background as a ghost outline. The matting looks for the object's edge this far out (its band's
+# least reach, matting.MIN_RADIUS); where it finds no object the background stays the input.
+DEFAULT_GROW = 12
 
 
 def default_margin(width: int, height: int) -> int:

@@ -10,9 +10,10 @@ Faithful means:
 Solving F against a *generated* fill makes the composite exact but drags the fill's errors into F where
 a is small (the object's edge would carry the fill's colours). So where the backend supplies its own
 estimate of F, the soft edge takes the *local* background implied by that estimate,
-``B = (I - aF) / (1 - a)``, blended towards the fill as a grows past 0.5 (where dividing by ``1 - a``
-would amplify errors); F is then solved against that. The edge keeps the object's colours, the composite stays
-exact, and the clean plate is the fill wherever the object was (nearly) opaque.
+``B = (I - aF) / (1 - a)``, handed over smoothly to the fill as a grows past 0.5 (where dividing by
+``1 - a`` would amplify errors into a bright or dark smear); F is then solved against that. The edge keeps
+the object's colours, the composite stays exact, and the clean plate is the fill wherever the object was
+(nearly) opaque. This module alone decides the soft edge's plate: backends return their raw fill and F.
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
         with np.errstate(divide="ignore", invalid="ignore"):
             local = (image - a * result.foreground.astype(np.float32)) / (1.0 - a)
         local = np.clip(np.nan_to_num(local), 0, 255)
-        # Trust the estimate fully up to a = 0.5, then hand over to the fill as the object turns opaque.
-        weight = np.clip(2.0 * (1.0 - a), 0.0, 1.0)
-        blended = weight * local + (1.0 - weight) * fill
+        # Trust the estimate fully up to a = 0.5, then hand over to the fill as the object turns opaque
+        # (smoothstep: no kink that would show as a contour in the plate).
+        t = np.clip(2.0 * a - 1.0, 0.0, 1.0)
+        to_fill = t * t * (3.0 - 2.0 * t)
+        blended = (1.0 - to_fill) * local + to_fill * fill
         background = np.where(edge, blended, background)
     background8 = np.clip(np.rint(background), 0, 255).astype(np.uint8)
 

@@ -39,6 +39,13 @@ def not_paint_layer(kind: str) -> UserError:
              "transparencymask": "a transparency mask", "selectionmask": "a selection mask",
              "filtermask": "a filter mask", "transformmask": "a transform mask", "colorizemask": "a colorize mask"}
     what = names.get(kind, f"a {kind}")
+    if kind == "grouplayer" or kind.endswith("mask"):
+        # Converting a group would flatten it (a split result, say): point inside instead.
+        return UserError(
+            "not_paint_layer",
+            f"The active layer is {what}. In the Layers docker, select the paint layer that holds the object "
+            "(inside the group, or the layer the mask belongs to), then try again.",
+        )
     return UserError(
         "not_paint_layer",
         f"The active layer is {what}. Select the paint layer that holds the object (or convert this one "

@@ -17,25 +17,12 @@ import threading
 import time
 from typing import Any, Optional
 
-import numpy as np
-
 from .. import fill as fill_module
 from .. import matting as matting_module
 from ..errors import InvalidInput, raise_if_cancelled
 from ..progress import ProgressSplitter
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend
-
-
-def edge_background(alpha: np.ndarray, fill: np.ndarray, local: np.ndarray) -> np.ndarray:
-    """The clean plate in the soft edge: the local background estimated from the picture where the object
-    is faint (it *is* mostly the picture there), the fill where the object was nearly opaque (the local
-    estimate divides by 1 - alpha and grows unreliable)."""
-    t = np.clip((alpha - 0.5) / 0.5, 0.0, 1.0)
-    weight = (t * t * (3.0 - 2.0 * t))[..., None]  # smoothstep: 0 below alpha 0.5, 1 at alpha 1
-    soft = ((alpha > 0.0) & (alpha < 1.0))[..., None]
-    blended = (1.0 - weight) * local + weight * fill.astype(np.float32)
-    return np.where(soft, np.clip(np.rint(blended), 0, 255), fill).astype(np.uint8)
 
 
 # Shares of the work in the progress figure: on 2048² photos with 15% selections the fill takes about
@@ -83,7 +70,7 @@ class ClassicalBackend(Backend):
         worker.start()
 
         t0, c0 = time.perf_counter(), time.thread_time()
-        alpha, foreground, local = matting_module.matte(image, mask, hole, method=method, return_background=True)
+        alpha, foreground = matting_module.matte(image, mask, hole, method=method)
         timings["alpha"] = time.perf_counter() - t0
         timings["alpha_cpu"] = time.thread_time() - c0
         alpha_progress(1.0)
@@ -95,9 +82,8 @@ class ClassicalBackend(Backend):
         if "error" in outcome:
             raise outcome["error"]
         raise_if_cancelled(cancel)
-        background = edge_background(alpha, outcome["fill"], local)
         return BackendResult(
-            background=background,
+            background=outcome["fill"],  # the soft edge's plate is layering.py's to decide (from F)
             alpha=alpha,
             foreground=foreground,
             metadata={

@@ -32,7 +32,6 @@ from ..learned.vitmatte import make_trimap
 from ..errors import BackendUnavailable, InvalidInput, raise_if_cancelled
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend
-from .classical import edge_background
 
 DEFAULT_MATTING_RESOLUTION = 512
 
@@ -131,7 +130,7 @@ class LearnedBackend(Backend):
         progress("alpha", 0.0)
         t0 = time.perf_counter()
         alpha, unknown, strength = self._alpha(image, mask, hole, resolution)
-        foreground, local = matting.estimate_colours(image, alpha, unknown)
+        foreground, _ = matting.estimate_colours(image, alpha, unknown)
         alpha *= np.float32(strength)  # colours are the object's; only the share taken shrinks
         timings["alpha"] = time.perf_counter() - t0
         progress("alpha", 1.0)
@@ -144,7 +143,7 @@ class LearnedBackend(Backend):
         progress("fill", 1.0)
         raise_if_cancelled(cancel)
         return BackendResult(
-            background=edge_background(alpha, filled, local),
+            background=filled,  # the soft edge's plate is layering.py's to decide
             alpha=alpha,
             foreground=foreground,
             metadata={

@@ -100,9 +100,10 @@ def _run_photos(args: argparse.Namespace) -> int:
     out = {}
     for name in names:
         total = len(pictures) * len(args.variants)
+        options = _options_for(name, args.option, model_options(args))
         with tqdm(total=total, desc=name, disable=args.quiet or args.json, unit="selection", file=sys.stderr) as bar:
             rows = photos.evaluate_photos(pictures, args.variants, backend=name, closed_form=closed_form,
-                                          progress=bar.update, grow=args.grow, **_options_for(name, args.option))
+                                          progress=bar.update, grow=args.grow, **options)
         out[name] = (photos.summarise(rows), rows)
     if args.json:
         print(json.dumps({"photos": len(pictures), **{n: {"summary": s, "rows": r} for n, (s, r) in out.items()}},

@@ -8,6 +8,7 @@ import pytest
 import layerdecomp
 from layerdecomp import backends
 from layerdecomp.errors import BackendUnavailable, Cancelled, InvalidInput
+from layerdecomp.region import DEFAULT_GROW
 
 
 def _photo_and_mask(h=64, w=80):
@@ -72,8 +73,8 @@ def test_a_decomposer_gives_what_decompose_gives_and_takes_per_run_options_over_
     once = layerdecomp.decompose(image, mask, backend="classical", margin=8, matting="guided", seed=2)
     for layer in ("foreground", "background", "visibility"):
         assert np.array_equal(getattr(held, layer), getattr(once, layer))
-    assert held.metadata["options"] == once.metadata["options"] == {"margin": 8, "grow": 4, "matting": "guided",
-                                                                   "seed": 2}
+    assert held.metadata["options"] == once.metadata["options"] == {
+        "margin": 8, "grow": DEFAULT_GROW, "matting": "guided", "seed": 2}
     assert decomposer.decompose(image, mask, margin=8, matting="closed_form").metadata["options"]["matting"] \
         == "closed_form"
 

@@ -195,3 +195,20 @@ def test_a_selection_nowhere_complete_takes_that_share(tiny_weights):
     inner = cv2.erode(mask, np.ones((reach, reach), np.uint8)) > 0
     assert out.foreground[..., 3].max() <= 129
     assert out.foreground[..., 3][inner].min() >= 126
+
+
+def test_eval_on_real_photo_folders_runs_the_learned_backend(tiny_weights, tmp_path, capsys):
+    """`layerdecomp eval --photos` (the real-photo measurement) with backend options, on a folder in the
+    alphamatting.com layout (a synthetic stand-in here: the real photos never enter the repository)."""
+    import json
+
+    image, mask = scene(96)
+    alpha = cv2.GaussianBlur(mask, (0, 0), 1.5)  # a soft ground-truth edge
+    for sub, picture in (("input", image), ("gt", alpha)):
+        (tmp_path / "photos" / sub).mkdir(parents=True)
+        save_image(tmp_path / "photos" / sub / "GT01.png", picture)
+    rc = main(["eval", "--photos", str(tmp_path / "photos"), "--variants", "exact", "loose", "--no-closed-form",
+               "--backend", "learned", "-O", f"learned.weights={tiny_weights}", "--json"])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["photos"] == 1 and len(report["learned"]["rows"]) == 2
