@@ -8,8 +8,7 @@ Its cost follows the crop's area, and on a large hole small patches lose the sce
    region map is continued into the hole; PatchMatch's patch distance then carries a penalty for a
    source of another region than the hole pixel's (its regularity-guided metric, with the region map as
    the guide), so a saucer is continued with saucer and the table with table, and a patch of one object
-   is not repeated across another's place. Regions in front of the removed object (an occluder the
-   hole wraps around) are no source at all: what lies behind the object is never painted with them.
+   is not repeated across another's place.
 1. **Coarse pass** (structure): when the hole has more than ``max_hole_pixels`` pixels, PatchMatch runs
    on a copy shrunk until the hole fits; relative to the hole its patches are then larger, so long edges
    and large shapes continue through the hole instead of breaking into small repeats.
@@ -56,28 +55,23 @@ def _guide_map(labels: np.ndarray) -> np.ndarray:
 
 
 def patchmatch_fill(image: np.ndarray, hole: np.ndarray, patch_size: int = PATCH_SIZE, seed: int = 0,
-                    labels: Optional[np.ndarray] = None, excluded: Optional[np.ndarray] = None,
-                    region_weight: float = REGION_WEIGHT) -> np.ndarray:
+                    labels: Optional[np.ndarray] = None, region_weight: float = REGION_WEIGHT) -> np.ndarray:
     """PatchMatch inpainting of ``hole`` at the image's own resolution (deterministic for a seed).
 
     ``labels``: optional region map (int, the image's size, ``layerdecomp.segments.region_map``): a hole
-    pixel then prefers patches from its own region, by ``region_weight``. ``excluded``: optional bool
-    mask of known pixels never to copy from (they keep their values)."""
+    pixel then prefers patches from its own region, by ``region_weight``."""
     import patchmatch
 
     if not patchmatch.patchmatch_available:
         raise RuntimeError("the PatchMatch library (pypatchmatch) failed to load; reinstall pypatchmatch")
     image, mask = np.ascontiguousarray(image), hole.astype(np.uint8)
     guided = labels is not None and region_weight > 0 and int(labels.max()) > 0
-    global_mask = None
-    if excluded is not None and excluded.any():
-        global_mask = (np.asarray(excluded, bool) & ~np.asarray(hole, bool)).astype(np.uint8)
     with _seed_lock:  # the seed is global state of the native library
         patchmatch.set_random_seed(seed)
         if guided:
-            return patchmatch.inpaint_regularity(image, mask, _guide_map(labels), global_mask=global_mask,
-                                                 patch_size=patch_size, guide_weight=region_weight)
-        return patchmatch.inpaint(image, mask, global_mask=global_mask, patch_size=patch_size)
+            return patchmatch.inpaint_regularity(image, mask, _guide_map(labels), patch_size=patch_size,
+                                                 guide_weight=region_weight)
+        return patchmatch.inpaint(image, mask, patch_size=patch_size)
 
 
 def _descriptors(image: np.ndarray, radius: int = 2) -> np.ndarray:
@@ -90,16 +84,13 @@ def _descriptors(image: np.ndarray, radius: int = 2) -> np.ndarray:
     return np.concatenate(parts, axis=2)
 
 
-def _source_offsets(small_fill: np.ndarray, small_hole: np.ndarray, labels: Optional[np.ndarray] = None,
-                    excluded: Optional[np.ndarray] = None) -> np.ndarray:
+def _source_offsets(small_fill: np.ndarray, small_hole: np.ndarray, labels: Optional[np.ndarray] = None) -> np.ndarray:
     """For each coarse hole pixel, the (dy, dx) to the known coarse pixel whose neighbourhood matches
     best (where PatchMatch most likely took it from), within the pixel's own region where ``labels``
-    are given and never from ``excluded`` pixels. Returns H×W×2 int (0 outside the hole)."""
+    are given. Returns H×W×2 int (0 outside the hole)."""
     desc = _descriptors(small_fill)
     # Sources: known pixels whose descriptor window lies outside the hole.
     valid = cv2.erode((~small_hole).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    if excluded is not None:
-        valid &= ~excluded
     offsets = np.zeros(small_hole.shape + (2,), np.int32)
     if not valid.any() or not small_hole.any():
         return offsets
@@ -140,19 +131,18 @@ def _detail(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def upscale_fill(image: np.ndarray, hole: np.ndarray, small_fill: np.ndarray, small_hole: np.ndarray,
-                 *, detail_transfer: bool = True, labels: Optional[np.ndarray] = None,
-                 excluded: Optional[np.ndarray] = None) -> np.ndarray:
+                 *, detail_transfer: bool = True, labels: Optional[np.ndarray] = None) -> np.ndarray:
     """``image`` with ``hole`` filled from ``small_fill``, a fill made on a shrunk copy (``small_hole`` its
     hole): brought up smoothly, then, with ``detail_transfer``, sharpened with the full-resolution detail
     around where each coarse hole pixel was most likely copied from (see the module docstring). Any fill
     made at a lower resolution can come back this way (PatchMatch's coarse pass, a learned inpainting model
-    run at its native size). ``labels`` / ``excluded`` (at the shrunk size): take the detail only from the
-    pixel's own region and never from excluded pixels (``layerdecomp.segments.region_map``)."""
+    run at its native size). ``labels`` (at the shrunk size, ``layerdecomp.segments.region_map``): take the
+    detail only from the pixel's own region."""
     h, w = hole.shape
     size = (small_fill.shape[1], small_fill.shape[0])
     coarse = cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
     if detail_transfer:
-        offsets = _source_offsets(small_fill, small_hole, labels, excluded)
+        offsets = _source_offsets(small_fill, small_hole, labels)
         sy, sx = size[1] / h, size[0] / w
         ys, xs = np.nonzero(hole)
         cy = np.clip(np.round(ys * sy).astype(np.int64), 0, size[1] - 1)
@@ -192,15 +182,13 @@ def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         small_hole = cv2.resize(hole.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
-    labels, in_front = region_map(small, small_hole) if regions else (None, None)
+    labels = region_map(small, small_hole) if regions else None
     report(0.1)
-    small_fill = patchmatch_fill(small, small_hole, patch_size if full_size else coarse_patch_size, seed, labels,
-                                 in_front)
+    small_fill = patchmatch_fill(small, small_hole, patch_size if full_size else coarse_patch_size, seed, labels)
     if full_size:
         report(1.0)
         return small_fill
     report(0.75)
-    out = upscale_fill(image, hole, small_fill, small_hole, detail_transfer=detail_transfer, labels=labels,
-                       excluded=in_front)
+    out = upscale_fill(image, hole, small_fill, small_hole, detail_transfer=detail_transfer, labels=labels)
     report(1.0)
     return out

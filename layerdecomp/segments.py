@@ -8,13 +8,12 @@ another's place (table-wood on the saucer). So, before the fill:
    smoothed luma/chroma picture, luma down-weighted so that shading does not split a surface; nearby
    clusters merged, speckles removed). Pixels within ``ring`` px of the hole are left out: a selection's
    edge leaves a rim of the removed object there, which must not become a region of its own.
-2. **Figure or ground**: a region the hole wraps around (the hole's outline is concave along their
-   contact) is in front of the removed object, as an occluder is, and does not continue behind it; a
-   region the hole bulges into (convex outline, the usual case: the object stood on it) does.
-3. **Continued into the hole**: each large ground region's indicator is inpainted into the hole (Navier-Stokes
+2. **Continued into the hole**: each large region's indicator is inpainted into the hole (Navier-Stokes
    inpainting continues the indicators' level lines, i.e. the boundaries between regions, along their
    direction) and every hole pixel takes the region whose continued indicator is strongest. This runs on
-   a copy shrunk until the hole has at most ``CONTINUE_PIXELS`` pixels: it is coarse structure.
+   a copy shrunk until the hole has at most ``CONTINUE_PIXELS`` pixels: it is coarse structure. Small
+   regions (an eye, a badge, a spoon beside the hole) are not continued: stretched into the hole they
+   become wedges of a copied object, and the guide then keeps their patches out of it.
 
 The fill then draws each hole pixel's patches from its own region (``layerdecomp.fill``).
 """
@@ -32,15 +31,11 @@ MERGE_DISTANCE = 8.0
 # A region must hold at least this share of the context; smaller clusters join their nearest neighbour.
 MIN_SHARE = 0.03
 MAX_SAMPLES = 20_000
-# Only regions holding at least this share of the context are continued into the hole.
+# Only regions holding at least this share of the context are continued into the hole (synthetic
+# composites, PSNR in the hole at 512² / 1024²: 5%: 18.0 / 17.0 dB, 10%: 18.4 / 18.0, 15%: 18.3 / 17.5).
 CONTINUED_SHARE = 0.1
 # The continuation runs on a copy whose unknown part has at most this many pixels.
 CONTINUE_PIXELS = 12_000
-# A region along whose contact the hole's outline is this concave (extra share of hole in a window, over a
-# straight outline's) is in front of the removed object.
-FRONT_CONCAVITY = -0.005
-# ... and whose outline runs along the hole for at least this share of its length.
-FRONT_CONTACT = 0.4
 
 
 def _features(image: np.ndarray, smooth: float) -> np.ndarray:
@@ -75,35 +70,6 @@ def _mode_filter(labels: np.ndarray, count: int, size: int) -> np.ndarray:
     return votes.argmax(axis=-1).astype(np.int32)
 
 
-def regions_in_front(labels: np.ndarray, hole: np.ndarray, context: np.ndarray, count: int) -> list[int]:
-    """Regions the hole wraps around (see the module's docstring, step 2).
-
-    Two signs, both needed: along the contact the hole's outline is concave (the share of hole in a window
-    around each contact pixel exceeds what a straight outline would give at that pixel's distance), and
-    the contact is a large part of the region's outline (an occluder is mostly surrounded by the object
-    it hides; a backdrop such as the sky touches a hole along a small part of its outline)."""
-    radius = max(3, int(round(0.15 * np.sqrt(np.count_nonzero(hole)))))
-    window = 2 * radius + 1
-    share = cv2.blur(hole.astype(np.float32), (window, window), borderType=cv2.BORDER_CONSTANT)
-    distance = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
-    ring_width = float(distance[context].min()) if context.any() else 0.0
-    contact_zone = context & (distance <= ring_width + 3)
-    concavity = share - (0.5 - distance / window)  # 0 for a straight outline
-    inner = np.zeros(hole.shape, bool)
-    inner[1:-1, 1:-1] = True  # the crop's own border is no outline
-    front = []
-    for region in range(count):
-        inside = (labels == region) & context
-        contact = contact_zone & inside
-        if np.count_nonzero(contact) < 8 or float(concavity[contact].mean()) <= FRONT_CONCAVITY:
-            continue
-        outline = inside & inner & ~(cv2.erode(inside.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0)
-        outline_near_hole = outline & (distance <= ring_width + 3)
-        if np.count_nonzero(outline_near_hole) > FRONT_CONTACT * max(1, np.count_nonzero(outline)):
-            front.append(region)
-    return front
-
-
 def continue_regions(labels: np.ndarray, unknown: np.ndarray, candidates: list[int]) -> np.ndarray:
     """The ``candidates`` regions of ``labels`` continued over the ``unknown`` pixels (others kept)."""
     if not unknown.any():
@@ -129,42 +95,26 @@ def continue_regions(labels: np.ndarray, unknown: np.ndarray, candidates: list[i
 
 
 def region_map(image: np.ndarray, hole: np.ndarray, *, max_regions: int = MAX_REGIONS, ring: int = 2,
-               smooth: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels, in_front)`` for ``image`` (RGB uint8) and its ``hole``.
-
-    ``labels``: region index (int32, 0..n-1) of every pixel, the hole's continued from the ground regions
-    around it; all zeros when the context is uniform or too small to tell. ``in_front``: bool, the known
-    pixels of regions in front of the removed object (and the ring beside them): never a source for the
-    fill behind it."""
+               smooth: float = 3.0) -> np.ndarray:
+    """Region index (int32, 0..n-1) of every pixel of ``image`` (RGB uint8), the ``hole``'s continued from
+    the large regions around it; all zeros when the context is uniform or too small to tell."""
     hole = np.asarray(hole, bool)
-    nothing = np.zeros(hole.shape, bool)
     context = ~hole
     if ring > 0:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
         context = cv2.erode(context.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
     if np.count_nonzero(context) < 16 or not hole.any():
-        return np.zeros(hole.shape, np.int32), nothing
+        return np.zeros(hole.shape, np.int32)
     features = _features(image, smooth)
     known = features[context]
     centres = _cluster_centres(np.ascontiguousarray(known[:: max(1, len(known) // MAX_SAMPLES)]), max_regions)
     count = len(centres)
     if count == 1:
-        return np.zeros(hole.shape, np.int32), nothing
+        return np.zeros(hole.shape, np.int32)
     distances = ((features.reshape(-1, 1, 3) - centres[None].astype(np.float32)) ** 2).sum(axis=-1)
     labels = distances.argmin(axis=1).reshape(hole.shape).astype(np.int32)
     labels = _mode_filter(np.where(context, labels, count), count, 5)  # label ``count``: not voting
-    front = regions_in_front(labels, hole, context, count)
     shares = np.bincount(labels[context], minlength=count) / np.count_nonzero(context)
-    ground = [r for r in range(count) if r not in front and shares[r] > 0]
-    if not ground:  # everything around wraps the hole: nothing to tell apart
-        return np.zeros(hole.shape, np.int32), nothing
-    # Small regions (an eye, a badge, a spoon beside the hole) are not continued: stretched into the hole
-    # they become wedges of a copied object. The surfaces around them are.
-    major = [r for r in ground if shares[r] >= CONTINUED_SHARE] or [max(ground, key=lambda r: shares[r])]
-    # Ground regions continue through the hole and through what stands in front of them.
-    behind_front = np.isin(labels, front) & context
-    continued = continue_regions(labels, ~context | behind_front, major)
-    in_front = behind_front
-    if ring > 0 and in_front.any():
-        in_front = (cv2.dilate(in_front.astype(np.uint8), kernel) > 0) & ~hole
-    return np.where(behind_front, labels, continued).astype(np.int32), in_front
+    present = [r for r in range(count) if shares[r] > 0]
+    large = [r for r in present if shares[r] >= CONTINUED_SHARE] or [max(present, key=lambda r: shares[r])]
+    return continue_regions(labels, ~context, large)

@@ -8,7 +8,9 @@ from typing import Any, Callable, Optional, Protocol
 import numpy as np
 
 # progress(stage, fraction): stage is a short word ("region", "alpha", "fill", "step", "layering", ...),
-# fraction in [0, 1] within that stage.
+# fraction in [0, 1] within that stage. Stages that run at the same time (the classical backend's "alpha"
+# and "fill") report one figure for all of them, named after the first unfinished one
+# (``layerdecomp.progress``); it may come from a worker thread.
 ProgressCallback = Callable[[str, float], None]
 
 

@@ -1,16 +1,18 @@
-"""What follows a result's insertion and needs Krita's event loop in between: hiding the source layer
-undoably, Krita 5.1's transparency mask, and making the Object the active layer.
+"""What follows a result's insertion and needs Krita's event loop in between: Krita 5.1's transparency
+mask, showing a group inserted hidden for it, hiding the source layer undoably, and making the Object the
+active layer.
 
 Krita activates a node the scripting API asked for (``setActiveNode``) only after its event loop has run,
 and it may still activate the inserted group after that. So these are steps of a small script that a
 GUI-thread timer advances (``step()``), each waiting for what Krita shows, never for a fixed time:
 
-1. Hide the source layer, where the result does not cover it (``Written.hide_source``), through Krita's
-   own "Toggle layer visibility" action on the active layer: unlike ``Node.setVisible`` it is an undo
-   step, so Ctrl+Z shows the source again. It comes after the insertion on the undo stack, so undoing it
-   first leaves the result over the source, never a blank canvas. Without a view of the document (a
-   script, batch mode) the source is hidden without an undo step.
-2. Krita 5.1 only: swap the recovered-hidden-parts layer for a transparency mask (``visibility_mask``).
+1. Krita 5.1 only: swap the recovered-hidden-parts layer for a transparency mask (``visibility_mask``),
+   inside the group, which was inserted hidden for this (``Written.show_group``); then show the group
+   with Krita's own "Toggle layer visibility" action (an undo step).
+2. Hide the source layer, where the result does not cover it (``Written.hide_source``), with the same
+   action: unlike ``Node.setVisible`` it is an undo step, so Ctrl+Z shows the source again. It comes after
+   the insertion on the undo stack, so undoing it first leaves the result over the source, never a blank
+   canvas. Without a view of the document (a script, batch mode) the source is hidden without an undo step.
 3. Activate the Object layer, until Krita reports it active on three ticks in a row.
 """
 
@@ -52,26 +54,37 @@ class AfterWrite:
             return True
 
     def _run(self) -> Iterator[None]:
-        if self.written.hide_source:
-            yield from self._hide_source()
         if self.mask_upgrade is not None:
             while not self.mask_upgrade.step():
                 yield
+        if self.written.show_group:
+            # The group went in hidden so that Krita 5.1's mask could be made without a picture change:
+            # showing it is its own undo step, before the source's, so each undo step shows the picture.
+            shown = yield from self._toggle(self.written.group, visible=True, other=self.source_node)
+            if not shown:
+                canvas.set_visible_without_undo(self.written.group, True)
+        if self.written.hide_source:
+            hidden = yield from self._toggle(self.source_node, visible=False, other=self.written.group)
+            self.hid_source_undoably = hidden
+            if not hidden:
+                canvas.set_visible_without_undo(self.source_node, False)
         yield from self._activate(self.written.obj)
 
     def _has_view(self) -> bool:
         return (hasattr(self.krita, "action") and self.krita.activeWindow() is not None
                 and self.krita.activeDocument() == self.document)
 
-    def _hide_source(self) -> Iterator[None]:
-        node, doc, group = self.source_node, self.document, self.written.group
-        stable = 0  # ticks in a row Krita has reported the source active: the action acts on what its
+    def _toggle(self, node: Any, visible: bool, other: Any) -> Iterator[None]:
+        """Make ``node`` visible or hidden with Krita's undoable action; returns whether that worked
+        (``other``: a node that must not change with it). Nothing is done when it is so already."""
+        doc = self.document
+        stable = 0  # ticks in a row Krita has reported the node active: the action acts on what its
         # layer docker has selected, which follows the active node a moment later
         for _tick in range(MAX_TICKS):
-            if not canvas.contains_node(doc, node) or not node.visible():
-                return
+            if not canvas.contains_node(doc, node) or node.visible() == visible:
+                return True
             if not hasattr(self.krita, "action") or self.krita.activeWindow() is None:
-                break  # no window at all: nothing to wait for
+                return False  # no window at all: nothing to wait for
             if not self._has_view():
                 yield  # another document's view is in front: wait for the artist to come back
                 continue
@@ -85,19 +98,16 @@ class AfterWrite:
                 yield
                 continue
             action = self.krita.action(TOGGLE_VISIBILITY)
-            group_visible = group.visible()
+            other_visible = other.visible()
             if action is not None:
                 action.trigger()
-            if not node.visible() and group.visible() == group_visible:
-                self.hid_source_undoably = True
-                log.info("hid the source layer (one undo step)")
-                return
-            log.warning("Krita's visibility action did not hide just the source layer; hiding it directly")
-            group.setVisible(group_visible)
-            break
-        if canvas.contains_node(doc, node) and node.visible():
-            canvas.hide_without_undo(node)
-            self.hid_source_undoably = False
+            if node.visible() == visible and other.visible() == other_visible:
+                log.info("%s %s (one undo step)", "showed" if visible else "hid", node.name())
+                return True
+            log.warning("Krita's visibility action did not change just %s; setting it directly", node.name())
+            other.setVisible(other_visible)
+            return False
+        return False
 
     def _activate(self, obj: Any) -> Iterator[None]:
         doc = self.document

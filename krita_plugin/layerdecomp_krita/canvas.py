@@ -61,6 +61,8 @@ class Written:
     background: Any
     hidden_layer: Optional[Any]
     hide_source: bool
+    # The group was inserted hidden, for the follow-up to show (undoably) once Krita 5.1's mask is made.
+    show_group: bool = False
 
 
 @dataclass
@@ -200,10 +202,13 @@ def check_still_applies(source: Source, documents: list) -> None:
         raise messages.layer_changed()
 
 
-def write_result(source: Source, result: Any) -> Written:
+def write_result(source: Source, result: Any, defer_show: bool = False) -> Written:
     """Insert the result group above the source layer, in one undoable step (see the module's docstring).
 
-    ``result``: a ``client.JobResult`` whose box lies inside ``source.crop``.
+    ``result``: a ``client.JobResult`` whose box lies inside ``source.crop``. ``defer_show``: a view shows
+    the document, so where Krita 5.1's transparency mask is still to be made (recovered hidden parts), the
+    group goes in hidden and ``Written.show_group`` asks the follow-up to show it afterwards: then no undo
+    step ever shows the Object without its mask.
     """
     doc, node = source.document, source.node
     bx, by, bw, bh = result.box
@@ -268,6 +273,9 @@ def write_result(source: Source, result: Any) -> Written:
     if not source_visible:
         group.setVisible(False)  # a hidden layer's result is hidden too: the picture stays the same
     hide_source = source_visible and not covers_source(source, result)
+    show_group = defer_show and source_visible and hidden_layer is not None
+    if show_group:
+        group.setVisible(False)
 
     parent = node.parentNode()
     try:
@@ -280,14 +288,14 @@ def write_result(source: Source, result: Any) -> Written:
             group.remove()
             doc.refreshProjection()
         raise messages.write_failed(str(exc)) from None
-    return Written(group, obj, background, hidden_layer, hide_source)
+    return Written(group, obj, background, hidden_layer, hide_source, show_group)
 
 
-def hide_without_undo(node: Any) -> None:
-    """Hide the source layer where Krita's undoable action cannot run (no view of the document: scripts,
-    batch mode). The artist's undo would then not show it again; with a view this is never used."""
-    node.setVisible(False)
-    log.info("hid the source layer without an undo step (no view of the document)")
+def set_visible_without_undo(node: Any, visible: bool) -> None:
+    """Where Krita's undoable visibility action cannot run (no view of the document: scripts, batch mode).
+    The artist's undo would then not change it back; with a view this is not used."""
+    node.setVisible(visible)
+    log.info("%s %s without an undo step (no view of the document)", "showed" if visible else "hid", node.name())
 
 
 def mask_upgrade(krita: Any, source: Source, result: Any, written: Written) -> Optional[visibility_mask.MaskUpgrade]:

@@ -152,7 +152,7 @@ class Controller:
     def _write(self, job: Job, result: client.JobResult) -> Tuple[str, UserError]:
         try:
             canvas.check_still_applies(job.source, list(self.krita.documents()))
-            written = canvas.write_result(job.source, result)
+            written = canvas.write_result(job.source, result, defer_show=self._in_view(job.source.document))
         except UserError as error:
             return "error", error
         except Exception as exc:  # a bug or a Krita surprise while building the layers (nothing inserted)
@@ -166,6 +166,14 @@ class Controller:
         if not source.node.visible():
             return "info", UserError("done", messages.done_hidden(name, group))
         return "info", UserError("done", messages.done(name, group, source_hidden=written.hide_source))
+
+    def _in_view(self, document: Any) -> bool:
+        """Whether Krita shows ``document`` in the active view (its GUI actions then act on it)."""
+        try:
+            return (hasattr(self.krita, "action") and self.krita.activeWindow() is not None
+                    and self.krita.activeDocument() == document)
+        except Exception:
+            return False
 
     def _start_after_write(self, follow_up: after_write.AfterWrite) -> None:
         """Run the follow-up on timer ticks (it waits for Krita's event loop). Its first step runs at once."""

@@ -235,6 +235,11 @@ def test_decompose_selection_in_krita_gui(tmp_path, krita_launcher):
     assert np.array_equal(_layers(out / "hidden_object.raw", hh, hw), hidden["foreground"])
     assert np.array_equal(_layers(out / "hidden_composite_before.raw", hh, hw), hidden["photo"])
     assert np.array_equal(_layers(out / "hidden_composite_after.raw", hh, hw), hidden["photo"])
+    # Undo, step by step, back to the original layers; no step shows another picture (on 5.1 the group went in
+    # hidden while its mask was made, and was shown by an undo step of its own).
+    steps = phase["undo_steps"]
+    assert steps and steps[-1]["groups"] == 0 and steps[-1]["source_visible"], steps
+    assert all(step["same_picture"] for step in steps), steps
 
     # The server the plugin started is stopped when Krita quits.
     pid = result["local_server_pid"]

@@ -73,8 +73,12 @@ def test_read_source_sends_the_crop_and_soft_selection(plugin, krita):
     _select(doc, mask)
     source = canvas.read_source(doc, doc.activeNode())
     c = source.crop
-    assert (source.margin, source.grow) == (16, 4)
-    assert (c.x, c.y, c.w, c.h) == (20, 10, 70, 60)
+    from layerdecomp_krita.region import GROW
+
+    assert (source.margin, source.grow) == (16, GROW)
+    pad = 16 + GROW  # the selection is x 40..69, y 30..49; the canvas 120 x 90
+    assert (c.x, c.y, c.w, c.h) == (max(0, 40 - pad), max(0, 30 - pad), min(120, 70 + pad) - max(0, 40 - pad),
+                                    min(90, 50 + pad) - max(0, 30 - pad))
     assert source.image == pixels[c.y:c.y + c.h, c.x:c.x + c.w].tobytes()  # BGRA bytes as Krita has them
     assert source.mask == mask[c.y:c.y + c.h, c.x:c.x + c.w].tobytes()  # grey levels intact
 
@@ -594,9 +598,9 @@ def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_ste
     ui = TimerUI()
 
     def run_job(settings, request, cancel, report):
-        fg = bytearray(request.image)
-        return JobResult((0, 0, request.width, request.height), bytes(fg), bytes(bytearray(request.image)),
-                         bytes(request.width * request.height), {})
+        fg = bytes(request.image)
+        visible = fg[3::4].translate(bytes([0] + [255] * 255))  # nothing hidden
+        return JobResult((0, 0, request.width, request.height), fg, fg, visible, {})
 
     controller = Controller(krita, ui, run_job=run_job)
     for _ in range(3):
@@ -694,3 +698,43 @@ def test_after_a_cancel_the_next_job_says_it_waits_for_the_server(plugin, krita)
     # region and layering not reported by this stand-in: the edge half done is a bit under half the bar
     assert shown[-1][0] == "Finding the object's edge…" and 0.05 < shown[-1][1] < 0.5
     controller.cancel()
+
+
+def test_a_result_awaiting_krita_5_1s_mask_goes_in_hidden_and_is_shown_by_an_undo_step(plugin, krita, monkeypatch):
+    """Recovered hidden parts on Krita 5.1 with a view: the group is inserted hidden while the mask is made
+    (here Krita's mask action is missing, so the hidden-parts layer stays), then shown by Krita's undoable
+    visibility action: no undo step shows the Object without what hides its recovered parts."""
+    from layerdecomp_krita.controller import Controller
+
+    doc, _ = _opaque_doc(krita)
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 10:20] = 255
+    _select(doc, mask)
+    view = FakeView(krita, doc, monkeypatch)
+    krita._active_document = doc
+    ui = TimerUI()
+    source_node = doc.rootNode().childNodes()[0]
+
+    def run_job(settings, request, cancel, report):
+        return _result(plugin, canvas_source, (0, 0, 6, 6), hidden=True)[0]
+
+    from layerdecomp_krita import canvas
+
+    canvas_source = canvas.read_source(doc, source_node)
+    controller = Controller(krita, ui, run_job=run_job)
+    doc.undo_log.clear()
+    controller.trigger()
+    controller.job.thread.join(5)
+    controller.poll()
+    written = controller.last_written
+    assert written.show_group and not written.group.visible()  # in hidden, as Krita 5.1's mask is made
+    for _ in range(300):
+        if controller.after_write is None:
+            break
+        view.event_loop()
+        ui.tick()
+    assert controller.after_write is None
+    # The group shown, then the source hidden (this result does not cover it): each its own undo step.
+    assert written.hide_source and written.group.visible() and not source_node.visible()
+    assert doc.undo_log == ["Add Layer", "Property Changes", "Property Changes"]
+    assert doc.activeNode() is written.obj

@@ -382,5 +382,19 @@ class Driver(Extension):
         reads.clear()
         yield self.wait(settled, 30, "the hidden-parts projection after writing")
         _write(self.out, "hidden_composite_after.raw", reads[-1])
+        before = _read(cfg["photo"])
+        # Undo step by step until the result is gone: every step must show the picture as it was.
+        steps = []
+        for _ in range(8):
+            if not any(n.type() == "grouplayer" for n in doc.rootNode().childNodes()) and layer.visible():
+                break
+            k.action("edit_undo").trigger()
+            doc.refreshProjection()
+            reads.clear()
+            yield self.wait(settled, 30, "the projection after an undo step")
+            steps.append({"same_picture": reads[-1] == before, "undo": k.action("edit_undo").text(),
+                          "groups": len([n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"]),
+                          "source_visible": layer.visible()})
+        record["undo_steps"] = steps
 
 Krita.instance().addExtension(Driver(Krita.instance()))
