@@ -290,6 +290,25 @@ def colour_model_alpha(image01: np.ndarray, known: np.ndarray, unknown: np.ndarr
     return np.where(unknown, alpha, 0.0).astype(np.float32), np.where(unknown, confidence, 0.0).astype(np.float32)
 
 
+def _colour_model_at_solve_scale(image01: np.ndarray, known: np.ndarray, unknown: np.ndarray,
+                                 max_band_pixels: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`colour_model_alpha`, on the shrunk copy :func:`solve_band` will solve on (when it shrinks),
+    brought back to full size: the solve sees it at that scale anyway."""
+    scale = min(1.0, float(np.sqrt(max_band_pixels / max(int(np.count_nonzero(unknown)), 1))))
+    if scale > 0.95:
+        return colour_model_alpha(image01, known, unknown)
+    h, w = unknown.shape
+    size = (max(3, round(w * scale)), max(3, round(h * scale)))
+    shrink = lambda x: cv2.resize(x, size, interpolation=cv2.INTER_AREA)  # noqa: E731
+    small_unknown = shrink(unknown.astype(np.float32)) > 0
+    small_known = (shrink(known.astype(np.float32)) >= 0.5).astype(np.float32)
+    alpha, confidence = colour_model_alpha(shrink(image01), small_known, small_unknown)
+    def grow(x: np.ndarray) -> np.ndarray:
+        return np.where(unknown, cv2.resize(x, (w, h), interpolation=cv2.INTER_LINEAR), 0.0).astype(np.float32)
+
+    return grow(alpha), grow(confidence)
+
+
 def solve_band(image01: np.ndarray, known: np.ndarray, unknown: np.ndarray, prior: np.ndarray,
                prior_weight: np.ndarray, max_band_pixels: int = MAX_BAND_PIXELS) -> np.ndarray:
     """:func:`closed_form_band`, on a shrunk copy with guided upsampling when the band is large."""
@@ -338,7 +357,7 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
         alpha = guided_filter(image01, prior, radius=max(2, radius // 2), eps=1e-3)
         alpha = np.where(unknown, alpha, known)
     else:
-        model_alpha, confidence = colour_model_alpha(image01, known, unknown)
+        model_alpha, confidence = _colour_model_at_solve_scale(image01, known, unknown, max_band_pixels)
         model_weight = COLOUR_MODEL_WEIGHT * confidence
         # A feathered selection's grey levels are the user's word where the picture shows no edge.
         selection_weight = np.where((mask > 0) & (mask < 255), FEATHER_WEIGHT * (1.0 - confidence), PRIOR_WEIGHT)

@@ -36,4 +36,8 @@ def test_the_plugin_tree_imports_as_it_stands_without_numpy():
     run = subprocess.run([sys.executable, "-I", "-c", probe, str(PLUGIN_SOURCE / PLUGIN_NAME)],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "(Rect(x=4, y=4, w=16, h=16), 2)"
+    from layerdecomp.crop import DEFAULT_GROW
+
+    pad = DEFAULT_GROW + 2  # the hole's growth plus the margin, around a 4 x 4 selection at (10, 10)
+    x0, x1 = max(0, 10 - pad), min(100, 14 + pad)
+    assert run.stdout.strip() == f"(Rect(x={x0}, y={x0}, w={x1 - x0}, h={x1 - x0}), 2)"

@@ -73,8 +73,12 @@ def test_read_source_sends_the_crop_and_soft_selection(plugin, krita):
     _select(doc, mask)
     source = canvas.read_source(doc, doc.activeNode())
     c = source.crop
-    assert (source.margin, source.grow) == (16, 4)
-    assert (c.x, c.y, c.w, c.h) == (20, 10, 70, 60)
+    from layerdecomp_krita.region import GROW
+
+    assert (source.margin, source.grow) == (16, GROW)
+    pad = 16 + GROW  # the selection is x 40..69, y 30..49; the canvas 120 x 90
+    assert (c.x, c.y, c.w, c.h) == (max(0, 40 - pad), max(0, 30 - pad), min(120, 70 + pad) - max(0, 40 - pad),
+                                    min(90, 50 + pad) - max(0, 30 - pad))
     assert source.image == pixels[c.y:c.y + c.h, c.x:c.x + c.w].tobytes()  # BGRA bytes as Krita has them
     assert source.mask == mask[c.y:c.y + c.h, c.x:c.x + c.w].tobytes()  # grey levels intact
 
