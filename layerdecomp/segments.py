@@ -23,7 +23,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-MAX_REGIONS = 5
+# Up to six regions: with five, the README example's spoon shared the saucer's region and was smeared into
+# the hole once the hole grew 12 px (512² composites: 18.47 dB in the hole with six, 18.44 with five).
+MAX_REGIONS = 6
 # Luma counts this much against the chroma axes: shading and highlights stay in one region.
 LUMA_WEIGHT = 0.3
 # Clusters whose centres are closer than this (in the weighted luma/chroma units) are one region.
