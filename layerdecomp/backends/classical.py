@@ -38,16 +38,19 @@ class ClassicalBackend(Backend):
     run_options = frozenset({"matting", "seed"})
 
     def run(self, image, mask, hole, *, progress: ProgressCallback, cancel: Optional[CancelToken],
-            **options: Any) -> BackendResult:
+            matting: str = "closed_form", seed: int = 0, **options: Any) -> BackendResult:
+        # The options' defaults stay in run's signature: run_option_defaults reads them from there (to check
+        # a caller's types and to report the seed used).
         # The edge and the fill run at the same time: one progress figure for both, the edge's name first.
         splitter = ProgressSplitter(progress, [("alpha", ALPHA_WEIGHT), ("fill", FILL_WEIGHT)])
         try:
-            return self._decompose(image, mask, hole, splitter=splitter, cancel=cancel, **options)
+            return self._decompose(image, mask, hole, splitter=splitter, cancel=cancel, matting=matting,
+                                   seed=seed, **options)
         finally:
             splitter.close()  # a fill thread abandoned on a cancel or an error reports nothing more
 
     def _decompose(self, image, mask, hole, *, splitter: ProgressSplitter, cancel: Optional[CancelToken],
-                   matting: str = "closed_form", seed: int = 0, **options: Any) -> BackendResult:
+                   matting: str, seed: int, **options: Any) -> BackendResult:
         method = matting
         if method not in ("closed_form", "guided"):
             raise InvalidInput(f"matting must be 'closed_form' or 'guided', not {method!r}")

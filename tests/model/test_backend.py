@@ -11,6 +11,7 @@ import layerdecomp
 from layerdecomp import backends
 from layerdecomp.backends.diffusion import DiffusionBackend
 from layerdecomp.cli import main
+from layerdecomp.crop import DEFAULT_GROW
 from layerdecomp.errors import BackendUnavailable
 
 
@@ -55,7 +56,8 @@ def test_adapter_mode_through_the_api(base_dir, adapter_file, picture):
     assert meta["working_size"][0] == 64 and meta["missing_modalities"] == ["depth", "segmentation"]
     assert seen.count("step") == 2
     # faithful layers whatever the model says: the background is the input outside the dilated selection
-    outside = cv2.dilate(mask, np.ones((11, 11), np.uint8)) == 0
+    reach = 2 * DEFAULT_GROW + 3
+    outside = cv2.dilate(mask, np.ones((reach, reach), np.uint8)) == 0
     assert np.array_equal(result.background[outside], image[outside])
     assert result.foreground.shape == (120, 150, 4)
 
