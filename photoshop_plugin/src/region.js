@@ -8,8 +8,8 @@
  */
 "use strict";
 
-// As layerdecomp.region.DEFAULT_GROW.
-const GROW = 4;
+// As layerdecomp.crop.DEFAULT_GROW (tests/photoshop checks them against each other).
+const GROW = 12;
 
 /** @typedef {{x: number, y: number, w: number, h: number}} Rect */
 

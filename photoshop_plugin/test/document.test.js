@@ -53,7 +53,8 @@ for (const depth of /** @type {const} */ ([8, 16])) {
     const { ps, doc, host } = setup(depth);
     const composite = doc.composite();
     const source = await host.readSource(4);
-    assert.deepEqual(source.crop, { x: 0, y: 0, w: 22, h: 20 }); // bounds 8..14 x 6..12, grow 4 + margin 4, clipped
+    // bounds 8..14 x 6..12, grow 12 + margin 4 on each side: the whole 24 x 20 canvas
+    assert.deepEqual(source.crop, { x: 0, y: 0, w: 24, h: 20 });
     const result = resultWithHiddenParts(source);
     assert.ok(hasHiddenParts(result.foreground, result.visibility));
     const name = await host.writeResult(source, result);
