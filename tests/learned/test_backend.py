@@ -14,10 +14,8 @@ import layerdecomp
 from layerdecomp import backends, learned, matting
 from layerdecomp.cli import main
 from layerdecomp.errors import BackendUnavailable, Cancelled, InvalidInput
-from layerdecomp.region import plan_region
 
-from ..core.test_decompose_properties import pictures
-from ..core.test_layering import recomposition_error
+from ..core.test_decompose_properties import assert_faithful, pictures
 from PIL import Image
 
 
@@ -179,12 +177,7 @@ def test_learned_decomposition_is_faithful(tiny_weights, case):
     """The layering guarantees of every backend, on random pictures and (soft) selections."""
     image, mask, grow = case
     out = layerdecomp.decompose(image, mask, backend="learned", grow=grow, weights=str(tiny_weights))
-    region = plan_region(mask, grow=grow)
-    hole = np.zeros(mask.shape, bool)
-    hole[region.box.slices] = region.hole
-    assert np.array_equal(out.background[~hole], image[~hole])
-    assert not out.foreground[..., 3][~hole].any()
-    assert recomposition_error(image, out.foreground, out.background).max() <= 1.0
+    assert_faithful(image, mask, grow, out)
 
 
 def test_a_selection_nowhere_complete_takes_that_share(tiny_weights):
