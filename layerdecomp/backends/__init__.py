@@ -58,6 +58,15 @@ _instances: dict[tuple, Backend] = {}
 _lock = threading.Lock()
 
 
+def missing_packages(packages: tuple[str, ...], extra: str) -> Optional[str]:
+    """An ``unavailable_reason`` naming the packages of ``packages`` that are not installed (and the extra
+    that brings them), or None when all are there. Looks them up without importing them."""
+    missing = [name for name in packages if importlib.util.find_spec(name) is None]
+    if missing:
+        return f"it needs {', '.join(missing)} (pip install 'layerdecomp[{extra}]')"
+    return None
+
+
 def register_module(name: str, module: str) -> None:
     _MODULES[name] = module
 

@@ -14,7 +14,6 @@ backend is created.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from typing import Any, Optional
 
@@ -24,7 +23,7 @@ import numpy as np
 from ..errors import BackendUnavailable, InvalidInput
 from ..locations import MODEL_ENV, configured_adapter, configured_model, model_present
 from ..types import BackendResult, CancelToken, ProgressCallback
-from . import Backend
+from . import Backend, missing_packages
 
 DEFAULT_RESOLUTION = 1024
 MIN_RESOLUTION = 512
@@ -121,10 +120,9 @@ class DiffusionBackend(Backend):
 
     @classmethod
     def unavailable_reason(cls, **options: Any) -> Optional[str]:
-        missing = [name for name in ("torch", "diffusers", "peft", "safetensors")
-                   if importlib.util.find_spec(name) is None]
+        missing = missing_packages(("torch", "diffusers", "peft", "safetensors"), "model")
         if missing:
-            return f"it needs {', '.join(missing)} (pip install 'layerdecomp[model]')"
+            return missing
         model = configured_model(options)
         if not model:
             return ("no model is configured: give one with --model DIR (layerdecomp decompose, serve or eval), "

@@ -18,7 +18,6 @@ the weights are on disk (see ``layerdecomp.learned``). The models load once, whe
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from typing import Any, Optional
 
@@ -31,7 +30,7 @@ from ..learned.migan import NATIVE_SIZE as REMOVAL_SIZE
 from ..learned.vitmatte import make_trimap
 from ..errors import BackendUnavailable, InvalidInput, raise_if_cancelled
 from ..types import BackendResult, CancelToken, ProgressCallback
-from . import Backend
+from . import Backend, missing_packages
 
 DEFAULT_MATTING_RESOLUTION = 512
 
@@ -53,10 +52,9 @@ class LearnedBackend(Backend):
 
     @classmethod
     def unavailable_reason(cls, **options: Any) -> Optional[str]:
-        missing = [name for name in ("torch", "transformers", "safetensors", "onnxruntime")
-                   if importlib.util.find_spec(name) is None]
+        missing = missing_packages(("torch", "transformers", "safetensors", "onnxruntime"), "learned")
         if missing:
-            return f"it needs {', '.join(missing)} (pip install 'layerdecomp[learned]')"
+            return missing
         folder = learned.weights_dir(options)
         absent = learned.missing_files(folder)
         if absent:
