@@ -111,3 +111,42 @@ def test_thin_selections_keep_a_known_core():
     hole = np.ones_like(mask, bool)
     alpha, _ = matting.matte(image, mask, hole, radius=6)
     assert (alpha[:, 30:32] == 1).all() and alpha[10, 10] == 1
+
+
+def _disc(size: int, radius: float) -> np.ndarray:
+    y, x = np.mgrid[:size, :size]
+    return ((y - size / 2) ** 2 + (x - size / 2) ** 2) < radius**2
+
+
+def test_background_coloured_texture_inside_the_object_stays_opaque():
+    # A red disc with blue spots the colour of the blue background, 10-14 px inside its (exact) outline:
+    # near the outline the selection stands, so the spots do not read as background showing through.
+    size = 160
+    disc = _disc(size, 60)
+    red, blue = np.array([200, 40, 30], np.uint8), np.array([30, 50, 190], np.uint8)
+    image = np.where(disc[..., None], red, blue).astype(np.uint8)
+    y, x = np.mgrid[:size, :size]
+    angle, depth = np.arctan2(y - size / 2, x - size / 2), 60 - np.hypot(y - size / 2, x - size / 2)
+    spots = disc & (depth > 10) & (depth < 14) & (np.cos(12 * angle) > 0.5)
+    image[spots] = blue
+    mask = disc.astype(np.uint8) * 255
+    alpha, _ = matting.matte(image, mask, np.ones_like(disc))
+    assert spots.sum() > 300
+    assert alpha[spots].mean() > 0.95
+    # ...while the edge itself is still found: the background just outside stays background.
+    ring = ~disc & (depth > -6)
+    assert alpha[ring].mean() < 0.05
+
+
+def test_a_loose_selection_sheds_the_background_beyond_the_near_band():
+    # The selection runs 10 px outside a red disc on blue: more than the near band reaches, so the colour
+    # models' disagreement with the selection must carry the band to the object.
+    size = 160
+    disc = _disc(size, 50)
+    image = np.where(disc[..., None], np.array([200, 40, 30], np.uint8), np.array([30, 50, 190], np.uint8))
+    mask = _disc(size, 60).astype(np.uint8) * 255
+    alpha, _ = matting.matte(image.astype(np.uint8), mask, np.ones_like(disc), radius=16)
+    between = _disc(size, 60) & ~_disc(size, 51)
+    assert alpha[between].max() < 0.05
+    assert alpha[_disc(size, 49)].min() > 0.95
+
