@@ -129,3 +129,50 @@ def test_rgba_input_keeps_its_transparency_outside_the_hole():
     assert np.array_equal(out.background[~hole], image[~hole])
     # The object is no more opaque than the layer it came from.
     assert (out.foreground[..., 3][hole] <= image[..., 3][hole]).all()
+
+
+def test_the_fill_meets_the_picture_where_the_object_ends_inside_the_hole():
+    # The object covers only the middle of the hole; the fill is 20 levels darker than the picture. The
+    # plate keeps the picture where the object is absent, so without matching, the object's outline would
+    # show as a step from picture to fill (a ghost outline).
+    image = np.full((60, 60, 3), 150, np.uint8)
+    hole = np.zeros((60, 60), bool)
+    hole[5:55, 5:55] = True
+    alpha = np.zeros((60, 60), np.float32)
+    alpha[12:48, 12:48] = 1.0
+    fill = np.full((60, 60, 3), 130, np.uint8)
+    _, plate, _ = layer_crop(image, hole, BackendResult(background=fill, alpha=alpha))
+    inner_edge = plate[12, 12:48].astype(int)  # first row under the object
+    assert np.abs(inner_edge - 150).max() <= 4  # no step at the outline...
+    assert np.abs(plate[30, 30].astype(int) - 130).max() <= 1  # ...and deep inside, the fill as made
+
+
+def test_an_occluder_beside_the_object_is_not_smeared_into_the_fill():
+    # Where the object ends at something else (an occluder left in the plate), the difference from the
+    # fill is that thing, not a seam: the fill next to it stays as made.
+    image = np.full((60, 60, 3), 150, np.uint8)
+    image[:, 40:] = 20  # a dark occluder on the right
+    hole = np.zeros((60, 60), bool)
+    hole[5:55, 5:55] = True
+    alpha = np.zeros((60, 60), np.float32)
+    alpha[12:48, 12:40] = 1.0
+    fill = np.full((60, 60, 3), 150, np.uint8)
+    _, plate, _ = layer_crop(image, hole, BackendResult(background=fill, alpha=alpha))
+    assert np.abs(plate[30, 30:40].astype(int) - 150).max() <= 2
+
+
+def test_a_rim_brighter_than_the_mix_allows_raises_alpha_not_the_plate():
+    # A pixel too bright for alpha 0.6 over this plate (F would have to be 333). Moving the plate to fit
+    # would draw a bright line along the outline; the layer takes the least alpha that fits instead.
+    image = np.full((6, 6, 3), 100, np.uint8)
+    image[3, 3] = [240, 240, 240]
+    hole = np.ones((6, 6), bool)
+    hole[0, 0] = False
+    alpha = np.zeros((6, 6), np.float32)
+    alpha[2:5, 2:5] = 1.0
+    alpha[3, 3] = 0.6
+    fill = np.full((6, 6, 3), 100, np.uint8)
+    fg, plate, _ = layer_crop(image, hole, BackendResult(background=fill, alpha=alpha))
+    assert fg[3, 3, 3] >= np.floor((240 - 100) / (255 - 100) * 255)  # the least alpha with F <= 255
+    assert (plate[3, 3] == 100).all()
+    assert recomposition_error(image, fg, plate).max() <= 1.0
