@@ -16,6 +16,9 @@ Its cost follows the crop's area, and on a large hole small patches lose the sce
    put back by *detail transfer*: every coarse hole pixel is matched (a k-d tree over small patch
    descriptors) to the known coarse pixel it was most likely copied from, and the full-resolution
    high-frequency detail around that source is added, so the fill is as sharp as the picture.
+   A hole filled at full resolution gets the same (``restore_detail``): PatchMatch averages overlapping
+   patches, which blurs the middle of a large hole, so the fill keeps its own coarse content and takes
+   the fine detail of the pixels it matches.
 """
 
 from __future__ import annotations
@@ -157,6 +160,31 @@ def upscale_fill(image: np.ndarray, hole: np.ndarray, small_fill: np.ndarray, sm
     return out
 
 
+# Fine detail, for restore_detail: what a Gaussian blur of this sigma (px) takes away. On the 512²
+# composites of bench/quality.py: detail ratio in the selection's core 0.47 -> 0.62 (truth 1.0), |log2| of
+# the detail ratio 0.86 -> 0.62, PSNR in the hole 19.2 -> 19.1 dB; sigma 1.5 changed little.
+DETAIL_SIGMA = 3.0
+
+
+def restore_detail(image: np.ndarray, hole: np.ndarray, filled: np.ndarray,
+                   labels: Optional[np.ndarray] = None, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+    """``filled`` (a full-resolution fill of ``hole`` in ``image``) with its fine detail replaced: its own
+    content blurred by ``sigma``, plus the fine detail (what that blur takes away) of the known pixel each
+    hole pixel matches best (within its own region where ``labels`` are given)."""
+    offsets = _source_offsets(filled, hole, labels)
+    ys, xs = np.nonzero(hole)
+    src_y = np.clip(ys + offsets[ys, xs, 0], 0, hole.shape[0] - 1)
+    src_x = np.clip(xs + offsets[ys, xs, 1], 0, hole.shape[1] - 1)
+    ok = ~hole[src_y, src_x]  # a pixel with no match keeps PatchMatch's own value
+    picture, fill_f = image.astype(np.float32), filled.astype(np.float32)
+    detail = picture - cv2.GaussianBlur(picture, (0, 0), sigma)
+    smooth = cv2.GaussianBlur(fill_f, (0, 0), sigma)
+    out = filled.copy()
+    values = smooth[ys[ok], xs[ok]] + detail[src_y[ok], src_x[ok]]
+    out[ys[ok], xs[ok]] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+    return out
+
+
 def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE_PIXELS,
          patch_size: int = PATCH_SIZE, coarse_patch_size: int = COARSE_PATCH_SIZE, seed: int = 0,
          detail_transfer: bool = True, regions: bool = True,
@@ -186,6 +214,9 @@ def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE
     report(0.1)
     small_fill = patchmatch_fill(small, small_hole, patch_size if full_size else coarse_patch_size, seed, labels)
     if full_size:
+        if detail_transfer:
+            report(0.9)
+            small_fill = restore_detail(image, hole, small_fill, labels)
         report(1.0)
         return small_fill
     report(0.75)
