@@ -131,17 +131,22 @@ def test_rgba_input_keeps_its_transparency_outside_the_hole():
     assert (out.foreground[..., 3][hole] <= image[..., 3][hole]).all()
 
 
+def plate_of_a_square_object(image: np.ndarray, object_columns: slice, fill_level: int) -> np.ndarray:
+    """The plate of a 60² crop whose hole is [5:55]² and whose opaque object covers rows 12:48 and
+    ``object_columns``, over a flat fill."""
+    hole = np.zeros((60, 60), bool)
+    hole[5:55, 5:55] = True
+    alpha = np.zeros((60, 60), np.float32)
+    alpha[12:48, object_columns] = 1.0
+    fill = np.full((60, 60, 3), fill_level, np.uint8)
+    return layer_crop(image, hole, BackendResult(background=fill, alpha=alpha))[1]
+
+
 def test_the_fill_meets_the_picture_where_the_object_ends_inside_the_hole():
     # The object covers only the middle of the hole; the fill is 20 levels darker than the picture. The
     # plate keeps the picture where the object is absent, so without matching, the object's outline would
     # show as a step from picture to fill (a ghost outline).
-    image = np.full((60, 60, 3), 150, np.uint8)
-    hole = np.zeros((60, 60), bool)
-    hole[5:55, 5:55] = True
-    alpha = np.zeros((60, 60), np.float32)
-    alpha[12:48, 12:48] = 1.0
-    fill = np.full((60, 60, 3), 130, np.uint8)
-    _, plate, _ = layer_crop(image, hole, BackendResult(background=fill, alpha=alpha))
+    plate = plate_of_a_square_object(np.full((60, 60, 3), 150, np.uint8), slice(12, 48), 130)
     inner_edge = plate[12, 12:48].astype(int)  # first row under the object
     assert np.abs(inner_edge - 150).max() <= 4  # no step at the outline...
     assert np.abs(plate[30, 30].astype(int) - 130).max() <= 1  # ...and deep inside, the fill as made
@@ -152,12 +157,7 @@ def test_an_occluder_beside_the_object_is_not_smeared_into_the_fill():
     # fill is that thing, not a seam: the fill next to it stays as made.
     image = np.full((60, 60, 3), 150, np.uint8)
     image[:, 40:] = 20  # a dark occluder on the right
-    hole = np.zeros((60, 60), bool)
-    hole[5:55, 5:55] = True
-    alpha = np.zeros((60, 60), np.float32)
-    alpha[12:48, 12:40] = 1.0
-    fill = np.full((60, 60, 3), 150, np.uint8)
-    _, plate, _ = layer_crop(image, hole, BackendResult(background=fill, alpha=alpha))
+    plate = plate_of_a_square_object(image, slice(12, 40), 150)
     assert np.abs(plate[30, 30:40].astype(int) - 150).max() <= 2
 
 
