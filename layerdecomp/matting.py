@@ -72,7 +72,7 @@ COLOUR_MODEL_WEIGHT = 3e-3
 # In the second solve, an extra pull where the local models are sure (ColourModel.sure): the matting
 # Laplacian alone lets a textured background take some alpha next to a bright object (a wood grain whose
 # light streaks lie on the colour line towards a white cup), which the plate shows as a dark halo. Real
-# photos 0.56x -> 0.55x naive, synthetic composites 0.31x -> 0.30x; 0.03 with power 4 hurt the composites.
+# photos 0.56x -> 0.54x naive, synthetic composites 0.31x -> 0.30x; 0.03 with power 4 hurt the composites.
 SURE_WEIGHT = 0.3
 SURE_POWER = 32
 # Pull of a feathered selection's grey levels where the colour models see no edge.
@@ -224,13 +224,14 @@ def solve_laplacian(lap: sparse.csr_matrix, rhs: np.ndarray, prior: Optional[np.
     return np.clip(solution, 0.0, 1.0)
 
 
-def closed_form_band(image01: np.ndarray, known: np.ndarray, unknown: np.ndarray,
-                     prior: Optional[np.ndarray] = None, prior_weight: Optional[float] = None,
-                     eps: float = EPSILON) -> np.ndarray:
-    """Closed-form matting with the known alpha fixed outside ``unknown`` (alpha, float32 H×W), pulled
-    to ``prior`` by ``prior_weight`` (a scalar, or one per pixel; default ``PRIOR_WEIGHT``)."""
-    return BandSolver(image01, known, unknown, max_band_pixels=None, eps=eps).solve(
-        prior, PRIOR_WEIGHT if prior_weight is None else prior_weight)
+def shrunk_size(unknown: np.ndarray, max_band_pixels: int) -> Optional[tuple[int, int]]:
+    """``(w, h)`` of the shrunk copy a band with more than ``max_band_pixels`` pixels is solved on, or
+    None where it is solved at full size."""
+    scale = min(1.0, float(np.sqrt(max_band_pixels / max(int(np.count_nonzero(unknown)), 1))))
+    if scale > 0.95:
+        return None
+    h, w = unknown.shape
+    return max(3, round(w * scale)), max(3, round(h * scale))
 
 
 class BandSolver:
@@ -240,16 +241,12 @@ class BandSolver:
     result comes back by guided upsampling, so the cost stays bounded on any canvas."""
 
     def __init__(self, image01: np.ndarray, known: np.ndarray, unknown: np.ndarray,
-                 max_band_pixels: Optional[int] = MAX_BAND_PIXELS, eps: float = EPSILON):
+                 max_band_pixels: int = MAX_BAND_PIXELS, eps: float = EPSILON):
         self.image01, self.known, self.unknown = image01, known.astype(np.float32), unknown
-        count = int(np.count_nonzero(unknown))
-        self.scale = 1.0 if max_band_pixels is None else min(1.0, float(np.sqrt(max_band_pixels / max(count, 1))))
-        if self.scale > 0.95:
-            self.scale = 1.0
+        self.size = shrunk_size(unknown, max_band_pixels)
+        if self.size is None:
             self.small_image, self.small_known, self.small_unknown = image01, self.known, unknown
         else:
-            h, w = unknown.shape
-            self.size = (max(3, round(w * self.scale)), max(3, round(h * self.scale)))
             self.small_image = self.shrink(image01)
             self.small_unknown = self.shrink(unknown.astype(np.float32)) > 0
             self.small_known = (self.shrink(self.known) >= 0.5).astype(np.float32)
@@ -268,13 +265,13 @@ class BandSolver:
             return self.known.copy()
         if prior is not None and weight is not None:
             weight = np.broadcast_to(np.asarray(weight, np.float32), self.unknown.shape)
-            if self.scale < 1.0:
+            if self.size is not None:
                 prior, weight = self.shrink(prior.astype(np.float32)), self.shrink(np.ascontiguousarray(weight))
             inside = self.small_unknown
             prior, weight = prior[inside].astype(np.float64), weight[inside].astype(np.float64)
         alpha = self.small_known.copy()
         alpha[self.small_unknown] = solve_laplacian(self.lap, self.rhs, prior, weight)
-        if self.scale == 1.0:
+        if self.size is None:
             return alpha
         up = guided_upsample(self.small_image, alpha, self.image01, radius=2, where_small=self.near_band)
         return np.where(self.unknown, up, self.known)
@@ -395,11 +392,10 @@ def _colour_model_at_solve_scale(image01: np.ndarray, object_samples: np.ndarray
                                  unknown: np.ndarray, max_band_pixels: int) -> ColourModel:
     """:func:`colour_model_alpha`, on the shrunk copy :class:`BandSolver` solves on (when it shrinks),
     brought back to full size: the solve sees it at that scale anyway."""
-    scale = min(1.0, float(np.sqrt(max_band_pixels / max(int(np.count_nonzero(unknown)), 1))))
-    if scale > 0.95:
+    size = shrunk_size(unknown, max_band_pixels)
+    if size is None:
         return colour_model_alpha(image01, object_samples, background_samples, unknown)
     h, w = unknown.shape
-    size = (max(3, round(w * scale)), max(3, round(h * scale)))
     shrink = lambda x: cv2.resize(x, size, interpolation=cv2.INTER_AREA)  # noqa: E731
     small = lambda x: shrink(x.astype(np.float32)) > 0.5  # noqa: E731
     model = colour_model_alpha(shrink(image01), small(object_samples), small(background_samples),
