@@ -42,11 +42,11 @@ def _solve_foreground(image: np.ndarray, alpha: np.ndarray, background: np.ndarr
 
 
 # The fill meets the picture along the object's outline (where alpha turns 0 the plate is the picture):
-# their difference there, smoothed over SEAM_SMOOTH px, is carried this many px into the fill, fading out.
+# their difference there, smoothed over SEAM_SMOOTH px, is carried SEAM_REACH px into the fill, fading out;
+# differences beyond SEAM_LIMIT (RGB distance) count less and less (see match_fill_to_outline).
 SEAM_REACH = 12
 SEAM_SMOOTH = 4.0
 SEAM_LIMIT = 40.0
-HANDOVER = (0.5, 1.0)
 
 
 def match_fill_to_outline(image: np.ndarray, fill: np.ndarray, under: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -102,7 +102,7 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
         local = np.clip(np.nan_to_num(local), 0, 255)
         # Trust the estimate fully up to a = 0.5, then hand over to the fill as the object turns opaque
         # (smoothstep: no kink that would show as a contour in the plate).
-        t = np.clip((a - HANDOVER[0]) / (HANDOVER[1] - HANDOVER[0]), 0.0, 1.0)
+        t = np.clip(2.0 * a - 1.0, 0.0, 1.0)
         to_fill = t * t * (3.0 - 2.0 * t)
         blended = (1.0 - to_fill) * local + to_fill * fill
         background = np.where(edge, blended, background)
