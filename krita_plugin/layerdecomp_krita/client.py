@@ -8,6 +8,7 @@ which the packaging puts under ``_vendor``. Every failure comes out as a ``messa
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
@@ -124,15 +125,8 @@ def run_job(settings: Settings, request: JobRequest, cancel: threading.Event, re
     """Decompose ``request`` on the configured server. Raises ``messages.UserError`` on any failure,
     including ``cancelled`` once ``cancel`` is set."""
     ws = connect_or_start(settings, cancel, report, server)
-    try:
+    with _closing_as_user_errors(ws, "connection lost"):
         return _Conversation(ws, settings, cancel, report).run(request)
-    except ConnectionClosed as exc:
-        log.info("connection lost: %s", exc)
-        raise messages.server_lost() from None
-    except P.ProtocolError as exc:
-        raise messages.server_confused(exc.message) from None
-    finally:
-        ws.close()
 
 
 def check_connection(settings: Settings) -> P.Welcome:
@@ -144,13 +138,22 @@ def check_connection(settings: Settings) -> P.Welcome:
     except _Unreachable as exc:
         log.info("connection test: nothing answers at %s (%s)", url, exc)
         raise messages.nothing_answers(url, settings.auto_start and is_local(url)) from None
-    try:
-        token = read_token(settings)
+    with _closing_as_user_errors(ws, "connection test: connection lost"):
+        try:
+            token = read_token(settings)
+        except OSError as exc:
+            raise messages.UserError("token", f"Could not read the access key file: {exc}.") from None
         return _Conversation(ws, settings, threading.Event(), lambda kind, payload: None)._authenticate(token)
-    except OSError as exc:
-        raise messages.UserError("token", f"Could not read the access key file: {exc}.") from None
+
+
+@contextlib.contextmanager
+def _closing_as_user_errors(ws: ClientConnection, lost: str):
+    """Close ``ws`` at the end; a dropped connection or a message that breaks the protocol becomes the
+    ``messages.UserError`` an artist reads (the drop logged as ``lost``)."""
+    try:
+        yield
     except ConnectionClosed as exc:
-        log.info("connection test: connection lost: %s", exc)
+        log.info("%s: %s", lost, exc)
         raise messages.server_lost() from None
     except P.ProtocolError as exc:
         raise messages.server_confused(exc.message) from None
