@@ -196,7 +196,7 @@ class _Conversation:
         start = P.Decompose(job=next(_job_ids), width=request.width, height=request.height,
                             format=P.PixelFormat.BGRA8.name, backend=self.settings.backend.strip() or None,
                             margin=request.margin, grow=request.grow,
-                            options=self.settings.backend_options(welcome.options))
+                            options=self.settings.backend_options(welcome.schema))
         job = P.ClientJob(start)
         log.info("job %d: %d x %d on %s (%s backend), margin %d", start.job, request.width, request.height,
                  self.settings.server_url, start.backend or welcome.backend, request.margin)

@@ -87,9 +87,18 @@ class Auth(Message):
         return self
 
 
+# The keys of each entry of welcome.methods and welcome.schema, with the JSON type each must have
+# (an entry may hold more: a newer server may say more about a method or an option).
+METHOD_KEYS = {"name": str, "label": str, "description": str, "available": bool, "reason": str}
+SCHEMA_KEYS = {"name": str, "type": str, "label": str, "help": str}
+
+
 @dataclass(frozen=True)
 class Welcome(Message):
-    """server -> client, answer to a good ``auth``. ``options``: the per-job options the backend takes."""
+    """server -> client, answer to a good ``auth``. ``options``: the names of the per-job options the
+    backend takes; ``schema``: those options described (name, type, default, label, help, and min/max or
+    choices), to draw a form from; ``methods``: every backend this server knows, with a label, a plain
+    description, whether this server runs it and, when not, the ``reason`` in words."""
 
     TYPE: ClassVar[str] = "welcome"
     VERSIONED: ClassVar[bool] = True
@@ -99,6 +108,8 @@ class Welcome(Message):
     backends: List[str] = field(default_factory=list)
     device: str = "cpu"
     options: List[str] = field(default_factory=list)
+    methods: List[Dict[str, Any]] = field(default_factory=list)
+    schema: List[Dict[str, Any]] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
     protocol: int = PROTOCOL_VERSION
 
@@ -109,9 +120,22 @@ class Welcome(Message):
                "welcome.backends must be a list of strings")
         expect(isinstance(self.options, list) and all(isinstance(o, str) for o in self.options),
                "welcome.options must be a list of strings")
+        _expect_entries("welcome.methods", self.methods, METHOD_KEYS)
+        _expect_entries("welcome.schema", self.schema, SCHEMA_KEYS)
         expect(is_int(self.protocol), "welcome.protocol must be an integer")
         limits = self.limits if isinstance(self.limits, Limits) else Limits.from_json(self.limits)
-        return Welcome(self.server, self.backend, self.backends, self.device, self.options, limits, self.protocol)
+        return Welcome(self.server, self.backend, self.backends, self.device, self.options, self.methods,
+                       self.schema, limits, self.protocol)
+
+
+def _expect_entries(where: str, entries: Any, keys: Dict[str, type]) -> None:
+    """``entries`` is a list of objects, each with ``keys`` of their types."""
+    expect(isinstance(entries, list) and all(isinstance(e, dict) for e in entries),
+           f"{where} must be a list of objects")
+    for entry in entries:
+        for key, kind in keys.items():
+            expect(isinstance(entry.get(key), kind),
+                   f"each of {where} must have {key} ({'true/false' if kind is bool else 'a string'})")
 
 
 @dataclass(frozen=True)
