@@ -6,7 +6,7 @@ socket-free ``server.session``; this module carries its actions out. One asyncio
 jobs wait in one bounded queue and run in worker threads (``jobs`` at once, one by default: one model
 on one device), so a ``cancel`` is read the moment it arrives and reaches the job through its
 ``threading.Event``. All pixel work (byte-order conversion, cropping, framing: ``jobs``)
-happens in the job's thread, never on the loop. ``background`` runs a server in a thread.
+happens in the job's thread, never on the loop. ``in_thread`` runs a server in a thread.
 """
 
 from __future__ import annotations

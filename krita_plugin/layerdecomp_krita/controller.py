@@ -21,7 +21,7 @@ from typing import Any, Callable, List, Optional, Tuple
 from . import after_write, canvas, client, messages
 from .progress import ProgressView
 from . import settings as settings_module
-from .messages import UserError
+from .messages import Notice, UserError
 
 log = logging.getLogger("layerdecomp_krita")
 
@@ -149,7 +149,7 @@ class Controller:
 
     # -- helpers (GUI thread) -----------------------------------------------------------------------
 
-    def _write(self, job: Job, result: client.JobResult) -> Tuple[str, UserError]:
+    def _write(self, job: Job, result: client.JobResult) -> Tuple[str, Notice]:
         try:
             canvas.check_still_applies(job.source, list(self.krita.documents()))
             written = canvas.write_result(job.source, result, defer_show=self._in_view(job.source.document))
@@ -164,8 +164,8 @@ class Controller:
         self._start_after_write(after_write.AfterWrite(self.krita, source.document, source.node, written, upgrade))
         name, group = source.node.name(), written.group.name()
         if not source.node.visible():
-            return "info", UserError("done", messages.done_hidden(name, group))
-        return "info", UserError("done", messages.done(name, group, source_hidden=written.hide_source))
+            return "info", Notice("done", messages.done_hidden(name, group))
+        return "info", Notice("done", messages.done(name, group, source_hidden=written.hide_source))
 
     def _in_view(self, document: Any) -> bool:
         """Whether Krita shows ``document`` in the active view (its GUI actions then act on it)."""
@@ -195,7 +195,7 @@ class Controller:
         self._stop_timer()
         self.ui.close_progress()
 
-    def _end(self, job: Job, outcome: UserError, level: str) -> None:
+    def _end(self, job: Job, outcome: Notice, level: str) -> None:
         """The job is over: say how it ended, then let the next one start. (Krita may run its event
         loop inside the calls above; until here, ``self.job`` still says a job is in hand.)"""
         self._close(job)
@@ -208,8 +208,8 @@ class Controller:
             self._stop_pump()
             self._stop_pump = None
 
-    def _tell(self, level: str, error: UserError) -> None:
-        self.messages.append((level, error.code, error.message))
-        getattr(log, level)("[%s] %s%s", error.code, error.message,
-                            f" (detail: {error.detail})" if getattr(error, "detail", "") else "")
-        self.ui.notify(level, error.message)
+    def _tell(self, level: str, notice: Notice) -> None:
+        self.messages.append((level, notice.code, notice.message))
+        getattr(log, level)("[%s] %s%s", notice.code, notice.message,
+                            f" (detail: {notice.detail})" if notice.detail else "")
+        self.ui.notify(level, notice.message)

@@ -13,14 +13,22 @@ UNCHANGED = "Your picture was not changed."
 TITLE = "Decompose Selection"
 
 
-class UserError(Exception):
-    """A failure to report as is. ``code`` is short and machine-readable (logs and tests use it)."""
+class Notice:
+    """Something to tell the artist: a sentence, with a short machine-readable ``code`` (logs and tests
+    use it) and technical ``detail`` for the log only. A success is one; a failure is a ``UserError``."""
 
     def __init__(self, code: str, message: str, detail: str = "") -> None:
-        super().__init__(message)
         self.code = code
         self.message = message
         self.detail = detail  # technical detail for the log, never shown to the artist
+
+
+class UserError(Notice, Exception):
+    """A failure to report as is: a ``Notice`` that is raised."""
+
+    def __init__(self, code: str, message: str, detail: str = "") -> None:
+        Notice.__init__(self, code, message, detail)
+        Exception.__init__(self, message)
 
 
 # --- before anything is sent -------------------------------------------------------------------------

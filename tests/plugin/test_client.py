@@ -18,7 +18,7 @@ from layerdecomp import backends
 from layerdecomp.io import load_image, load_mask
 from layerdecomp_server import protocol
 from layerdecomp_server.app import ServerConfig
-from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.in_thread import ThreadedServer
 
 from .conftest import REPO
 
@@ -74,13 +74,13 @@ def held_backend():
 
 @pytest.fixture(scope="module")
 def classical_server():
-    with BackgroundServer(ServerConfig(port=0, backend="classical", token=TOKEN)) as running:
+    with ThreadedServer(ServerConfig(port=0, backend="classical", token=TOKEN)) as running:
         yield running
 
 
 @pytest.fixture(scope="module")
 def held_server(held_backend):
-    with BackgroundServer(ServerConfig(port=0, backend=held_backend, token=TOKEN)) as running:
+    with ThreadedServer(ServerConfig(port=0, backend=held_backend, token=TOKEN)) as running:
         yield running
 
 
@@ -232,7 +232,7 @@ def test_cancel_while_the_server_works(plugin, krita, photo, held_server, token_
 
 def test_server_gone_mid_job(plugin, krita, photo, held_backend, token_file):
     doc = photo[0]
-    server = BackgroundServer(ServerConfig(port=0, backend=held_backend, token=TOKEN)).start()
+    server = ThreadedServer(ServerConfig(port=0, backend=held_backend, token=TOKEN)).start()
     configure(krita, server_url=server.url, token_file=str(token_file), auto_start=False)
     before = snapshot(doc)
     controller, ui = make_controller(krita)

@@ -8,7 +8,7 @@ import pytest
 
 import layerdecomp
 from layerdecomp_server.app import ServerConfig
-from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.in_thread import ThreadedServer
 
 from ..learned.tiny_models import build_weights
 from .test_client import TOKEN, configure, make_controller, photo, pump, token_file  # noqa: F401 (fixtures)
@@ -22,7 +22,7 @@ def weights(tmp_path_factory):
 @pytest.fixture(scope="module")
 def learned_server(weights):
     config = ServerConfig(port=0, backend="learned", options={"weights": str(weights)}, token=TOKEN)
-    with BackgroundServer(config) as running:
+    with ThreadedServer(config) as running:
         yield running
 
 

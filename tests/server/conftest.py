@@ -6,7 +6,7 @@ import pytest
 
 from layerdecomp import backends
 from layerdecomp_server.app import ServerConfig
-from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.in_thread import ThreadedServer
 from layerdecomp_server.protocol import HEADER_SIZE, Limits
 
 from .helpers import TOKEN
@@ -37,12 +37,12 @@ def server(gated_backend):
     """The test_gated backend (classical arithmetic; slow or held on request) behind a real server."""
     config = ServerConfig(host="127.0.0.1", port=0, backend=gated_backend, limits=TEST_LIMITS,
                           allowed_origins=(ALLOWED_ORIGIN,), token=TOKEN)
-    with BackgroundServer(config) as running:
+    with ThreadedServer(config) as running:
         yield running
 
 
 @pytest.fixture(scope="package")
 def classical_server():
     config = ServerConfig(host="127.0.0.1", port=0, backend="classical", limits=TEST_LIMITS, token=TOKEN)
-    with BackgroundServer(config) as running:
+    with ThreadedServer(config) as running:
         yield running

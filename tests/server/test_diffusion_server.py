@@ -15,7 +15,7 @@ import layerdecomp
 from layerdecomp_server.client import Client
 from layerdecomp.model import build_tiny_components, save_components
 from layerdecomp_server.app import ServerConfig
-from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.in_thread import ThreadedServer
 
 from .conftest import TEST_LIMITS
 from .helpers import TOKEN, idle, wait_for
@@ -32,7 +32,7 @@ def diffusion_server(tmp_path_factory):
     save_components(build_tiny_components(seed=0), model)
     config = ServerConfig(port=0, backend="diffusion", options={"model": str(model), **SERVER_DEFAULTS},
                           limits=TEST_LIMITS, token=TOKEN)
-    with BackgroundServer(config) as running:
+    with ThreadedServer(config) as running:
         yield running, str(model)
     torch.set_num_threads(before)
 
@@ -90,7 +90,7 @@ def test_jobs_run_on_the_loaded_model_after_its_folder_is_renamed(tmp_path, scen
                           limits=TEST_LIMITS, token=TOKEN)
     image, mask = scene
     try:
-        with BackgroundServer(config) as server:
+        with ThreadedServer(config) as server:
             model.rename(tmp_path / "moved")
             with pytest.raises(layerdecomp.BackendUnavailable):  # it really is gone for a newcomer
                 layerdecomp.Decomposer("diffusion", model=str(model))

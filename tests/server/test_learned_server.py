@@ -11,7 +11,7 @@ import layerdecomp
 from layerdecomp import learned
 from layerdecomp.errors import BackendUnavailable
 from layerdecomp_server.app import ServerConfig
-from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.in_thread import ThreadedServer
 from layerdecomp_server.client import Client
 
 from ..learned.tiny_models import build_weights
@@ -26,7 +26,7 @@ def weights(tmp_path_factory):
 def test_learned_round_trip(weights):
     image, mask = picture(seed=5, height=96, width=128)
     config = ServerConfig(host="127.0.0.1", port=0, backend="learned", options={"weights": str(weights)}, token=TOKEN)
-    with BackgroundServer(config) as running, Client(running.url, token=TOKEN) as client:
+    with ThreadedServer(config) as running, Client(running.url, token=TOKEN) as client:
         assert client.welcome.backend == "learned"
         remote = client.decompose(image, mask, backend="learned", matting_resolution=64)
     local = layerdecomp.decompose(image, mask, backend="learned", weights=str(weights), matting_resolution=64)
@@ -45,5 +45,5 @@ def test_a_server_without_weights_does_not_start(tmp_path, monkeypatch):
     monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path))
     config = ServerConfig(host="127.0.0.1", port=0, backend="learned", token=TOKEN)
     with pytest.raises(BackendUnavailable, match="--weights-set compact"):
-        with BackgroundServer(config):
+        with ThreadedServer(config):
             pass

@@ -16,7 +16,7 @@ import layerdecomp
 from layerdecomp_server.client import Client, ServerError
 from layerdecomp_server import protocol
 from layerdecomp_server.app import ServerConfig
-from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.in_thread import ThreadedServer
 from layerdecomp_server.protocol import PixelFormat, Role
 
 from .conftest import ALLOWED_ORIGIN, TEST_LIMITS
@@ -312,7 +312,7 @@ def test_client_vanishing_mid_upload(server):
 
 def test_a_newcomer_displaces_the_longest_idle_connection_and_idle_ones_time_out(gated_backend):
     limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "max_connections": 2, "idle_timeout_s": 2.0})
-    with BackgroundServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
+    with ThreadedServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
         first, second = open_raw(small.url), open_raw(small.url)
         second.send(protocol.encode(protocol.Cancel(job=1)))  # heard from more recently than first
         expect_error(second, "unknown_job", job=1)
@@ -328,6 +328,6 @@ def test_a_newcomer_displaces_the_longest_idle_connection_and_idle_ones_time_out
 
 def test_binding_beyond_loopback_warns_loudly(gated_backend, caplog):
     caplog.set_level(logging.WARNING, logger="layerdecomp.server")
-    with BackgroundServer(ServerConfig(host="0.0.0.0", port=0, backend=gated_backend, token=TOKEN)):
+    with ThreadedServer(ServerConfig(host="0.0.0.0", port=0, backend=gated_backend, token=TOKEN)):
         pass
     assert any("not on loopback" in record.getMessage() for record in caplog.records)

@@ -22,7 +22,7 @@ from websockets.sync.server import serve as serve_sync
 
 import layerdecomp
 from layerdecomp_server import protocol
-from layerdecomp_server.background import BackgroundServer
+from layerdecomp_server.in_thread import ThreadedServer
 from layerdecomp_server.app import ServerConfig
 from layerdecomp_server.client import Client
 
@@ -288,7 +288,7 @@ def test_a_client_that_does_not_read_is_dropped(gated_backend):
                                       "max_side": 640, "max_pixels": 640 * 640,
                                       "max_message_bytes": protocol.HEADER_SIZE + 640 * 640 * 4})
     image, mask = picture(seed=10, height=640, width=640)
-    with BackgroundServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
+    with ThreadedServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a reader that stalls at once
         sock.settimeout(10)
@@ -328,7 +328,7 @@ def test_a_client_that_does_not_read_is_dropped(gated_backend):
 
 def test_idle_authenticated_connections_cannot_keep_the_plugin_out(gated_backend):
     limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "max_connections": 4})
-    with BackgroundServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
+    with ThreadedServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
         hogs = [open_raw(small.url) for _ in range(4)]
         image, mask = picture(seed=11)
         for _ in range(3):
@@ -342,7 +342,7 @@ def test_a_client_whose_idle_connection_was_closed_reconnects_for_the_next_job(g
     limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "idle_timeout_s": 0.5})
     image, mask = picture(seed=12)
     expected = layerdecomp.decompose(image, mask, backend="test_gated")
-    with BackgroundServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
+    with ThreadedServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
         with Client(small.url, token=TOKEN) as client:
             assert_same(client.decompose(image, mask), expected)
             wait_for(lambda: small.stats()["connections"] == 0, timeout=10, what="the idle connection to close")

@@ -9,10 +9,10 @@ from typing import Any, Callable, Optional
 from .app import DecompositionServer, ServerConfig
 
 
-class BackgroundServer:
+class ThreadedServer:
     """A server on its own loop in a daemon thread (tests, benchmarks, embedding):
 
-        with BackgroundServer(ServerConfig(port=0, token="t")) as server:
+        with ThreadedServer(ServerConfig(port=0, token="t")) as server:
             Client(server.url, token="t").decompose(...)
     """
 
@@ -40,7 +40,7 @@ class BackgroundServer:
         finally:
             self._loop.close()
 
-    def start(self) -> "BackgroundServer":
+    def start(self) -> "ThreadedServer":
         self._thread.start()
         self._ready.wait()
         if self._error is not None:
@@ -62,7 +62,7 @@ class BackgroundServer:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
 
-    def __enter__(self) -> "BackgroundServer":
+    def __enter__(self) -> "ThreadedServer":
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
