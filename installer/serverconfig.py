@@ -1,7 +1,10 @@
 """The server's per-user settings, through ``layerdecomp.config`` (the one place that knows its folder).
 
-The installer must run from any Python, including one without numpy, and importing the ``layerdecomp``
-package would import numpy; ``layerdecomp/config.py`` is standard library only, so it is loaded on its own.
+The installer must run from any Python, including one without numpy, and importing the ``layerdecomp`` or
+``layerdecomp_server`` package would import numpy. So the two files it needs, both standard library only,
+are loaded on their own, by file path (``LOADED_BY_PATH``): ``layerdecomp/config.py`` and
+``server/protocol/constants.py``. import-linter cannot see such a load;
+tests/core/test_architecture.py checks that these files import nothing but the standard library.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ MANIFEST_NAME = "install-manifest.json"
 SETTINGS_NAME = "server.json"
 
 
+_REPO = Path(__file__).resolve().parent.parent
+_PROTOCOL_CONSTANTS = _REPO / "server" / "protocol" / "constants.py"
+
+
 def _config_file() -> Path:
     spec = importlib.util.find_spec("layerdecomp")  # finds the package without running its __init__
     if spec is not None and spec.submodule_search_locations:
         return Path(list(spec.submodule_search_locations)[0]) / "config.py"
-    return Path(__file__).resolve().parent.parent / "layerdecomp" / "config.py"
+    return _REPO / "layerdecomp" / "config.py"
 
 
 def config_module() -> ModuleType:
@@ -34,10 +41,8 @@ def config_module() -> ModuleType:
 
 
 def _protocol_constants() -> ModuleType:
-    # server/protocol/constants.py imports nothing; loaded on its own for the same reason (importing the
-    # ``layerdecomp_server`` package would import the core, and so numpy).
-    path = Path(__file__).resolve().parent.parent / "server" / "protocol" / "constants.py"
-    spec = importlib.util.spec_from_file_location("_layerdecomp_protocol_constants_for_installer", path)
+    spec = importlib.util.spec_from_file_location("_layerdecomp_protocol_constants_for_installer",
+                                                  _PROTOCOL_CONSTANTS)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -45,6 +50,8 @@ def _protocol_constants() -> ModuleType:
 
 # The server's port unless told otherwise (the one DEFAULT_PORT, in the protocol package).
 DEFAULT_PORT: int = _protocol_constants().DEFAULT_PORT
+# The project's files the installer loads by path (see above), for the test that keeps them importable so.
+LOADED_BY_PATH = (_config_file(), _PROTOCOL_CONSTANTS)
 
 
 def config_dir() -> Path:
