@@ -237,10 +237,8 @@ const VALIDATORS = {
       `decompose.format ${JSON.stringify(m.format)} is not an image format; use one of ${IMAGE_FORMATS.join(", ")}`,
       m.job);
     expect(m.backend === null || typeof m.backend === "string", "decompose.backend must be a string or null", m.job);
-    for (const name of ["margin", "grow"]) {
-      const value = m[name];
-      expect(value === null || (isInt(value) && value >= 0),
-        `decompose.${name} must be a non-negative integer or null`, m.job);
+    for (const name of ["margin", "grow"]) { // their range is the server's to check (invalid_input)
+      expect(m[name] === null || isInt(m[name]), `decompose.${name} must be an integer or null`, m.job);
     }
     expect(isObject(m.options), "decompose.options must be an object", m.job);
     for (const [key, value] of Object.entries(m.options)) {

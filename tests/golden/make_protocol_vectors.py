@@ -96,7 +96,8 @@ _INVALID_TEXTS = [
     ("decompose, zero width", "{\"type\":\"decompose\",\"job\":2,\"width\":0,\"height\":5}"),
     ("decompose, mask format", "{\"type\":\"decompose\",\"job\":2,\"width\":5,\"height\":5,\"format\":\"A8\"}"),
     ("decompose, unknown format", "{\"type\":\"decompose\",\"job\":2,\"width\":5,\"height\":5,\"format\":\"CMYK8\"}"),
-    ("decompose, negative margin", "{\"type\":\"decompose\",\"job\":2,\"width\":5,\"height\":5,\"margin\":-1}"),
+    ("decompose, margin not a whole number",
+     "{\"type\":\"decompose\",\"job\":2,\"width\":5,\"height\":5,\"margin\":1.5}"),
     ("decompose, option not a scalar",
      "{\"type\":\"decompose\",\"job\":2,\"width\":5,\"height\":5,\"options\":{\"a\":[1]}}"),
     ("result, box outside", "{\"type\":\"result\",\"job\":1,\"width\":10,\"height\":10,\"box\":[5,5,6,1],"

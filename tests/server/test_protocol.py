@@ -67,7 +67,7 @@ def test_every_message_round_trips(message):
     ('{"type": "decompose", "job": 1, "width": 4, "height": 5, "format": "A8"}', "not an image format"),
     ('{"type": "decompose", "job": 1, "width": 4, "height": 5, "format": "CMYK"}', "not an image format"),
     ('{"type": "decompose", "job": 1, "width": 4, "height": 5, "options": {"a": [1]}}', "decompose.options.a"),
-    ('{"type": "decompose", "job": 1, "width": 4, "height": 5, "grow": -1}', "decompose.grow"),
+    ('{"type": "decompose", "job": 1, "width": 4, "height": 5, "grow": 1.5}', "decompose.grow"),
     ('{"type": "progress", "job": 1, "stage": "x", "fraction": "half"}', "progress.fraction"),
     ('{"type": "result", "job": 1, "width": 4, "height": 4, "box": [0, 0, 5, 1], '
      '"formats": {"foreground": "RGBA8", "background": "RGBA8", "visibility": "A8"}}', "inside the image"),

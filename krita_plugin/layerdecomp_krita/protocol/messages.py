@@ -167,10 +167,9 @@ class Decompose(Message):
                f"decompose.format {quote(self.format)} is not an image format; use one of "
                f"{', '.join(f.name for f in IMAGE_FORMATS)}", job)
         expect(self.backend is None or isinstance(self.backend, str), "decompose.backend must be a string or null", job)
-        for name in ("margin", "grow"):
-            value = getattr(self, name)
-            expect(value is None or (is_int(value) and value >= 0),
-                   f"decompose.{name} must be a non-negative integer or null", job)
+        for name in ("margin", "grow"):  # their range is the library's rule (layerdecomp.options.check_geometry)
+            expect(getattr(self, name) is None or is_int(getattr(self, name)),
+                   f"decompose.{name} must be an integer or null", job)
         expect(isinstance(self.options, dict), "decompose.options must be an object", job)
         for key, value in self.options.items():
             expect(value is None or isinstance(value, (str, bool)) or is_number(value),
