@@ -129,57 +129,15 @@ def download(
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     label = label or dest.name
-    if dest.is_file():
-        if sha256 is None or file_sha256(dest).hexdigest() == sha256:
-            return sha256 or file_sha256(dest).hexdigest()
-        dest.unlink()  # not what it should be (changed on disk): fetch it again
-    have = part.stat().st_size if part.exists() else 0
-    if size is not None and have > size:
-        part.unlink()
-        have = 0
+    verified = _verified_copy(dest, sha256)
+    if verified is not None:
+        return verified
+    have = _resume_point(part, size)
     if size is not None:
         check_free_space(dest.parent, size - have, disk_usage)
-    request = urllib.request.Request(url, headers=dict(headers or {}))
-    if have:
-        request.add_header("Range", f"bytes={have}-")
+    response = _request(url, headers, have, label, timeout)
     try:
-        response = _opener().open(request, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # nothing left to send: the .part is already whole
-            response = None
-        else:
-            raise HttpStatusError(url, exc.code, exc.headers,
-                                  f"downloading {label} failed: the server answered {exc.code} {exc.reason}; "
-                                  "run install again later (what was downloaded is kept)") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise InstallError(
-            f"cannot reach {urllib.parse.urlsplit(url).netloc} to download {label} ({reason}): check the internet "
-            "connection and run install again (or install from files on disk with --offline --weights DIR)"
-        ) from exc
-    digest = hashlib.sha256()
-    try:
-        if response is not None:
-            with response:
-                if response.status == 200 and have:  # the server ignored Range: start over
-                    have = 0
-                if have:
-                    file_sha256(part, digest)
-                total = size
-                if total is None:
-                    length = response.headers.get("Content-Length")
-                    total = have + int(length) if length and length.isdigit() else None
-                    if total is not None:
-                        check_free_space(dest.parent, total - have, disk_usage)
-                progress = Progress(label, total, have, stream)
-                with open(part, "ab" if have else "wb") as out:
-                    while block := response.read(CHUNK):
-                        out.write(block)
-                        digest.update(block)
-                        progress.update(len(block))
-                progress.close()
-        else:
-            file_sha256(part, digest)
+        digest = _receive(response, part, have, size, label, disk_usage, stream)
     except (http.client.IncompleteRead, ConnectionError, TimeoutError, urllib.error.URLError) as exc:
         raise InstallError(
             f"the download of {label} was interrupted ({exc.__class__.__name__}): run install again to resume it "
@@ -187,6 +145,81 @@ def download(
         ) from exc
     except OSError as exc:
         raise explain_os_error(exc, part, "downloading to") from exc
+    actual = _check(part, size, sha256, digest.hexdigest(), label)
+    os.replace(part, dest)
+    return actual
+
+
+def _verified_copy(dest: Path, sha256: str | None) -> str | None:
+    """The sha256 of ``dest`` when it is already there and right; a changed one is deleted (fetched again)."""
+    if not dest.is_file():
+        return None
+    if sha256 is None or file_sha256(dest).hexdigest() == sha256:
+        return sha256 or file_sha256(dest).hexdigest()
+    dest.unlink()
+    return None
+
+
+def _resume_point(part: Path, size: int | None) -> int:
+    """How many bytes of an earlier try ``part`` holds to resume from (0: start afresh)."""
+    have = part.stat().st_size if part.exists() else 0
+    if size is not None and have > size:
+        part.unlink()
+        return 0
+    return have
+
+
+def _request(url: str, headers: dict[str, str] | None, have: int, label: str, timeout: float):
+    """The server's response, asking for the bytes after ``have``; None when it has nothing more to send."""
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    if have:
+        request.add_header("Range", f"bytes={have}-")
+    try:
+        return _opener().open(request, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and have:  # nothing left to send: the .part is already whole
+            return None
+        raise HttpStatusError(url, exc.code, exc.headers,
+                              f"downloading {label} failed: the server answered {exc.code} {exc.reason}; "
+                              "run install again later (what was downloaded is kept)") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise InstallError(
+            f"cannot reach {urllib.parse.urlsplit(url).netloc} to download {label} ({reason}): check the internet "
+            "connection and run install again (or install from files on disk with --offline --weights DIR)"
+        ) from exc
+
+
+def _receive(response, part: Path, have: int, size: int | None, label: str, disk_usage: Callable,
+             stream) -> "hashlib._Hash":
+    """Append the response's bytes to ``part`` (after its ``have`` bytes), with a progress bar; the
+    sha256 of the whole ``part``."""
+    digest = hashlib.sha256()
+    if response is None:
+        return file_sha256(part, digest)
+    with response:
+        if response.status == 200 and have:  # the server ignored Range: start over
+            have = 0
+        if have:
+            file_sha256(part, digest)
+        total = size
+        if total is None:
+            length = response.headers.get("Content-Length")
+            total = have + int(length) if length and length.isdigit() else None
+            if total is not None:
+                check_free_space(part.parent, total - have, disk_usage)
+        progress = Progress(label, total, have, stream)
+        with open(part, "ab" if have else "wb") as out:
+            while block := response.read(CHUNK):
+                out.write(block)
+                digest.update(block)
+                progress.update(len(block))
+        progress.close()
+    return digest
+
+
+def _check(part: Path, size: int | None, sha256: str | None, actual: str, label: str) -> str:
+    """``actual`` once ``part`` has the expected size and checksum; a damaged or oversized one is deleted."""
     got_size = part.stat().st_size
     if size is not None and got_size != size:
         if got_size < size:
@@ -195,12 +228,10 @@ def download(
         part.unlink()
         raise InstallError(f"{label} is larger than expected ({got_size} bytes, not {size}): the partial file was "
                            "deleted; run install again")
-    actual = digest.hexdigest()
     if sha256 is not None and actual != sha256:
         part.unlink()
         raise InstallError(
             f"checksum mismatch for {label}: expected sha256 {sha256}, got {actual}. The damaged download was deleted; "
             "run install again to fetch it afresh (if it fails again, the file at the source has changed: report it)"
         )
-    os.replace(part, dest)
     return actual
