@@ -21,7 +21,7 @@ from . import protocol as P
 from ._vendor.websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from ._vendor.websockets.sync.client import ClientConnection, connect
 from .local_server import LOCAL, LocalServer, is_local, serve_arguments
-from .settings import Settings, read_token
+from .settings import Settings, announced_by, read_token
 
 log = logging.getLogger("layerdecomp_krita")
 
@@ -188,6 +188,7 @@ class _Conversation:
         except OSError as exc:
             raise messages.UserError("token", f"Could not read the token file: {exc}. {messages.UNCHANGED}") from None
         welcome = self._authenticate(token)
+        self.report("announced", announced_by(welcome))  # for the settings to draw its options
         try:
             welcome.limits.check_size(request.width, request.height)
         except P.ProtocolError as exc:

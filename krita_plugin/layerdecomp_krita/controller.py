@@ -118,6 +118,8 @@ class Controller:
                 stage, fraction = payload
                 job.state = "working"
                 shown = job.view.update(stage, fraction)
+            elif kind == "announced":
+                settings_module.remember_announced(payload, self.krita.writeSetting)
             elif kind == "result":
                 self._close(job)
                 level, outcome = self._write(job, payload)

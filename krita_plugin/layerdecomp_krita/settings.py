@@ -83,6 +83,12 @@ def announced_by(welcome: Any) -> dict:
     return {"backend": welcome.backend, "methods": list(welcome.methods), "schema": list(welcome.schema)}
 
 
+def remember_announced(announced: dict, write: Callable[[str, str, str], None]) -> None:
+    """Keep what a server announced (``Settings.announced``) for the settings dialog, without a save of
+    the rest (the artist may have the dialog open)."""
+    write(GROUP, "announced", _format(announced))
+
+
 def read_token(settings: Settings) -> str:
     """The token, or "" when the file does not exist (a server without a token file refuses us with a
     message that names the file). Other read errors propagate."""

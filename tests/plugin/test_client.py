@@ -161,6 +161,11 @@ def test_decompose_selection_equals_the_library(plugin, krita, photo, classical_
     got_bg = np.frombuffer(background.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
     assert np.array_equal(got_fg, expected.foreground)
     assert np.array_equal(got_bg, expected.background)
+    # What the server announced is kept for the settings dialog to draw the method's options from.
+    from layerdecomp_krita import settings
+
+    announced = settings.load(krita.readSetting).announced
+    assert announced["backend"] == "classical" and [o["name"] for o in announced["schema"]] == ["matting", "seed"]
 
 
 @pytest.mark.parametrize("case, code", [
