@@ -57,6 +57,8 @@ class OptionSpec:
             raise ValueError(f"option {self.name}: type must be one of {TYPES} and scope job or load")
         if (self.type == "choice") != bool(self.choices):
             raise ValueError(f"option {self.name}: a choice, and only a choice, has choices")
+        if self.type == "text" and self.scope != LOAD:
+            raise ValueError(f"option {self.name}: free text is for load options (clients draw no widget for it)")
         if self.type == "seed":
             object.__setattr__(self, "min", 0 if self.min is None else self.min)
             object.__setattr__(self, "max", SEED_MAX if self.max is None else self.max)
