@@ -10,7 +10,7 @@ In short:
                                              <-     challenge {protocol, nonce, proof}
     auth {proof}                             ->     (only once the server's proof checked out)
                                              <-     welcome {protocol, server, backend, backends, device,
-                                                             options, limits}
+                                                             options, methods, schema, limits}
     decompose {job, width, height, format,   ->
                backend?, margin?, grow?, options}
     binary frame: header(job, image, RGBA8|BGRA8|RGB8, w, h) + pixels        ->
