@@ -9,7 +9,7 @@ import time
 from tqdm import tqdm
 
 from .. import backends
-from ..api import decompose
+from ..api import Decomposer
 from ..crop import DEFAULT_GROW
 from ..errors import OutputError
 from ..io import DEFAULT_MAX_PIXELS, check_output_dir, load_pair, write_outputs
@@ -57,9 +57,11 @@ def _max_pixels(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Everything that can be checked is checked before the work: the geometry, where the results go, then
-    # each picture's size from its header (before anything is decoded), then the pixels.
+    # Everything that can be checked is checked before the work: the geometry and the backend's options,
+    # where the results go, then each picture's size from its header (before anything is decoded), then
+    # the pixels.
     check_geometry(args.margin, args.grow)
+    decomposer = Decomposer(args.backend, **backend_options(args))  # resolved and checked; loaded on first use
     check_output_dir(args.out)
     image, mask = load_pair(args.image, args.mask, max_pixels=args.max_pixels)
     with tqdm(total=1.0, disable=args.quiet, unit="", bar_format="{desc:<10} {bar} {elapsed}") as bar:
@@ -69,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
             bar.refresh()
 
         t0 = time.perf_counter()
-        result = decompose(image, mask, backend=args.backend, margin=args.margin, grow=args.grow,
-                           progress=progress, **backend_options(args))
+        result = decomposer.decompose(image, mask, margin=args.margin, grow=args.grow, progress=progress)
         total = time.perf_counter() - t0
     result.metadata["timings"]["total"] = total
     report = {
