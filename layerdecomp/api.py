@@ -77,7 +77,6 @@ class Decomposer:
         the defaults given when it was made."""
         started = time.perf_counter()
         run_options = self.job_options(options)
-        option_rules.check_geometry(margin, grow)
         image, mask = validate(image, mask)
         return self._run(image, mask, started, margin=margin, grow=grow, progress=progress, cancel=cancel,
                          run_options=run_options)
@@ -86,7 +85,7 @@ class Decomposer:
              grow: Optional[int], progress: Optional[ProgressCallback], cancel: Optional[CancelToken],
              run_options: dict[str, Any]) -> Decomposition:
         """The pipeline on validated input and options; ``started``: when the caller began (counted as
-        region time)."""
+        region time). The geometry is checked here, the one place in the core."""
         grow = option_rules.check_geometry(margin, grow, (mask.shape[1], mask.shape[0]))
         report = progress or _no_progress
         timings: dict[str, float] = {}
@@ -150,7 +149,6 @@ def decompose(
     """
     started = time.perf_counter()
     image, mask = validate(image, mask)
-    option_rules.check_geometry(margin, grow)
     decomposer = Decomposer(backend, **options)
     return decomposer._run(image, mask, started, margin=margin, grow=grow, progress=progress, cancel=cancel,
                            run_options=decomposer.job_options({}))
