@@ -35,8 +35,8 @@ function picture() {
 }
 
 /** A panel over one document: the fake Photoshop, the controller and what its UI showed. */
-function panel({ url, home, depth = 8, settings = {} }) {
-  const ps = new Photoshop();
+function panel({ url, home, depth = 8, settings = {}, WebSocketClass = WebSocket, fake = {} }) {
+  const ps = new Photoshop(fake);
   const doc = ps.createDocument({ width: W, height: H, depth });
   const { image, mask } = picture();
   doc.addPixelLayer("Background", new Uint8Array(W * H * 4).fill(255), { background: true });
@@ -56,7 +56,7 @@ function panel({ url, home, depth = 8, settings = {} }) {
   };
   const current = { url, margin: -1, backend: "", tokenFile: "", token: "", ...settings };
   const controller = new Controller({
-    host: createHost(ps.module), ui, WebSocket,
+    host: createHost(ps.module), ui, WebSocket: WebSocketClass, about: { plugin: "test" },
     loadSettings: () => current,
     readToken: tokenReader({ fs: fsp, os: { platform: () => "darwin", homedir: () => home.home } }, () => current),
   });
@@ -246,17 +246,39 @@ test("what cannot be decomposed is refused before anything is sent", async () =>
   }
 });
 
-test("the server's Origin policy: no Origin (UXP, native clients) is admitted; any Origin is refused", async () => {
-  /** @param {string | undefined} origin @returns {Promise<string>} */
-  const handshake = (origin) => new Promise((resolve) => {
-    const ws = new WebSocket(server.url, origin === undefined ? {} : { origin });
-    ws.on("open", () => { ws.close(); resolve("open"); });
-    ws.on("unexpected-response", (_req, res) => { resolve(String(res.statusCode)); ws.terminate(); });
-    ws.on("error", (err) => resolve(err.message));
-  });
-  assert.equal(await handshake(undefined), "open");
-  for (const origin of ["null", "file://", "http://localhost:3000", "http://127.0.0.1:8765", "https://evil.example"]) {
-    assert.equal(await handshake(origin), "403", origin);
+/** A WebSocket that sends `origin` in its handshake, as a UXP build might. @param {string} origin */
+function sendingOrigin(origin) {
+  return class extends WebSocket {
+    /** @param {string} url */
+    constructor(url) { super(url, [], { origin }); }
+  };
+}
+
+test("Origin: a panel whose Photoshop sends a uxp: origin works as one that sends none", async () => {
+  for (const origin of ["uxp://uxp-internal", "uxp://org.layerdecomp.photoshop"]) {
+    const p = panel({ url: server.url, home, WebSocketClass: sendingOrigin(origin) });
+    await p.controller.trigger();
+    assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "done"]], origin);
+  }
+});
+
+test("Origin: a refused one is reported as refused, with the server's reason and what to do; never as unreachable", async () => {
+  for (const origin of ["null", "file://", "https://evil.example", "http://127.0.0.1:8765"]) {
+    const p = panel({ url: server.url, home, WebSocketClass: sendingOrigin(origin) });
+    const before = p.doc.describe();
+    await p.controller.trigger();
+    const [[level, code, text]] = p.controller.messages;
+    assert.deepEqual([level, code], ["error", "refused"], origin);
+    assert.match(text, /refused this panel/);
+    assert.ok(text.includes(`origin ${origin} refused`), `the server's reason is shown: ${text}`);
+    assert.match(text, /--allow-origin/);
+    assert.doesNotMatch(text, /Could not reach/);
+    assertUntouched(p, before);
+    // Diagnostics says what the handshake saw: the socket opened, the server closed it with 1008 and why.
+    const report = await p.controller.diagnose();
+    assert.match(report, /socket opened: yes; got as far as: challenge; closed with 1008/);
+    assert.ok(report.includes(`origin ${origin} refused`));
+    assert.match(report, /last error: The decomposition server at .* refused this panel/);
   }
 });
 
