@@ -10,7 +10,7 @@ const fsp = require("node:fs/promises");
 const fs = require("node:fs");
 const { WebSocket } = require("ws");
 
-const { Photoshop } = require("./fake_photoshop.js");
+const { Photoshop, DEFAULT_BEHAVIOUR, OTHER_BEHAVIOUR } = require("./fake_photoshop.js");
 const { makeHome, removeHomes, startServer, expectedLayers } = require("./server.js");
 const { Controller } = require("../src/controller.js");
 const { createHost, HISTORY_NAME } = require("../src/document.js");
@@ -77,9 +77,10 @@ after(async () => {
   removeHomes();
 });
 
-for (const depth of /** @type {const} */ ([8, 16])) {
-  test(`${depth}-bit: the layers equal layerdecomp.decompose's, the composite is unchanged, one history state`, async () => {
-    const p = panel({ url: server.url, home, depth });
+for (const [depth, fake, answers] of /** @type {const} */ ([[8, DEFAULT_BEHAVIOUR, "one"], [16, DEFAULT_BEHAVIOUR, "one"],
+  [8, OTHER_BEHAVIOUR, "the other"], [16, OTHER_BEHAVIOUR, "the other"]])) {
+  test(`${depth}-bit, ${answers} answer to each silent point: the layers equal layerdecomp.decompose's, the composite is unchanged, one history state`, async () => {
+    const p = panel({ url: server.url, home, depth, fake });
     const before = p.doc.describe();
     const composite = p.doc.composite();
     await p.controller.trigger();
