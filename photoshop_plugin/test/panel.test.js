@@ -247,6 +247,12 @@ test("what cannot be decomposed is refused before anything is sent", async () =>
   }
 });
 
+test("the panel's default address is the literal one `layerdecomp serve` listens on and prints", () => {
+  const { DEFAULT_HOST, DEFAULT_URL } = require("../src/settings.js");
+  assert.equal(new URL(server.url).hostname, DEFAULT_HOST, `the server printed ${server.url}`);
+  assert.equal(new URL(DEFAULT_URL).hostname, DEFAULT_HOST);
+});
+
 /** A WebSocket that sends `origin` in its handshake, as a UXP build might. @param {string} origin */
 function sendingOrigin(origin) {
   return class extends WebSocket {
