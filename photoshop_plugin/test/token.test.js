@@ -7,7 +7,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const { defaultTokenPath, readToken, tokenPathHere } = require("../src/token.js");
-const { REPO, PYTHON } = require("./server.js");
+const { REPO, projectPython } = require("./python.js");
 
 /**
  * layerdecomp.config.token_path() as Python computes it on `platform` with HOME=`home` (and APPDATA, when given).
@@ -18,7 +18,7 @@ function pythonTokenPath(platform, home, appData) {
   const env = { ...process.env, HOME: home };
   for (const name of ["LAYERDECOMP_CONFIG_DIR", "APPDATA", "XDG_CONFIG_HOME"]) delete env[name];
   if (appData) env.APPDATA = appData;
-  const run = spawnSync(PYTHON, ["-c", code], { cwd: REPO, env, encoding: "utf8" });
+  const run = spawnSync(projectPython(), ["-c", code], { cwd: REPO, env, encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
   return run.stdout.trim();
 }
