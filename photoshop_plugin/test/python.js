@@ -9,8 +9,10 @@ const fs = require("node:fs");
 const path = require("node:path");
 
 const REPO = path.resolve(__dirname, "..", "..");
-// What the tests need of that Python: the library, the server, and what they import.
-const NEEDS = "import layerdecomp, layerdecomp_server.app, numpy, websockets";
+// What the tests need of that Python: the library and the server of THIS checkout (an interpreter with
+// another checkout installed would test that one), and what they import.
+const NEEDS = "import layerdecomp, layerdecomp_server.app, numpy, websockets, os; " +
+  "print(os.path.dirname(os.path.dirname(os.path.realpath(layerdecomp_server.__file__))))";
 
 /** The interpreters to try, in order, with where each comes from. @returns {Array<[string, string]>} */
 function candidates() {
@@ -27,7 +29,10 @@ function candidates() {
 function lacks(python) {
   const run = spawnSync(python, ["-c", NEEDS], { cwd: REPO, encoding: "utf8", timeout: 120000 });
   if (run.error) return /** @type {any} */ (run.error).code === "ENOENT" ? "not found" : run.error.message;
-  if (run.status === 0) return null;
+  if (run.status === 0) {
+    const root = run.stdout.trim().split("\n").pop() || "";
+    return path.resolve(root) === fs.realpathSync(REPO) ? null : `its layerdecomp_server is another checkout's (${root})`;
+  }
   const last = (run.stderr || "").trim().split("\n").pop() || `exit status ${run.status}`;
   return last;
 }
