@@ -281,14 +281,23 @@ function createHost(photoshop) {
    */
   async function newLayerWith(doc, name, pixels, area, depth) {
     const layer = await doc.createPixelLayer({ name });
-    const data = await imageData(pixels, area.w, area.h, 4, depth);
+    await put("putPixels", doc.id, layer.id, pixels, area, 4, depth);
+    return layer;
+  }
+
+  /**
+   * `putPixels` or `putLayerMask` of `pixels` (`components` a pixel) over `area`, never replacing the rest.
+   * @param {"putPixels" | "putLayerMask"} method called on `imaging` itself @param {number} documentID @param {number} layerID
+   * @param {Uint8Array | Uint16Array} pixels @param {R.Rect} area @param {number} components @param {8 | 16} depth
+   */
+  async function put(method, documentID, layerID, pixels, area, components, depth) {
+    const data = await imageData(pixels, area.w, area.h, components, depth);
     try {
-      await imaging.putPixels({ documentID: doc.id, layerID: layer.id, imageData: data, replace: false,
+      await imaging[method]({ documentID, layerID, imageData: data, replace: false,
         targetBounds: { left: area.x, top: area.y, width: area.w, height: area.h } });
     } finally {
       data.dispose();
     }
-    return layer;
   }
 
   /**
@@ -305,13 +314,7 @@ function createHost(photoshop) {
     // batchPlay may answer a failed command with an error descriptor instead of throwing.
     const failed = (answers || []).find((/** @type {any} */ a) => a && a._obj === "error");
     if (failed) throw new Error(`adding the layer mask failed: ${failed.message || failed.result}`);
-    const data = await imageData(visibility, box.w, box.h, 1, depth);
-    try {
-      await imaging.putLayerMask({ documentID: doc.id, layerID: object.id, imageData: data, replace: false,
-        targetBounds: { left: box.x, top: box.y, width: box.w, height: box.h } });
-    } finally {
-      data.dispose();
-    }
+    await put("putLayerMask", doc.id, object.id, visibility, box, 1, depth);
   }
 
   /**
