@@ -51,7 +51,8 @@ let nextJobId = 1;
  * What one connection saw, for the panel's Diagnostics: where it went, how far the handshake got, how
  * the connection ended, and what the server said about itself.
  * @typedef {{url: string, stage: string, opened: boolean, closeCode: number | null, closeReason: string,
- *   server: string | null, backend: string | null, device: string | null, protocol: number | null}} Trace
+ *   server: string | null, backend: string | null, device: string | null, protocol: number | null,
+ *   welcome?: Record<string, any>}} Trace  `welcome`: the server's whole welcome (its methods and option schema)
  */
 
 /** A fresh trace for `url`. @param {string} url @returns {Trace} */
@@ -162,7 +163,7 @@ class Conversation {
     const welcome = /** @type {P.ClientHandshake} */ (this.handshake).welcome(m);
     clearTimeout(this.welcomeTimer);
     Object.assign(this.trace, { server: welcome.server, backend: welcome.backend, device: welcome.device,
-      protocol: welcome.protocol });
+      protocol: welcome.protocol, welcome });
     if (!this.request) {
       this.finish(null, welcome);
       return;

@@ -105,6 +105,16 @@ class Controller {
       lastJob: this.lastTrace, lastError: this.lastError });
   }
 
+  /**
+   * The server's welcome (its methods and per-job option schema), for the panel's settings: connects
+   * and authenticates with the current settings, no picture. Rejects with a UserError.
+   * @returns {Promise<Record<string, any>>}
+   */
+  async serverWelcome() {
+    const settings = this.loadSettings();
+    return probe({ url: settings.url, token: await this.readToken() }, this.WebSocket);
+  }
+
   /** The panel's Cancel: the document stays as it is, whatever the server does next. */
   cancel() {
     const job = this.job;

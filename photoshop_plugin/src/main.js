@@ -16,8 +16,9 @@ const { Controller } = require("./controller.js");
 const { createHost } = require("./document.js");
 const { tokenReader } = require("./token.js");
 const { DEFAULT_URL } = require("./settings.js");
+const { formFields, optionsFrom, methodChoices } = require("./options.js");
 
-const DEFAULTS = { url: DEFAULT_URL, margin: -1, backend: "", token: "", tokenFile: "" };
+const DEFAULTS = { url: DEFAULT_URL, margin: -1, backend: "", options: {}, token: "", tokenFile: "" };
 const STORAGE_KEY = "layerdecomp.settings";
 
 function loadSettings() {
@@ -79,9 +80,65 @@ const controller = new Controller({
   },
 });
 
+/** The option schema the settings were last drawn from. @type {any[]} */
+let schema = [];
+
+/** @param {string} tag @param {Record<string, any>} [props] @returns {any} */
+function element(tag, props = {}) {
+  return Object.assign(document.createElement(tag), props);
+}
+
+/** The method picker and one widget per option, from the server's welcome. @param {Record<string, any>} welcome */
+function drawOptions(welcome) {
+  const settings = loadSettings();
+  const picker = $("backend");
+  picker.innerHTML = "";
+  for (const choice of methodChoices(welcome.methods || [], welcome.backend)) {
+    picker.appendChild(element("option", { value: choice.value, textContent: choice.label, disabled: choice.disabled,
+      title: choice.hint, selected: choice.value === settings.backend }));
+  }
+  schema = welcome.schema || [];
+  const box = $("options");
+  box.innerHTML = "";
+  for (const field of formFields(schema, settings.options)) {
+    const label = element("label", { textContent: `${field.label} ` });
+    let input;
+    if (field.control === "select") {
+      input = element("select");
+      for (const c of field.choices || []) input.appendChild(element("option", { value: c.value, textContent: c.label, selected: c.value === field.value }));
+    } else if (field.control === "checkbox") {
+      input = element("input", { type: "checkbox", checked: field.value === true });
+    } else {
+      input = element("input", { type: field.control, value: field.value === null || field.value === undefined ? "" : String(field.value) });
+      if (field.step) input.step = field.step;
+      if (field.min !== undefined) input.min = String(field.min);
+      if (field.max !== undefined) input.max = String(field.max);
+    }
+    input.dataset.option = field.name;
+    label.appendChild(input);
+    box.appendChild(label);
+    box.appendChild(element("div", { className: "help", textContent: field.help }));
+  }
+}
+
+/** The options the widgets hold, checked against the schema. */
+function readOptions() {
+  /** @type {Record<string, string | boolean>} */
+  const form = {};
+  for (const input of Array.from(document.querySelectorAll("[data-option]"))) {
+    const widget = /** @type {any} */ (input);
+    form[widget.dataset.option] = widget.type === "checkbox" ? widget.checked : widget.value;
+  }
+  return optionsFrom(schema, form);
+}
+
 /** @param {any} section */
 function toggle(section) {
   section.style.display = section.style.display === "none" ? "block" : "none";
+  if (section.style.display === "none") return;
+  controller.serverWelcome().then(drawOptions, (/** @type {Error} */ err) => {
+    $("options").textContent = `The method's options appear here once the server answers (${err.message})`;
+  });
 }
 
 async function showDiagnostics() {
@@ -118,10 +175,14 @@ function bindPanel() {
   $("copy-diagnostics").onclick = () => copyDiagnostics();
   $("save").onclick = () => {
     const margin = parseInt($("margin").value, 10);
+    const { options, problems } = readOptions();
+    if (problems.length) {
+      ui.notify("warning", `Not saved: ${problems.join(" ")}`);
+      return;
+    }
     saveSettings({ url: $("url").value.trim() || DEFAULTS.url, margin: Number.isFinite(margin) ? margin : -1,
-      backend: $("backend").value.trim(), token: $("token").value.trim(), tokenFile: $("token-file").value.trim() });
-    $("status").textContent = "Settings saved.";
-    $("status").className = "info";
+      backend: $("backend").value, options, token: $("token").value.trim(), tokenFile: $("token-file").value.trim() });
+    ui.notify("info", "Settings saved.");
   };
   showSettings();
 }

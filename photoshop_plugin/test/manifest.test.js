@@ -79,7 +79,7 @@ test("every file the manifest and the panel name is there", () => {
   assert.deepEqual(scripts, ["src/main.js"]);
   for (const id of ["decompose", "cancel", "progress", "progress-text", "progress-bar", "status", "url", "margin",
     "backend", "token", "token-file", "save", "settings-toggle", "settings", "diagnose", "diagnostics-section",
-    "diagnostics", "copy-diagnostics"]) {
+    "diagnostics", "copy-diagnostics", "options"]) {
     assert.match(html, new RegExp(`id="${id}"`), `index.html has #${id} (main.js uses it)`);
     assert.match(main, new RegExp(`\\$\\("${id}"\\)`), `main.js uses #${id}`);
   }
