@@ -15,6 +15,8 @@ const { makeHome, removeHomes, startServer, expectedLayers } = require("./server
 const { Controller } = require("../src/controller.js");
 const { createHost, HISTORY_NAME } = require("../src/document.js");
 const { tokenReader } = require("../src/token.js");
+const { runJob } = require("../src/client.js");
+const { formFields, optionsFrom, methodChoices } = require("../src/options.js");
 
 const W = 96, H = 80;
 
@@ -35,7 +37,7 @@ function picture() {
 }
 
 /** A panel over one document: the fake Photoshop, the controller and what its UI showed. */
-function panel({ url, home, depth = 8, settings = {}, WebSocketClass = WebSocket, fake = {} }) {
+function panel({ url, home, depth = 8, settings = {}, WebSocketClass = WebSocket, fake = {}, jobRunner = runJob }) {
   const ps = new Photoshop(fake);
   const doc = ps.createDocument({ width: W, height: H, depth });
   const { image, mask } = picture();
@@ -56,7 +58,7 @@ function panel({ url, home, depth = 8, settings = {}, WebSocketClass = WebSocket
   };
   const current = { url, margin: -1, backend: "", tokenFile: "", token: "", ...settings };
   const controller = new Controller({
-    host: createHost(ps.module), ui, WebSocket: WebSocketClass, about: { plugin: "test" },
+    host: createHost(ps.module), ui, WebSocket: WebSocketClass, about: { plugin: "test" }, runJob: jobRunner,
     loadSettings: () => current,
     readToken: tokenReader({ fs: fsp, os: { platform: () => "darwin", homedir: () => home.home } }, () => current),
   });
@@ -245,6 +247,48 @@ test("what cannot be decomposed is refused before anything is sent", async () =>
     assert.deepEqual(p.controller.messages.map(([level, c]) => [level, c]), [["error", code]], String(code));
     assert.deepEqual(p.doc.describe(), before);
   }
+});
+
+test("the settings are drawn from the schema the real server announces, and what is set there reaches the backend", async () => {
+  const welcome = await panel({ url: server.url, home }).controller.serverWelcome();
+  // A field for every per-job option the server takes, the widget its type asks for.
+  assert.ok(welcome.schema.length > 0, "the classical backend announces its options");
+  assert.deepEqual(welcome.schema.map((/** @type {any} */ e) => e.name).sort(), [...welcome.options].sort());
+  const fields = formFields(welcome.schema);
+  const widget = { choice: "select", bool: "checkbox", int: "number", seed: "number", float: "number", text: "text" };
+  for (const [i, field] of fields.entries()) {
+    const entry = welcome.schema[i];
+    assert.equal(field.control, /** @type {any} */ (widget)[entry.type], entry.name);
+    assert.deepEqual([field.label, field.help, field.value], [entry.label, entry.help, entry.default], entry.name);
+  }
+  // The method picker: the server's own first; what it runs can be chosen.
+  const methods = methodChoices(welcome.methods, welcome.backend);
+  assert.equal(methods[0].value, "");
+  assert.ok(methods.some((m) => m.value === welcome.backend && !m.disabled));
+
+  // Each option set to a value other than its default, as the widgets would hold it (text).
+  /** @type {Record<string, string | boolean>} */
+  const form = {};
+  for (const entry of welcome.schema) {
+    if (entry.type === "choice") form[entry.name] = entry.choices.map((/** @type {any} */ c) => c.value).find((/** @type {any} */ v) => v !== entry.default);
+    else if (entry.type === "bool") form[entry.name] = !entry.default;
+    else if (["int", "seed", "float"].includes(entry.type)) form[entry.name] = String((entry.default ?? entry.min ?? 0) + 1);
+  }
+  const { options, problems } = optionsFrom(welcome.schema, form);
+  assert.deepEqual(problems, []);
+  assert.ok(Object.keys(options).length > 0);
+  /** @type {any} */
+  let result = null;
+  const p = panel({ url: server.url, home, settings: { options },
+    jobRunner: (...args) => runJob(...args).then((r) => (result = r)) });
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "done"]]);
+  for (const [name, value] of Object.entries(options)) assert.equal(result.metadata.options[name], value, name);
+
+  // A value the schema rules out is caught in the panel, before anything is sent.
+  const seed = welcome.schema.find((/** @type {any} */ e) => e.type === "seed");
+  assert.ok(seed, "the classical backend takes a seed");
+  assert.equal(optionsFrom(welcome.schema, { [seed.name]: "-5" }).problems.length, 1);
 });
 
 test("the panel's default address is the literal one `layerdecomp serve` listens on and prints", () => {
