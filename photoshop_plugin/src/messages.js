@@ -50,9 +50,10 @@ const messages = {
     `and try again. ${UNCHANGED}`),
   refused: (/** @type {string} */ url, /** @type {string} */ reason) => make("refused",
     `The decomposition server at ${url} is running but refused this panel. It said: “${reason}”. ` +
-    "Photoshop sent an Origin the server does not admit: start the server with “layerdecomp serve " +
-    "--allow-origin” followed by the origin it names (Diagnostics shows it; docs/photoshop.md, “Origin”, " +
-    `explains), then try again. ${UNCHANGED}`),
+    (/\borigin\b/i.test(reason)
+      ? "Photoshop sent an Origin the server does not admit: start the server with “layerdecomp serve " +
+        "--allow-origin” followed by the origin it names (docs/photoshop.md, “Origin”, explains), then try again. "
+      : "Do what it says, then try again. ") + UNCHANGED),
   badAddress: (/** @type {string} */ url, /** @type {string} */ detail) => make("bad_address",
     `Photoshop would not open ${url} (${detail}). The plugin may only connect to the addresses its manifest ` +
     "lists (ws://127.0.0.1:8765 and ws://localhost:8765): set the panel's Server address to one of them, " +

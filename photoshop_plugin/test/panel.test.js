@@ -249,6 +249,22 @@ test("what cannot be decomposed is refused before anything is sent", async () =>
   }
 });
 
+test("a server that closes the panel with another reason: refused, its reason, no Origin advice", async () => {
+  const { WebSocketServer } = require("ws");
+  const busy = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  busy.on("connection", (socket) => socket.close(1013, "too many connections; try again in a moment"));
+  await new Promise((resolve) => busy.once("listening", resolve));
+  const p = panel({ url: `ws://127.0.0.1:${/** @type {any} */ (busy.address()).port}`, home });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  busy.close();
+  const [[level, code, text]] = p.controller.messages;
+  assert.deepEqual([level, code], ["error", "refused"]);
+  assert.match(text, /It said: “too many connections; try again in a moment”\. Do what it says/);
+  assert.doesNotMatch(text, /Origin/);
+  assertUntouched(p, before);
+});
+
 test("the settings are drawn from the schema the real server announces, and what is set there reaches the backend", async () => {
   const welcome = await panel({ url: server.url, home }).controller.serverWelcome();
   // A field for every per-job option the server takes, the widget its type asks for.
