@@ -223,6 +223,7 @@ class Conversation {
    * @param {{code?: number, reason?: string}} event
    */
   closed(event) {
+    if (this.state === "done") return; // our own hang-up
     this.trace.closeCode = typeof event.code === "number" ? event.code : null;
     this.trace.closeReason = event.reason ? String(event.reason) : "";
     if (this.state === "connecting") this.finish(M.unreachable(this.url));

@@ -249,6 +249,37 @@ test("what cannot be decomposed is refused before anything is sent", async () =>
   }
 });
 
+test("Diagnostics: versions, what the handshake saw, the last error; never the token", async () => {
+  const p = panel({ url: server.url, home });
+  await p.controller.trigger();
+  const report = await p.controller.diagnose();
+  assert.match(report, /^plugin: test$/m);
+  assert.match(report, /connection check: ok/);
+  assert.match(report, /socket opened: yes; got as far as: welcome; not closed by the server/);
+  assert.match(report, /server: layerdecomp [^,]+, backend classical on cpu, protocol \d+/);
+  assert.match(report, /last job's connection:\n {2}address: ws:\/\/127\.0\.0\.1:\d+\n {2}socket opened: yes; got as far as: working/);
+  assert.match(report, /last error: none/);
+  const token = fs.readFileSync(home.tokenFile, "utf8").trim();
+  assert.ok(!report.includes(token), "the token is not in the report");
+});
+
+test("an address the manifest does not allow (UXP's WebSocket throws): said so, not 'unreachable'", async () => {
+  class ManifestGuard extends WebSocket {
+    /** @param {string} url */
+    constructor(url) {
+      if (!url.startsWith("ws://127.0.0.1:8765")) throw new Error(`Permission denied to the url ${url}. Manifest entry not found.`);
+      super(url);
+    }
+  }
+  const p = panel({ url: "ws://127.0.0.1:9999", home, WebSocketClass: ManifestGuard });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  const [[level, code, text]] = p.controller.messages;
+  assert.deepEqual([level, code], ["error", "bad_address"]);
+  assert.match(text, /Manifest entry not found.*ws:\/\/127\.0\.0\.1:8765 and ws:\/\/localhost:8765/);
+  assertUntouched(p, before);
+});
+
 test("a server that closes the panel with another reason: refused, its reason, no Origin advice", async () => {
   const { WebSocketServer } = require("ws");
   const busy = new WebSocketServer({ host: "127.0.0.1", port: 0 });
