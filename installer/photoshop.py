@@ -16,7 +16,7 @@ from .package import REPO_ROOT, PackagingError
 
 PHOTOSHOP_SOURCE = REPO_ROOT / "photoshop_plugin"
 # What the plugin is made of, relative to photoshop_plugin/.
-_INCLUDE = ("manifest.json", "index.html", "src")
+_INCLUDE = ("manifest.json", "index.html", "src", "icons")
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)
 
 

@@ -27,6 +27,7 @@ import layerdecomp
 from layerdecomp.config import TokenWatcher
 
 from . import jobs
+from .origins import OriginPolicy
 from .protocol import DEFAULT_PORT, PRE_AUTH_MAX_BYTES, CloseCode, Limits, Progress, Welcome, encode, quote
 from .rules import JobRules
 from .session import Action, Authenticated, Close, Enqueue, Hub, Job, Send, Session
@@ -62,6 +63,10 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def peer_of(ws: ServerConnection) -> str:
+    return "%s:%s" % tuple(ws.remote_address[:2]) if ws.remote_address else "?"
+
+
 @dataclass(eq=False)
 class _Close:
     """Outbox item: close the connection once everything before it is sent."""
@@ -86,7 +91,7 @@ class _Connection:
         self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
         self.outbox_bytes = 0
         self.dropped = False
-        self.peer = "%s:%s" % tuple(ws.remote_address[:2]) if ws.remote_address else "?"
+        self.peer = peer_of(ws)
 
     def send(self, item: Outgoing) -> None:
         if self.dropped:
@@ -154,6 +159,7 @@ class DecompositionServer:
             limits=self.limits,
         )
         self.hub = Hub(token, self.limits, welcome, rules.check)
+        self.origins = OriginPolicy(config.allowed_origins)
         self.url: Optional[str] = None
         self.connections: dict[Session, _Connection] = {}
         self._queue: Optional[asyncio.Queue[Job]] = None
@@ -176,7 +182,6 @@ class DecompositionServer:
             self._handle,
             self.config.host,
             self.config.port,
-            origins=[None, *self.config.allowed_origins],  # None: native clients send no Origin
             process_request=self._admit,
             compression=None,  # raw pixels: deflate costs more than loopback saves
             max_size=PRE_AUTH_MAX_BYTES,  # lifted for each connection once it has authenticated
@@ -213,6 +218,10 @@ class DecompositionServer:
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
+        origin = ws.request.headers.get("Origin") if ws.request is not None else None
+        if not self.origins.admits(origin):
+            await self._refuse_origin(ws, str(origin))
+            return
         session, evicted = self.hub.connect(time.monotonic())
         connection = _Connection(ws, session, self.limits)
         self.connections[session] = connection
@@ -232,6 +241,14 @@ class DecompositionServer:
                     await asyncio.wait_for(pump, 5)
                 except (asyncio.TimeoutError, ConnectionClosed):
                     pump.cancel()
+
+    async def _refuse_origin(self, ws: ServerConnection, origin: str) -> None:
+        """Close a client whose Origin is not admitted, reading nothing it sent (origins.py says why the
+        handshake completes first: the close reason is what the client can show)."""
+        report = log.warning if self.origins.first_refusal(origin) else log.info
+        report("refused a connection from %s: its Origin %s is not admitted (a web page, or a client to allow "
+               "with --allow-origin)", peer_of(ws), quote(origin))
+        await ws.close(CloseCode.POLICY_VIOLATION, OriginPolicy.close_reason(origin))
 
     async def _receive(self, connection: _Connection, pump: asyncio.Task[None]) -> None:
         session = connection.session

@@ -42,7 +42,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                            "per-job options, e.g. -O steps=28")
     add_model_arguments(p)
     p.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
-                   help="a browser Origin allowed to connect (repeatable); by default every browser is refused")
+                   help="an Origin allowed to connect, exactly as the client sends it (repeatable); by default only "
+                        "clients without one and Photoshop's uxp: plugins are admitted, every web page is refused")
     p.add_argument("--jobs", type=int, default=1, help="jobs run at the same time")
     p.add_argument("--max-queue", type=int, default=None, help="jobs open at once (uploading, waiting, running)")
     p.add_argument("--max-connections", type=int, default=None, help="connections open at once")

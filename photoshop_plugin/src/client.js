@@ -48,165 +48,252 @@ let nextJobId = 1;
  */
 
 /**
- * Decompose `request` on the server. Resolves with the result; rejects with a UserError on any failure,
- * with `cancelled` as soon as `cancel` is set (the server is told, and given a moment to stop).
- *
- * The conversation is protocol.js's: the mutual handshake (ClientHandshake: nothing that depends on the
- * token is sent before the server proved it knows it), then one ClientJob fed every message and frame.
- * @param {ServerSettings} settings @param {JobRequest} request @param {CancelToken} cancel @param {Report} report
- * @param {any} WebSocketClass the WebSocket constructor
- * @returns {Promise<JobResult>}
+ * What one connection saw, for the panel's Diagnostics: where it went, how far the handshake got, how
+ * the connection ended, and what the server said about itself.
+ * @typedef {{url: string, stage: string, opened: boolean, closeCode: number | null, closeReason: string,
+ *   server: string | null, backend: string | null, device: string | null, protocol: number | null,
+ *   welcome?: Record<string, any>}} Trace  `welcome`: the server's whole welcome (its methods and option schema)
  */
-function runJob(settings, request, cancel, report, WebSocketClass) {
-  return new Promise((resolve, reject) => {
-    const url = settings.url.trim();
-    let state = "connecting"; // connecting, challenge, welcome, working, done
+
+/** A fresh trace for `url`. @param {string} url @returns {Trace} */
+function newTrace(url) {
+  return { url, stage: "connecting", opened: false, closeCode: null, closeReason: "", server: null, backend: null,
+    device: null, protocol: null };
+}
+
+/**
+ * One conversation with the server, as named steps: connect, say hello, answer the challenge, accept
+ * the welcome, then either upload a job and follow it to its end, or (a probe) stop at the welcome.
+ * The wire format is protocol.js's alone (ClientHandshake, ClientJob); this class only sequences it.
+ */
+class Conversation {
+  /**
+   * @param {ServerSettings} settings @param {JobRequest | null} request null: a probe that ends at the welcome
+   * @param {CancelToken} cancel @param {Report} report @param {any} WebSocketClass @param {Trace} trace
+   * @param {(error: Error | null, value?: any) => void} settle called once
+   */
+  constructor(settings, request, cancel, report, WebSocketClass, trace, settle) {
+    this.settings = settings;
+    this.url = settings.url.trim();
+    this.request = request;
+    this.cancel = cancel;
+    this.report = report;
+    this.WebSocketClass = WebSocketClass;
+    this.trace = trace;
+    this.settle = settle;
+    this.state = "connecting"; // connecting, challenge, welcome, working, done
     /** @type {P.ClientHandshake | null} */
-    let handshake = null;
+    this.handshake = null;
     /** @type {P.ClientJob | null} */
-    let job = null;
+    this.job = null;
     /** @type {any} */
-    let ws;
-    let welcomeTimer = /** @type {any} */ (null);
+    this.ws = null;
+    /** @type {any} */
+    this.welcomeTimer = null;
+  }
 
-    /** @param {Error | null} error @param {JobResult} [value] */
-    const finish = (error, value) => {
-      if (state === "done") return;
-      state = "done";
-      clearTimeout(welcomeTimer);
-      if (error) reject(error);
-      else resolve(/** @type {JobResult} */ (value));
-      const stop = job && !job.done ? job.cancel() : null;
-      if (!stop) {
-        close();
-        return;
-      }
-      // Tell the server, then hang up once the job is over for it too (or after a grace period), so the
-      // next job finds it idle.
-      try { ws.send(P.encode(stop)); } catch (_) { close(); return; }
-      const timer = setTimeout(close, CANCEL_GRACE_MS);
-      const ending = /** @type {P.ClientJob} */ (job);
-      ws.onmessage = (/** @type {any} */ event) => {
-        try {
-          ending.receive(typeof event.data === "string" ? P.decode(event.data) : P.unpackFrame(event.data));
-        } catch (_) {
-          ending.outcome = "error";
-        }
-        if (ending.done) { clearTimeout(timer); close(); }
-      };
-    };
-    const close = () => {
-      try { ws.close(); } catch (_) { /* already closed */ }
-    };
-
-    if (cancel.cancelled) { reject(M.cancelled()); return; }
-    report("status", "Connecting to the server…");
+  /** Step 1: open the socket; every later step is driven by its events. */
+  connect() {
+    if (this.cancel.cancelled) { this.settle(M.cancelled()); return; }
+    this.report("status", "Connecting to the server…");
     try {
-      ws = new WebSocketClass(url);
+      this.ws = new this.WebSocketClass(this.url);
     } catch (err) {
-      reject(M.unreachable(url));
+      this.settle(M.badAddress(this.url, String(/** @type {Error} */ (err).message || err)));
       return;
     }
-    ws.binaryType = "arraybuffer";
-    cancel.onCancel(() => finish(M.cancelled()));
+    this.ws.binaryType = "arraybuffer";
+    this.cancel.onCancel(() => this.finish(M.cancelled()));
+    this.ws.onopen = () => this.sayHello();
+    this.ws.onerror = () => { /* onclose follows and says what happened */ };
+    this.ws.onclose = (/** @type {any} */ event) => this.closed(event || {});
+    this.ws.onmessage = (/** @type {any} */ event) => this.receive(event.data);
+  }
 
-    ws.onopen = () => {
-      if (state !== "connecting") return;
-      try {
-        handshake = new P.ClientHandshake(settings.token, CLIENT_NAME);
-      } catch (err) {
-        finish(M.serverConfused(String(/** @type {Error} */ (err).message)));
-        return;
-      }
-      state = "challenge";
-      ws.send(P.encode(handshake.hello));
-      welcomeTimer = setTimeout(() => finish(M.serverConfused("no answer to hello")), WELCOME_TIMEOUT_MS);
-    };
-    ws.onerror = () => { /* onclose follows and says what happened */ };
-    ws.onclose = () => {
-      if (state === "connecting") finish(M.unreachable(url));
-      else finish(M.serverLost());
-    };
-    ws.onmessage = (/** @type {any} */ event) => {
-      if (state === "done") return;
-      const data = event.data;
-      const size = typeof data === "string" ? data.length : data.byteLength;
-      // Read no more than the protocol allows: little before the server proved itself, then a text
-      // message or one result frame.
-      const limit = state !== "working" ? P.CLIENT_PRE_AUTH_MAX_BYTES
-        : typeof data === "string" ? P.MAX_TEXT_BYTES : /** @type {P.ClientJob} */ (job).resultMaxBytes;
-      try {
-        if (size > limit) throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `a ${size}-byte message, over the ${limit} bytes allowed here`);
-        if (typeof data === "string") onText(P.decode(data));
-        else onFrame(P.unpackFrame(data));
-      } catch (err) {
-        finish(asUserError(err));
-      }
-    };
+  /** Step 2: the socket is open; the hello (nothing in it depends on the token). */
+  sayHello() {
+    if (this.state !== "connecting") return;
+    this.trace.opened = true;
+    try {
+      this.handshake = new P.ClientHandshake(this.settings.token, CLIENT_NAME);
+    } catch (err) {
+      this.finish(M.serverConfused(String(/** @type {Error} */ (err).message)));
+      return;
+    }
+    this.enter("challenge");
+    this.ws.send(P.encode(this.handshake.hello));
+    this.welcomeTimer = setTimeout(() => this.finish(M.serverConfused("no answer to hello")), WELCOME_TIMEOUT_MS);
+  }
 
-    /** @param {Record<string, any>} m */
-    const onText = (m) => {
-      const shake = /** @type {P.ClientHandshake} */ (handshake);
-      if (state === "challenge") {
-        ws.send(P.encode(shake.answer(m)));
-        state = "welcome";
-      } else if (state === "welcome") {
-        const welcome = shake.welcome(m);
-        clearTimeout(welcomeTimer);
-        P.checkSize(welcome.limits, request.width, request.height);
-        start(welcome);
+  /** Any message or frame: size-checked, decoded, handed to the step the conversation is at. @param {any} data */
+  receive(data) {
+    if (this.state === "done") return;
+    const size = typeof data === "string" ? data.length : data.byteLength;
+    // Read no more than the protocol allows: little before the server proved itself, then a text
+    // message or one result frame.
+    const limit = this.state !== "working" ? P.CLIENT_PRE_AUTH_MAX_BYTES
+      : typeof data === "string" ? P.MAX_TEXT_BYTES : /** @type {P.ClientJob} */ (this.job).resultMaxBytes;
+    try {
+      if (size > limit) throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `a ${size}-byte message, over the ${limit} bytes allowed here`);
+      if (typeof data !== "string") {
+        if (this.state !== "working") throw new P.ProtocolError(P.ErrorCode.BAD_FRAME, "pixels before the welcome");
+        this.follow(P.unpackFrame(data));
+      } else if (this.state === "challenge") {
+        this.answerChallenge(P.decode(data));
+      } else if (this.state === "welcome") {
+        this.acceptWelcome(P.decode(data));
       } else {
-        feed(m);
+        this.follow(P.decode(data));
       }
-    };
+    } catch (err) {
+      this.finish(asUserError(err));
+    }
+  }
 
-    /** @param {{header: P.FrameHeader, pixels: Uint8Array}} frame */
-    const onFrame = (frame) => {
-      if (state !== "working") throw new P.ProtocolError(P.ErrorCode.BAD_FRAME, "pixels before the welcome");
-      feed(frame);
-    };
+  /** Step 3: the server proved it knows the token (or the handshake throws); our proof goes back. @param {Record<string, any>} m */
+  answerChallenge(m) {
+    const answer = /** @type {P.ClientHandshake} */ (this.handshake).answer(m);
+    this.trace.protocol = typeof m.protocol === "number" ? m.protocol : null;
+    this.ws.send(P.encode(answer));
+    this.enter("welcome");
+  }
 
-    /** @param {any} item */
-    const feed = (item) => {
-      const current = /** @type {P.ClientJob} */ (job);
-      const progress = current.receive(item);
-      if (progress) report("progress", { stage: progress.stage, fraction: progress.fraction });
-      if (current.outcome === "result") {
-        const result = /** @type {Record<string, any>} */ (current.result);
-        const wanted = { foreground: "RGBA8", background: "RGBA8", visibility: "A8" };
-        if (JSON.stringify(result.formats) !== JSON.stringify(wanted)) {
-          throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `result formats ${JSON.stringify(result.formats)}`);
-        }
-        const got = current.frames;
-        finish(null, { box: result.box, foreground: got.foreground, background: got.background,
-          visibility: got.visibility, metadata: result.metadata });
-      } else if (current.outcome === "error") {
-        const error = /** @type {Record<string, any>} */ (current.error);
-        finish(M.forServerError(error.code, error.message));
-      } else if (current.outcome === "cancelled") {
-        finish(M.cancelled());
+  /** Step 4: the welcome; a probe ends here, a job checks its size against the limits and uploads. @param {Record<string, any>} m */
+  acceptWelcome(m) {
+    const welcome = /** @type {P.ClientHandshake} */ (this.handshake).welcome(m);
+    clearTimeout(this.welcomeTimer);
+    Object.assign(this.trace, { server: welcome.server, backend: welcome.backend, device: welcome.device,
+      protocol: welcome.protocol, welcome });
+    if (!this.request) {
+      this.finish(null, welcome);
+      return;
+    }
+    P.checkSize(welcome.limits, this.request.width, this.request.height);
+    this.upload(welcome);
+  }
+
+  /** Step 5: the job's request and its two frames (the crop and the selection). @param {Record<string, any>} welcome */
+  upload(welcome) {
+    const request = /** @type {JobRequest} */ (this.request);
+    /** @type {Record<string, any>} */
+    const options = {};
+    for (const [key, value] of Object.entries(this.settings.options || {})) {
+      if (welcome.options.includes(key)) options[key] = value;
+    }
+    const job = new P.ClientJob({
+      type: "decompose", job: nextJobId++, width: request.width, height: request.height, format: "RGBA8",
+      backend: (this.settings.backend || "").trim() || null, margin: request.margin, grow: request.grow, options,
+    });
+    this.job = job;
+    this.report("status", "Sending the picture…");
+    this.ws.send(P.encode(job.request));
+    const [imageHeader, maskHeader] = job.uploadHeaders;
+    this.ws.send(P.packFrame(imageHeader, request.image).buffer);
+    this.ws.send(P.packFrame(maskHeader, request.mask).buffer);
+    this.enter("working");
+    this.report("status", "Working…");
+  }
+
+  /** Step 6: progress, then the result, an error or the cancel's answer. @param {any} item a message or a frame */
+  follow(item) {
+    const job = /** @type {P.ClientJob} */ (this.job);
+    const progress = job.receive(item);
+    if (progress) this.report("progress", { stage: progress.stage, fraction: progress.fraction });
+    if (job.outcome === "result") {
+      const result = /** @type {Record<string, any>} */ (job.result);
+      const wanted = { foreground: "RGBA8", background: "RGBA8", visibility: "A8" };
+      if (JSON.stringify(result.formats) !== JSON.stringify(wanted)) {
+        throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `result formats ${JSON.stringify(result.formats)}`);
       }
-    };
+      const got = job.frames;
+      this.finish(null, { box: result.box, foreground: got.foreground, background: got.background,
+        visibility: got.visibility, metadata: result.metadata });
+    } else if (job.outcome === "error") {
+      const error = /** @type {Record<string, any>} */ (job.error);
+      this.finish(M.forServerError(error.code, error.message));
+    } else if (job.outcome === "cancelled") {
+      this.finish(M.cancelled());
+    }
+  }
 
-    /** @param {Record<string, any>} welcome */
-    const start = (welcome) => {
-      /** @type {Record<string, any>} */
-      const options = {};
-      for (const [key, value] of Object.entries(settings.options || {})) {
-        if (welcome.options.includes(key)) options[key] = value;
+  /**
+   * The socket closed. Before it opened: nothing listens there. Open, but closed before the server
+   * proved itself, with a reason: the server refused this client (its Origin, say) and says why.
+   * Later: the server went away mid-conversation.
+   * @param {{code?: number, reason?: string}} event
+   */
+  closed(event) {
+    if (this.state === "done") return; // our own hang-up
+    this.trace.closeCode = typeof event.code === "number" ? event.code : null;
+    this.trace.closeReason = event.reason ? String(event.reason) : "";
+    if (this.state === "connecting") this.finish(M.unreachable(this.url));
+    else if (this.state === "challenge" && this.trace.closeReason) this.finish(M.refused(this.url, this.trace.closeReason));
+    else this.finish(M.serverLost());
+  }
+
+  /** @param {string} state */
+  enter(state) {
+    this.state = state;
+    this.trace.stage = state;
+  }
+
+  /**
+   * The end, once: settle, then hang up — after telling the server to stop a job it still runs, and
+   * giving it a moment to say so, so the next job finds it idle.
+   * @param {Error | null} error @param {any} [value]
+   */
+  finish(error, value) {
+    if (this.state === "done") return;
+    this.state = "done";
+    clearTimeout(this.welcomeTimer);
+    this.settle(error, value);
+    const stop = this.job && !this.job.done ? this.job.cancel() : null;
+    if (!stop) {
+      this.hangUp();
+      return;
+    }
+    try { this.ws.send(P.encode(stop)); } catch (_) { this.hangUp(); return; }
+    const timer = setTimeout(() => this.hangUp(), CANCEL_GRACE_MS);
+    const ending = /** @type {P.ClientJob} */ (this.job);
+    this.ws.onmessage = (/** @type {any} */ event) => {
+      try {
+        ending.receive(typeof event.data === "string" ? P.decode(event.data) : P.unpackFrame(event.data));
+      } catch (_) {
+        ending.outcome = "error";
       }
-      job = new P.ClientJob({
-        type: "decompose", job: nextJobId++, width: request.width, height: request.height, format: "RGBA8",
-        backend: (settings.backend || "").trim() || null, margin: request.margin, grow: request.grow, options,
-      });
-      report("status", "Sending the picture…");
-      ws.send(P.encode(job.request));
-      const [imageHeader, maskHeader] = job.uploadHeaders;
-      ws.send(P.packFrame(imageHeader, request.image).buffer);
-      ws.send(P.packFrame(maskHeader, request.mask).buffer);
-      state = "working";
-      report("status", "Working…");
+      if (ending.done) { clearTimeout(timer); this.hangUp(); }
     };
+  }
+
+  hangUp() {
+    try { this.ws.close(); } catch (_) { /* already closed */ }
+  }
+}
+
+/**
+ * Decompose `request` on the server. Resolves with the result; rejects with a UserError on any failure,
+ * with `cancelled` as soon as `cancel` is set (the server is told, and given a moment to stop).
+ * @param {ServerSettings} settings @param {JobRequest} request @param {CancelToken} cancel @param {Report} report
+ * @param {any} WebSocketClass the WebSocket constructor @param {Trace} [trace] filled in as the conversation goes
+ * @returns {Promise<JobResult>}
+ */
+function runJob(settings, request, cancel, report, WebSocketClass, trace = newTrace(settings.url)) {
+  return new Promise((resolve, reject) => {
+    new Conversation(settings, request, cancel, report, WebSocketClass, trace,
+      (error, value) => (error ? reject(error) : resolve(value))).connect();
+  });
+}
+
+/**
+ * Connect and authenticate, then hang up: the panel's Diagnostics. Resolves with the welcome; rejects
+ * with the UserError a job would have met.
+ * @param {ServerSettings} settings @param {any} WebSocketClass @param {Trace} [trace]
+ * @returns {Promise<Record<string, any>>}
+ */
+function probe(settings, WebSocketClass, trace = newTrace(settings.url)) {
+  return new Promise((resolve, reject) => {
+    new Conversation(settings, null, new CancelToken(), () => {}, WebSocketClass, trace,
+      (error, value) => (error ? reject(error) : resolve(value))).connect();
   });
 }
 
@@ -224,4 +311,4 @@ function asUserError(err) {
   return M.serverConfused(String(err && err.message ? err.message : err));
 }
 
-module.exports = { CLIENT_NAME, CancelToken, runJob };
+module.exports = { CLIENT_NAME, CancelToken, runJob, probe, newTrace };

@@ -12,7 +12,8 @@
 
 const M = require("./messages.js");
 /** @typedef {InstanceType<typeof M.UserError>} UserError */
-const { CancelToken, runJob } = require("./client.js");
+const { CancelToken, runJob, probe, newTrace } = require("./client.js");
+const { diagnosticsReport } = require("./diagnostics.js");
 
 /** @type {Record<string, string>} */
 const STAGES = {
@@ -34,7 +35,8 @@ const STAGES = {
 class Controller {
   /**
    * @param {{host: {readSource(margin: number | null): Promise<any>, writeResult(source: any, result: any): Promise<string>},
-   *   ui: UI, loadSettings(): Settings, readToken(): Promise<string>, WebSocket: any, runJob?: typeof runJob}} parts
+   *   ui: UI, loadSettings(): Settings, readToken(): Promise<string>, WebSocket: any, runJob?: typeof runJob,
+   *   about?: Record<string, string>}} parts  `about`: the plugin's version and host, for Diagnostics
    */
   constructor(parts) {
     this.host = parts.host;
@@ -47,6 +49,10 @@ class Controller {
     this.job = null;
     /** @type {Array<[string, string, string]>} (level, code, text) of every message shown */
     this.messages = [];
+    this.about = parts.about || {};
+    /** What the last connection saw, and the last failure (for Diagnostics). */
+    this.lastTrace = /** @type {import("./client.js").Trace | null} */ (null);
+    this.lastError = /** @type {UserError | null} */ (null);
   }
 
   /** The command and the panel's button. Resolves when the job is over (however it ended). */
@@ -65,8 +71,9 @@ class Controller {
       const request = { width: source.crop.w, height: source.crop.h, image: source.image, mask: source.mask,
         margin: source.margin, grow: source.grow };
       const server = { url: settings.url, token, backend: settings.backend, options: settings.options };
+      this.lastTrace = newTrace(settings.url);
       const result = await this.runJob(server, request, job.cancel, (kind, payload) => this.onReport(job, kind, payload),
-        this.WebSocket);
+        this.WebSocket, this.lastTrace);
       if (this.job !== job) return; // cancelled meanwhile: the result is dropped
       this.ui.closeProgress();
       job.writing = true; // too late to cancel: the write is one step that either happens or not
@@ -77,6 +84,35 @@ class Controller {
       const error = err instanceof M.UserError ? err : M.unexpected(String(/** @type {Error} */ (err).message || err));
       this.end(job, error.code === "cancelled" ? "info" : "error", error);
     }
+  }
+
+  /**
+   * The panel's Diagnostics: connect and authenticate with the current settings (no picture), then
+   * a plain-text report for a bug report: versions, what the handshake saw, the last error.
+   * @returns {Promise<string>}
+   */
+  async diagnose() {
+    const settings = this.loadSettings();
+    const trace = newTrace(settings.url);
+    /** @type {UserError | null} */
+    let problem = null;
+    try {
+      await probe({ url: settings.url, token: await this.readToken() }, this.WebSocket, trace);
+    } catch (err) {
+      problem = err instanceof M.UserError ? err : M.unexpected(String(/** @type {Error} */ (err).message || err));
+    }
+    return diagnosticsReport({ about: this.about, settings, check: trace, checkError: problem,
+      lastJob: this.lastTrace, lastError: this.lastError });
+  }
+
+  /**
+   * The server's welcome (its methods and per-job option schema), for the panel's settings: connects
+   * and authenticates with the current settings, no picture. Rejects with a UserError.
+   * @returns {Promise<Record<string, any>>}
+   */
+  async serverWelcome() {
+    const settings = this.loadSettings();
+    return probe({ url: settings.url, token: await this.readToken() }, this.WebSocket);
   }
 
   /** The panel's Cancel: the document stays as it is, whatever the server does next. */
@@ -105,6 +141,7 @@ class Controller {
 
   /** @param {"info" | "warning" | "error"} level @param {UserError} error */
   tell(level, error) {
+    if (level === "error") this.lastError = error;
     this.messages.push([level, error.code, error.message]);
     this.ui.notify(level, error.message);
   }

@@ -45,8 +45,19 @@ const messages = {
     `“layerdecomp serve” (it creates the token), or paste the token into the panel's settings. ${UNCHANGED}`),
   // --- while talking to the server
   unreachable: (/** @type {string} */ url) => make("unreachable",
-    `Could not reach the decomposition server at ${url}. Start it with the command “layerdecomp serve” ` +
-    `and try again. (If it runs and still refuses the panel, see “Origin” in docs/photoshop.md.) ${UNCHANGED}`),
+    `Could not reach the decomposition server at ${url}: nothing answers there. Start it with the command ` +
+    `“layerdecomp serve” (it prints the address it listens on; the panel's Server address must be that one) ` +
+    `and try again. ${UNCHANGED}`),
+  refused: (/** @type {string} */ url, /** @type {string} */ reason) => make("refused",
+    `The decomposition server at ${url} is running but refused this panel. It said: “${reason}”. ` +
+    (/\borigin\b/i.test(reason)
+      ? "Photoshop sent an Origin the server does not admit: start the server with “layerdecomp serve " +
+        "--allow-origin” followed by the origin it names (docs/photoshop.md, “Origin”, explains), then try again. "
+      : "Do what it says, then try again. ") + UNCHANGED),
+  badAddress: (/** @type {string} */ url, /** @type {string} */ detail) => make("bad_address",
+    `Photoshop would not open ${url} (${detail}). The plugin may only connect to the addresses its manifest ` +
+    "lists (ws://127.0.0.1:8765 and ws://localhost:8765): set the panel's Server address to one of them, " +
+    `or add yours to manifest.json's network domains. ${UNCHANGED}`),
   serverLost: () => make("server_lost",
     "The decomposition server stopped while working on the picture (it may have crashed or been closed). " +
     `Start it again and retry. ${UNCHANGED}`),

@@ -20,6 +20,12 @@ function intersect(a, b) {
   return { x: x0, y: y0, w: Math.max(0, x1 - x0), h: Math.max(0, y1 - y0) };
 }
 
+/** The smallest rectangle holding both. @param {Rect} a @param {Rect} b @returns {Rect} */
+function union(a, b) {
+  const x0 = Math.min(a.x, b.x), y0 = Math.min(a.y, b.y);
+  return { x: x0, y: y0, w: Math.max(a.x + a.w, b.x + b.w) - x0, h: Math.max(a.y + a.h, b.y + b.h) - y0 };
+}
+
 /** @param {Rect} r */
 const isEmpty = (r) => r.w <= 0 || r.h <= 0;
 
@@ -80,4 +86,4 @@ function planCrop(selection, canvas, margin = null, grow = GROW) {
   return { crop: intersect(grown, canvas), margin: m };
 }
 
-module.exports = { GROW, roundHalfEven, intersect, isEmpty, sameRect, tightBounds, allSelected, defaultMargin, planCrop };
+module.exports = { GROW, roundHalfEven, intersect, union, isEmpty, sameRect, tightBounds, allSelected, defaultMargin, planCrop };

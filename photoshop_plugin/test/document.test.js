@@ -4,14 +4,14 @@
 const test = require("node:test");
 const assert = require("node:assert/strict");
 
-const { Photoshop } = require("./fake_photoshop.js");
+const { Photoshop, DEFAULT_BEHAVIOUR } = require("./fake_photoshop.js");
 const { createHost, HISTORY_NAME, hasHiddenParts, to8, to16 } = require("../src/document.js");
 
 const W = 24, H = 20;
 
-/** A document with an opaque grey picture, a red square in it, and the square selected. */
-function setup(depth = /** @type {8 | 16} */ (8)) {
-  const ps = new Photoshop();
+/** A document with an opaque grey picture, a red square in it, and the square selected. @param {any} [behaviour] */
+function setup(depth = /** @type {8 | 16} */ (8), behaviour = {}) {
+  const ps = new Photoshop(behaviour);
   const doc = ps.createDocument({ width: W, height: H, depth });
   const image = new Uint8Array(W * H * 4);
   const selection = new Uint8Array(W * H);
@@ -127,4 +127,106 @@ test("reading: transparent and background layers, a 16-bit selection, pixels onl
 test("16-bit scaling round-trips every 8-bit value", () => {
   for (let v = 0; v < 256; v++) assert.equal(to8(to16(v)), v);
   assert.equal(to16(255), 32768);
+});
+
+// ------------------------------------------------------------------ where Adobe's documentation is silent
+
+/** Every combination of the fake's answers to the silent points. */
+function* everyBehaviour() {
+  for (const placeInside of /** @type {const} */ (["top", "bottom"])) {
+    for (const putPixels of /** @type {const} */ (["overwrite", "blend"])) {
+      for (const batchPlayErrors of /** @type {const} */ (["throw", "answer"])) {
+        for (const selectionSize of /** @type {const} */ (["document", 8, 16])) {
+          yield { placeInside, putPixels, batchPlayErrors, selectionSize, refuse: [] };
+        }
+      }
+    }
+  }
+}
+
+test("the fake's answers to each silent point really differ (so the next test means something)", async () => {
+  /** @param {any} behaviour */
+  const fixture = async (behaviour) => {
+    const ps = new Photoshop(behaviour);
+    const doc = ps.createDocument({ width: 2, height: 1 });
+    const layer = doc.addPixelLayer("Opaque", new Uint8Array([10, 20, 30, 255, 10, 20, 30, 255]));
+    doc.select(new Uint8Array([255, 128]));
+    return { ps, doc, layer };
+  };
+  /** @param {any} behaviour */
+  const naiveWrite = async (behaviour) => {
+    const { ps, doc, layer } = await fixture(behaviour);
+    await ps.module.core.executeAsModal(async () => {
+      const half = await ps.module.imaging.createImageDataFromBuffer(new Uint8Array([250, 250, 250, 128]),
+        { width: 1, height: 1, components: 4, colorSpace: "RGB" });
+      await ps.module.imaging.putPixels({ layerID: layer.id, imageData: half, replace: false, targetBounds: { left: 0, top: 0 } });
+      const group = await doc.createLayerGroup({ name: "G" });
+      const a = await doc.createPixelLayer({ name: "A" }), b = await doc.createPixelLayer({ name: "B" });
+      a.move(group, "placeInside");
+      b.move(group, "placeInside");
+    }, { commandName: "naive" });
+    return { pixels: Array.from(/** @type {any} */ (layer.pixels)), order: doc.layers[0].layers.map((/** @type {any} */ l) => l.name) };
+  };
+  const one = await naiveWrite({ placeInside: "top", putPixels: "overwrite" });
+  const other = await naiveWrite({ placeInside: "bottom", putPixels: "blend" });
+  assert.notDeepEqual(one.pixels, other.pixels, "putPixels replace:false over existing pixels depends on the answer");
+  assert.notDeepEqual(one.order, other.order, "placeInside's position depends on the answer");
+
+  for (const batchPlayErrors of /** @type {const} */ (["throw", "answer"])) {
+    const { ps } = await fixture({ batchPlayErrors });
+    const play = ps.module.core.executeAsModal(() => ps.module.action.batchPlay([{ _obj: "explode" }], {}), { commandName: "x" });
+    if (batchPlayErrors === "throw") await assert.rejects(play);
+    else assert.equal((await play)[0]._obj, "error");
+  }
+  const sizes = [];
+  for (const selectionSize of /** @type {const} */ ([8, 16])) {
+    const { ps } = await fixture({ selectionSize });
+    sizes.push((await ps.module.imaging.getSelection({})).imageData.componentSize);
+  }
+  assert.deepEqual(sizes, [8, 16]);
+});
+
+for (const depth of /** @type {const} */ ([8, 16])) {
+  test(`${depth}-bit: every answer to the silent points gives the same selection read and the same document written`, async () => {
+    const reference = setup(depth, DEFAULT_BEHAVIOUR);
+    const referenceSource = await reference.host.readSource(4);
+    await reference.host.writeResult(referenceSource, resultWithHiddenParts(referenceSource));
+    const expected = reference.doc.describe();
+    assert.deepEqual(expected.layers[0].children.map((/** @type {any} */ l) => l.name), ["Object", "Background"]);
+    let runs = 0;
+    for (const behaviour of everyBehaviour()) {
+      const { doc, host } = setup(depth, behaviour);
+      const source = await host.readSource(4);
+      assert.deepEqual(Array.from(source.mask), Array.from(referenceSource.mask), JSON.stringify(behaviour));
+      await host.writeResult(source, resultWithHiddenParts(source));
+      assert.deepEqual(doc.describe(), expected, JSON.stringify(behaviour));
+      runs++;
+    }
+    assert.equal(runs, 24);
+  });
+}
+
+for (const batchPlayErrors of /** @type {const} */ (["throw", "answer"])) {
+  test(`a layer mask batchPlay cannot make (${batchPlayErrors === "throw" ? "it throws" : "an error descriptor"}) fails the write and leaves nothing`, async () => {
+    const { ps, doc, host } = setup(8, { batchPlayErrors, refuse: ["make"] });
+    const source = await host.readSource(4);
+    const before = doc.describe();
+    await assert.rejects(host.writeResult(source, resultWithHiddenParts(source)),
+      (/** @type {any} */ err) => err.code === "write_failed" && /not currently available/.test(err.message));
+    assert.deepEqual(doc.describe(), before);
+    assert.equal(ps.modal, false);
+  });
+}
+
+test("a 16-bit selection given at 8 bits a component, or an 8-bit one at 16, reads the same grey levels", async () => {
+  for (const depth of /** @type {const} */ ([8, 16])) {
+    for (const selectionSize of /** @type {const} */ (["document", 8, 16])) {
+      const ps = new Photoshop({ selectionSize });
+      const doc = ps.createDocument({ width: 4, height: 1, depth });
+      doc.addPixelLayer("P", new Uint8Array(16).fill(200));
+      doc.select(new Uint8Array([0, 1, 128, 255]));
+      const source = await createHost(ps.module).readSource(0);
+      assert.deepEqual(Array.from(source.mask), [0, 1, 128, 255], `${depth}-bit document, selection at ${selectionSize}`);
+    }
+  }
 });

@@ -11,8 +11,17 @@
  *   for a background layer (no alpha); `getSelection` gives the document's depth (16 bit: 0..32768);
  * - `putPixels` / `putLayerMask` want image data of the document's depth (assumption), and with
  *   `replace: false` change only the target rectangle;
- * - `Layer.move(group, placeInside)` puts a layer at the top of the group; new layers and groups go
- *   above the active layer and become active.
+ * - new layers and groups go above the active layer and become active.
+ *
+ * Where the documentation is silent, the fake offers each answer (`new Photoshop(behaviour)`), and the
+ * tests run the plugin under each (docs/photoshop.md lists them):
+ * - `placeInside`: "top" | "bottom" — where `Layer.move(group, placeInside)` puts the layer;
+ * - `putPixels`: "overwrite" | "blend" — whether `putPixels` with `replace: false` overwrites the target
+ *   rectangle or blends the new pixels over what is there (normal, "over");
+ * - `batchPlayErrors`: "throw" | "answer" — whether a descriptor batchPlay cannot play rejects, or is
+ *   answered with an error descriptor (`{_obj: "error", message, result}`) in the returned list;
+ * - `selectionSize`: "document" | 8 | 16 — the componentSize `getSelection` answers with;
+ * - `refuse`: descriptor names (`_obj`) that batchPlay fails to play, to test a failing one.
  *
  * Pixels are kept canvas-sized per layer (RGBA at the document's depth), so a composite is easy.
  */
@@ -54,8 +63,20 @@ class FakeImageData {
   dispose() { this.disposed = true; }
 }
 
+/** @typedef {{placeInside: "top" | "bottom", putPixels: "overwrite" | "blend", batchPlayErrors: "throw" | "answer",
+ *   selectionSize: "document" | 8 | 16, refuse: string[]}} Behaviour */
+/** @type {Behaviour} */
+const DEFAULT_BEHAVIOUR = { placeInside: "top", putPixels: "overwrite", batchPlayErrors: "throw", selectionSize: "document", refuse: [] };
+/** Each silent point's other answer. @type {Behaviour} */
+const OTHER_BEHAVIOUR = { placeInside: "bottom", putPixels: "blend", batchPlayErrors: "answer", selectionSize: 8, refuse: [] };
+
+/** @param {number} v @param {number} from full scale @param {number} to full scale */
+const rescale = (v, from, to) => (from === to ? v : Math.round((v * to) / from));
+
 class Photoshop {
-  constructor() {
+  /** @param {Partial<Behaviour>} [behaviour] */
+  constructor(behaviour = {}) {
+    this.behaviour = { ...DEFAULT_BEHAVIOUR, ...behaviour };
     this.nextId = 1;
     /** @type {FakeDocument[]} */
     this.documents = [];
@@ -165,16 +186,14 @@ class Photoshop {
     const area = intersect(want, layer.pixelBounds());
     if (area.w <= 0 || area.h <= 0) throw new Error("getPixels: no pixels in the requested region");
     const components = layer.isBackgroundLayer ? 3 : 4;
-    const size = o.componentSize === 8 ? 8 : doc.depth;
+    const size = o.componentSize === 8 || o.componentSize === 16 ? o.componentSize : doc.depth;
     const out = size === 16 ? new Uint16Array(area.w * area.h * components) : new Uint8Array(area.w * area.h * components);
+    const to = size === 16 ? MAX16 : 255;
     for (let row = 0; row < area.h; row++) {
       for (let col = 0; col < area.w; col++) {
         const src = ((area.y + row) * doc.width + area.x + col) * 4;
         const dst = (row * area.w + col) * components;
-        for (let c = 0; c < components; c++) {
-          const v = layer.pixels[src + c];
-          out[dst + c] = size === doc.depth ? v : Math.round((v * 255) / MAX16);
-        }
+        for (let c = 0; c < components; c++) out[dst + c] = rescale(layer.pixels[src + c], doc.max, to);
       }
     }
     return { imageData: new FakeImageData(out, area.w, area.h, components, "RGB"), sourceBounds: boundsOf(area), level: 0 };
@@ -185,10 +204,13 @@ class Photoshop {
     const doc = this.findDocument(o);
     const area = intersect(o.sourceBounds ? rectOf(o.sourceBounds) : { x: 0, y: 0, w: doc.width, h: doc.height },
       { x: 0, y: 0, w: doc.width, h: doc.height });
-    const out = doc.depth === 16 ? new Uint16Array(area.w * area.h) : new Uint8Array(area.w * area.h);
+    const size = this.behaviour.selectionSize === "document" ? doc.depth : this.behaviour.selectionSize;
+    const out = size === 16 ? new Uint16Array(area.w * area.h) : new Uint8Array(area.w * area.h);
+    const to = size === 16 ? MAX16 : 255;
     for (let row = 0; row < area.h; row++) {
       for (let col = 0; col < area.w; col++) {
-        out[row * area.w + col] = doc.selectionData ? doc.selectionData[(area.y + row) * doc.width + area.x + col] : 0;
+        const v = doc.selectionData ? doc.selectionData[(area.y + row) * doc.width + area.x + col] : 0;
+        out[row * area.w + col] = rescale(v, doc.max, to);
       }
     }
     return { imageData: new FakeImageData(out, area.w, area.h, 1, "Grayscale"), sourceBounds: boundsOf(area) };
@@ -204,9 +226,10 @@ class Photoshop {
     if (image.disposed) throw new Error("putPixels: the image data was disposed");
     if (image.componentSize !== doc.depth) throw new Error(`putPixels: ${image.componentSize}-bit data into a ${doc.depth}-bit document`);
     if (image.components !== 4) throw new Error("putPixels: the fake takes RGBA data");
+    const blend = o.replace === false && this.behaviour.putPixels === "blend";
     doc.edit("putPixels", () => {
       if (o.replace !== false) layer.pixels.fill(0);
-      blit(image, o.targetBounds, doc, layer.pixels, 4);
+      blit(image, o.targetBounds, doc, layer.pixels, 4, blend);
     });
   }
 
@@ -224,26 +247,45 @@ class Photoshop {
     });
   }
 
-  /** The two descriptors the plugin plays: select a layer, add a reveal-all layer mask to it. @param {any[]} descriptors */
+  /**
+   * The two descriptors the plugin plays: select a layer, add a reveal-all layer mask to it. One it
+   * cannot play rejects, or (behaviour "answer") ends the list with an error descriptor.
+   * @param {any[]} descriptors
+   */
   async batchPlay(descriptors) {
+    /** @type {any[]} */
+    const answers = [];
+    for (const d of descriptors) {
+      try {
+        this.play(d);
+        answers.push({});
+      } catch (err) {
+        if (this.behaviour.batchPlayErrors === "throw") throw err;
+        answers.push({ _obj: "error", message: /** @type {Error} */ (err).message, result: -25920 });
+        break;
+      }
+    }
+    return answers;
+  }
+
+  /** @param {any} d */
+  play(d) {
     this.requireModal("batchPlay");
     const doc = this.activeDocument;
     if (!doc) throw new Error("batchPlay: no document");
-    for (const d of descriptors) {
-      if (d._obj === "select" && d._target && d._target[0]._ref === "layer") {
-        const layer = doc.layerById(d._target[0]._id);
-        if (!layer) throw new Error("select: no such layer");
-        doc.active = [layer];
-      } else if (d._obj === "make" && d.new && d.new._class === "channel" && d.at && d.at._value === "mask" &&
-        d.using && d.using._value === "revealAll") {
-        const layer = doc.active[0];
-        if (!layer || layer.mask) throw new Error("make mask: no active layer, or it has a mask already");
-        doc.edit("Add Layer Mask", () => { layer.mask = new doc.Array(doc.width * doc.height).fill(doc.max); });
-      } else {
-        throw new Error(`batchPlay: this fake does not know ${JSON.stringify(d)}`);
-      }
+    if (this.behaviour.refuse.includes(d._obj)) throw new Error(`the command “${d._obj}” is not currently available`);
+    if (d._obj === "select" && d._target && d._target[0]._ref === "layer") {
+      const layer = doc.layerById(d._target[0]._id);
+      if (!layer) throw new Error("select: no such layer");
+      doc.active = [layer];
+    } else if (d._obj === "make" && d.new && d.new._class === "channel" && d.at && d.at._value === "mask" &&
+      d.using && d.using._value === "revealAll") {
+      const layer = doc.active[0];
+      if (!layer || layer.mask) throw new Error("make mask: no active layer, or it has a mask already");
+      doc.edit("Add Layer Mask", () => { layer.mask = new doc.Array(doc.width * doc.height).fill(doc.max); });
+    } else {
+      throw new Error(`batchPlay: this fake does not know ${JSON.stringify(d)}`);
     }
-    return descriptors.map(() => ({}));
   }
 }
 
@@ -321,7 +363,7 @@ class FakeLayer {
       doc.detach(this);
       if (placement === "placeInside") {
         if (relative.kind !== "group") throw new Error("placeInside needs a group");
-        doc.insert(this, relative.children, 0, relative);
+        doc.insert(this, relative.children, doc.ps.behaviour.placeInside === "top" ? 0 : relative.children.length, relative);
       } else if (placement === "placeBefore" || placement === "placeAfter") {
         const list = doc.siblings(relative);
         doc.insert(this, list, list.indexOf(relative) + (placement === "placeAfter" ? 1 : 0), relative._parent);
@@ -538,8 +580,12 @@ class FakeDocument {
   }
 }
 
-/** @param {FakeImageData} image @param {{left: number, top: number}} at @param {FakeDocument} doc @param {any} target @param {number} channels */
-function blit(image, at, doc, target, channels) {
+/**
+ * Put `image` into `target` at `at`: overwriting, or (`blend`) blending it over what is there.
+ * @param {FakeImageData} image @param {{left: number, top: number}} at @param {FakeDocument} doc @param {any} target
+ * @param {number} channels @param {boolean} [blend]
+ */
+function blit(image, at, doc, target, channels, blend = false) {
   const left = at ? at.left : 0, top = at ? at.top : 0;
   if (at && "width" in at && (at.width !== image.width || at.height !== image.height)) {
     throw new Error("targetBounds' size differs from the image data's");
@@ -548,11 +594,23 @@ function blit(image, at, doc, target, channels) {
     for (let col = 0; col < image.width; col++) {
       const x = left + col, y = top + row;
       if (x < 0 || y < 0 || x >= doc.width || y >= doc.height) continue;
-      for (let c = 0; c < channels; c++) {
-        target[(y * doc.width + x) * channels + c] = image.data[(row * image.width + col) * channels + c];
+      const dst = (y * doc.width + x) * channels, src = (row * image.width + col) * channels;
+      if (blend) {
+        over(image.data, src, target, dst, doc.max);
+        continue;
       }
+      for (let c = 0; c < channels; c++) target[dst + c] = image.data[src + c];
     }
   }
+}
+
+/** Normal blending of one RGBA pixel over another ("over"), in place. @param {any} from @param {number} i @param {any} onto @param {number} j @param {number} max */
+function over(from, i, onto, j, max) {
+  const as = from[i + 3] / max, ad = onto[j + 3] / max;
+  const a = as + ad * (1 - as);
+  if (a === 0) return;
+  for (let c = 0; c < 3; c++) onto[j + c] = Math.round((from[i + c] * as + onto[j + c] * ad * (1 - as)) / a);
+  onto[j + 3] = Math.round(a * max);
 }
 
 /** @param {any} b */
@@ -566,4 +624,4 @@ function intersect(a, b) {
   return { x: x0, y: y0, w: Math.max(0, x1 - x0), h: Math.max(0, y1 - y0) };
 }
 
-module.exports = { Photoshop, FakeDocument, FakeLayer, constants };
+module.exports = { Photoshop, FakeDocument, FakeLayer, constants, DEFAULT_BEHAVIOUR, OTHER_BEHAVIOUR };

@@ -10,6 +10,15 @@ const path = require("node:path");
 const ROOT = path.join(__dirname, "..");
 const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "manifest.json"), "utf8"));
 const main = fs.readFileSync(path.join(ROOT, "src", "main.js"), "utf8");
+const { DEFAULT_URL } = require("../src/settings.js");
+const { DEFAULT_PORT } = require("../src/protocol.js");
+
+/** A PNG's pixel size, from its IHDR chunk. @param {string} file @returns {[number, number]} */
+function pngSize(file) {
+  const bytes = fs.readFileSync(file);
+  assert.equal(bytes.subarray(1, 4).toString("latin1"), "PNG", `${file} is a PNG`);
+  return [bytes.readUInt32BE(16), bytes.readUInt32BE(20)];
+}
 
 test("manifest v5 with the fields UXP requires, and nothing it does not know", () => {
   assert.equal(manifest.manifestVersion, 5);
@@ -47,9 +56,12 @@ test("a panel and the Decompose Selection command, set up by main.js under the s
   }
 });
 
-test("network: the loopback server only; file system: to read the server's token file", () => {
-  const { network, localFileSystem, ...rest } = manifest.requiredPermissions;
+test("network: the loopback server only, by both names; file system: the token file; clipboard: Diagnostics", () => {
+  const { network, localFileSystem, clipboard, ...rest } = manifest.requiredPermissions;
   assert.deepEqual(Object.keys(rest), []);
+  assert.equal(clipboard, "readAndWrite", "writing the clipboard needs readAndWrite (there is no write-only)");
+  // The panel connects to the literal address the server prints; an artist may type localhost as well.
+  assert.deepEqual([...network.domains].sort(), [DEFAULT_URL, `ws://localhost:${DEFAULT_PORT}`].sort());
   assert.ok(network.domains.length > 0);
   for (const domain of network.domains) {
     const url = new URL(domain);
@@ -66,8 +78,29 @@ test("every file the manifest and the panel name is there", () => {
   const scripts = [...html.matchAll(/<script src="([^"]+)"/g)].map((m) => m[1]);
   assert.deepEqual(scripts, ["src/main.js"]);
   for (const id of ["decompose", "cancel", "progress", "progress-text", "progress-bar", "status", "url", "margin",
-    "backend", "token", "token-file", "save"]) {
+    "backend", "token", "token-file", "save", "settings-toggle", "settings", "diagnose", "diagnostics-section",
+    "diagnostics", "copy-diagnostics", "options"]) {
     assert.match(html, new RegExp(`id="${id}"`), `index.html has #${id} (main.js uses it)`);
     assert.match(main, new RegExp(`\\$\\("${id}"\\)`), `main.js uses #${id}`);
+  }
+});
+
+test("the panel uses no element UXP does not render (<details>, <summary>, <dialog> inline)", () => {
+  const html = fs.readFileSync(path.join(ROOT, manifest.main), "utf8").replace(/<!--[\s\S]*?-->/g, "");
+  for (const tag of ["details", "summary", "dialog"]) assert.doesNotMatch(html, new RegExp(`<${tag}\\b`), tag);
+});
+
+test("icons: the plugin's and the panel's, for light and dark themes, each at every scale it names", () => {
+  const [panel] = manifest.entrypoints.filter((/** @type {any} */ e) => e.type === "panel");
+  for (const [owner, icons] of [["plugin", manifest.icons], ["panel", panel.icons]]) {
+    const themes = icons.flatMap((/** @type {any} */ icon) => icon.theme);
+    for (const theme of ["lightest", "light", "medium", "dark", "darkest"]) assert.ok(themes.includes(theme), `${owner}: ${theme}`);
+    for (const icon of icons) {
+      for (const scale of icon.scale) {
+        const file = path.join(ROOT, scale === 1 ? icon.path : icon.path.replace(/\.png$/, `@${scale}x.png`));
+        assert.ok(fs.existsSync(file), `${owner}: ${file}`);
+        assert.deepEqual(pngSize(file), [icon.width * scale, icon.height * scale], file);
+      }
+    }
   }
 });

@@ -10,11 +10,13 @@ const fsp = require("node:fs/promises");
 const fs = require("node:fs");
 const { WebSocket } = require("ws");
 
-const { Photoshop } = require("./fake_photoshop.js");
+const { Photoshop, DEFAULT_BEHAVIOUR, OTHER_BEHAVIOUR } = require("./fake_photoshop.js");
 const { makeHome, removeHomes, startServer, expectedLayers } = require("./server.js");
 const { Controller } = require("../src/controller.js");
 const { createHost, HISTORY_NAME } = require("../src/document.js");
 const { tokenReader } = require("../src/token.js");
+const { runJob } = require("../src/client.js");
+const { formFields, optionsFrom, methodChoices } = require("../src/options.js");
 
 const W = 96, H = 80;
 
@@ -35,8 +37,8 @@ function picture() {
 }
 
 /** A panel over one document: the fake Photoshop, the controller and what its UI showed. */
-function panel({ url, home, depth = 8, settings = {} }) {
-  const ps = new Photoshop();
+function panel({ url, home, depth = 8, settings = {}, WebSocketClass = WebSocket, fake = {}, jobRunner = runJob }) {
+  const ps = new Photoshop(fake);
   const doc = ps.createDocument({ width: W, height: H, depth });
   const { image, mask } = picture();
   doc.addPixelLayer("Background", new Uint8Array(W * H * 4).fill(255), { background: true });
@@ -56,7 +58,7 @@ function panel({ url, home, depth = 8, settings = {} }) {
   };
   const current = { url, margin: -1, backend: "", tokenFile: "", token: "", ...settings };
   const controller = new Controller({
-    host: createHost(ps.module), ui, WebSocket,
+    host: createHost(ps.module), ui, WebSocket: WebSocketClass, about: { plugin: "test" }, runJob: jobRunner,
     loadSettings: () => current,
     readToken: tokenReader({ fs: fsp, os: { platform: () => "darwin", homedir: () => home.home } }, () => current),
   });
@@ -77,9 +79,10 @@ after(async () => {
   removeHomes();
 });
 
-for (const depth of /** @type {const} */ ([8, 16])) {
-  test(`${depth}-bit: the layers equal layerdecomp.decompose's, the composite is unchanged, one history state`, async () => {
-    const p = panel({ url: server.url, home, depth });
+for (const [depth, fake, answers] of /** @type {const} */ ([[8, DEFAULT_BEHAVIOUR, "one"], [16, DEFAULT_BEHAVIOUR, "one"],
+  [8, OTHER_BEHAVIOUR, "the other"], [16, OTHER_BEHAVIOUR, "the other"]])) {
+  test(`${depth}-bit, ${answers} answer to each silent point: the layers equal layerdecomp.decompose's, the composite is unchanged, one history state`, async () => {
+    const p = panel({ url: server.url, home, depth, fake });
     const before = p.doc.describe();
     const composite = p.doc.composite();
     await p.controller.trigger();
@@ -246,17 +249,134 @@ test("what cannot be decomposed is refused before anything is sent", async () =>
   }
 });
 
-test("the server's Origin policy: no Origin (UXP, native clients) is admitted; any Origin is refused", async () => {
-  /** @param {string | undefined} origin @returns {Promise<string>} */
-  const handshake = (origin) => new Promise((resolve) => {
-    const ws = new WebSocket(server.url, origin === undefined ? {} : { origin });
-    ws.on("open", () => { ws.close(); resolve("open"); });
-    ws.on("unexpected-response", (_req, res) => { resolve(String(res.statusCode)); ws.terminate(); });
-    ws.on("error", (err) => resolve(err.message));
-  });
-  assert.equal(await handshake(undefined), "open");
-  for (const origin of ["null", "file://", "http://localhost:3000", "http://127.0.0.1:8765", "https://evil.example"]) {
-    assert.equal(await handshake(origin), "403", origin);
+test("Diagnostics: versions, what the handshake saw, the last error; never the token", async () => {
+  const p = panel({ url: server.url, home });
+  await p.controller.trigger();
+  const report = await p.controller.diagnose();
+  assert.match(report, /^plugin: test$/m);
+  assert.match(report, /connection check: ok/);
+  assert.match(report, /socket opened: yes; got as far as: welcome; not closed by the server/);
+  assert.match(report, /server: layerdecomp [^,]+, backend classical on cpu, protocol \d+/);
+  assert.match(report, /last job's connection:\n {2}address: ws:\/\/127\.0\.0\.1:\d+\n {2}socket opened: yes; got as far as: working/);
+  assert.match(report, /last error: none/);
+  const token = fs.readFileSync(home.tokenFile, "utf8").trim();
+  assert.ok(!report.includes(token), "the token is not in the report");
+});
+
+test("an address the manifest does not allow (UXP's WebSocket throws): said so, not 'unreachable'", async () => {
+  class ManifestGuard extends WebSocket {
+    /** @param {string} url */
+    constructor(url) {
+      if (!url.startsWith("ws://127.0.0.1:8765")) throw new Error(`Permission denied to the url ${url}. Manifest entry not found.`);
+      super(url);
+    }
+  }
+  const p = panel({ url: "ws://127.0.0.1:9999", home, WebSocketClass: ManifestGuard });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  const [[level, code, text]] = p.controller.messages;
+  assert.deepEqual([level, code], ["error", "bad_address"]);
+  assert.match(text, /Manifest entry not found.*ws:\/\/127\.0\.0\.1:8765 and ws:\/\/localhost:8765/);
+  assertUntouched(p, before);
+});
+
+test("a server that closes the panel with another reason: refused, its reason, no Origin advice", async () => {
+  const { WebSocketServer } = require("ws");
+  const busy = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  busy.on("connection", (socket) => socket.close(1013, "too many connections; try again in a moment"));
+  await new Promise((resolve) => busy.once("listening", resolve));
+  const p = panel({ url: `ws://127.0.0.1:${/** @type {any} */ (busy.address()).port}`, home });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  busy.close();
+  const [[level, code, text]] = p.controller.messages;
+  assert.deepEqual([level, code], ["error", "refused"]);
+  assert.match(text, /It said: “too many connections; try again in a moment”\. Do what it says/);
+  assert.doesNotMatch(text, /Origin/);
+  assertUntouched(p, before);
+});
+
+test("the settings are drawn from the schema the real server announces, and what is set there reaches the backend", async () => {
+  const welcome = await panel({ url: server.url, home }).controller.serverWelcome();
+  // A field for every per-job option the server takes, the widget its type asks for.
+  assert.ok(welcome.schema.length > 0, "the classical backend announces its options");
+  assert.deepEqual(welcome.schema.map((/** @type {any} */ e) => e.name).sort(), [...welcome.options].sort());
+  const fields = formFields(welcome.schema);
+  const widget = { choice: "select", bool: "checkbox", int: "number", seed: "number", float: "number", text: "text" };
+  for (const [i, field] of fields.entries()) {
+    const entry = welcome.schema[i];
+    assert.equal(field.control, /** @type {any} */ (widget)[entry.type], entry.name);
+    assert.deepEqual([field.label, field.help, field.value], [entry.label, entry.help, entry.default], entry.name);
+  }
+  // The method picker: the server's own first; what it runs can be chosen.
+  const methods = methodChoices(welcome.methods, welcome.backend);
+  assert.equal(methods[0].value, "");
+  assert.ok(methods.some((m) => m.value === welcome.backend && !m.disabled));
+
+  // Each option set to a value other than its default, as the widgets would hold it (text).
+  /** @type {Record<string, string | boolean>} */
+  const form = {};
+  for (const entry of welcome.schema) {
+    if (entry.type === "choice") form[entry.name] = entry.choices.map((/** @type {any} */ c) => c.value).find((/** @type {any} */ v) => v !== entry.default);
+    else if (entry.type === "bool") form[entry.name] = !entry.default;
+    else if (["int", "seed", "float"].includes(entry.type)) form[entry.name] = String((entry.default ?? entry.min ?? 0) + 1);
+  }
+  const { options, problems } = optionsFrom(welcome.schema, form);
+  assert.deepEqual(problems, []);
+  assert.ok(Object.keys(options).length > 0);
+  /** @type {any} */
+  let result = null;
+  const p = panel({ url: server.url, home, settings: { options },
+    jobRunner: (...args) => runJob(...args).then((r) => (result = r)) });
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "done"]]);
+  for (const [name, value] of Object.entries(options)) assert.equal(result.metadata.options[name], value, name);
+
+  // A value the schema rules out is caught in the panel, before anything is sent.
+  const seed = welcome.schema.find((/** @type {any} */ e) => e.type === "seed");
+  assert.ok(seed, "the classical backend takes a seed");
+  assert.equal(optionsFrom(welcome.schema, { [seed.name]: "-5" }).problems.length, 1);
+});
+
+test("the panel's default address is the literal one `layerdecomp serve` listens on and prints", () => {
+  const { DEFAULT_HOST, DEFAULT_URL } = require("../src/settings.js");
+  assert.equal(new URL(server.url).hostname, DEFAULT_HOST, `the server printed ${server.url}`);
+  assert.equal(new URL(DEFAULT_URL).hostname, DEFAULT_HOST);
+});
+
+/** A WebSocket that sends `origin` in its handshake, as a UXP build might. @param {string} origin */
+function sendingOrigin(origin) {
+  return class extends WebSocket {
+    /** @param {string} url */
+    constructor(url) { super(url, [], { origin }); }
+  };
+}
+
+test("Origin: a panel whose Photoshop sends a uxp: origin works as one that sends none", async () => {
+  for (const origin of ["uxp://uxp-internal", "uxp://org.layerdecomp.photoshop"]) {
+    const p = panel({ url: server.url, home, WebSocketClass: sendingOrigin(origin) });
+    await p.controller.trigger();
+    assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "done"]], origin);
+  }
+});
+
+test("Origin: a refused one is reported as refused, with the server's reason and what to do; never as unreachable", async () => {
+  for (const origin of ["null", "file://", "https://evil.example", "http://127.0.0.1:8765"]) {
+    const p = panel({ url: server.url, home, WebSocketClass: sendingOrigin(origin) });
+    const before = p.doc.describe();
+    await p.controller.trigger();
+    const [[level, code, text]] = p.controller.messages;
+    assert.deepEqual([level, code], ["error", "refused"], origin);
+    assert.match(text, /refused this panel/);
+    assert.ok(text.includes(`origin ${origin} refused`), `the server's reason is shown: ${text}`);
+    assert.match(text, /--allow-origin/);
+    assert.doesNotMatch(text, /Could not reach/);
+    assertUntouched(p, before);
+    // Diagnostics says what the handshake saw: the socket opened, the server closed it with 1008 and why.
+    const report = await p.controller.diagnose();
+    assert.match(report, /socket opened: yes; got as far as: challenge; closed with 1008/);
+    assert.ok(report.includes(`origin ${origin} refused`));
+    assert.match(report, /last error: The decomposition server at .* refused this panel/);
   }
 });
 

@@ -5,7 +5,7 @@ const test = require("node:test");
 const assert = require("node:assert/strict");
 const { spawnSync } = require("node:child_process");
 const R = require("../src/region.js");
-const { REPO, PYTHON } = require("./server.js");
+const { REPO, projectPython } = require("./python.js");
 
 test("the crop and default margin equal layerdecomp.crop's", () => {
   const cases = [];
@@ -30,7 +30,7 @@ test("the crop and default margin equal layerdecomp.crop's", () => {
     "                default_margin(s['w'], s['h'])])",
     "print(json.dumps(out))",
   ].join("\n");
-  const run = spawnSync(PYTHON, ["-c", code], { cwd: REPO, input: JSON.stringify(cases), encoding: "utf8" });
+  const run = spawnSync(projectPython(), ["-c", code], { cwd: REPO, input: JSON.stringify(cases), encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
   const expected = JSON.parse(run.stdout);
   cases.forEach((c, i) => {

@@ -1,15 +1,14 @@
 // The real `layerdecomp serve` on loopback for the tests: an ephemeral port, a temporary config folder
-// (so a fresh token file), the classical backend. Python: $LAYERDECOMP_PYTHON, else python3.
+// (so a fresh token file), the classical backend. Python: python.js finds it.
 "use strict";
 const { spawn, spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 
-const REPO = path.resolve(__dirname, "..", "..");
+const { REPO, projectPython } = require("./python.js");
 // Node 18 has Web Crypto only as require("crypto").webcrypto (UXP and Node 20 have the global).
 if (!globalThis.crypto) /** @type {any} */ (globalThis).crypto = require("node:crypto").webcrypto;
-const PYTHON = process.env.LAYERDECOMP_PYTHON || "python3";
 
 /** @type {string[]} */
 const homes = [];
@@ -28,7 +27,7 @@ function makeHome() {
  * @returns {Promise<{url: string, process: import("node:child_process").ChildProcess, output: () => string, stop: () => Promise<void>}>}
  */
 function startServer(where, extra = []) {
-  const child = spawn(PYTHON, ["-m", "layerdecomp", "serve", "--port", "0", "--backend", "classical", ...extra], {
+  const child = spawn(projectPython(), ["-m", "layerdecomp", "serve", "--port", "0", "--backend", "classical", ...extra], {
     cwd: REPO, env: { ...process.env, LAYERDECOMP_CONFIG_DIR: where.configDir }, stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -61,7 +60,7 @@ function expectedLayers(image, mask, width, height) {
   try {
     fs.writeFileSync(path.join(dir, "image.raw"), image);
     fs.writeFileSync(path.join(dir, "mask.raw"), mask);
-    const run = spawnSync(PYTHON, [path.join(__dirname, "expected_layers.py"), dir, String(width), String(height)],
+    const run = spawnSync(projectPython(), [path.join(__dirname, "expected_layers.py"), dir, String(width), String(height)],
       { cwd: REPO, encoding: "utf8" });
     if (run.status !== 0) throw new Error(`expected_layers.py failed:\n${run.stdout}${run.stderr}`);
     const read = (/** @type {string} */ name) => new Uint8Array(fs.readFileSync(path.join(dir, `${name}.raw`)));
@@ -75,4 +74,4 @@ function removeHomes() {
   for (const home of homes.splice(0)) fs.rmSync(home, { recursive: true, force: true });
 }
 
-module.exports = { REPO, PYTHON, makeHome, removeHomes, startServer, expectedLayers };
+module.exports = { REPO, projectPython, makeHome, removeHomes, startServer, expectedLayers };

@@ -6,23 +6,51 @@ const { spawnSync } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { defaultTokenPath, readToken } = require("../src/token.js");
-const { REPO, PYTHON } = require("./server.js");
+const { defaultTokenPath, readToken, tokenPathHere } = require("../src/token.js");
+const { REPO, projectPython } = require("./python.js");
 
-/** layerdecomp.config.token_path() as Python computes it on `platform` with HOME=`home`. @param {string} platform @param {string} home */
-function pythonTokenPath(platform, home) {
+/**
+ * layerdecomp.config.token_path() as Python computes it on `platform` with HOME=`home` (and APPDATA, when given).
+ * @param {string} platform @param {string} home @param {string} [appData]
+ */
+function pythonTokenPath(platform, home, appData) {
   const code = `import sys; sys.platform = ${JSON.stringify(platform)}\nfrom layerdecomp import config\nprint(config.token_path())`;
   const env = { ...process.env, HOME: home };
   for (const name of ["LAYERDECOMP_CONFIG_DIR", "APPDATA", "XDG_CONFIG_HOME"]) delete env[name];
-  const run = spawnSync(PYTHON, ["-c", code], { cwd: REPO, env, encoding: "utf8" });
+  if (appData) env.APPDATA = appData;
+  const run = spawnSync(projectPython(), ["-c", code], { cwd: REPO, env, encoding: "utf8" });
   assert.equal(run.status, 0, run.stderr);
   return run.stdout.trim();
 }
 
-for (const platform of ["darwin", "win32"]) {
-  test(`${platform}: where layerdecomp/config.py puts the token`, () => {
-    const js = defaultTokenPath(platform, "/home/artist").replace(/\\/g, "/");
-    assert.equal(js, pythonTokenPath(platform, "/home/artist"));
+/** Both separators as "/", to compare Windows paths computed on this POSIX machine. @param {string} p */
+const slashed = (p) => p.replace(/\\/g, "/");
+
+test("darwin: where layerdecomp/config.py puts the token", () => {
+  assert.equal(defaultTokenPath("darwin", "/home/artist"), pythonTokenPath("darwin", "/home/artist"));
+});
+
+// UXP's os.platform() answers "win32" or "win10" (its documentation's own examples); the server sees win32.
+for (const platform of ["win32", "win10"]) {
+  test(`${platform}: %APPDATA% as the server resolves it, read off the plugin's data folder; else the server's fallback`, () => {
+    const home = "C:\\Users\\artist";
+    const redirected = "\\\\fileserver\\profiles$\\artist\\AppData\\Roaming";
+    const pluginData = `${redirected}\\Adobe\\UXP\\PluginsStorage\\PHSP\\25\\External\\org.layerdecomp.photoshop\\PluginData`;
+    assert.equal(slashed(defaultTokenPath(platform, home, pluginData)), slashed(pythonTokenPath("win32", home, redirected)));
+    assert.equal(defaultTokenPath(platform, home, pluginData), `${redirected}\\layerdecomp\\token`);
+    // No data folder, or one of another shape: <home>\AppData\Roaming, as the server without APPDATA.
+    for (const other of ["", "C:\\Temp\\PluginData"]) {
+      assert.equal(slashed(defaultTokenPath(platform, home, other)), slashed(pythonTokenPath("win32", home)));
+    }
+  });
+
+  test(`${platform}: the panel asks UXP for its data folder, and falls back when it cannot have it`, async () => {
+    const os = { platform: () => platform, homedir: () => "C:\\Users\\artist" };
+    const pluginData = async () => "E:\\Roaming\\Adobe\\UXP\\PluginsStorage\\PHSP\\26\\Developer\\x\\PluginData";
+    assert.equal(await tokenPathHere({ fs: /** @type {any} */ (null), os, pluginData }), "E:\\Roaming\\layerdecomp\\token");
+    const refusing = async () => { throw new Error("no data folder"); };
+    assert.equal(await tokenPathHere({ fs: /** @type {any} */ (null), os, pluginData: refusing }),
+      "C:\\Users\\artist\\AppData\\Roaming\\layerdecomp\\token");
   });
 }
 

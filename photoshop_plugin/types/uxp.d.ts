@@ -6,4 +6,11 @@ declare module "uxp" {
       commands?: Record<string, () => void | Promise<void>>;
     }): void;
   };
+  /** UXP's and the plugin's versions. */
+  export const versions: { uxp: string; plugin: string };
+  /** The host application. */
+  export const host: { name: string; version: string; uiLocale?: string };
+  export const storage: {
+    localFileSystem: { getDataFolder(): Promise<{ nativePath: string }> };
+  };
 }

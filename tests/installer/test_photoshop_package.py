@@ -29,7 +29,9 @@ def test_the_ccx_holds_the_manifest_at_its_root_and_only_the_plugin(tmp_path):
         manifest = json.loads(archive.read("manifest.json"))
         assert archive.read("src/protocol.js") == (SOURCE / "src" / "protocol.js").read_bytes()
     expected = sorted(["manifest.json", "index.html",
-                       *(p.relative_to(SOURCE).as_posix() for p in (SOURCE / "src").glob("*.js"))])
+                       *(p.relative_to(SOURCE).as_posix() for p in (SOURCE / "src").glob("*.js")),
+                       *(p.relative_to(SOURCE).as_posix() for p in (SOURCE / "icons").glob("*.png"))])
+    assert any(name.startswith("icons/") for name in expected)
     assert names == expected
     assert manifest["manifestVersion"] == 5 and manifest["host"]["app"] == "PS"
     assert manifest["main"] in names

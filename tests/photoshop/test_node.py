@@ -29,3 +29,20 @@ def test_the_photoshop_plugin_tests_pass():
     summary = [line for line in run.stdout.splitlines() if line.startswith(("# pass", "# fail", "not ok"))]
     assert run.returncode == 0, "\n".join(summary) + "\n" + run.stdout[-6000:] + run.stderr[-3000:]
     assert "# fail 0" in run.stdout and "# pass 0" not in run.stdout
+
+
+def test_npm_test_with_a_python_lacking_the_project_stops_at_once_with_one_line(tmp_path):
+    """`npm test` first checks the Python it would use (package.json's pretest): one lacking the project's
+    packages stops the run there, with one line saying which interpreter to name, before any test runs."""
+    npm = shutil.which("npm")
+    assert npm, "npm is not installed (scripts/test installs it with Node)"
+    bare = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True, timeout=120)
+    python = bare / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    env = dict(os.environ, LAYERDECOMP_PYTHON=str(python))
+    run = subprocess.run([npm, "test"], cwd=PLUGIN, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    said = [line for line in (run.stdout + run.stderr).splitlines() if "no Python with the project's packages" in line]
+    assert len(said) == 1, run.stdout + run.stderr
+    assert str(python) in said[0] and "LAYERDECOMP_PYTHON=" in said[0] and "No module named" in said[0]
+    assert "# pass" not in run.stdout, "no test ran"
