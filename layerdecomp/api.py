@@ -11,6 +11,7 @@ import numpy as np
 from . import backends
 from .errors import InvalidInput, raise_if_cancelled
 from .layering import assemble
+from .layering_rgba import colour_seen
 from .region import DEFAULT_GROW, plan_region
 from .types import CancelToken, Decomposition, ProgressCallback
 from .validate import validate
@@ -106,7 +107,7 @@ class Decomposer:
         t0 = time.perf_counter()
         crop = image[region.box.slices]
         result = engine.run(
-            np.ascontiguousarray(crop[..., :3]),
+            colour_seen(crop),
             np.ascontiguousarray(mask[region.box.slices]),
             region.hole,
             progress=report,
