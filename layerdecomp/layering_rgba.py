@@ -89,7 +89,10 @@ def with_transparency(crop_rgba: np.ndarray, hole: np.ndarray, object_rgba: np.n
     solved8 = np.clip(np.rint(np.nan_to_num(solved)), 0, 255).astype(np.uint8)
 
     out_object = object_rgba.copy()
-    out_object[support] = np.dstack([solved8, object_a8.astype(np.uint8)])[support]
+    # Where the layer is opaque and the object's alpha is the matting's, F is layer_crop's own (already
+    # solved against the same plate; solving again could round the other way).
+    changed = support & ~((alpha8 == 255) & (object_a8 == share8))
+    out_object[changed] = np.dstack([solved8, object_a8.astype(np.uint8)])[changed]
     out_object[support & (object_a8 == 0)] = 0
     plate = np.dstack([plate_colour.astype(np.uint8), plate_a8.astype(np.uint8)])
     plate[support & (plate_a8 == 0)] = 0  # no colour left where the plate is transparent
