@@ -56,7 +56,8 @@ class UndoScript:
         into[:] = [reads[-1]]
 
     def open_case(self, name, spec):
-        """A document for ``spec``: "photo" (a file) or layers given as raw BGRA files; the selection."""
+        """A document for ``spec``: "photo" (a file) or layers given as raw BGRA files (over "paper", an
+        opaque bottom layer, where given); the selection."""
         k = self.k
         w, h = spec["size"]
         if "file" in spec:
@@ -66,6 +67,8 @@ class UndoScript:
         k.activeWindow().addView(doc)
         yield self.wait(lambda: k.activeDocument() == doc, 30, f"the view of {name}")
         layer = [n for n in doc.rootNode().childNodes() if n.type() == "paintlayer"][0]
+        if "paper" in spec:  # the bottom layer: opaque paper of this BGR colour
+            layer.setPixelData(bytes(list(spec["paper"]) + [255]) * (w * h), 0, 0, w, h)
         if "layer" in spec:
             new = doc.createNode(spec.get("layer_name", "Flower"), "paintlayer")
             new.setPixelData(_read(spec["layer"]), 0, 0, w, h)
