@@ -26,6 +26,7 @@ from . import canvas
 log = logging.getLogger("layerdecomp_krita")
 
 TOGGLE_VISIBILITY = "toggle_layer_visibility"
+QUICK_GROUP = "create_quick_group"
 MAX_TICKS = 60  # at the controller's 50 ms timer: how long one step waits for Krita (about 3 s)
 STABLE_TICKS = 3
 
@@ -54,6 +55,16 @@ class AfterWrite:
             return True
 
     def _run(self) -> Iterator[None]:
+        if self.written.cover_in_group:
+            covered = yield from self._cover_in_group()
+            if not covered:  # as for any source the group does not cover: above it, the source hidden
+                log.warning("could not group %s with its result; hiding it instead", self.source_node.name())
+                self.written.group.setBlendingMode("normal")
+                canvas.insert_above(self.document, self.source_node, self.written.group)
+                hidden = yield from self._toggle(self.source_node, visible=False, other=self.written.group)
+                self.hid_source_undoably = hidden
+                if not hidden:
+                    canvas.set_visible_without_undo(self.source_node, False)
         if self.mask_upgrade is not None:
             while not self.mask_upgrade.step():
                 yield
@@ -107,6 +118,67 @@ class AfterWrite:
             log.warning("Krita's visibility action did not change just %s; setting it directly", node.name())
             other.setVisible(other_visible)
             return False
+        return False
+
+    def _cover_in_group(self) -> Iterator[None]:
+        """Put the source in a group of its own with Krita's "Quick Group" (one undo step; the picture is
+        the same), then insert the result group, blending "copy", above it there (a second step): it replaces
+        the source exactly. Returns whether that was done; False leaves the document as it was."""
+        node, group = self.source_node, self.written.group
+        before = node.parentNode()
+        selected = yield from self._select_only(node)
+        if not selected:
+            return False
+        action = self.krita.action(QUICK_GROUP)
+        if action is None:
+            return False
+        action.trigger()
+        for _tick in range(MAX_TICKS):
+            wrapper = node.parentNode()
+            if wrapper is not None and not _same(wrapper, before):
+                break
+            yield
+        else:
+            return False
+        if [c.uniqueId() for c in wrapper.childNodes()] != [node.uniqueId()]:
+            log.warning("Krita's Quick Group took other layers with %s", node.name())  # still the same picture
+        name = group.name()
+        group.setName(f"{name} – result")
+        wrapper.setName(name)
+        if not wrapper.addChildNode(group, node):
+            return False
+        self.document.refreshProjection()
+        log.info("covered %s with its result in a group of its own (two undo steps)", node.name())
+        return True
+
+    def _select_only(self, node: Any) -> Iterator[None]:
+        """Make ``node`` the active layer and the layer docker's only selection (Krita's layer actions act on
+        that selection); returns whether that happened."""
+        doc = self.document
+        stable = 0
+        for _tick in range(MAX_TICKS):
+            if not canvas.contains_node(doc, node) or not hasattr(self.krita, "action"):
+                return False
+            if self.krita.activeWindow() is None:
+                return False
+            if not self._has_view():
+                yield
+                continue
+            if not _same(doc.activeNode(), node):
+                stable = 0
+                doc.setActiveNode(node)
+                yield
+                continue
+            view = self.krita.activeWindow().activeView()
+            selected = view.selectedNodes() if view is not None and hasattr(view, "selectedNodes") else [node]
+            if [n.uniqueId() for n in selected] != [node.uniqueId()]:
+                stable = 0
+                yield
+                continue
+            stable += 1
+            if stable >= STABLE_TICKS:
+                return True
+            yield
         return False
 
     def _activate(self, obj: Any) -> Iterator[None]:

@@ -88,25 +88,25 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     assert [r["same_as_result"] for r in case["redo_steps"]] == [True]
     assert case["redo_steps"][-1]["tree"] == case["done"]["tree"]
 
-    # A soft-edged painted layer, alone and over paper: the group cannot cover it, so the source is hidden by
-    # Krita's undoable visibility action. After the split the picture is the original (object over background
-    # is the layer, soft edge and hole included). Two undo steps: the first shows the source again under the
-    # result (denser soft edges: with one node changed per undo step, no step can swap a semi-transparent
-    # layer for its result), the second removes the result; the end state is the original exactly.
+    # A soft-edged painted layer, alone and over paper: a group over it cannot cover it, so Krita's "Quick
+    # Group" puts it in a group of its own (the same picture) and the result goes in above it there, blending
+    # "copy": it replaces the source exactly. After the split the picture is the original (object over
+    # background is the layer, soft edge and hole included), and so is it after every undo step.
     for name in ("soft", "soft on paper"):
         case = cases[name]
         assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
-        assert case["done"]["source_visible"] is False and case["done"]["active"] == "Flower – object"
+        assert case["done"]["source_visible"] is True and case["done"]["active"] == "Flower – object"
+        wrapper = case["done"]["tree"][1]
+        assert wrapper[:3] == ["Flower (split)", "grouplayer", True], case["done"]["tree"]
+        assert [c[:3] for c in wrapper[3]] == [["Flower", "paintlayer", True],
+                                               ["Flower (split) – result", "grouplayer", True]], wrapper
         print(f"{name}: largest difference from the original after the split {case['done_max_diff']}")
         assert case["done_max_diff"] <= 1, name
         steps = case["undo_steps"]
-        assert len(steps) == 2, steps
-        assert steps[0]["source_visible"] is True and len(steps[0]["tree"]) == len(case["done"]["tree"])
-        assert steps[-1]["same_picture"] and steps[-1]["tree"] == case["start"]["tree"]
-        assert steps[-1]["source_visible"] is True
-        print(f"{name}, first undo step: largest difference from the original {steps[0]['max_diff']}")
-        assert [r["same_as_result"] for r in case["redo_steps"]] == [False, True]
-        assert case["redo_steps"][-1]["source_visible"] is False
+        print(f"{name}: undo steps {[(s['undo'], s['max_diff']) for s in steps]}")
+        assert len(steps) == 2 and all(s["same_picture"] for s in steps), steps
+        assert steps[-1]["tree"] == case["start"]["tree"] and steps[-1]["source_visible"] is True
+        assert case["redo_steps"][-1]["same_as_result"] and case["redo_steps"][-1]["tree"] == case["done"]["tree"]
 
     # A hidden layer: the result is hidden too, the picture never changes; one undo step.
     case = cases["hidden"]

@@ -559,8 +559,8 @@ class TimerUI:
 
 class FakeView:
     """Krita with a window showing ``doc``: ``toggle_layer_visibility`` toggles the active layer and is an
-    undo step; ``setActiveNode`` takes effect only a tick later, after Krita has activated the inserted
-    group, as the real one does."""
+    undo step, ``create_quick_group`` puts it in a new group in its place (one step); ``setActiveNode`` takes
+    effect only a tick later, after Krita has activated the inserted group, as the real one does."""
 
     def __init__(self, krita, doc, monkeypatch):
         self.doc = doc
@@ -572,11 +572,26 @@ class FakeView:
     def action(self, name):
         class Action:
             def trigger(inner):
-                assert name == "toggle_layer_visibility", name
                 node = self.doc._active
+                if name == "create_quick_group":
+                    parent = node.parentNode()
+                    group = self.doc.createNode("Group 1", "grouplayer")
+                    siblings = parent.childNodes()
+                    siblings[siblings.index(node)] = group
+                    parent.setChildNodes(siblings)
+                    group.setChildNodes([node])
+                    self.doc.undo_log.append("Quick Group")
+                    return
+                assert name == "toggle_layer_visibility", name
                 node.setVisible(not node.visible())
                 self.doc.undo_log.append("Property Changes")
         return Action()
+
+    def activeView(self):
+        return self
+
+    def selectedNodes(self):
+        return [self.doc._active]
 
     def event_loop(self):
         while self.pending:
@@ -584,7 +599,7 @@ class FakeView:
 
 
 @pytest.mark.parametrize("opaque", [True, False])
-def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_step(plugin, krita, monkeypatch,
+def test_after_success_the_object_is_active_and_no_undo_step_shows_another_picture(plugin, krita, monkeypatch,
                                                                                    opaque):
     from layerdecomp_krita.client import JobResult
     from layerdecomp_krita.controller import Controller
@@ -619,10 +634,17 @@ def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_ste
             ui.tick()
         assert controller.after_write is None and ui.timers == []
         assert doc.activeNode() is controller.last_written.obj
-        assert node.visible() is opaque
-        assert doc.undo_log == (["Add Layer"] if opaque else ["Add Layer", "Property Changes"])
-        node.setVisible(True)
-        group.remove()
+        assert node.visible()
+        if opaque:  # the group covers the source: one step
+            assert doc.undo_log == ["Add Layer"]
+            group.remove()
+            continue
+        # A semi-transparent source: in a group of its own, the result above it there replaces it ("copy").
+        wrapper = node.parentNode()
+        assert wrapper is not doc.rootNode() and wrapper.childNodes() == [node, group]
+        assert group.blendingMode() == "copy" and wrapper.name() == "Background (split)"
+        assert doc.undo_log == ["Composition Mode Change", "Quick Group", "Add Layer"]
+        doc.rootNode().setChildNodes([node])
 
 
 def test_progress_moves_forward_in_stage_order_and_never_fills_while_work_remains(plugin):
