@@ -47,12 +47,38 @@ def colour_seen(crop: np.ndarray) -> np.ndarray:
     return np.where(transparent[..., None], lookup[labels], colour)
 
 
+# Telea's fill costs about a second per million pixels filled: above this size (the crop's longer side) the
+# plate's alpha is filled at a smaller scale, and at full size only in a band along the support's outline.
+FULL_SCALE_FILL = 384
+BAND_PX = 3  # the full-size band, in pixels of the small scale
+
+
 def plate_alpha_behind(alpha8: np.ndarray, support: np.ndarray) -> np.ndarray:
     """The layer's alpha (uint8) continued over ``support`` (where the object is) from the pixels around it:
     what the plate's alpha would be there without the object."""
-    if not support.any() or support.all():
-        return alpha8.copy() if not support.any() else np.zeros_like(alpha8)
-    return cv2.inpaint(alpha8, support.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    if not support.any():
+        return alpha8.copy()
+    if support.all():
+        return np.zeros_like(alpha8)
+    ring = (cv2.dilate(support.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~support
+    around = alpha8[ring]
+    if around.min() == around.max():  # e.g. an opaque layer: the same alpha behind the whole object
+        return np.where(support, around[0], alpha8).astype(np.uint8)
+    mask = support.astype(np.uint8)
+    scale = max(alpha8.shape) / FULL_SCALE_FILL
+    if scale <= 1.0:
+        return cv2.inpaint(alpha8, mask, 3, cv2.INPAINT_TELEA)
+    # A smooth estimate: filled small, then refilled at full size near the outline, where it must meet
+    # the picture's alpha exactly (from both sides: the picture outside, the small fill inside).
+    h, w = alpha8.shape
+    small_size = (max(1, round(w / scale)), max(1, round(h / scale)))
+    small_support = cv2.resize(mask, small_size, interpolation=cv2.INTER_NEAREST)
+    small = cv2.inpaint(cv2.resize(alpha8, small_size, interpolation=cv2.INTER_AREA), small_support, 3,
+                        cv2.INPAINT_TELEA)
+    filled = np.where(support, cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), alpha8).astype(np.uint8)
+    reach = int(np.ceil(BAND_PX * scale))
+    band = support & (cv2.distanceTransform(mask, cv2.DIST_L2, 3) <= reach)
+    return cv2.inpaint(filled, band.astype(np.uint8), 3, cv2.INPAINT_TELEA)
 
 
 def with_transparency(crop_rgba: np.ndarray, hole: np.ndarray, object_rgba: np.ndarray, plate_rgb: np.ndarray,

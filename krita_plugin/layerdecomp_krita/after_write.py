@@ -1,11 +1,15 @@
-"""What follows a result's insertion and needs Krita's event loop in between: Krita 5.1's transparency
-mask, showing a group inserted hidden for it, hiding the source layer undoably, and making the Object the
-active layer.
+"""What follows a result's writing and needs Krita's event loop in between: covering a semi-transparent
+source in a group of its own, Krita 5.1's transparency mask, showing a group inserted hidden for it, hiding
+the source layer undoably, and making the Object the active layer.
 
 Krita activates a node the scripting API asked for (``setActiveNode``) only after its event loop has run,
 and it may still activate the inserted group after that. So these are steps of a small script that a
 GUI-thread timer advances (``step()``), each waiting for what Krita shows, never for a fixed time:
 
+0. A semi-transparent source (``Written.cover_in_group``): Krita's "Quick Group" action puts it in a group
+   of its own (an undo step; the same picture), then the result group, blending "copy", is inserted above
+   it there (a second step): it replaces the source exactly, so every undo step shows the original picture
+   (no order of hiding the source and showing the result can: one of them would show both, or neither).
 1. Krita 5.1 only: swap the recovered-hidden-parts layer for a transparency mask (``visibility_mask``),
    inside the group, which was inserted hidden for this (``Written.show_group``); then show the group
    with Krita's own "Toggle layer visibility" action (an undo step).

@@ -9,8 +9,11 @@ first Ctrl+Z removes it and shows the picture exactly as before.
 The source layer is not hidden here: ``Node.setVisible`` is not undoable in Krita 5.1, and a source hidden
 that way would stay hidden after the undo (a blank canvas). Where the result covers the source exactly
 (the source is opaque wherever it has pixels, normal blending, full opacity: a photo) it needs no hiding:
-it stays visible underneath. Otherwise ``Written.hide_source`` tells the follow-up (``after_write``) to hide
-it through Krita's own undoable "Toggle layer visibility" action.
+it stays visible underneath. A semi-transparent source (normal blending, full opacity) in a document with
+a view is covered too: the follow-up (``after_write``) puts it in a group of its own with Krita's undoable
+"Quick Group" and inserts the result group above it there, blending "copy" (``Written.cover_in_group``).
+Otherwise ``Written.hide_source`` tells the follow-up to hide it through Krita's own undoable "Toggle layer
+visibility" action.
 
 Integer RGBA pixel data from Krita is B, G, R, A; it travels to the server as is (``BGRA8``).
 """

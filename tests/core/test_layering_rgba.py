@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import layerdecomp
-from layerdecomp.layering_rgba import colour_seen
+from layerdecomp.layering_rgba import colour_seen, plate_alpha_behind
 
 
 def over(foreground: np.ndarray, background: np.ndarray, visibility: np.ndarray) -> tuple:
@@ -166,3 +166,22 @@ def test_the_decompose_command_writes_layers_that_are_the_input_at_every_pixel(t
 
     assert Files.background.shape == (200, 200, 4)
     assert_exact_everywhere(image, Files)
+
+
+def test_the_plate_alpha_behind_a_large_object_meets_the_picture_along_its_outline():
+    # A large crop takes the small-scale fill; along the outline it must still continue the picture's alpha
+    # as the full-size fill does (no step where the object ends), and stay within the alpha around it.
+    n = 900
+    yy, xx = np.mgrid[:n, :n]
+    alpha = np.clip(xx / 3.6, 0, 255).astype(np.uint8)
+    support = np.zeros((n, n), bool)
+    support[150:750, 150:750] = True
+    behind = plate_alpha_behind(alpha, support)
+    full = cv2.inpaint(alpha, support.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    outline = support & ~cv2.erode(support.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    assert np.abs(behind[outline].astype(int) - full[outline]).max() <= 1
+    assert np.array_equal(behind[~support], alpha[~support])
+    ring = alpha[149:751, 149:751]
+    assert ring.min() - 1 <= behind[support].min() and behind[support].max() <= ring.max() + 1
+    # The same alpha all around: the same alpha behind.
+    assert (plate_alpha_behind(np.full((n, n), 77, np.uint8), support)[support] == 77).all()
