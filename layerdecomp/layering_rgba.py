@@ -67,9 +67,17 @@ def plate_alpha_behind(alpha8: np.ndarray, support: np.ndarray) -> np.ndarray:
     mask = support.astype(np.uint8)
     scale = max(alpha8.shape) / FULL_SCALE_FILL
     if scale <= 1.0:
-        return cv2.inpaint(alpha8, mask, 3, cv2.INPAINT_TELEA)
-    # A smooth estimate: filled small, then refilled at full size near the outline, where it must meet
-    # the picture's alpha exactly (from both sides: the picture outside, the small fill inside).
+        filled = cv2.inpaint(alpha8, mask, 3, cv2.INPAINT_TELEA)
+    else:
+        filled = _fill_small_then_outline(alpha8, mask, scale)
+    # Telea extrapolates gradients: on a ramp it can overshoot what surrounds the object.
+    return np.where(support, np.clip(filled, around.min(), around.max()), alpha8).astype(np.uint8)
+
+
+def _fill_small_then_outline(alpha8: np.ndarray, mask: np.ndarray, scale: float) -> np.ndarray:
+    """A smooth estimate: filled small, then refilled at full size near the outline, where it must meet the
+    picture's alpha exactly (from both sides: the picture outside, the small fill inside)."""
+    support = mask > 0
     h, w = alpha8.shape
     small_size = (max(1, round(w / scale)), max(1, round(h / scale)))
     small_support = cv2.resize(mask, small_size, interpolation=cv2.INTER_NEAREST)
