@@ -145,7 +145,9 @@ class AfterWrite:
         else:
             return False
         if [c.uniqueId() for c in wrapper.childNodes()] != [node.uniqueId()]:
-            log.warning("Krita's Quick Group took other layers with %s", node.name())  # still the same picture
+            # (The same picture still; but "copy" would replace those layers too.)
+            log.warning("Krita's Quick Group took other layers with %s", node.name())
+            return False
         name = group.name()
         group.setName(f"{name} – result")
         wrapper.setName(name)

@@ -647,6 +647,46 @@ def test_after_success_the_object_is_active_and_no_undo_step_shows_another_pictu
         doc.rootNode().setChildNodes([node])
 
 
+def test_where_krita_does_not_group_the_source_the_result_goes_above_it_and_hides_it(plugin, krita, monkeypatch):
+    """A semi-transparent source that Krita's Quick Group leaves where it was: the result group goes back to
+    Normal blending, above the source, and the source is hidden by the undoable visibility action."""
+    from layerdecomp_krita.client import JobResult
+    from layerdecomp_krita.controller import Controller
+
+    doc, _ = _doc(krita, 40, 30)
+    node = doc.rootNode().childNodes()[0]
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 10:20] = 255
+    _select(doc, mask)
+    view = FakeView(krita, doc, monkeypatch)
+    real_action = view.action
+    monkeypatch.setattr(krita, "action", lambda name: real_action(name) if name != "create_quick_group" else
+                        type("Inert", (), {"trigger": lambda self: None})())
+    ui = TimerUI()
+
+    def run_job(settings, request, cancel, report):
+        fg = bytes(request.image)
+        return JobResult((0, 0, request.width, request.height), fg, fg, fg[3::4].translate(bytes([0] + [255] * 255)),
+                         {})
+
+    controller = Controller(krita, ui, run_job=run_job)
+    doc._active = node
+    doc.undo_log.clear()
+    controller.trigger()
+    controller.job.thread.join(5)
+    controller.poll()
+    for _ in range(400):
+        if controller.after_write is None:
+            break
+        view.event_loop()
+        ui.tick()
+    group = controller.last_group
+    assert controller.after_write is None and group.parentNode() is doc.rootNode()
+    assert doc.rootNode().childNodes() == [node, group] and group.blendingMode() == "normal"
+    assert not node.visible()
+    assert doc.undo_log == ["Composition Mode Change"] * 2 + ["Add Layer", "Property Changes"]
+
+
 def test_progress_moves_forward_in_stage_order_and_never_fills_while_work_remains(plugin):
     """The classical backend's reports interleave (the fill starts first and runs beside the edge search):
     the bar only moves forward, the label follows the stages' running order, and it is never full before

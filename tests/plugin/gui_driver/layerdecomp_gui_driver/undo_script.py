@@ -117,6 +117,17 @@ class UndoScript:
         record["messages"] = controller.messages[count:]
         self.driver.close_message_boxes()
 
+    def history_step(self, action, doc):
+        """Trigger ``edit_undo`` / ``edit_redo`` and wait until it has acted: Krita 5.2+ runs some undo
+        commands (Quick Group) as strokes, and the projection alone cannot tell when it shows the same
+        picture either way."""
+        def seen():
+            return _tree(doc.rootNode()), self.k.action("edit_undo").text(), self.k.action("edit_redo").text()
+
+        before = seen()
+        self.k.action(action).trigger()
+        yield self.wait(lambda: seen() != before, 10, f"{action} to take effect")
+
     def state(self, doc, layer):
         into = []
         yield from self.settled(doc, into)
@@ -155,7 +166,7 @@ class UndoScript:
             return
         steps = []
         for _ in range(8):
-            self.k.action("edit_undo").trigger()
+            yield from self.history_step("edit_undo", doc)
             yield from self.state(doc, layer)
             now = self.last_state
             steps.append({"same_picture": now["composite"] == original, "tree": now["tree"],
@@ -166,7 +177,7 @@ class UndoScript:
         record["undo_steps"] = steps
         redo = []
         for _ in range(len(steps)):
-            self.k.action("edit_redo").trigger()
+            yield from self.history_step("edit_redo", doc)
             yield from self.state(doc, layer)
             now = self.last_state
             redo.append({"tree": now["tree"], "source_visible": now["source_visible"],
