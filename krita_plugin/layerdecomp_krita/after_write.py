@@ -148,6 +148,10 @@ class AfterWrite:
             # (The same picture still; but "copy" would replace those layers too.)
             log.warning("Krita's Quick Group took other layers with %s", node.name())
             return False
+        # Krita 5.2+ groups in a stroke and activates a layer when it ends: let that settle first, or it
+        # may take the Object's activation away afterwards.
+        self.document.waitForDone()
+        yield from self._settle_active()
         name = group.name()
         group.setName(f"{name} – result")
         wrapper.setName(name)
@@ -156,6 +160,17 @@ class AfterWrite:
         self.document.refreshProjection()
         log.info("covered %s with its result in a group of its own (two undo steps)", node.name())
         return True
+
+    def _settle_active(self) -> Iterator[None]:
+        """Wait until Krita's active layer has stayed the same for a few ticks."""
+        last, stable = None, 0
+        for _tick in range(MAX_TICKS):
+            active = self.document.activeNode()
+            stable = stable + 1 if _same(active, last) else 0
+            if stable >= STABLE_TICKS:
+                return
+            last = active
+            yield
 
     def _select_only(self, node: Any) -> Iterator[None]:
         """Make ``node`` the active layer and the layer docker's only selection (Krita's layer actions act on
