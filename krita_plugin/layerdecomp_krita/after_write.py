@@ -92,36 +92,22 @@ class AfterWrite:
     def _toggle(self, node: Any, visible: bool, other: Any) -> Iterator[None]:
         """Make ``node`` visible or hidden with Krita's undoable action; returns whether that worked
         (``other``: a node that must not change with it). Nothing is done when it is so already."""
-        doc = self.document
-        stable = 0  # ticks in a row Krita has reported the node active: the action acts on what its
-        # layer docker has selected, which follows the active node a moment later
-        for _tick in range(MAX_TICKS):
-            if not canvas.contains_node(doc, node) or node.visible() == visible:
-                return True
-            if not hasattr(self.krita, "action") or self.krita.activeWindow() is None:
-                return False  # no window at all: nothing to wait for
-            if not self._has_view():
-                yield  # another document's view is in front: wait for the artist to come back
-                continue
-            if not _same(doc.activeNode(), node):
-                stable = 0
-                doc.setActiveNode(node)
-                yield
-                continue
-            stable += 1
-            if stable < STABLE_TICKS:
-                yield
-                continue
-            action = self.krita.action(TOGGLE_VISIBILITY)
-            other_visible = other.visible()
-            if action is not None:
-                action.trigger()
-            if node.visible() == visible and other.visible() == other_visible:
-                log.info("%s %s (one undo step)", "showed" if visible else "hid", node.name())
-                return True
-            log.warning("Krita's visibility action did not change just %s; setting it directly", node.name())
-            other.setVisible(other_visible)
+        if not canvas.contains_node(self.document, node) or node.visible() == visible:
+            return True
+        selected = yield from self._select_only(node)
+        if not selected:
             return False
+        if node.visible() == visible:
+            return True
+        action = self.krita.action(TOGGLE_VISIBILITY)
+        other_visible = other.visible()
+        if action is not None:
+            action.trigger()
+        if node.visible() == visible and other.visible() == other_visible:
+            log.info("%s %s (one undo step)", "showed" if visible else "hid", node.name())
+            return True
+        log.warning("Krita's visibility action did not change just %s; setting it directly", node.name())
+        other.setVisible(other_visible)
         return False
 
     def _cover_in_group(self) -> Iterator[None]:
@@ -174,16 +160,16 @@ class AfterWrite:
 
     def _select_only(self, node: Any) -> Iterator[None]:
         """Make ``node`` the active layer and the layer docker's only selection (Krita's layer actions act on
-        that selection); returns whether that happened."""
+        that selection, which follows the active node a moment later); returns whether that happened."""
         doc = self.document
-        stable = 0
+        stable = 0  # ticks in a row Krita has reported the node active and alone selected
         for _tick in range(MAX_TICKS):
             if not canvas.contains_node(doc, node) or not hasattr(self.krita, "action"):
                 return False
             if self.krita.activeWindow() is None:
-                return False
+                return False  # no window at all: nothing to wait for
             if not self._has_view():
-                yield
+                yield  # another document's view is in front: wait for the artist to come back
                 continue
             if not _same(doc.activeNode(), node):
                 stable = 0
