@@ -46,9 +46,13 @@ class AfterWrite:
         self.mask_upgrade = mask_upgrade
         self.hid_source_undoably: Optional[bool] = None  # None: nothing to hide
         self._script = self._run()
+        self._in_step = False
 
     def step(self) -> bool:
         """One timer tick. True when everything is done (or given up)."""
+        if self._in_step:  # a Krita call inside the step ran the event loop, and with it this timer
+            return False
+        self._in_step = True
         try:
             next(self._script)
             return False
@@ -57,6 +61,8 @@ class AfterWrite:
         except Exception:  # Krita surprised us: the result stays as written, which is a valid state
             log.exception("the steps after writing the result failed")
             return True
+        finally:
+            self._in_step = False
 
     def _run(self) -> Iterator[None]:
         if self.written.cover_in_group:
@@ -122,6 +128,10 @@ class AfterWrite:
         action = self.krita.action(QUICK_GROUP)
         if action is None:
             return False
+        for _tick in range(MAX_TICKS):  # Krita disables its layer actions while a stroke runs
+            if getattr(action, "isEnabled", lambda: True)():
+                break
+            yield
         action.trigger()
         for _tick in range(MAX_TICKS):
             wrapper = node.parentNode()
@@ -135,8 +145,8 @@ class AfterWrite:
             log.warning("Krita's Quick Group took other layers with %s", node.name())
             return False
         # Krita 5.2+ groups in a stroke and activates a layer when it ends: let that settle first, or it
-        # may take the Object's activation away afterwards.
-        self.document.waitForDone()
+        # may take the Object's activation away afterwards. (Waiting with waitForDone would run Krita's
+        # event loop, and this script's timer, inside this step.)
         yield from self._settle_active()
         name = group.name()
         group.setName(f"{name} – result")

@@ -124,9 +124,11 @@ class UndoScript:
         def seen():
             return _tree(doc.rootNode()), self.k.action("edit_undo").text(), self.k.action("edit_redo").text()
 
+        # Krita disables undo and redo while a stroke (an earlier step's) still runs.
+        yield self.wait(lambda: self.k.action(action).isEnabled(), 10, f"{action} to be enabled")
         before = seen()
         self.k.action(action).trigger()
-        yield self.wait(lambda: seen() != before, 10, f"{action} to take effect")
+        yield self.wait(lambda: seen() != before, 10, f"{action} to take effect ({doc.name()})")
 
     def state(self, doc, layer):
         into = []
