@@ -12,6 +12,7 @@ from . import backends
 from . import options as option_rules
 from .errors import raise_if_cancelled
 from .layering import assemble
+from .layering_rgba import colour_seen
 from .region import plan_region
 from .types import CancelToken, Decomposition, ProgressCallback
 from .validate import validate
@@ -100,7 +101,7 @@ class Decomposer:
         t0 = time.perf_counter()
         crop = image[region.box.slices]
         result = engine.run(
-            np.ascontiguousarray(crop[..., :3]),
+            colour_seen(crop),
             np.ascontiguousarray(mask[region.box.slices]),
             region.hole,
             run_options,

@@ -29,6 +29,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .layering_rgba import colour_seen, with_transparency
 from .region import Region
 from .types import BackendResult, Box, Decomposition
 
@@ -172,14 +173,11 @@ def assemble(image: np.ndarray, region: Region, result: BackendResult, metadata:
     """Paste one crop's layers into full-size layers (RGBA input keeps its alpha channel)."""
     sl = region.box.slices
     crop = image[sl]
-    rgba, background_crop, visibility_crop = layer_crop(crop[..., :3], region.hole, result)
+    rgba, background_crop, visibility_crop = layer_crop(colour_seen(crop), region.hole, result)
 
     if image.shape[2] == 4:
-        # The fill is colour only; the layer's own transparency inside the hole is continued from around it.
-        source_alpha = crop[..., 3]
-        filled_alpha = cv2.inpaint(source_alpha, region.hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
-        background_crop = np.dstack([background_crop, np.where(region.hole, filled_alpha, source_alpha)])
-        rgba[..., 3] = (rgba[..., 3].astype(np.uint16) * source_alpha // 255).astype(np.uint8)
+        # The layer's own alpha: the object's and the plate's are solved together (layering_rgba).
+        rgba, background_crop = with_transparency(crop, region.hole, rgba, background_crop, visibility_crop)
 
     return from_crop_layers(image, region.box, rgba, background_crop, visibility_crop, metadata)
 

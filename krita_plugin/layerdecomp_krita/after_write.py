@@ -1,11 +1,15 @@
-"""What follows a result's insertion and needs Krita's event loop in between: Krita 5.1's transparency
-mask, showing a group inserted hidden for it, hiding the source layer undoably, and making the Object the
-active layer.
+"""What follows a result's writing and needs Krita's event loop in between: covering a semi-transparent
+source in a group of its own, Krita 5.1's transparency mask, showing a group inserted hidden for it, hiding
+the source layer undoably, and making the Object the active layer.
 
 Krita activates a node the scripting API asked for (``setActiveNode``) only after its event loop has run,
 and it may still activate the inserted group after that. So these are steps of a small script that a
 GUI-thread timer advances (``step()``), each waiting for what Krita shows, never for a fixed time:
 
+0. A semi-transparent source (``Written.cover_in_group``): Krita's "Quick Group" action puts it in a group
+   of its own (an undo step; the same picture), then the result group, blending "copy", is inserted above
+   it there (a second step): it replaces the source exactly, so every undo step shows the original picture
+   (no order of hiding the source and showing the result can: one of them would show both, or neither).
 1. Krita 5.1 only: swap the recovered-hidden-parts layer for a transparency mask (``visibility_mask``),
    inside the group, which was inserted hidden for this (``Written.show_group``); then show the group
    with Krita's own "Toggle layer visibility" action (an undo step).
@@ -26,6 +30,7 @@ from . import canvas
 log = logging.getLogger("layerdecomp_krita")
 
 TOGGLE_VISIBILITY = "toggle_layer_visibility"
+QUICK_GROUP = "create_quick_group"
 MAX_TICKS = 60  # at the controller's 50 ms timer: how long one step waits for Krita (about 3 s)
 STABLE_TICKS = 3
 
@@ -41,9 +46,13 @@ class AfterWrite:
         self.mask_upgrade = mask_upgrade
         self.hid_source_undoably: Optional[bool] = None  # None: nothing to hide
         self._script = self._run()
+        self._in_step = False
 
     def step(self) -> bool:
         """One timer tick. True when everything is done (or given up)."""
+        if self._in_step:  # a Krita call inside the step ran the event loop, and with it this timer
+            return False
+        self._in_step = True
         try:
             next(self._script)
             return False
@@ -52,8 +61,20 @@ class AfterWrite:
         except Exception:  # Krita surprised us: the result stays as written, which is a valid state
             log.exception("the steps after writing the result failed")
             return True
+        finally:
+            self._in_step = False
 
     def _run(self) -> Iterator[None]:
+        if self.written.cover_in_group:
+            covered = yield from self._cover_in_group()
+            if not covered:  # as for any source the group does not cover: above it, the source hidden
+                log.warning("could not group %s with its result; hiding it instead", self.source_node.name())
+                self.written.group.setBlendingMode("normal")
+                canvas.insert_above(self.document, self.source_node, self.written.group)
+                hidden = yield from self._toggle(self.source_node, visible=False, other=self.written.group)
+                self.hid_source_undoably = hidden
+                if not hidden:
+                    canvas.set_visible_without_undo(self.source_node, False)
         if self.mask_upgrade is not None:
             while not self.mask_upgrade.step():
                 yield
@@ -77,13 +98,85 @@ class AfterWrite:
     def _toggle(self, node: Any, visible: bool, other: Any) -> Iterator[None]:
         """Make ``node`` visible or hidden with Krita's undoable action; returns whether that worked
         (``other``: a node that must not change with it). Nothing is done when it is so already."""
-        doc = self.document
-        stable = 0  # ticks in a row Krita has reported the node active: the action acts on what its
-        # layer docker has selected, which follows the active node a moment later
+        if not canvas.contains_node(self.document, node) or node.visible() == visible:
+            return True
+        selected = yield from self._select_only(node)
+        if not selected:
+            return False
+        if node.visible() == visible:
+            return True
+        action = self.krita.action(TOGGLE_VISIBILITY)
+        other_visible = other.visible()
+        if action is not None:
+            action.trigger()
+        if node.visible() == visible and other.visible() == other_visible:
+            log.info("%s %s (one undo step)", "showed" if visible else "hid", node.name())
+            return True
+        log.warning("Krita's visibility action did not change just %s; setting it directly", node.name())
+        other.setVisible(other_visible)
+        return False
+
+    def _cover_in_group(self) -> Iterator[None]:
+        """Put the source in a group of its own with Krita's "Quick Group" (one undo step; the picture is
+        the same), then insert the result group, blending "copy", above it there (a second step): it replaces
+        the source exactly. Returns whether that was done; False leaves the document as it was."""
+        node, group = self.source_node, self.written.group
+        before = node.parentNode()
+        selected = yield from self._select_only(node)
+        if not selected:
+            return False
+        action = self.krita.action(QUICK_GROUP)
+        if action is None:
+            return False
+        for _tick in range(MAX_TICKS):  # Krita disables its layer actions while a stroke runs
+            if getattr(action, "isEnabled", lambda: True)():
+                break
+            yield
+        action.trigger()
         for _tick in range(MAX_TICKS):
-            if not canvas.contains_node(doc, node) or node.visible() == visible:
-                return True
-            if not hasattr(self.krita, "action") or self.krita.activeWindow() is None:
+            wrapper = node.parentNode()
+            if wrapper is not None and not _same(wrapper, before):
+                break
+            yield
+        else:
+            return False
+        if [c.uniqueId() for c in wrapper.childNodes()] != [node.uniqueId()]:
+            # (The same picture still; but "copy" would replace those layers too.)
+            log.warning("Krita's Quick Group took other layers with %s", node.name())
+            return False
+        # Krita 5.2+ groups in a stroke and activates a layer when it ends: let that settle first, or it
+        # may take the Object's activation away afterwards. (Waiting with waitForDone would run Krita's
+        # event loop, and this script's timer, inside this step.)
+        yield from self._settle_active()
+        name = group.name()
+        group.setName(f"{name} – result")
+        wrapper.setName(name)
+        if not wrapper.addChildNode(group, node):
+            return False
+        self.document.refreshProjection()
+        log.info("covered %s with its result in a group of its own (two undo steps)", node.name())
+        return True
+
+    def _settle_active(self) -> Iterator[None]:
+        """Wait until Krita's active layer has stayed the same for a few ticks."""
+        last, stable = None, 0
+        for _tick in range(MAX_TICKS):
+            active = self.document.activeNode()
+            stable = stable + 1 if _same(active, last) else 0
+            if stable >= STABLE_TICKS:
+                return
+            last = active
+            yield
+
+    def _select_only(self, node: Any) -> Iterator[None]:
+        """Make ``node`` the active layer and the layer docker's only selection (Krita's layer actions act on
+        that selection, which follows the active node a moment later); returns whether that happened."""
+        doc = self.document
+        stable = 0  # ticks in a row Krita has reported the node active and alone selected
+        for _tick in range(MAX_TICKS):
+            if not canvas.contains_node(doc, node) or not hasattr(self.krita, "action"):
+                return False
+            if self.krita.activeWindow() is None:
                 return False  # no window at all: nothing to wait for
             if not self._has_view():
                 yield  # another document's view is in front: wait for the artist to come back
@@ -93,20 +186,16 @@ class AfterWrite:
                 doc.setActiveNode(node)
                 yield
                 continue
-            stable += 1
-            if stable < STABLE_TICKS:
+            view = self.krita.activeWindow().activeView()
+            selected = view.selectedNodes() if view is not None and hasattr(view, "selectedNodes") else [node]
+            if [n.uniqueId() for n in selected] != [node.uniqueId()]:
+                stable = 0
                 yield
                 continue
-            action = self.krita.action(TOGGLE_VISIBILITY)
-            other_visible = other.visible()
-            if action is not None:
-                action.trigger()
-            if node.visible() == visible and other.visible() == other_visible:
-                log.info("%s %s (one undo step)", "showed" if visible else "hid", node.name())
+            stable += 1
+            if stable >= STABLE_TICKS:
                 return True
-            log.warning("Krita's visibility action did not change just %s; setting it directly", node.name())
-            other.setVisible(other_visible)
-            return False
+            yield
         return False
 
     def _activate(self, obj: Any) -> Iterator[None]:

@@ -9,8 +9,11 @@ first Ctrl+Z removes it and shows the picture exactly as before.
 The source layer is not hidden here: ``Node.setVisible`` is not undoable in Krita 5.1, and a source hidden
 that way would stay hidden after the undo (a blank canvas). Where the result covers the source exactly
 (the source is opaque wherever it has pixels, normal blending, full opacity: a photo) it needs no hiding:
-it stays visible underneath. Otherwise ``Written.hide_source`` tells the follow-up (``after_write``) to hide
-it through Krita's own undoable "Toggle layer visibility" action.
+it stays visible underneath. A semi-transparent source (normal blending, full opacity) in a document with
+a view is covered too: the follow-up (``after_write``) puts it in a group of its own with Krita's undoable
+"Quick Group" and inserts the result group above it there, blending "copy" (``Written.cover_in_group``).
+Otherwise ``Written.hide_source`` tells the follow-up to hide it through Krita's own undoable "Toggle layer
+visibility" action.
 
 Integer RGBA pixel data from Krita is B, G, R, A; it travels to the server as is (``BGRA8``).
 """
@@ -28,6 +31,8 @@ from .region import GROW, Rect, all_selected, plan_crop, tight_bounds
 log = logging.getLogger("layerdecomp_krita")
 
 VISIBLE_MASK_NAME = "Visible part"
+# Krita's "Copy" blending: the layer replaces what is below it in its group (alpha included).
+COVER_BLENDING = "copy"
 
 
 def _bytes(data: Any) -> bytes:
@@ -63,6 +68,10 @@ class Written:
     hide_source: bool
     # The group was inserted hidden, for the follow-up to show (undoably) once Krita 5.1's mask is made.
     show_group: bool = False
+    # Not inserted yet: a semi-transparent source is put in a group of its own by the follow-up (Krita's
+    # undoable "Quick Group", which leaves the picture as it is), and this group, blending "copy", goes in
+    # above it there: it replaces the source exactly, so no undo step shows another picture.
+    cover_in_group: bool = False
 
 
 @dataclass
@@ -208,7 +217,8 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     ``result``: a ``client.JobResult`` whose box lies inside ``source.crop``. ``defer_show``: a view shows
     the document, so where Krita 5.1's transparency mask is still to be made (recovered hidden parts), the
     group goes in hidden and ``Written.show_group`` asks the follow-up to show it afterwards: then no undo
-    step ever shows the Object without its mask.
+    step ever shows the Object without its mask. A view also lets a semi-transparent source be covered
+    exactly: the group is then left for the follow-up to insert (``Written.cover_in_group``).
     """
     doc, node = source.document, source.node
     bx, by, bw, bh = result.box
@@ -276,7 +286,17 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     show_group = defer_show and source_visible and hidden_layer is not None
     if show_group:
         group.setVisible(False)
+    plain = node.opacity() == 255 and node.blendingMode() == "normal"  # so a group of its own looks the same
+    if defer_show and hide_source and hidden_layer is None and plain:
+        # (Recorded by Krita even off the tree: an undo step that changes nothing in the picture.)
+        group.setBlendingMode(COVER_BLENDING)
+        return Written(group, obj, background, None, hide_source=False, cover_in_group=True)
+    insert_above(doc, node, group)
+    return Written(group, obj, background, hidden_layer, hide_source, show_group)
 
+
+def insert_above(doc: Any, node: Any, group: Any) -> None:
+    """Insert the result group just above the source layer ``node``: one undo step ("Add Layer")."""
     parent = node.parentNode()
     try:
         if not parent.addChildNode(group, node):
@@ -288,7 +308,6 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
             group.remove()
             doc.refreshProjection()
         raise messages.write_failed(str(exc)) from None
-    return Written(group, obj, background, hidden_layer, hide_source, show_group)
 
 
 def set_visible_without_undo(node: Any, visible: bool) -> None:

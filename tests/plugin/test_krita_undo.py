@@ -9,7 +9,6 @@ test-only driver plugin (gui_driver/, its undo_script module) performs the steps
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -20,14 +19,14 @@ from .conftest import REPO
 from .test_krita_gui import krita_profile, run_krita_session
 
 
-def _files(tmp_path, name, rgba, mask, with_result=True, result=None):
-    """The case's layer (BGRA), selection and the library's result for it (or ``result``), as raw files."""
+def _files(tmp_path, name, rgba, mask, with_result=True):
+    """The case's layer (BGRA), selection and the library's result for it, as raw files."""
     files = {"mask": tmp_path / f"{name}_mask.raw"}
     files["mask"].write_bytes(mask.tobytes())
     files["layer"] = tmp_path / f"{name}_layer.raw"
     files["layer"].write_bytes(np.ascontiguousarray(rgba[..., [2, 1, 0, 3]]).tobytes())
     if with_result:
-        result = result or layerdecomp.decompose(rgba, mask, backend="classical")
+        result = layerdecomp.decompose(rgba, mask, backend="classical")
         for role, data in (("fg", result.foreground[..., [2, 1, 0, 3]]), ("bg", result.background[..., [2, 1, 0, 3]]),
                            ("vis", result.visibility)):
             files[role] = tmp_path / f"{name}_{role}.raw"
@@ -36,13 +35,14 @@ def _files(tmp_path, name, rgba, mask, with_result=True, result=None):
 
 
 def _soft_disc(h=48, w=64):
-    """A red disc with a soft (anti-aliased) edge on a transparent layer: a painter's layer."""
+    """A red disc whose alpha falls from opaque to 0 over 10 px on a transparent layer (a painter's soft
+    brush dab), and a round selection that ends inside that soft edge."""
     yy, xx = np.mgrid[0:h, 0:w]
     r = np.hypot(yy - 24, xx - 30)
-    alpha = np.clip((12.0 - r) * 64, 0, 255).astype(np.uint8)
+    alpha = np.clip((16.0 - r) / 10.0 * 255, 0, 255).round().astype(np.uint8)
     rgba = np.zeros((h, w, 4), np.uint8)
     rgba[..., 0], rgba[..., 1], rgba[..., 2], rgba[..., 3] = 220, 40, 30, alpha
-    mask = (r < 15).astype(np.uint8) * 255
+    mask = (r < 13).astype(np.uint8) * 255
     return rgba, mask
 
 
@@ -59,17 +59,16 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     opaque.update(file=str(photo), size=[w, h])
     del opaque["layer"]  # the photo itself is the layer
     disc, disc_mask = _soft_disc()
-    # The disc is all object, the background empty: a result that composites exactly to the layer (the undo
-    # steps are what is tested here, not the library's treatment of soft alpha).
-    exact = SimpleNamespace(foreground=disc, background=np.zeros_like(disc),
-                            visibility=np.where(disc[..., 3] > 0, 255, 0).astype(np.uint8))
-    soft = dict(_files(tmp_path, "soft", disc, disc_mask, result=exact), size=[64, 48])
+    # The library's own split of a soft-edged painted layer, alone and over an opaque paper layer.
+    soft = dict(_files(tmp_path, "soft", disc, disc_mask), size=[64, 48])
+    soft_on_paper = dict(soft, paper=[200, 225, 235])
     hidden = dict(soft, hidden=True)
     transparent = dict(_files(tmp_path, "transparent", np.zeros_like(disc), disc_mask, with_result=False),
                        size=[64, 48])
     (tmp_path / "driver.json").write_text(json.dumps({
         "out": str(out), "script": "undo",
-        "undo_cases": {"opaque": opaque, "soft": soft, "hidden": hidden, "transparent": transparent}}))
+        "undo_cases": {"opaque": opaque, "soft": soft, "soft on paper": soft_on_paper, "hidden": hidden,
+                       "transparent": transparent}}))
 
     result, log = run_krita_session(krita_launcher, env, tmp_path, out)
     print(f"Krita {result.get('krita_version')}")
@@ -89,22 +88,25 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     assert [r["same_as_result"] for r in case["redo_steps"]] == [True]
     assert case["redo_steps"][-1]["tree"] == case["done"]["tree"]
 
-    # A soft-edged painted layer: the group cannot cover it, so the source is hidden by Krita's undoable
-    # visibility action. Two steps: the first shows the source again under the result (denser soft edges:
-    # with one node changed per undo step, no step can swap a semi-transparent layer for its result), the
-    # second removes the result; the end state is the original exactly.
-    case = cases["soft"]
-    assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
-    assert case["done"]["source_visible"] is False and case["done"]["active"] == "Flower – object"
-    assert case["done_max_diff"] <= 1
-    steps = case["undo_steps"]
-    assert len(steps) == 2, steps
-    assert steps[0]["source_visible"] is True and len(steps[0]["tree"]) == len(case["done"]["tree"])
-    assert steps[-1]["same_picture"] and steps[-1]["tree"] == case["start"]["tree"]
-    assert steps[-1]["source_visible"] is True
-    print(f"soft layer, first undo step: largest difference from the original {steps[0]['max_diff']}")
-    assert [r["same_as_result"] for r in case["redo_steps"]] == [False, True]
-    assert case["redo_steps"][-1]["source_visible"] is False
+    # A soft-edged painted layer, alone and over paper: a group over it cannot cover it, so Krita's "Quick
+    # Group" puts it in a group of its own (the same picture) and the result goes in above it there, blending
+    # "copy": it replaces the source exactly. After the split the picture is the original (object over
+    # background is the layer, soft edge and hole included), and so is it after every undo step.
+    for name in ("soft", "soft on paper"):
+        case = cases[name]
+        assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
+        assert case["done"]["source_visible"] is True and case["done"]["active"] == "Flower – object"
+        wrapper = case["done"]["tree"][1]
+        assert wrapper[:3] == ["Flower (split)", "grouplayer", True], case["done"]["tree"]
+        assert [c[:3] for c in wrapper[3]] == [["Flower", "paintlayer", True],
+                                               ["Flower (split) – result", "grouplayer", True]], wrapper
+        print(f"{name}: largest difference from the original after the split {case['done_max_diff']}")
+        assert case["done_max_diff"] <= 1, name
+        steps = case["undo_steps"]
+        print(f"{name}: undo steps {[(s['undo'], s['max_diff']) for s in steps]}")
+        assert len(steps) == 2 and all(s["same_picture"] for s in steps), steps
+        assert steps[-1]["tree"] == case["start"]["tree"] and steps[-1]["source_visible"] is True
+        assert case["redo_steps"][-1]["same_as_result"] and case["redo_steps"][-1]["tree"] == case["done"]["tree"]
 
     # A hidden layer: the result is hidden too, the picture never changes; one undo step.
     case = cases["hidden"]

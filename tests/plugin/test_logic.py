@@ -576,8 +576,8 @@ class TimerUI:
 
 class FakeView:
     """Krita with a window showing ``doc``: ``toggle_layer_visibility`` toggles the active layer and is an
-    undo step; ``setActiveNode`` takes effect only a tick later, after Krita has activated the inserted
-    group, as the real one does."""
+    undo step, ``create_quick_group`` puts it in a new group in its place (one step); ``setActiveNode`` takes
+    effect only a tick later, after Krita has activated the inserted group, as the real one does."""
 
     def __init__(self, krita, doc, monkeypatch):
         self.doc = doc
@@ -589,11 +589,26 @@ class FakeView:
     def action(self, name):
         class Action:
             def trigger(inner):
-                assert name == "toggle_layer_visibility", name
                 node = self.doc._active
+                if name == "create_quick_group":
+                    parent = node.parentNode()
+                    group = self.doc.createNode("Group 1", "grouplayer")
+                    siblings = parent.childNodes()
+                    siblings[siblings.index(node)] = group
+                    parent.setChildNodes(siblings)
+                    group.setChildNodes([node])
+                    self.doc.undo_log.append("Quick Group")
+                    return
+                assert name == "toggle_layer_visibility", name
                 node.setVisible(not node.visible())
                 self.doc.undo_log.append("Property Changes")
         return Action()
+
+    def activeView(self):
+        return self
+
+    def selectedNodes(self):
+        return [self.doc._active]
 
     def event_loop(self):
         while self.pending:
@@ -601,7 +616,7 @@ class FakeView:
 
 
 @pytest.mark.parametrize("opaque", [True, False])
-def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_step(plugin, krita, monkeypatch,
+def test_after_success_the_object_is_active_and_no_undo_step_shows_another_picture(plugin, krita, monkeypatch,
                                                                                    opaque):
     from layerdecomp_krita.client import JobResult
     from layerdecomp_krita.controller import Controller
@@ -636,10 +651,57 @@ def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_ste
             ui.tick()
         assert controller.after_write is None and ui.timers == []
         assert doc.activeNode() is controller.last_written.obj
-        assert node.visible() is opaque
-        assert doc.undo_log == (["Add Layer"] if opaque else ["Add Layer", "Property Changes"])
-        node.setVisible(True)
-        group.remove()
+        assert node.visible()
+        if opaque:  # the group covers the source: one step
+            assert doc.undo_log == ["Add Layer"]
+            group.remove()
+            continue
+        # A semi-transparent source: in a group of its own, the result above it there replaces it ("copy").
+        wrapper = node.parentNode()
+        assert wrapper is not doc.rootNode() and wrapper.childNodes() == [node, group]
+        assert group.blendingMode() == "copy" and wrapper.name() == "Background (split)"
+        assert doc.undo_log == ["Composition Mode Change", "Quick Group", "Add Layer"]
+        doc.rootNode().setChildNodes([node])
+
+
+def test_where_krita_does_not_group_the_source_the_result_goes_above_it_and_hides_it(plugin, krita, monkeypatch):
+    """A semi-transparent source that Krita's Quick Group leaves where it was: the result group goes back to
+    Normal blending, above the source, and the source is hidden by the undoable visibility action."""
+    from layerdecomp_krita.client import JobResult
+    from layerdecomp_krita.controller import Controller
+
+    doc, _ = _doc(krita, 40, 30)
+    node = doc.rootNode().childNodes()[0]
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 10:20] = 255
+    _select(doc, mask)
+    view = FakeView(krita, doc, monkeypatch)
+    real_action = view.action
+    monkeypatch.setattr(krita, "action", lambda name: real_action(name) if name != "create_quick_group" else
+                        type("Inert", (), {"trigger": lambda self: None})())
+    ui = TimerUI()
+
+    def run_job(settings, request, cancel, report):
+        fg = bytes(request.image)
+        return JobResult((0, 0, request.width, request.height), fg, fg, fg[3::4].translate(bytes([0] + [255] * 255)),
+                         {})
+
+    controller = Controller(krita, ui, run_job=run_job)
+    doc._active = node
+    doc.undo_log.clear()
+    controller.trigger()
+    controller.job.thread.join(5)
+    controller.poll()
+    for _ in range(400):
+        if controller.after_write is None:
+            break
+        view.event_loop()
+        ui.tick()
+    group = controller.last_group
+    assert controller.after_write is None and group.parentNode() is doc.rootNode()
+    assert doc.rootNode().childNodes() == [node, group] and group.blendingMode() == "normal"
+    assert not node.visible()
+    assert doc.undo_log == ["Composition Mode Change"] * 2 + ["Add Layer", "Property Changes"]
 
 
 def test_progress_moves_forward_in_stage_order_and_never_fills_while_work_remains(plugin):

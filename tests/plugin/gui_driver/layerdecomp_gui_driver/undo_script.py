@@ -56,7 +56,8 @@ class UndoScript:
         into[:] = [reads[-1]]
 
     def open_case(self, name, spec):
-        """A document for ``spec``: "photo" (a file) or layers given as raw BGRA files; the selection."""
+        """A document for ``spec``: "photo" (a file) or layers given as raw BGRA files (over "paper", an
+        opaque bottom layer, where given); the selection."""
         k = self.k
         w, h = spec["size"]
         if "file" in spec:
@@ -66,6 +67,8 @@ class UndoScript:
         k.activeWindow().addView(doc)
         yield self.wait(lambda: k.activeDocument() == doc, 30, f"the view of {name}")
         layer = [n for n in doc.rootNode().childNodes() if n.type() == "paintlayer"][0]
+        if "paper" in spec:  # the bottom layer: opaque paper of this BGR colour
+            layer.setPixelData(bytes(list(spec["paper"]) + [255]) * (w * h), 0, 0, w, h)
         if "layer" in spec:
             new = doc.createNode(spec.get("layer_name", "Flower"), "paintlayer")
             new.setPixelData(_read(spec["layer"]), 0, 0, w, h)
@@ -114,6 +117,19 @@ class UndoScript:
         record["messages"] = controller.messages[count:]
         self.driver.close_message_boxes()
 
+    def history_step(self, action, doc):
+        """Trigger ``edit_undo`` / ``edit_redo`` and wait until it has acted: Krita 5.2+ runs some undo
+        commands (Quick Group) as strokes, and the projection alone cannot tell when it shows the same
+        picture either way."""
+        def seen():
+            return _tree(doc.rootNode()), self.k.action("edit_undo").text(), self.k.action("edit_redo").text()
+
+        # Krita disables undo and redo while a stroke (an earlier step's) still runs.
+        yield self.wait(lambda: self.k.action(action).isEnabled(), 10, f"{action} to be enabled")
+        before = seen()
+        self.k.action(action).trigger()
+        yield self.wait(lambda: seen() != before, 10, f"{action} to take effect ({doc.name()})")
+
     def state(self, doc, layer):
         into = []
         yield from self.settled(doc, into)
@@ -152,7 +168,7 @@ class UndoScript:
             return
         steps = []
         for _ in range(8):
-            self.k.action("edit_undo").trigger()
+            yield from self.history_step("edit_undo", doc)
             yield from self.state(doc, layer)
             now = self.last_state
             steps.append({"same_picture": now["composite"] == original, "tree": now["tree"],
@@ -163,7 +179,7 @@ class UndoScript:
         record["undo_steps"] = steps
         redo = []
         for _ in range(len(steps)):
-            self.k.action("edit_redo").trigger()
+            yield from self.history_step("edit_redo", doc)
             yield from self.state(doc, layer)
             now = self.last_state
             redo.append({"tree": now["tree"], "source_visible": now["source_visible"],
