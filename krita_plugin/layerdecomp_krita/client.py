@@ -20,6 +20,7 @@ from . import messages
 from . import protocol as P
 from ._vendor.websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from ._vendor.websockets.sync.client import ClientConnection, connect
+from .config import TokenFileError
 from .local_server import LOCAL, LocalServer, is_local, serve_arguments
 from .settings import Settings, read_token
 
@@ -83,20 +84,38 @@ def _connect(url: str) -> ClientConnection:
         raise _Unreachable(str(exc)) from None
 
 
-def connect_or_start(settings: Settings, cancel: threading.Event, report: Report,
-                     server: LocalServer = LOCAL, startup_timeout: float = 120.0) -> ClientConnection:
-    """A connection to the server; starts ``settings.server_command`` first when nothing answers at a
-    local address and automatic start is on."""
-    url = settings.server_url.strip()
-    report("status", "Connecting to the server…")
+def _token(settings: Settings) -> Optional[str]:
+    """The token (None: no token file yet); a file the server's rules refuse is the artist's to fix."""
     try:
-        return _connect(url)
-    except _Unreachable as exc:
-        log.info("nothing answers at %s (%s)", url, exc)
-        if not settings.auto_start:
-            raise messages.unreachable(url) from None
-        if not is_local(url):
-            raise messages.unreachable(url, remote=True) from None
+        return read_token(settings)
+    except (TokenFileError, OSError) as exc:
+        raise messages.bad_token(str(exc)) from None
+
+
+def _starts_the_server(settings: Settings) -> bool:
+    """Whether the plugin may start the server, and the token file it then waits for is the server's own."""
+    return settings.auto_start and is_local(settings.server_url.strip()) and not settings.token_file.strip()
+
+
+def connect_or_start(settings: Settings, cancel: threading.Event, report: Report,
+                     server: LocalServer = LOCAL, startup_timeout: float = 120.0,
+                     start_first: bool = False) -> ClientConnection:
+    """A connection to the server; starts ``settings.server_command`` first when nothing answers at a
+    local address and automatic start is on. ``start_first``: there is no token file yet, so whatever
+    answers now cannot be told from an impostor: start the server (which makes the file) and connect only
+    once the file is there (a program on the port then fails the handshake, or our server cannot start)."""
+    url = settings.server_url.strip()
+    token_file = settings.resolved_token_file()
+    if not start_first:
+        report("status", "Connecting to the server…")
+        try:
+            return _connect(url)
+        except _Unreachable as exc:
+            log.info("nothing answers at %s (%s)", url, exc)
+            if not settings.auto_start:
+                raise messages.unreachable(url) from None
+            if not is_local(url):
+                raise messages.unreachable(url, remote=True) from None
     report("status", "Starting the local server…")
     command = settings.server_command
     try:
@@ -110,10 +129,11 @@ def connect_or_start(settings: Settings, cancel: threading.Event, report: Report
         code = server.exit_code()
         if code is not None:
             raise messages.server_start_failed(command, f"it stopped at once (exit code {code}): {server.log_tail()}")
-        try:
-            return _connect(url)
-        except _Unreachable:
-            pass
+        if not start_first or token_file.exists():
+            try:
+                return _connect(url)
+            except _Unreachable:
+                pass
         if time.monotonic() > deadline:
             raise messages.server_start_failed(
                 command, f"it did not answer within {startup_timeout:.0f} seconds: {server.log_tail()}")
@@ -123,26 +143,31 @@ def connect_or_start(settings: Settings, cancel: threading.Event, report: Report
 def run_job(settings: Settings, request: JobRequest, cancel: threading.Event, report: Report,
             server: LocalServer = LOCAL) -> JobResult:
     """Decompose ``request`` on the configured server. Raises ``messages.UserError`` on any failure,
-    including ``cancelled`` once ``cancel`` is set."""
-    ws = connect_or_start(settings, cancel, report, server)
+    including ``cancelled`` once ``cancel`` is set. Without a token nothing is sent (never an empty token)."""
+    token = _token(settings)
+    if token is None and not _starts_the_server(settings):
+        raise messages.no_token(str(settings.resolved_token_file()), starts_by_itself=False)
+    ws = connect_or_start(settings, cancel, report, server, start_first=token is None)
     with _closing_as_user_errors(ws, "connection lost"):
-        return _Conversation(ws, settings, cancel, report).run(request)
+        token = token or _token(settings)
+        if token is None:
+            raise messages.no_token(str(settings.resolved_token_file()), starts_by_itself=True)
+        return _Conversation(ws, settings, cancel, report).run(request, token)
 
 
 def check_connection(settings: Settings) -> P.Welcome:
     """Connect and prove the token both ways, nothing more (the settings dialog's Test connection): the
     server's welcome, or a ``messages.UserError``. Never starts a server."""
     url = settings.server_url.strip()
+    token = _token(settings)
+    if token is None:
+        raise messages.no_token(str(settings.resolved_token_file()), _starts_the_server(settings))
     try:
         ws = _connect(url)
     except _Unreachable as exc:
         log.info("connection test: nothing answers at %s (%s)", url, exc)
         raise messages.nothing_answers(url, settings.auto_start and is_local(url)) from None
     with _closing_as_user_errors(ws, "connection test: connection lost"):
-        try:
-            token = read_token(settings)
-        except OSError as exc:
-            raise messages.UserError("token", f"Could not read the access key file: {exc}.") from None
         return _Conversation(ws, settings, threading.Event(), lambda kind, payload: None)._authenticate(token)
 
 
@@ -182,11 +207,7 @@ class _Conversation:
             return P.decode(data)
         return P.unpack_frame(data)
 
-    def run(self, request: JobRequest) -> JobResult:
-        try:
-            token = read_token(self.settings)
-        except OSError as exc:
-            raise messages.UserError("token", f"Could not read the token file: {exc}. {messages.UNCHANGED}") from None
+    def run(self, request: JobRequest, token: str) -> JobResult:
         welcome = self._authenticate(token)
         try:
             welcome.limits.check_size(request.width, request.height)

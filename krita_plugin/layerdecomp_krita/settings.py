@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Optional
 
+from . import config
 from .config import config_dir, token_path
 from .protocol import DEFAULT_PORT
 
@@ -52,14 +53,14 @@ class Settings:
         return Path(os.path.expanduser(self.token_file)) if self.token_file.strip() else token_path()
 
 
-def read_token(settings: Settings) -> str:
-    """The token, or "" when the file does not exist (a server without a token file refuses us with a
-    message that names the file). Other read errors propagate."""
-    path = settings.resolved_token_file()
+def read_token(settings: Settings) -> Optional[str]:
+    """The token, checked by the server's own rules (``config.read_token``: a regular file of this user,
+    no link, at least 16 characters); None when the file does not exist yet (the server makes it on its
+    first start). ``config.TokenFileError`` and other read errors propagate: never connect with nothing."""
     try:
-        return path.read_text(encoding="utf-8").strip()
+        return config.read_token(settings.resolved_token_file())
     except FileNotFoundError:
-        return ""
+        return None
 
 
 def _parse(kind: type, text: str, default):
