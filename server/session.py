@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
 from .protocol import (
-    MAX_TEXT_BYTES,
+    HEADER_SIZE,
     PRE_AUTH_MAX_BYTES,
     Auth,
     Cancel as CancelMessage,
@@ -35,6 +36,7 @@ from .protocol import (
     Error,
     ErrorCode,
     FrameCollector,
+    FrameHeader,
     Hello,
     Limits,
     PixelFormat,
@@ -94,14 +96,31 @@ class Job:
 
 @dataclass(eq=False)
 class _Upload:
-    """A job whose pixels are arriving. ``collector`` None: a refused or dropped job whose remaining
-    ``left`` frames are swallowed quietly, so a client that sent everything at once gets one error."""
+    """A job whose pixels are arriving (its bytes count against ``max_upload_bytes``)."""
 
     message: Decompose
     deadline: float
-    collector: Optional[FrameCollector]
-    left: int
-    upload_bytes: int = 0
+    expected: list[FrameHeader]
+    collector: FrameCollector
+    upload_bytes: int
+
+    @property
+    def frames_to_come(self) -> list[FrameHeader]:
+        return self.expected[len(self.collector.frames):]
+
+    @property
+    def bytes_to_come(self) -> int:
+        """What its frames still to arrive will take on the wire, headers included."""
+        return sum(HEADER_SIZE + header.payload_size for header in self.frames_to_come)
+
+
+# A client that sent ``decompose`` and its frames at once gets one error for a refused job: the
+# server remembers the job's id and how many of its frames to skip quietly, nothing else, and only for
+# this many jobs a connection (the oldest is forgotten first: its strays then get bad_frame errors).
+MAX_SKIPPED_JOBS = 64
+# The longest text message a client sends once authenticated (a decompose with its options is far
+# smaller); a longer one is refused before it is parsed, and nothing of it is kept.
+MAX_CLIENT_TEXT_BYTES = 64 * 1024
 
 
 def upload_bytes(message: Decompose) -> int:
@@ -143,7 +162,9 @@ class Hub:
         session = Session(self, now)
         evicted = []
         while len(self.pending) >= self.limits.max_pending:
-            oldest = next(iter(self.pending))
+            # Sockets that have not even said hello go first: a real client's hello comes within
+            # milliseconds, so a flood of silent sockets cannot evict a handshake under way.
+            oldest = next((s for s in self.pending if s.state == "hello"), None) or next(iter(self.pending))
             del self.pending[oldest]
             oldest.evicted = "too many connections are waiting to authenticate"
             evicted.append(oldest)
@@ -170,7 +191,7 @@ class Hub:
             "open_jobs": self.open_jobs,
             "queued": sum(1 for s in sessions for job in s.jobs.values() if job.state == "queued"),
             "running": self.running,
-            "uploads": sum(1 for s in sessions for u in s.uploads.values() if u.collector is not None),
+            "uploads": sum(len(s.uploads) for s in sessions),
         }
 
     def start(self, job: Job) -> bool:
@@ -201,6 +222,8 @@ class Session:
         self.opened = now
         self.last_heard = now  # the last message, or the end of the last job
         self.uploads: dict[int, _Upload] = {}
+        # Refused or dropped jobs: id -> how many of their frames, surely on their way, to skip quietly.
+        self.skipping: OrderedDict[int, int] = OrderedDict()
         self.jobs: dict[int, Job] = {}
         self.evicted: Optional[str] = None  # why the hub chose to close this connection
         self._client_nonce = ""
@@ -233,9 +256,8 @@ class Session:
         actions: list[Action] = []
         for job_id, upload in list(self.uploads.items()):
             if upload.deadline <= now:
-                if upload.collector is not None:
-                    actions.append(self._error(ErrorCode.TIMEOUT, f"job {job_id}: its pixel frames did not all "
-                                               f"arrive within {self.limits.upload_timeout_s:g} s", job_id))
+                actions.append(self._error(ErrorCode.TIMEOUT, f"job {job_id}: its pixel frames did not all "
+                                           f"arrive within {self.limits.upload_timeout_s:g} s", job_id))
                 self._end_upload(job_id)
         if not self.uploads and not self.jobs and now >= self.last_heard + self.limits.idle_timeout_s:
             actions += self._refuse(ErrorCode.TIMEOUT, f"closing a connection idle for "
@@ -251,9 +273,9 @@ class Session:
         self.last_heard = now
         if self.state != "open":
             return self._handshake(text, now)
-        if len(text) > MAX_TEXT_BYTES:
-            return [self._error(ErrorCode.TOO_LARGE, f"a text message of {len(text)} bytes; messages are at most "
-                                f"{MAX_TEXT_BYTES} bytes (pixels travel in binary frames)")]
+        if len(text) > MAX_CLIENT_TEXT_BYTES:
+            return [self._error(ErrorCode.TOO_LARGE, f"a text message of {len(text)} characters; messages are at "
+                                f"most {MAX_CLIENT_TEXT_BYTES} bytes (pixels travel in binary frames)")]
         try:
             message = decode(text)
             if isinstance(message, Decompose):
@@ -324,7 +346,7 @@ class Session:
 
     def _on_decompose(self, message: Decompose, now: float) -> list[Action]:
         job = message.job
-        if job in self.uploads or job in self.jobs:
+        if job in self.uploads or job in self.jobs or job in self.skipping:
             raise ProtocolError(ErrorCode.DUPLICATE_JOB, f"job {job} is already open on this connection; "
                                 "use a new job id", job)
         hub, limits = self.hub, self.limits
@@ -340,7 +362,7 @@ class Session:
                                     f"{message.width} x {message.height} picture; use at most "
                                     f"{max(message.width, message.height)}", job)
             hub.check_job(message)
-            mine = sum(1 for u in self.uploads.values() if u.collector is not None) + len(self.jobs)
+            mine = len(self.uploads) + len(self.jobs)
             if mine >= limits.max_jobs_per_connection:
                 raise ProtocolError(ErrorCode.BUSY, f"this connection has {mine} jobs open, the most one "
                                     "connection may have; wait for one to finish", job)
@@ -354,18 +376,18 @@ class Session:
             code = getattr(exc, "code", None)
             if not isinstance(code, str):
                 raise
-            # Swallow the job's frames that are surely on their way, so the client hears one error.
-            self.uploads[job] = _Upload(message, deadline, None, len(expected))
+            # Skip the job's frames that are surely on their way, so the client hears one error.
+            self._skip(job, len(expected))
             return [self._error(code, getattr(exc, "message", None) or str(exc), job)]
-        self.uploads[job] = _Upload(message, deadline, FrameCollector(expected), len(expected), size)
+        self.uploads[job] = _Upload(message, deadline, expected, FrameCollector(expected), size)
         hub.open_jobs += 1
         hub.open_bytes += size
         return []
 
     def _on_cancel(self, job_id: int) -> list[Action]:
         upload = self.uploads.get(job_id)
-        if upload is not None and upload.collector is not None:
-            self._end_upload(job_id, swallow=upload.left)
+        if upload is not None:
+            self._end_upload(job_id, skip=len(upload.frames_to_come))
             return [Send(encode(Cancelled(job=job_id)))]
         job = self.jobs.get(job_id)
         if job is None:
@@ -387,26 +409,24 @@ class Session:
         try:
             header, payload = unpack_frame(data)
         except ProtocolError as exc:
-            upload = self.uploads.get(exc.job) if exc.job is not None else None
-            if upload is None:
-                raise
-            if upload.collector is None:
-                self._swallow(exc.job)
+            if exc.job in self.skipping:
+                self._skipped(exc.job)
                 return []
+            if exc.job not in self.uploads:
+                raise
             return self._fail_upload(exc.job, exc)
+        if header.job in self.skipping:
+            self._skipped(header.job)
+            return []
         upload = self.uploads.get(header.job)
         if upload is None:
             open_job = " (its frames are all in already)" if header.job in self.jobs else ""
             raise ProtocolError(ErrorCode.BAD_FRAME, f"a {header.role.label} frame for job {header.job}, which has "
                                 f"no upload open{open_job}; send decompose first. The frame was ignored")
-        if upload.collector is None:
-            self._swallow(header.job)
-            return []
         try:
             complete = upload.collector.add(header, payload)
         except ProtocolError as exc:
             return self._fail_upload(header.job, exc)
-        upload.left -= 1
         if not complete:
             return []
         del self.uploads[header.job]
@@ -414,25 +434,37 @@ class Session:
         self.jobs[header.job] = job
         return [Enqueue(job)]
 
-    def _swallow(self, job_id: int) -> None:
-        upload = self.uploads[job_id]
-        upload.left -= 1
-        if upload.left <= 0:
-            del self.uploads[job_id]
+    def _skip(self, job_id: int, frames: int) -> None:
+        """Drop the next ``frames`` frames of ``job_id`` quietly (bounded: the oldest entry goes first)."""
+        if frames <= 0:
+            return
+        self.skipping[job_id] = frames
+        while len(self.skipping) > MAX_SKIPPED_JOBS:
+            self.skipping.popitem(last=False)
+
+    def _skipped(self, job_id: int) -> None:
+        left = self.skipping[job_id] - 1
+        if left > 0:
+            self.skipping[job_id] = left
+        else:
+            del self.skipping[job_id]
 
     def _fail_upload(self, job_id: int, exc: ProtocolError) -> list[Action]:
         # The offending frame was one of the job's; the rest are dropped as they come.
-        self._end_upload(job_id, swallow=self.uploads[job_id].left - 1)
+        self._end_upload(job_id, skip=len(self.uploads[job_id].frames_to_come) - 1)
         return [self._error(exc.code, f"{exc.message}; job {job_id} was dropped", job_id)]
 
-    def _end_upload(self, job_id: int, swallow: int = 0) -> None:
-        """Close an upload; its next ``swallow`` frames (already on their way) are then dropped quietly."""
+    def _end_upload(self, job_id: int, skip: int = 0) -> None:
+        """Close an upload; its next ``skip`` frames (already on their way) are then dropped quietly."""
         upload = self.uploads.pop(job_id)
-        if upload.collector is not None:
-            self.hub.open_jobs -= 1
-            self.hub.open_bytes -= upload.upload_bytes
-        if swallow > 0:
-            self.uploads[job_id] = _Upload(upload.message, upload.deadline, None, swallow)
+        self.hub.open_jobs -= 1
+        self.hub.open_bytes -= upload.upload_bytes
+        self._skip(job_id, skip)
+
+    def bytes_to_come(self) -> int:
+        """The frame bytes this connection's accepted uploads may still send (the front end lets that much,
+        and no more, be in flight on its socket)."""
+        return sum(upload.bytes_to_come for upload in self.uploads.values())
 
     def _release(self, job: Job) -> None:
         if self.jobs.get(job.message.job) is job:
@@ -465,7 +497,7 @@ class Session:
         """The connection is gone (or going): cancel all it started and give its place back."""
         for job_id in list(self.uploads):
             self._end_upload(job_id)
-        self.uploads.clear()
+        self.skipping.clear()
         for job in list(self.jobs.values()):
             job.cancel.set()
             if job.state == "queued":

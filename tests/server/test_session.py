@@ -239,3 +239,71 @@ def test_idleness_counts_from_the_end_of_the_last_job():
     session.finish(enqueue.job, [], now=500.0)  # a long job
     assert session.deadline == 500.0 + LIMITS.idle_timeout_s
     assert session.expire(500.0 + LIMITS.idle_timeout_s - 1) == []
+
+
+# ------------------------------------------------------------------------------------ issue 23: floods
+
+
+def test_silent_sockets_are_evicted_before_a_handshake_under_way():
+    hub = make_hub()
+    real, _ = hub.connect(0.0)
+    handshake = protocol.ClientHandshake(TOKEN)
+    [challenge] = sent(real.receive_text(protocol.encode(handshake.hello), 0.0))
+    # A flood of sockets that never say hello, many times the pending budget: they evict each other.
+    for i in range(50):
+        hub.connect(0.001 * i)
+        assert real in hub.pending and hub.stats()["pending"] <= LIMITS.max_pending
+    actions = real.receive_text(protocol.encode(handshake.answer(challenge)), 0.1)
+    assert isinstance(actions[0], Authenticated)
+
+
+def test_refused_jobs_keep_only_their_id_and_are_bounded():
+    from layerdecomp_server.session import MAX_SKIPPED_JOBS
+
+    hub = make_hub()
+    session = authenticated(hub)
+    big_options = {"colour": "x" * 1000}  # refused (invalid_input) by refuse_colour
+    for job in range(1, 2 * MAX_SKIPPED_JOBS + 1):
+        message = Decompose(job=job, width=8, height=8, format="RGB8", options=big_options)
+        [error] = sent(session.receive_text(protocol.encode(message), 0.0))
+        assert error.code == ErrorCode.INVALID_INPUT
+    # Nothing of the messages is kept: ids and frame counts only, at most MAX_SKIPPED_JOBS of them.
+    assert len(session.skipping) == MAX_SKIPPED_JOBS and not session.uploads
+    assert all(isinstance(k, int) and v == 2 for k, v in session.skipping.items())
+    assert session.deadline == session.last_heard + LIMITS.idle_timeout_s
+    # The newest refused job's frames are still skipped quietly, then its id is forgotten.
+    last = 2 * MAX_SKIPPED_JOBS
+    for header in protocol.upload_frames(Decompose(job=last, width=8, height=8, format="RGB8")):
+        assert sent(session.receive_bytes(protocol.pack_frame(header, bytes(header.payload_size)), 0.0)) == []
+    assert last not in session.skipping
+
+
+def test_a_text_message_over_64_kb_is_refused_unread():
+    from layerdecomp_server.session import MAX_CLIENT_TEXT_BYTES
+
+    hub = make_hub()
+    session = authenticated(hub)
+    text = protocol.encode(Decompose(job=1, width=8, height=8, format="RGB8", options={"a": "x" * MAX_CLIENT_TEXT_BYTES}))
+    [error] = sent(session.receive_text(text, 0.0))
+    assert error.code == ErrorCode.TOO_LARGE and len(error.message) < 200
+    assert not session.skipping and not session.uploads and session.state == "open"
+
+
+def test_the_deadline_does_not_grow_with_refused_jobs():
+    """20,000 refused messages once took 26 s to answer: every message scanned every refused entry."""
+    import time
+
+    hub = make_hub()
+    session = authenticated(hub)
+
+    def refuse(count: int) -> float:
+        t0 = time.perf_counter()
+        for job in range(count):
+            session.receive_text(protocol.encode(Decompose(job=job, width=8, height=8, format="RGB8",
+                                                           options={"colour": 1})), 0.0)
+            session.deadline
+        return time.perf_counter() - t0
+
+    refuse(200)  # warm up
+    small, large = refuse(2_000), refuse(20_000)
+    assert large < 10 * small * 2.5  # linear (quadratic would be ~100x)
