@@ -37,6 +37,16 @@ log = logging.getLogger("layerdecomp.server")
 PROGRESS_INTERVAL_S = 0.05
 # How often a connection whose jobs are running re-reads its deadline (recv() is safe to cancel).
 JOB_WAIT_POLL_S = 1.0
+# Before authentication a peer hears a challenge or an error (under 1 KB): it may leave this much unread
+# (pongs to its pings included) and take this long to read one message, else its socket is aborted.
+PRE_AUTH_UNSENT_BYTES = 64 * 1024
+PRE_AUTH_SEND_TIMEOUT_S = 2.0
+# Bytes of a message still arriving that no accepted upload has reserved: a text message, and what
+# arrives of a job's first frame before its decompose is read. More, and the socket is aborted: frames
+# being received count against the upload budget.
+UNRESERVED_IN_FLIGHT_BYTES = 4 * 1024 * 1024
+# The longest a closing handshake may take before the socket is simply aborted.
+CLOSE_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -64,10 +74,30 @@ def is_loopback(host: str) -> bool:
 
 @dataclass(eq=False)
 class _Close:
-    """Outbox item: close the connection once everything before it is sent."""
+    """Outbox item: close the connection once everything before it is sent; ``abort``: without a
+    closing handshake (a peer that never authenticated is owed none)."""
 
     code: int
     reason: str
+    abort: bool = False
+
+
+class _GuardedConnection(ServerConnection):
+    """A websocket that costs the server only what its peer is allowed: after every read, a socket
+    whose unsent bytes (pongs to a ping flood included, which websockets queues by itself) or whose
+    partly received message exceed the connection's ``budget()`` = (unsent, in flight) is aborted."""
+
+    budget: Optional[Callable[[], tuple[int, int]]] = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.budget is None or self.transport.is_closing():
+            return
+        unsent, in_flight = self.budget()
+        waiting, arriving = self.transport.get_write_buffer_size(), len(self.protocol.reader.buffer)
+        if waiting > unsent or arriving > in_flight:
+            log.info("aborting a connection: %d bytes unsent, %d bytes of a message arriving", waiting, arriving)
+            self.transport.abort()
 
 
 # What a connection's sender takes: a text or binary frame, a request to close, or None (stop).
@@ -86,7 +116,17 @@ class _Connection:
         self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
         self.outbox_bytes = 0
         self.dropped = False
+        self.authenticated = False
         self.peer = "%s:%s" % tuple(ws.remote_address[:2]) if ws.remote_address else "?"
+        if isinstance(ws, _GuardedConnection):
+            ws.budget = self.budget
+
+    def budget(self) -> tuple[int, int]:
+        """(unsent bytes, bytes of messages arriving) this connection may hold in its socket's buffers."""
+        in_flight = UNRESERVED_IN_FLIGHT_BYTES + self.session.bytes_to_come()
+        if not self.authenticated:
+            return PRE_AUTH_UNSENT_BYTES, in_flight
+        return self.limits.max_outbox_bytes, in_flight
 
     def send(self, item: Outgoing) -> None:
         if self.dropped:
@@ -114,12 +154,19 @@ class _Connection:
                 if item is None:
                     return
                 if isinstance(item, _Close):
-                    await self.ws.close(item.code, item.reason)
+                    if item.abort:
+                        self.ws.transport.abort()
+                        return
+                    try:
+                        await asyncio.wait_for(self.ws.close(item.code, item.reason), CLOSE_TIMEOUT_S)
+                    except asyncio.TimeoutError:
+                        self.ws.transport.abort()
                     return
+                timeout = self.limits.send_timeout_s if self.authenticated else PRE_AUTH_SEND_TIMEOUT_S
                 try:
-                    await asyncio.wait_for(self.ws.send(item), self.limits.send_timeout_s)
+                    await asyncio.wait_for(self.ws.send(item), timeout)
                 except asyncio.TimeoutError:
-                    log.info("dropping %s: it read nothing for %g s", self.peer, self.limits.send_timeout_s)
+                    log.info("dropping %s: it read nothing for %g s", self.peer, timeout)
                     self.drop()
                     return
                 self.outbox_bytes -= len(item)
@@ -179,6 +226,7 @@ class DecompositionServer:
             max_size=PRE_AUTH_MAX_BYTES,  # lifted for each connection once it has authenticated
             max_queue=8,
             server_header=None,
+            create_connection=_GuardedConnection,
             open_timeout=self.limits.hello_timeout_s,
             close_timeout=5,
         ) as ws_server:
@@ -267,8 +315,11 @@ class DecompositionServer:
             elif isinstance(action, Close):
                 if action.code != CloseCode.NORMAL:
                     log.info("closing %s (%s)", connection.peer, action.reason)
-                connection.send(_Close(action.code, action.reason))
+                # Refused before authentication: the error is sent, the socket aborted (no closing handshake
+                # a flood could make the server wait on).
+                connection.send(_Close(action.code, action.reason, abort=not connection.authenticated))
             elif isinstance(action, Authenticated):
+                connection.authenticated = True
                 connection.ws.protocol.max_size = self.limits.max_message_bytes
                 log.info("client %s connected from %s", quote(session.client), connection.peer)
                 if action.displaced is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -35,6 +36,10 @@ from .protocol import DEFAULT_PORT, ErrorCode, Role
 DEFAULT_URL = f"ws://127.0.0.1:{DEFAULT_PORT}"
 # How often a waiting decompose looks at its cancel token.
 CANCEL_POLL_S = 0.05
+# A server flooded by sockets that never authenticate may evict a handshake under way (busy, or the
+# socket aborted): try again this many times in all, waiting a little longer each time.
+HANDSHAKE_TRIES = 4
+HANDSHAKE_RETRY_S = 0.05
 
 
 class ServerError(LayerDecompError):
@@ -88,6 +93,16 @@ class Client:
             if self._ws.protocol.state is State.OPEN:
                 return self.welcome
             self.close()
+        for attempt in range(HANDSHAKE_TRIES):
+            try:
+                return self._open()
+            except ServerError as exc:
+                if exc.code not in (ErrorCode.BUSY, "closed") or attempt == HANDSHAKE_TRIES - 1:
+                    raise
+            time.sleep(HANDSHAKE_RETRY_S * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _open(self) -> protocol.Welcome:
         try:
             # Until the server has proved it knows the token, read no more than a handshake needs.
             ws = connect(self.url, compression=None, max_size=protocol.CLIENT_PRE_AUTH_MAX_BYTES,
@@ -104,9 +119,13 @@ class Client:
             ws.send(protocol.encode(handshake.hello))
             ws.send(protocol.encode(handshake.answer(self._decode(ws.recv(timeout=self._open_timeout)))))
             welcome = handshake.welcome(self._decode(ws.recv(timeout=self._open_timeout)))
-        except (ConnectionClosed, TimeoutError) as exc:
+        except ConnectionClosed as exc:
             ws.close()
             raise ServerError("closed", f"the server closed the connection during the handshake ({exc})") from None
+        except TimeoutError:
+            ws.close()
+            raise ServerError(ErrorCode.TIMEOUT, f"the server did not answer the handshake within "
+                              f"{self._open_timeout:g} s") from None
         except protocol.Refused as exc:
             ws.close()
             raise _error(exc.code, exc.message) from None
