@@ -1,7 +1,7 @@
 """One decomposition job over the websocket: connect (starting the local server if configured), send
 the crop, follow progress, collect the result. Runs in a worker thread, never on Krita's GUI thread.
 
-Plain Python plus ``protocol.py`` (the server's own sans-I/O protocol module, an exact copy kept in
+Plain Python plus ``protocol`` (the server's own sans-I/O protocol package, an exact copy kept in
 this tree: scripts/sync_plugin) and the pure-Python ``websockets`` package (its synchronous client),
 which the packaging puts under ``_vendor``. Every failure comes out as a ``messages.UserError``.
 """

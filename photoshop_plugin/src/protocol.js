@@ -1,8 +1,8 @@
 /**
  * The layerdecomp wire protocol in JavaScript, sans I/O: messages <-> websocket frames, and their validation.
  *
- * A port of server/protocol.py (the reference; docs/protocol.md describes both). It is kept
- * byte-compatible with the Python module by shared golden vectors (tests/golden/protocol_vectors.json,
+ * A port of server/protocol/ (the reference; docs/protocol.md describes both). It is kept
+ * byte-compatible with the Python package by shared golden vectors (tests/golden/protocol_vectors.json,
  * written by the Python side): both languages' tests encode and decode every vector identically.
  *
  * One known difference, inherent to JavaScript: JSON numbers have no integer/float distinction here, so

@@ -1,4 +1,4 @@
-"""Golden messages and frames of the wire protocol, written by the Python reference (server/protocol.py,
+"""Golden messages and frames of the wire protocol, written by the Python reference (server/protocol/,
 imported as layerdecomp_server.protocol).
 
 The JavaScript port (photoshop_plugin/src/protocol.js) is kept byte-compatible with the Python module
@@ -267,7 +267,7 @@ def _job_transcripts() -> List[Dict[str, Any]]:
 
 def build() -> Dict[str, Any]:
     return {
-        "about": ("Written by tests/golden/make_protocol_vectors.py from server/protocol.py "
+        "about": ("Written by tests/golden/make_protocol_vectors.py from server/protocol/ "
                   "(imported as layerdecomp_server.protocol); do not edit by hand."),
         "protocol_version": P.PROTOCOL_VERSION,
         "header_size": P.HEADER_SIZE,
