@@ -47,6 +47,8 @@ PRE_AUTH_SEND_TIMEOUT_S = 2.0
 UNRESERVED_IN_FLIGHT_BYTES = 4 * 1024 * 1024
 # The longest a closing handshake may take before the socket is simply aborted.
 CLOSE_TIMEOUT_S = 2.0
+# The longest the server waits for its token file to be read again (in a thread) before a hello.
+TOKEN_READ_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -180,7 +182,10 @@ class DecompositionServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.limits = config.limits
-        token = config.token if config.token is not None else TokenWatcher()
+        # The token file is read off the event loop (``_refresh_token``), so a file that hangs cannot stop it.
+        self._token_watcher = TokenWatcher() if config.token is None else None
+        watcher = self._token_watcher
+        token = config.token if watcher is None else (lambda: watcher.current)
         t0 = time.perf_counter()
         # Every job runs on this loaded backend; nothing resolves or looks for the model on disk again.
         self.decomposer = layerdecomp.Decomposer(config.backend, **config.options).load()
@@ -294,6 +299,8 @@ class DecompositionServer:
             except asyncio.TimeoutError:
                 self._carry_out(session, session.expire(time.monotonic()))
                 continue
+            if session.state == "hello":
+                await self._refresh_token()
             now = time.monotonic()
             if isinstance(data, str):
                 actions = session.receive_text(data, now)
@@ -301,6 +308,16 @@ class DecompositionServer:
                 actions = session.receive_bytes(data, now)
             self._carry_out(session, actions)
         await pump
+
+    async def _refresh_token(self) -> None:
+        """Re-read a changed token file for the hello just received, in a thread and for a bounded time."""
+        if self._token_watcher is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._token_watcher.refresh), TOKEN_READ_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("reading the token file took over %g s; the previous token stays in force",
+                        TOKEN_READ_TIMEOUT_S)
 
     def _carry_out(self, session: Session, actions: list[Action]) -> None:
         connection = self.connections.get(session)
