@@ -27,9 +27,20 @@ import layerdecomp
 from layerdecomp.config import TokenWatcher
 
 from . import jobs
-from .protocol import DEFAULT_PORT, PRE_AUTH_MAX_BYTES, CloseCode, Limits, Progress, Welcome, encode, quote
+from .protocol import (
+    DEFAULT_PORT,
+    PRE_AUTH_MAX_BYTES,
+    Channel,
+    CloseCode,
+    Limits,
+    Progress,
+    ProtocolError,
+    Welcome,
+    encode,
+    quote,
+)
 from .rules import JobRules
-from .session import Action, Authenticated, Close, Enqueue, Hub, Job, Send, Session
+from .session import Action, Authenticated, Close, Enqueue, Hub, Job, Seal, Send, Session
 
 log = logging.getLogger("layerdecomp.server")
 
@@ -47,6 +58,8 @@ PRE_AUTH_SEND_TIMEOUT_S = 2.0
 UNRESERVED_IN_FLIGHT_BYTES = 4 * 1024 * 1024
 # The longest a closing handshake may take before the socket is simply aborted.
 CLOSE_TIMEOUT_S = 2.0
+# Binary frames larger than this are tagged and checked in a thread (hashing 256 MiB takes a while).
+HASH_OFF_LOOP_BYTES = 1 << 20
 # The longest the server waits for its token file to be read again (in a thread) before a hello.
 TOKEN_READ_TIMEOUT_S = 2.0
 
@@ -102,8 +115,16 @@ class _GuardedConnection(ServerConnection):
             self.transport.abort()
 
 
-# What a connection's sender takes: a text or binary frame, a request to close, or None (stop).
-Outgoing = Union[str, bytes, bytearray, _Close, None]
+@dataclass(eq=False)
+class _Sealed:
+    """Outbox item: a message to send with its session tag (tags are made in the order messages leave)."""
+
+    data: Union[str, bytes, bytearray]
+
+
+# What a connection's sender takes: a text or binary frame, one to seal first, a request to close, or
+# None (stop).
+Outgoing = Union[str, bytes, bytearray, _Sealed, _Close, None]
 
 
 class _Connection:
@@ -119,6 +140,7 @@ class _Connection:
         self.outbox_bytes = 0
         self.dropped = False
         self.authenticated = False
+        self.channel: Optional[Channel] = None  # the session's tags, once the client proved itself
         self.peer = "%s:%s" % tuple(ws.remote_address[:2]) if ws.remote_address else "?"
         if isinstance(ws, _GuardedConnection):
             ws.budget = self.budget
@@ -133,8 +155,10 @@ class _Connection:
     def send(self, item: Outgoing) -> None:
         if self.dropped:
             return
-        if isinstance(item, (str, bytes, bytearray)):
-            self.outbox_bytes += len(item)
+        if isinstance(item, (str, bytes, bytearray)) and self.channel is not None:
+            item = _Sealed(item)
+        if isinstance(item, (str, bytes, bytearray, _Sealed)):
+            self.outbox_bytes += _size(item)
             if self.outbox_bytes > self.limits.max_outbox_bytes:
                 log.info("dropping %s: %d bytes wait unread", self.peer, self.outbox_bytes)
                 self.drop()
@@ -165,15 +189,43 @@ class _Connection:
                         self.ws.transport.abort()
                     return
                 timeout = self.limits.send_timeout_s if self.authenticated else PRE_AUTH_SEND_TIMEOUT_S
+                message = await self._sealed(item.data) if isinstance(item, _Sealed) else item
                 try:
-                    await asyncio.wait_for(self.ws.send(item), timeout)
+                    await asyncio.wait_for(self.ws.send(message), timeout)
                 except asyncio.TimeoutError:
                     log.info("dropping %s: it read nothing for %g s", self.peer, timeout)
                     self.drop()
                     return
-                self.outbox_bytes -= len(item)
+                self.outbox_bytes -= _size(item)
         except ConnectionClosed:
             pass
+
+
+    async def _sealed(self, data: Union[str, bytes, bytearray]) -> Union[str, list[Union[bytes, bytearray]]]:
+        """``data`` with its tag: a text frame with the tag in front; a binary one as two fragments of one
+        message, the frame then its tag (no copy of the pixels)."""
+        channel = self.channel
+        assert channel is not None
+        if isinstance(data, str):
+            return channel.seal_text(data)
+        if len(data) > HASH_OFF_LOOP_BYTES:
+            return [data, await asyncio.to_thread(channel.binary_tag, data)]
+        return [data, channel.binary_tag(data)]
+
+    async def opened(self, data: Union[str, bytes]) -> Union[str, bytes, memoryview]:
+        """A message received, its tag checked and taken off (``ProtocolError`` ``unauthentic``)."""
+        channel = self.channel
+        if channel is None:
+            return data
+        if isinstance(data, str):
+            return channel.open_text(data)
+        if len(data) > HASH_OFF_LOOP_BYTES:
+            return await asyncio.to_thread(channel.open_binary, data)
+        return channel.open_binary(data)
+
+
+def _size(item: Union[str, bytes, bytearray, _Sealed]) -> int:
+    return len(item.data) if isinstance(item, _Sealed) else len(item)
 
 
 class DecompositionServer:
@@ -301,6 +353,11 @@ class DecompositionServer:
                 continue
             if session.state == "hello":
                 await self._refresh_token()
+            try:
+                data = await connection.opened(data)
+            except ProtocolError as exc:
+                self._carry_out(session, session.refuse_unauthentic(exc))
+                continue
             now = time.monotonic()
             if isinstance(data, str):
                 actions = session.receive_text(data, now)
@@ -335,8 +392,10 @@ class DecompositionServer:
                 # Refused before authentication: the error is sent, the socket aborted (no closing handshake
                 # a flood could make the server wait on).
                 connection.send(_Close(action.code, action.reason, abort=not connection.authenticated))
-            elif isinstance(action, Authenticated):
+            elif isinstance(action, Seal):
+                connection.channel = Channel(action.key, "server")
                 connection.authenticated = True
+            elif isinstance(action, Authenticated):
                 connection.ws.protocol.max_size = self.limits.max_message_bytes
                 log.info("client %s connected from %s", quote(session.client), connection.peer)
                 if action.displaced is not None:

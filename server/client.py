@@ -83,6 +83,7 @@ class Client:
         self._job_ids = itertools.count(1)
         self._lock = threading.Lock()
         self.welcome: Optional[protocol.Welcome] = None
+        self._channel: Optional[protocol.Channel] = None  # the session's tags (protocol 3)
 
     # ---------------------------------------------------------------------------------- connection
 
@@ -118,7 +119,8 @@ class Client:
         try:
             ws.send(protocol.encode(handshake.hello))
             ws.send(protocol.encode(handshake.answer(self._decode(ws.recv(timeout=self._open_timeout)))))
-            welcome = handshake.welcome(self._decode(ws.recv(timeout=self._open_timeout)))
+            assert handshake.channel is not None
+            welcome = handshake.welcome(self._decode(ws.recv(timeout=self._open_timeout), handshake.channel))
         except ConnectionClosed as exc:
             ws.close()
             raise ServerError("closed", f"the server closed the connection during the handshake ({exc})") from None
@@ -133,7 +135,7 @@ class Client:
             ws.close()
             raise ServerError(exc.code, exc.message) from None
         ws.protocol.max_size = protocol.MAX_TEXT_BYTES
-        self._ws, self.welcome = ws, welcome
+        self._ws, self.welcome, self._channel = ws, welcome, handshake.channel
         return welcome
 
     def close(self) -> None:
@@ -150,11 +152,11 @@ class Client:
         self.close()
 
     @staticmethod
-    def _decode(data: Any) -> protocol.Message:
+    def _decode(data: Any, channel: Optional[protocol.Channel] = None) -> protocol.Message:
         if not isinstance(data, str):
             raise ServerError(ErrorCode.BAD_FRAME, "the server sent pixels where a message was expected")
         try:
-            return protocol.decode(data)
+            return protocol.decode(channel.open_text(data) if channel is not None else data)
         except protocol.ProtocolError as exc:
             raise ServerError(exc.code, f"the server sent a bad message: {exc.message}") from None
 
@@ -204,22 +206,27 @@ class Client:
         )
         job = protocol.ClientJob(request)
         image_header, mask_header = job.upload_headers
+        channel = self._channel
+        assert channel is not None
         ws.protocol.max_size = max(protocol.MAX_TEXT_BYTES, job.result_max_bytes)
-        ws.send(protocol.encode(request))
-        ws.send(pixels.array_to_frame(image_header, np.ascontiguousarray(image[region.slices])))
-        ws.send(pixels.array_to_frame(mask_header, np.ascontiguousarray(mask[region.slices])))
+        ws.send(channel.seal_text(protocol.encode(request)))
+        for header, array in ((image_header, image), (mask_header, mask)):
+            frame = pixels.array_to_frame(header, np.ascontiguousarray(array[region.slices]))
+            ws.send([frame, channel.binary_tag(frame)])  # one message in two fragments: no copy of the pixels
 
         while not job.done:
             if cancel is not None and cancel.is_set():
                 message = job.cancel()
                 if message is not None:
-                    ws.send(protocol.encode(message))
+                    ws.send(channel.seal_text(protocol.encode(message)))
             try:
                 data = ws.recv(timeout=CANCEL_POLL_S if cancel is not None and not job.cancel_sent else None)
             except TimeoutError:
                 continue
             try:
-                item = protocol.decode(data) if isinstance(data, str) else protocol.unpack_frame(data)
+                # A message or frame without the session's tag is refused before it is read.
+                item = (protocol.decode(channel.open_text(data)) if isinstance(data, str)
+                        else protocol.unpack_frame(channel.open_binary(data)))
                 update = job.receive(item)
             except protocol.ProtocolError as exc:
                 raise ServerError(exc.code, f"the server sent something wrong: {exc.message}") from None

@@ -7,6 +7,8 @@ and the end of jobs (``finish``), and carries out the actions that come back:
 
     Send(data)          send this text or binary frame (in order; the front end keeps one outbox)
     Close(code, reason) send everything before it, then close
+    Seal(key)           the client proved itself: from here on, seal every message sent and open every
+                        message received with ``protocol.Channel(key, "server")`` (protocol 3)
     Authenticated()     the peer proved itself: lift the message size cap to ``limits.max_message_bytes``
     Enqueue(job)        run this job (a worker later calls ``hub.start(job)`` and ``session.finish``)
 
@@ -39,6 +41,7 @@ from .protocol import (
     FrameHeader,
     Hello,
     Limits,
+    MAC_BYTES,
     PixelFormat,
     ProtocolError,
     Welcome,
@@ -47,6 +50,7 @@ from .protocol import (
     new_nonce,
     proof,
     proof_matches,
+    session_key,
     unpack_frame,
     upload_frames,
 )
@@ -66,6 +70,13 @@ class Close:
 
 
 @dataclass(frozen=True, eq=False)
+class Seal:
+    """The session key: every later message, both ways, carries its tag (``protocol.Channel``)."""
+
+    key: bytes
+
+
+@dataclass(frozen=True, eq=False)
 class Authenticated:
     """``displaced``: a connection the hub closes to make room (carry out its ``close_evicted()``)."""
 
@@ -77,7 +88,7 @@ class Enqueue:
     job: "Job"
 
 
-Action = Union[Send, Close, Authenticated, Enqueue]
+Action = Union[Send, Close, Seal, Authenticated, Enqueue]
 
 
 # ---------------------------------------------------------------------------------------------- jobs
@@ -111,7 +122,7 @@ class _Upload:
     @property
     def bytes_to_come(self) -> int:
         """What its frames still to arrive will take on the wire, headers included."""
-        return sum(HEADER_SIZE + header.payload_size for header in self.frames_to_come)
+        return sum(HEADER_SIZE + header.payload_size + MAC_BYTES for header in self.frames_to_come)
 
 
 # A client that sent ``decompose`` and its frames at once gets one error for a refused job: the
@@ -328,19 +339,23 @@ class Session:
             return self._refuse(ErrorCode.UNAUTHORIZED,
                                 "wrong token: copy the contents of the server's token file (layerdecomp serve "
                                 "prints where it is) into the client's settings", CloseCode.POLICY_VIOLATION)
+        # The client proved itself: whatever the server says from here on carries the session's tag.
+        seal = Seal(session_key(self._token, self._client_nonce, self._server_nonce))
         if self.hub.closing:
-            return self._refuse(ErrorCode.SHUTTING_DOWN, "the server is shutting down", CloseCode.GOING_AWAY)
+            return [seal, *self._refuse(ErrorCode.SHUTTING_DOWN, "the server is shutting down",
+                                        CloseCode.GOING_AWAY)]
         victim = self.hub._make_room(self)
         if victim is self:
-            return self._refuse(ErrorCode.BUSY, f"the server has {self.limits.max_connections} connections, "
-                                "all with jobs open; try again when one finishes", CloseCode.TRY_AGAIN_LATER)
+            return [seal, *self._refuse(ErrorCode.BUSY, f"the server has {self.limits.max_connections} "
+                                        "connections, all with jobs open; try again when one finishes",
+                                        CloseCode.TRY_AGAIN_LATER)]
         self.hub.pending.pop(self, None)
         self.hub.authenticated.add(self)
         self.state = "open"
         self.last_heard = now
         if victim is not None:
             self.hub.authenticated.discard(victim)
-        return [Authenticated(victim), Send(encode(self.hub.welcome))]
+        return [seal, Authenticated(victim), Send(encode(self.hub.welcome))]
 
     # ------------------------------------------------------------------------------------- messages
 
@@ -512,6 +527,10 @@ class Session:
         actions = self.connection_lost()
         return actions + [self._error(ErrorCode.SHUTTING_DOWN, "the server is shutting down; jobs in flight "
                                       "were cancelled"), Close(CloseCode.GOING_AWAY, "server shutting down")]
+
+    def refuse_unauthentic(self, exc: ProtocolError) -> list[Action]:
+        """A message without its session tag: the two sides' counts no longer agree, so the connection ends."""
+        return self._refuse(exc.code, exc.message, CloseCode.POLICY_VIOLATION)
 
     def close_evicted(self) -> list[Action]:
         reason = self.evicted or "evicted"

@@ -8,6 +8,7 @@ import hmac
 import secrets
 from typing import Optional
 
+from .channel import Channel, session_key
 from .constants import NONCE_BYTES, PROTOCOL_VERSION
 from .errors import ErrorCode, ProtocolError
 from .messages import Auth, Challenge, Error, Hello, Message, Welcome
@@ -20,7 +21,7 @@ def new_nonce() -> str:
 
 def proof(token: str, side: str, client_nonce: str, server_nonce: str) -> str:
     """What ``side`` ("server" or "client") sends to prove it knows ``token``: HMAC-SHA256 keyed with the
-    token's UTF-8 bytes, over the ASCII bytes ``"layerdecomp-v2 " + side + " " + client_nonce + " " +
+    token's UTF-8 bytes, over the ASCII bytes ``"layerdecomp-v3 " + side + " " + client_nonce + " " +
     server_nonce``, as 64 lowercase hex digits. The side's name keeps one side's proof from passing as
     the other's; the two fresh nonces keep an old proof from passing at all."""
     if side not in ("server", "client"):
@@ -43,16 +44,23 @@ class ClientHandshake:
         handshake = ClientHandshake(token, client="my-client")
         send(encode(handshake.hello))
         send(encode(handshake.answer(decode(receive()))))   # raises unless the server proved itself
-        welcome = handshake.welcome(decode(receive()))
+        welcome = handshake.welcome(decode(handshake.channel.open_text(receive())))
+        then: send(handshake.channel.seal_text(encode(message))), open every message received likewise
 
     Nothing that depends on the token leaves the client until the server's proof checked out, so a
-    process squatting on the port learns neither the token nor any picture. Raises ``Refused`` when
-    the server answered with an error, ``ProtocolError`` (``server_unverified``, ``bad_message``) else.
-    Read at most ``CLIENT_PRE_AUTH_MAX_BYTES`` a message until ``welcome`` has arrived.
+    process squatting on the port learns neither the token nor any picture; from ``welcome`` on, every
+    message both ways carries a session tag (``channel``), so a program relaying the handshake to a real
+    server can neither read the client's requests as the server's nor answer them itself. Raises
+    ``Refused`` when the server answered with an error, ``ProtocolError`` (``server_unverified``,
+    ``bad_message``, ``unauthentic``) else. Read at most ``CLIENT_PRE_AUTH_MAX_BYTES`` a message until
+    ``welcome`` has arrived. An empty token is refused (``ValueError``): never prove anything with nothing.
     """
 
     def __init__(self, token: str, client: str = "", nonce: Optional[str] = None) -> None:
+        if not token:
+            raise ValueError("no token: a client must not connect without the server's token")
         self._token = token
+        self.channel: Optional[Channel] = None
         self.hello = Hello(nonce=nonce or new_nonce(), client=client)
         self._server_nonce: Optional[str] = None
 
@@ -66,10 +74,11 @@ class ClientHandshake:
                                 "the program answering at this address could not prove it knows the token: "
                                 "it is not your layerdecomp server, or it uses another token file")
         self._server_nonce = message.nonce
+        self.channel = Channel(session_key(self._token, self.hello.nonce, message.nonce), "client")
         return Auth(proof=proof(self._token, "client", self.hello.nonce, message.nonce))
 
     def welcome(self, message: Message) -> Welcome:
-        """The server's ``welcome`` (after ``answer``)."""
+        """The server's ``welcome`` (after ``answer``; opened with ``channel`` first)."""
         if self._server_nonce is None:
             raise ProtocolError(ErrorCode.BAD_MESSAGE, "welcome before the server proved itself")
         _raise_if_error(message)

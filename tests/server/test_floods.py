@@ -18,7 +18,7 @@ import layerdecomp
 from layerdecomp_server import protocol
 from layerdecomp_server.client import Client
 
-from .helpers import picture
+from .helpers import open_raw, picture
 from .test_roundtrip import assert_same
 from .test_serve_cli import start, stop
 
@@ -180,16 +180,10 @@ def test_two_ping_flooding_sockets_keep_the_server_under_64_mb(served):
 def test_1500_refused_1_mb_decompose_messages_keep_the_server_under_128_mb(served):
     """Issue 23: refused jobs were kept whole for 60 s: 1,500 messages of 1 MB took the server to 1.5 GB."""
     process, url, token = served
-    from websockets.sync.client import connect
-
     message = protocol.encode(protocol.Decompose(job=1, width=8, height=8, format="RGB8",
                                                  options={"steps": "x" * (MiB - 200)}))
     with PeakRSS(process.pid) as memory:
-        ws = connect(url, compression=None, max_size=protocol.MAX_TEXT_BYTES)
-        handshake = protocol.ClientHandshake(token)
-        ws.send(protocol.encode(handshake.hello))
-        ws.send(protocol.encode(handshake.answer(protocol.decode(ws.recv(timeout=5)))))
-        handshake.welcome(protocol.decode(ws.recv(timeout=5)))
+        ws = open_raw(url, token)
         codes = collections.Counter()
         for i in range(1500):
             ws.send(message.replace('"job":1,', f'"job":{i + 1},', 1))
@@ -212,18 +206,11 @@ def test_4_connections_of_256_mib_garbage_frames_stay_within_the_upload_budget(s
     2.2 GB): frames being received now count against the upload budget, and a frame no job reserved
     room for is cut off after a few MiB."""
     process, url, token = served
-    from websockets.sync.client import connect
-
     size = 256 * MiB
     with PeakRSS(process.pid) as memory:
         sockets = []
         for _ in range(4):
-            ws = connect(url, compression=None, max_size=protocol.MAX_TEXT_BYTES)
-            handshake = protocol.ClientHandshake(token)
-            ws.send(protocol.encode(handshake.hello))
-            ws.send(protocol.encode(handshake.answer(protocol.decode(ws.recv(timeout=5)))))
-            handshake.welcome(protocol.decode(ws.recv(timeout=5)))
-            sockets.append(ws)
+            sockets.append(open_raw(url, token))
         cut_off = 0
         chunk = b"\x00" * MiB
         for ws in sockets:

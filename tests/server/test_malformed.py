@@ -86,7 +86,7 @@ def test_unsupported_version_is_refused_with_both_numbers(server):
     ws = connect(server.url, compression=None)
     ws.send(json.dumps({"type": "hello", "protocol": 1, "token": TOKEN, "client": "old plugin"}))
     error = expect_error(ws, "unsupported_version")
-    assert "protocol 2" in error.message and "1" in error.message
+    assert f"protocol {protocol.PROTOCOL_VERSION}" in error.message and "1" in error.message
     assert_aborted(ws)
     assert_serving(server)
 

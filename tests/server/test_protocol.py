@@ -181,7 +181,7 @@ def test_another_version_s_hello_is_unsupported_whatever_its_fields():
     with pytest.raises(ProtocolError) as info:
         protocol.decode('{"type": "hello", "protocol": 1, "token": "t", "client": "old plugin"}')
     assert info.value.code == ErrorCode.UNSUPPORTED_VERSION
-    assert "protocol 2" in info.value.message and "1" in info.value.message
+    assert f"protocol {protocol.PROTOCOL_VERSION}" in info.value.message and "1" in info.value.message
 
 
 # ------------------------------------------------------------------------------------------- handshake
@@ -190,8 +190,8 @@ def test_another_version_s_hello_is_unsupported_whatever_its_fields():
 EXAMPLE_TOKEN = "correct horse battery staple"
 EXAMPLE_CLIENT_NONCE = "00" * 32
 EXAMPLE_SERVER_NONCE = "ff" * 32
-EXAMPLE_SERVER_PROOF = "d5e3fa936848c35350829038df87f1c036fd1ca74307a62230c8d970ac8f9d62"
-EXAMPLE_CLIENT_PROOF = "74c86debd93cec527439b6a9902844b39ec24183e1b07e94b7aa1e46eb128588"
+EXAMPLE_SERVER_PROOF = "abaf4b520b9a98974b1e8246d03284d282f0c6ce6acf6e03151025fdf1a2d5d9"
+EXAMPLE_CLIENT_PROOF = "9c93cab39bd1d6c78c85bfc5e26986a62001af0e69547d3db53c2c41cb7ce376"
 
 
 def test_proofs_are_hmac_sha256_over_the_documented_bytes():
@@ -200,7 +200,7 @@ def test_proofs_are_hmac_sha256_over_the_documented_bytes():
 
     for side, expected in (("server", EXAMPLE_SERVER_PROOF), ("client", EXAMPLE_CLIENT_PROOF)):
         got = protocol.proof(EXAMPLE_TOKEN, side, EXAMPLE_CLIENT_NONCE, EXAMPLE_SERVER_NONCE)
-        text = f"layerdecomp-v2 {side} {EXAMPLE_CLIENT_NONCE} {EXAMPLE_SERVER_NONCE}".encode("ascii")
+        text = f"layerdecomp-v3 {side} {EXAMPLE_CLIENT_NONCE} {EXAMPLE_SERVER_NONCE}".encode("ascii")
         assert got == expected == hmac.new(EXAMPLE_TOKEN.encode(), text, hashlib.sha256).hexdigest()
     doc = (PROTOCOL_PACKAGE.parents[1] / "docs" / "protocol.md").read_text()
     assert EXAMPLE_SERVER_PROOF in doc and EXAMPLE_CLIENT_PROOF in doc
@@ -265,7 +265,7 @@ def _result_frames(result: protocol.Result):
 def test_a_client_job_follows_progress_to_its_result():
     job = protocol.ClientJob(protocol.Decompose(job=5, width=4, height=3, format="BGRA8"))
     assert [h.role for h in job.upload_headers] == [Role.IMAGE, Role.MASK]
-    assert job.result_max_bytes == HEADER_SIZE + 4 * 3 * 4
+    assert job.result_max_bytes == HEADER_SIZE + 4 * 3 * 4 + protocol.MAC_BYTES
     progress = protocol.Progress(job=5, stage="fill", fraction=0.5)
     assert job.receive(progress) == progress
     assert job.receive(protocol.Progress(job=4, stage="fill", fraction=0.5)) is None  # an earlier job's

@@ -233,8 +233,8 @@ def test_lone_surrogates_and_deep_json_get_errors_not_1011(server, caplog):
             assert recv_message(ws).code in ("bad_message", "invalid_input")
     finally:
         ws.close()
-    for first in ['{"type": "hello", "protocol": 2, "nonce": "%s", "client": "\\ud800"}' % ("0" * 64),
-                  '{"type": "hello", "protocol": 2, "nonce": "\\ud800"}', "[" * 2000 + "]" * 2000]:
+    for first in ['{"type": "hello", "protocol": 3, "nonce": "%s", "client": "\\ud800"}' % ("0" * 64),
+                  '{"type": "hello", "protocol": 3, "nonce": "\\ud800"}', "[" * 2000 + "]" * 2000]:
         ws = connect(server.url)
         ws.send(first)
         reply = recv_message(ws)

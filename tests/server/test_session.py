@@ -39,7 +39,7 @@ def authenticated(hub: Hub, now: float = 0.0) -> Session:
     handshake = protocol.ClientHandshake(TOKEN)
     [challenge] = sent(session.receive_text(protocol.encode(handshake.hello), now))
     actions = session.receive_text(protocol.encode(handshake.answer(challenge)), now)
-    assert isinstance(actions[0], Authenticated)
+    assert isinstance(actions[1], Authenticated)
     handshake.welcome(sent(actions)[0])
     assert session.state == "open"
     return session
@@ -254,7 +254,7 @@ def test_silent_sockets_are_evicted_before_a_handshake_under_way():
         hub.connect(0.001 * i)
         assert real in hub.pending and hub.stats()["pending"] <= LIMITS.max_pending
     actions = real.receive_text(protocol.encode(handshake.answer(challenge)), 0.1)
-    assert isinstance(actions[0], Authenticated)
+    assert isinstance(actions[1], Authenticated)
 
 
 def test_refused_jobs_keep_only_their_id_and_are_bounded():
