@@ -131,15 +131,17 @@ def test_1000_opens_a_second_without_hello_do_not_stop_8_real_jobs(served):
             with Client(url, token=token) as client:
                 assert_same(client.decompose(image, mask, backend="classical"), expected)
                 finished += 1
-        rate = (opened[0] - opened0) / (time.monotonic() - t0)
+        during = opened[0] - opened0
+        rate = during / (time.monotonic() - t0)
     finally:
         stop_flag.set()
         flooder.join(30)
     assert finished == 8
-    # The flood aims at 1,000 opens a second; a busy 2-core machine reaches ~250 (the server's accept
-    # loop is the limit), still over a hundred times max_pending in a handshake's time.
-    print(f"flood: {rate:.0f} opens a second during the 8 jobs")
-    assert rate > 150, f"the flood reached only {rate:.0f} opens a second"
+    # The flood aims at 1,000 opens a second; how many it reaches depends on the machine (the server's
+    # accept loop is the limit: ~1,000 on 16 idle cores, 120-250 on 2 busy ones). Whatever the rate,
+    # the pending budget (16) was overrun many times over while the jobs ran.
+    print(f"flood: {during} opens, {rate:.0f} a second, during the 8 jobs")
+    assert during > 20 * 16, f"the flood opened only {during} sockets ({rate:.0f} a second)"
 
 
 def test_two_ping_flooding_sockets_keep_the_server_under_64_mb(served):

@@ -281,7 +281,7 @@ def test_a_client_that_does_not_read_is_dropped(gated_backend):
     # Results bigger than the kernel's socket buffers (a few MiB on loopback) together.
     limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "send_timeout_s": 1.0, "max_outbox_bytes": 2 * MiB,
                                       "max_side": 640, "max_pixels": 640 * 640,
-                                      "max_message_bytes": protocol.HEADER_SIZE + 640 * 640 * 4})
+                                      "max_message_bytes": protocol.HEADER_SIZE + 640 * 640 * 4 + protocol.MAC_BYTES})
     image, mask = picture(seed=10, height=640, width=640)
     with BackgroundServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
         sock = socket.socket()
@@ -296,7 +296,9 @@ def test_a_client_that_does_not_read_is_dropped(gated_backend):
         handshake = protocol.ClientHandshake(TOKEN)
         _send_frame(sock, protocol.encode(handshake.hello).encode(), 1)
         _send_frame(sock, protocol.encode(handshake.answer(protocol.decode(_read_text_frame(sock)))).encode(), 1)
-        assert isinstance(handshake.welcome(protocol.decode(_read_text_frame(sock))), protocol.Welcome)
+        channel = handshake.channel
+        assert isinstance(handshake.welcome(protocol.decode(channel.open_text(_read_text_frame(sock)))),
+                          protocol.Welcome)
         height, width = mask.shape
         # Results pile up unread: first in the kernel's socket buffers (its own bound), then in the
         # server's outbox, which a send timeout and a byte budget bound. Bounded: 60 jobs of 3 MiB.
@@ -309,9 +311,9 @@ def test_a_client_that_does_not_read_is_dropped(gated_backend):
                 if small.stats()["connections"] == 0:
                     dropped = True
                     break
-                _send_frame(sock, protocol.encode(request).encode(), 1)
+                _send_frame(sock, channel.seal_text(protocol.encode(request)).encode(), 1)
                 for header, pixels in zip(protocol.upload_frames(request), (image, mask)):
-                    _send_frame(sock, protocol.pack_frame(header, pixels.tobytes()), 2)
+                    _send_frame(sock, channel.seal_binary(protocol.pack_frame(header, pixels.tobytes())), 2)
             except OSError:  # the server hung up on us
                 dropped = True
                 break

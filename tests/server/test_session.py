@@ -10,7 +10,7 @@ from layerdecomp_server.protocol import CloseCode, Decompose, ErrorCode, Limits,
 from layerdecomp_server.session import Authenticated, Close, Enqueue, Hub, Send, Session
 
 TOKEN = "session-test-token-0123456789"
-LIMITS = Limits(max_side=64, max_pixels=64 * 64, max_message_bytes=protocol.HEADER_SIZE + 64 * 64 * 4,
+LIMITS = Limits(max_side=64, max_pixels=64 * 64, max_message_bytes=protocol.HEADER_SIZE + 64 * 64 * 4 + protocol.MAC_BYTES,
                 max_queue=4, max_jobs_per_connection=2, max_upload_bytes=3 * 8 * 8 * 5, max_connections=2,
                 max_pending=3, idle_timeout_s=100.0, upload_timeout_s=10.0, hello_timeout_s=5.0)
 
