@@ -37,6 +37,7 @@ from .protocol import (
     ProtocolError,
     Welcome,
     encode,
+    endpoint,
     quote,
 )
 from .rules import JobRules
@@ -224,6 +225,12 @@ class _Connection:
         return channel.open_binary(data)
 
 
+def _local_endpoint(ws: ServerConnection) -> str:
+    """The address this connection reached (the proofs cover it: a relay elsewhere cannot pass)."""
+    local = ws.local_address
+    return endpoint(local[0], local[1]) if local else ""
+
+
 def _size(item: Union[str, bytes, bytearray, _Sealed]) -> int:
     return len(item.data) if isinstance(item, _Sealed) else len(item)
 
@@ -315,7 +322,7 @@ class DecompositionServer:
         return None
 
     async def _handle(self, ws: ServerConnection) -> None:
-        session, evicted = self.hub.connect(time.monotonic())
+        session, evicted = self.hub.connect(time.monotonic(), _local_endpoint(ws))
         connection = _Connection(ws, session, self.limits)
         self.connections[session] = connection
         for other in evicted:

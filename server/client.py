@@ -115,7 +115,9 @@ class Client:
             body = exc.response.body.decode(errors="replace").strip()[:200]
             raise ServerError("refused", f"the server at {self.url} refused the connection "
                               f"(HTTP {exc.response.status_code}: {body})") from None
-        handshake = protocol.ClientHandshake(self._token, client=self._name)
+        # The address the socket really reached, not the URL's name: the proofs cover it.
+        peer = ws.socket.getpeername()
+        handshake = protocol.ClientHandshake(self._token, client=self._name, address=protocol.endpoint(*peer[:2]))
         try:
             ws.send(protocol.encode(handshake.hello))
             ws.send(protocol.encode(handshake.answer(self._decode(ws.recv(timeout=self._open_timeout)))))

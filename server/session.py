@@ -166,11 +166,12 @@ class Hub:
         self.running = 0
         self._order = itertools.count()
 
-    def connect(self, now: float) -> tuple["Session", list["Session"]]:
+    def connect(self, now: float, address: str = "") -> tuple["Session", list["Session"]]:
         """A new connection, and the connections to close to make room for it: when the budget for
         connections that have not authenticated is spent, the oldest of them goes (so hello-less
-        sockets can delay a real client by one round trip at most, never lock it out)."""
-        session = Session(self, now)
+        sockets can delay a real client by one round trip at most, never lock it out). ``address``: where
+        the connection arrived (``protocol.endpoint``), which both sides' proofs cover."""
+        session = Session(self, now, address)
         evicted = []
         while len(self.pending) >= self.limits.max_pending:
             # Sockets that have not even said hello go first: a real client's hello comes within
@@ -225,8 +226,9 @@ class Session:
     """One connection: ``state`` is "hello" (waiting for hello), "auth" (challenge sent, waiting for
     auth), "open" (authenticated) or "closed"."""
 
-    def __init__(self, hub: Hub, now: float) -> None:
+    def __init__(self, hub: Hub, now: float, address: str = "") -> None:
         self.hub = hub
+        self.address = address
         self.limits = hub.limits
         self.state = "hello"
         self.client = ""
@@ -330,17 +332,18 @@ class Session:
             self._client_nonce, self._server_nonce = message.nonce, new_nonce()
             self.state = "auth"
             self._token = self.hub.token()
-            server_proof = proof(self._token, "server", self._client_nonce, self._server_nonce)
+            server_proof = proof(self._token, "server", self._client_nonce, self._server_nonce, self.address)
             return [Send(encode(Challenge(nonce=self._server_nonce, proof=server_proof)))]
         if not isinstance(message, Auth):
             return self._refuse(ErrorCode.BAD_MESSAGE, f"after challenge the client sends auth, not {message.TYPE}",
                                 CloseCode.PROTOCOL_ERROR)
-        if not proof_matches(self._token, "client", self._client_nonce, self._server_nonce, message.proof):
+        if not proof_matches(self._token, "client", self._client_nonce, self._server_nonce, message.proof,
+                             self.address):
             return self._refuse(ErrorCode.UNAUTHORIZED,
                                 "wrong token: copy the contents of the server's token file (layerdecomp serve "
                                 "prints where it is) into the client's settings", CloseCode.POLICY_VIOLATION)
         # The client proved itself: whatever the server says from here on carries the session's tag.
-        seal = Seal(session_key(self._token, self._client_nonce, self._server_nonce))
+        seal = Seal(session_key(self._token, self._client_nonce, self._server_nonce, self.address))
         if self.hub.closing:
             return [seal, *self._refuse(ErrorCode.SHUTTING_DOWN, "the server is shutting down",
                                         CloseCode.GOING_AWAY)]

@@ -77,7 +77,7 @@ from .frames import (
     pack_frame,
     unpack_frame,
 )
-from .handshake import ClientHandshake, Refused, new_nonce, proof, proof_matches
+from .handshake import ClientHandshake, Refused, endpoint, new_nonce, proof, proof_matches
 from .jobs import ClientJob
 from .limits import Limits
 from .messages import (
@@ -107,7 +107,7 @@ __all__ = [
     "MESSAGE_TYPES", "Message", "Hello", "Challenge", "Auth", "Welcome", "Decompose", "Progress", "Result", "Error",
     "Cancel", "Cancelled", "upload_frames", "result_frames",
     "encode", "decode",
-    "new_nonce", "proof", "proof_matches", "ClientHandshake", "Refused",
+    "new_nonce", "proof", "proof_matches", "endpoint", "ClientHandshake", "Refused",
     "ClientJob",
     "Channel", "session_key", "message_tag",
 ]

@@ -25,10 +25,10 @@ _TEXT, _BINARY = b"t", b"b"
 Bytes = Union[bytes, bytearray, memoryview]
 
 
-def session_key(token: str, client_nonce: str, server_nonce: str) -> bytes:
+def session_key(token: str, client_nonce: str, server_nonce: str, address: str = "") -> bytes:
     """HMAC-SHA256 keyed with the token's UTF-8 bytes over the ASCII bytes
-    ``"layerdecomp-v3 session " + client_nonce + " " + server_nonce`` (32 raw bytes)."""
-    text = f"layerdecomp-v{PROTOCOL_VERSION} session {client_nonce} {server_nonce}"
+    ``"layerdecomp-v3 session " + client_nonce + " " + server_nonce + " " + address`` (32 raw bytes)."""
+    text = f"layerdecomp-v{PROTOCOL_VERSION} session {client_nonce} {server_nonce} {address}"
     return hmac.new(token.encode("utf-8"), text.encode("ascii"), hashlib.sha256).digest()
 
 

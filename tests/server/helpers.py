@@ -54,7 +54,7 @@ class SealedConnection:
 
 def authenticate(ws: ClientConnection, token: str = TOKEN) -> tuple[protocol.Welcome, protocol.Channel]:
     """The handshake, both ways, on an open websocket: the welcome and the session's channel."""
-    handshake = protocol.ClientHandshake(token, client="tests")
+    handshake = protocol.ClientHandshake(token, client="tests", address=protocol.endpoint(*ws.socket.getpeername()[:2]))
     ws.send(protocol.encode(handshake.hello))
     ws.send(protocol.encode(handshake.answer(protocol.decode(ws.recv(timeout=5)))))
     assert handshake.channel is not None

@@ -190,8 +190,9 @@ def test_another_version_s_hello_is_unsupported_whatever_its_fields():
 EXAMPLE_TOKEN = "correct horse battery staple"
 EXAMPLE_CLIENT_NONCE = "00" * 32
 EXAMPLE_SERVER_NONCE = "ff" * 32
-EXAMPLE_SERVER_PROOF = "abaf4b520b9a98974b1e8246d03284d282f0c6ce6acf6e03151025fdf1a2d5d9"
-EXAMPLE_CLIENT_PROOF = "9c93cab39bd1d6c78c85bfc5e26986a62001af0e69547d3db53c2c41cb7ce376"
+EXAMPLE_ADDRESS = "127.0.0.1:8765"
+EXAMPLE_SERVER_PROOF = "d1eb8a7cd78f616e11b9b5deac76c7c2622cef3749f15f5cb4b84175eeee4f37"
+EXAMPLE_CLIENT_PROOF = "4b62a0c487acf29d21106dc8267785c977a6de8aa0cb39479a7836e7a1427b99"
 
 
 def test_proofs_are_hmac_sha256_over_the_documented_bytes():
@@ -199,11 +200,41 @@ def test_proofs_are_hmac_sha256_over_the_documented_bytes():
     import hmac
 
     for side, expected in (("server", EXAMPLE_SERVER_PROOF), ("client", EXAMPLE_CLIENT_PROOF)):
-        got = protocol.proof(EXAMPLE_TOKEN, side, EXAMPLE_CLIENT_NONCE, EXAMPLE_SERVER_NONCE)
-        text = f"layerdecomp-v3 {side} {EXAMPLE_CLIENT_NONCE} {EXAMPLE_SERVER_NONCE}".encode("ascii")
+        got = protocol.proof(EXAMPLE_TOKEN, side, EXAMPLE_CLIENT_NONCE, EXAMPLE_SERVER_NONCE, EXAMPLE_ADDRESS)
+        text = f"layerdecomp-v3 {side} {EXAMPLE_CLIENT_NONCE} {EXAMPLE_SERVER_NONCE} {EXAMPLE_ADDRESS}".encode()
         assert got == expected == hmac.new(EXAMPLE_TOKEN.encode(), text, hashlib.sha256).hexdigest()
     doc = (PROTOCOL_PACKAGE.parents[1] / "docs" / "protocol.md").read_text()
     assert EXAMPLE_SERVER_PROOF in doc and EXAMPLE_CLIENT_PROOF in doc
+
+
+def test_session_tags_are_hmac_sha256_over_the_documented_bytes():
+    """The session key and the tags of docs/protocol.md's worked example; a tampered, replayed, reordered
+    or reflected message fails its tag."""
+    import hashlib
+    import hmac
+
+    key = protocol.session_key(EXAMPLE_TOKEN, EXAMPLE_CLIENT_NONCE, EXAMPLE_SERVER_NONCE, EXAMPLE_ADDRESS)
+    text = f"layerdecomp-v3 session {EXAMPLE_CLIENT_NONCE} {EXAMPLE_SERVER_NONCE} {EXAMPLE_ADDRESS}".encode()
+    assert key == hmac.new(EXAMPLE_TOKEN.encode(), text, hashlib.sha256).digest()
+    server, client = protocol.Channel(key, "server"), protocol.Channel(key, "client")
+    sealed = server.seal_text('{"type":"cancelled","job":7}')
+    request = client.seal_text('{"type":"cancel","job":7}')
+    frame = client.seal_binary(bytes(range(8)))
+    doc = (PROTOCOL_PACKAGE.parents[1] / "docs" / "protocol.md").read_text()
+    for tag in (key.hex(), sealed[:64], request[:64], frame[8:].hex()):
+        assert tag in doc
+    assert client.open_text(sealed) == '{"type":"cancelled","job":7}'
+    assert server.open_text(request) == '{"type":"cancel","job":7}' and bytes(server.open_binary(frame)) == bytes(range(8))
+    # Replayed (the count moved on), reflected (the client's own message), tampered, or injected untagged.
+    for bad in (request, frame, sealed, "0" * 64 + '{"type":"cancel","job":7}'):
+        fresh_server = protocol.Channel(key, "server")
+        fresh_server.open_text(request)
+        with pytest.raises(protocol.ProtocolError) as info:
+            if isinstance(bad, bytes):
+                fresh_server.open_binary(bad[:-1] + bytes([bad[-1] ^ 1]))
+            else:
+                fresh_server.open_text(bad)
+        assert info.value.code == protocol.ErrorCode.UNAUTHENTIC
 
 
 def _server_side(token: str, hello: protocol.Hello, server_nonce: str = "ab" * 32) -> protocol.Challenge:

@@ -293,7 +293,7 @@ def test_a_client_that_does_not_read_is_dropped(gated_backend):
         response = b""
         while b"\r\n\r\n" not in response:
             response += sock.recv(1)
-        handshake = protocol.ClientHandshake(TOKEN)
+        handshake = protocol.ClientHandshake(TOKEN, address=protocol.endpoint(*sock.getpeername()[:2]))
         _send_frame(sock, protocol.encode(handshake.hello).encode(), 1)
         _send_frame(sock, protocol.encode(handshake.answer(protocol.decode(_read_text_frame(sock)))).encode(), 1)
         channel = handshake.channel
