@@ -345,3 +345,78 @@ def test_a_client_whose_idle_connection_was_closed_reconnects_for_the_next_job(g
             wait_for(lambda: small.stats()["connections"] == 0, timeout=10, what="the idle connection to close")
             time.sleep(0.2)  # the close frame reaches the client's reader
             assert_same(client.decompose(image, mask), expected)
+
+
+# ------------------------------------------------------------------------- issue 23: the session itself
+
+
+def test_a_relaying_impostor_gets_no_pixel_and_can_inject_nothing(classical_server):
+    """Issue 23: a program that relayed one challenge from the real server answered a client alone and
+    received its picture. The proofs now cover the address the client's socket reached, and every later
+    message carries the session's tag: a relay at another address fails the server's proof, so the client
+    sends no auth and no pixel; and a relay that forwarded the real welcome could inject nothing."""
+    from websockets.sync.client import connect as connect_sync
+
+    heard: list = []
+    for strategy in ("relay the handshake", "relay it all, then answer alone"):
+
+        def relay(client_ws, strategy=strategy) -> None:
+            try:
+                with connect_sync(classical_server.url, compression=None, max_size=None) as upstream:
+                    hello = client_ws.recv(timeout=5)
+                    heard.append(hello)
+                    upstream.send(hello)
+                    client_ws.send(upstream.recv(timeout=5))  # the real server's challenge
+                    while True:
+                        data = client_ws.recv(timeout=2)
+                        heard.append(data)
+                        if strategy == "relay the handshake":
+                            upstream.send(data)
+                            client_ws.send(upstream.recv(timeout=5))
+                        else:  # a welcome and a result of its own making
+                            client_ws.send(protocol.encode(protocol.Welcome(server="fake", backend="classical")))
+            except Exception:  # noqa: BLE001 - either side hanging up ends the relay
+                pass
+
+        with serve_sync(relay, "127.0.0.1", 0) as fake:
+            thread = threading.Thread(target=fake.serve_forever)
+            thread.start()
+            try:
+                image, mask = picture(seed=9)
+                with pytest.raises(layerdecomp.LayerDecompError) as info:
+                    Client(f"ws://127.0.0.1:{fake.socket.getsockname()[1]}", token=TOKEN).decompose(image, mask)
+                assert info.value.code == "server_unverified"
+            finally:
+                fake.shutdown()
+                thread.join(10)
+    assert heard and all(isinstance(item, str) and json.loads(item)["type"] == "hello" for item in heard), heard
+
+
+def test_tampered_replayed_reordered_or_injected_messages_are_refused(server):
+    image, mask = picture(seed=13)
+    height, width = mask.shape
+    request = protocol.Decompose(job=1, width=width, height=height, format="RGB8")
+    frames = [protocol.pack_frame(h, p.tobytes()) for h, p in zip(protocol.upload_frames(request), (image, mask))]
+
+    def attempt(mangle) -> protocol.Error:
+        ws = open_raw(server.url)
+        wire = [ws.channel.seal_text(protocol.encode(request)), *(ws.channel.seal_binary(f) for f in frames)]
+        for item in mangle(wire):
+            ws.raw.send(item)
+        error = expect_error(ws, "unauthentic")
+        with pytest.raises(Exception):
+            while True:
+                ws.recv(timeout=5)
+        assert ws.raw.protocol.close_rcvd is not None and ws.raw.protocol.close_rcvd.code == 1008
+        return error
+
+    def flip(data: bytes, at: int) -> bytes:
+        return data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]
+
+    attempt(lambda w: [w[0][:64] + w[0][64:].replace('"job":1', '"job":2'), *w[1:]])  # a changed request
+    attempt(lambda w: [w[0], flip(w[1], 100), w[2]])  # a changed pixel
+    attempt(lambda w: [w[0], w[0], *w[1:]])  # a replayed request
+    attempt(lambda w: [w[0], w[2], w[1]])  # frames swapped
+    attempt(lambda w: [w[0], w[2]])  # a frame dropped
+    attempt(lambda w: [protocol.encode(protocol.Cancel(job=1)), *w])  # an untagged message injected
+    assert_serving(server)
