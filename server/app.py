@@ -12,6 +12,8 @@ happens in the job's thread, never on the loop. ``background`` runs a server in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import ipaddress
 import logging
 import time
@@ -77,6 +79,14 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()
     token: Optional[str] = None  # None: the user's token file (created on first run, re-read when it changes)
     jobs: int = 1  # jobs run at once
+
+
+def listen_hosts(host: str) -> list[str]:
+    """The addresses to listen on: both loopback families for a loopback host (a client that reaches
+    ``localhost`` as ``::1`` must find this server there, not another program), else ``host`` alone."""
+    if host in ("localhost", "127.0.0.1", "::1"):
+        return ["127.0.0.1", "::1"] if host != "::1" else ["::1", "127.0.0.1"]
+    return [host]
 
 
 def is_loopback(host: str) -> bool:
@@ -280,10 +290,7 @@ class DecompositionServer:
                 "Use --host 127.0.0.1 unless you know why you need this.\n%s",
                 "!" * 78, self.config.host, self.device, "!" * 78,
             )
-        async with serve(
-            self._handle,
-            self.config.host,
-            self.config.port,
+        options: dict[str, Any] = dict(
             origins=[None, *self.config.allowed_origins],  # None: native clients send no Origin
             process_request=self._admit,
             compression=None,  # raw pixels: deflate costs more than loopback saves
@@ -292,9 +299,14 @@ class DecompositionServer:
             server_header=None,
             create_connection=_GuardedConnection,
             open_timeout=self.limits.hello_timeout_s,
-            close_timeout=5,
-        ) as ws_server:
+            close_timeout=CLOSE_TIMEOUT_S,
+        )
+        first, *others = listen_hosts(self.config.host)
+        async with contextlib.AsyncExitStack() as listening:
+            ws_server = await listening.enter_async_context(serve(self._handle, first, self.config.port, **options))
             host, port = ws_server.sockets[0].getsockname()[:2]
+            for other in others:
+                await self._listen_too(listening, other, port, options)
             shown = f"[{host}]" if ":" in host else host
             self.url = f"ws://{shown}:{port}"
             log.info("serving the %s backend on %s (%s)", self.backend_class.name, self.url, self.device)
@@ -309,6 +321,22 @@ class DecompositionServer:
         # Running jobs were told to cancel; wait for their threads to reach a checkpoint.
         await asyncio.to_thread(self._executor.shutdown, True)
         log.info("server stopped")
+
+    async def _listen_too(self, listening: contextlib.AsyncExitStack, host: str, port: int,
+                          options: dict[str, Any]) -> None:
+        """Hold the other loopback family's address on the same port, so no other program can answer
+        there for us; a machine without it is served on the first alone."""
+        try:
+            await listening.enter_async_context(serve(self._handle, host, port, **options))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                log.info("not listening on %s (%s)", host, exc.strerror)
+                return
+            shown = f"[{host}]" if ":" in host else host
+            raise OSError(exc.errno, f"another program holds {shown}:{port}, the other loopback address of this "
+                          "port, and could answer clients in the server's name: stop it or choose another port "
+                          "(--port)") from None
+        log.info("also listening on %s", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
 
     def stats(self) -> dict[str, int]:
         """For tests and logs: what is open right now."""

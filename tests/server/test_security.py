@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -420,3 +422,33 @@ def test_tampered_replayed_reordered_or_injected_messages_are_refused(server):
     attempt(lambda w: [w[0], w[2]])  # a frame dropped
     attempt(lambda w: [protocol.encode(protocol.Cancel(job=1)), *w])  # an untagged message injected
     assert_serving(server)
+
+
+def test_the_server_holds_both_loopback_families_and_refuses_to_share_them(gated_backend, tmp_path):
+    """Issue 23: with the server on 127.0.0.1 only, a program could take [::1] on the same port and answer
+    clients that resolve localhost to ::1 first. Now the server holds both, and will not start beside a
+    program holding either."""
+    import errno
+
+    with BackgroundServer(ServerConfig(port=0, backend=gated_backend, token=TOKEN)) as running:
+        port = int(running.url.rsplit(":", 1)[1])
+        image, mask = picture(seed=14)
+        with Client(f"ws://[::1]:{port}", token=TOKEN) as client:  # the same server, by the other family
+            client.decompose(image, mask)
+        squatter = socket.socket(socket.AF_INET6)
+        with pytest.raises(OSError) as info:
+            squatter.bind(("::1", port))
+        assert info.value.errno == errno.EADDRINUSE
+        squatter.close()
+    # A program already on [::1]:PORT: the server says so and does not start.
+    squatter = socket.socket(socket.AF_INET6)
+    squatter.bind(("::1", 0))
+    squatter.listen()
+    try:
+        port = squatter.getsockname()[1]
+        process = subprocess.run([sys.executable, "-m", "layerdecomp", "serve", "--port", str(port), "--backend",
+                                  "classical"], capture_output=True, text=True, timeout=120,
+                                 env={**os.environ, "LAYERDECOMP_CONFIG_DIR": str(tmp_path)})
+    finally:
+        squatter.close()
+    assert process.returncode == 2 and f"[::1]:{port}" in process.stderr, process.stderr
