@@ -31,6 +31,10 @@ CLIENT_NAME = "layerdecomp-krita/0.1"
 POLL_S = 0.05
 # How long to wait for the server's "cancelled" before hanging up anyway.
 CANCEL_GRACE_S = 2.0
+# A server flooded by sockets that never authenticate may evict a handshake under way (busy, or the
+# socket dropped): try again this many times in all, waiting a little longer each time.
+HANDSHAKE_TRIES = 4
+HANDSHAKE_RETRY_S = 0.05
 
 _job_ids = itertools.count(1)
 # The status once the picture is sent, until the server's first progress report.
@@ -147,12 +151,24 @@ def run_job(settings: Settings, request: JobRequest, cancel: threading.Event, re
     token = _token(settings)
     if token is None and not _starts_the_server(settings):
         raise messages.no_token(str(settings.resolved_token_file()), starts_by_itself=False)
-    ws = connect_or_start(settings, cancel, report, server, start_first=token is None)
+    for attempt in range(HANDSHAKE_TRIES):
+        ws = connect_or_start(settings, cancel, report, server, start_first=token is None and attempt == 0)
+        conversation = _Conversation(ws, settings, cancel, report)
+        try:
+            with _closing_as_user_errors(ws, "connection lost during the handshake", close=False):
+                token = token or _token(settings)
+                if token is None:
+                    raise messages.no_token(str(settings.resolved_token_file()), starts_by_itself=True)
+                welcome = conversation._authenticate(token)
+            break
+        except messages.UserError as exc:
+            ws.close()
+            if exc.code not in ("busy", "server_lost") or attempt == HANDSHAKE_TRIES - 1:
+                raise
+            log.info("handshake refused (%s); trying again", exc.code)
+        cancel.wait(HANDSHAKE_RETRY_S * 2**attempt)
     with _closing_as_user_errors(ws, "connection lost"):
-        token = token or _token(settings)
-        if token is None:
-            raise messages.no_token(str(settings.resolved_token_file()), starts_by_itself=True)
-        return _Conversation(ws, settings, cancel, report).run(request, token)
+        return conversation.run(request, welcome)
 
 
 def check_connection(settings: Settings) -> P.Welcome:
@@ -172,18 +188,22 @@ def check_connection(settings: Settings) -> P.Welcome:
 
 
 @contextlib.contextmanager
-def _closing_as_user_errors(ws: ClientConnection, lost: str):
-    """Close ``ws`` at the end; a dropped connection or a message that breaks the protocol becomes the
-    ``messages.UserError`` an artist reads (the drop logged as ``lost``)."""
+def _closing_as_user_errors(ws: ClientConnection, lost: str, close: bool = True):
+    """Close ``ws`` at the end (``close``); a dropped connection or a message that breaks the protocol
+    becomes the ``messages.UserError`` an artist reads (the drop logged as ``lost``)."""
     try:
         yield
     except ConnectionClosed as exc:
         log.info("%s: %s", lost, exc)
         raise messages.server_lost() from None
     except P.ProtocolError as exc:
+        if exc.code == P.ErrorCode.UNAUTHENTIC:
+            log.warning("%s", exc.message)
+            raise messages.for_server_error(exc.code, exc.message) from None
         raise messages.server_confused(exc.message) from None
     finally:
-        ws.close()
+        if close:
+            ws.close()
 
 
 class _Conversation:
@@ -192,6 +212,7 @@ class _Conversation:
         self.settings = settings
         self.cancel = cancel
         self.report = report
+        self.channel: Optional[P.Channel] = None  # the session's tags, once the server proved itself
 
     def _error(self, message: P.Error) -> messages.UserError:
         log.info("server error %s: %s", message.code, message.message)
@@ -203,12 +224,15 @@ class _Conversation:
             data = self.ws.recv(timeout=timeout)
         except TimeoutError:
             return None
+        # After the handshake nothing is read, a result frame least of all, unless its tag checks out.
         if isinstance(data, str):
-            return P.decode(data)
-        return P.unpack_frame(data)
+            return P.decode(self.channel.open_text(data) if self.channel is not None else data)
+        return P.unpack_frame(self.channel.open_binary(data) if self.channel is not None else data)
 
-    def run(self, request: JobRequest, token: str) -> JobResult:
-        welcome = self._authenticate(token)
+    def _send(self, message: P.Message) -> None:
+        self.ws.send(self.channel.seal_text(P.encode(message)))
+
+    def run(self, request: JobRequest, welcome: P.Welcome) -> JobResult:
         try:
             welcome.limits.check_size(request.width, request.height)
         except P.ProtocolError as exc:
@@ -223,18 +247,21 @@ class _Conversation:
                  self.settings.server_url, start.backend or welcome.backend, request.margin)
         self.report("status", "Sending the picture…")
         self.ws.protocol.max_size = max(P.MAX_TEXT_BYTES, job.result_max_bytes)
-        self.ws.send(P.encode(start))
+        self._send(start)
         for header, pixels in zip(job.upload_headers, (request.image, request.mask)):
-            self.ws.send(header.pack() + bytes(pixels))
+            self.ws.send(self.channel.seal_binary(header.pack() + bytes(pixels)))
         self.report("status", WORKING)
         return self._receive(job)
 
     def _authenticate(self, token: str) -> P.Welcome:
         """Both sides prove they know the token; nothing depending on it leaves before the server's proof."""
-        handshake = P.ClientHandshake(token, client=CLIENT_NAME)
+        # The address the socket really reached, not the settings' name for it: both proofs cover it.
+        peer = self.ws.socket.getpeername()
+        handshake = P.ClientHandshake(token, client=CLIENT_NAME, address=P.endpoint(peer[0], peer[1]))
         try:
             self.ws.send(P.encode(handshake.hello))
             self.ws.send(P.encode(handshake.answer(self._expect_message())))
+            self.channel = handshake.channel
             welcome = handshake.welcome(self._expect_message())
         except P.Refused as exc:
             raise self._error(P.Error(code=exc.code, message=exc.message)) from None
@@ -291,7 +318,7 @@ class _Conversation:
         try:
             message = job.cancel()
             if message is not None:
-                self.ws.send(P.encode(message))
+                self._send(message)
             deadline = time.monotonic() + CANCEL_GRACE_S
             while not job.done and time.monotonic() < deadline:
                 item = self._next(timeout=POLL_S)

@@ -216,6 +216,8 @@ _SERVER_ERRORS = {
                          "server, so the picture was not sent. If it is your server, point “Access key file” "
                          "(Advanced) in Decompose Selection Settings at its token file ({token_file}); if not, "
                          "another program holds the port: choose another port.",
+    "unauthentic": "A message that claimed to come from your layerdecomp server did not carry its session's "
+                   "signature: another program may be interfering with the connection.",
     "unsupported_version": "The plugin and the server are different versions ({detail}). Install matching "
                            "versions of both.",
     "too_large": "The selection is too large for the server: {detail}.",
