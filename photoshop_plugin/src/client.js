@@ -14,6 +14,10 @@ const CLIENT_NAME = "layerdecomp-photoshop/0.1";
 // How long to wait for the server's "cancelled" before hanging up anyway (so the next job finds it idle).
 const CANCEL_GRACE_MS = 2000;
 const WELCOME_TIMEOUT_MS = 30000;
+// A server flooded by sockets that never authenticate may evict a handshake under way (busy, or the
+// socket dropped): try again this many times in all, waiting a little longer each time.
+const HANDSHAKE_TRIES = 4;
+const HANDSHAKE_RETRY_MS = 50;
 
 /** A flag the panel's Cancel sets; jobs listen for it. */
 class CancelToken {
@@ -57,9 +61,28 @@ let nextJobId = 1;
  * @param {any} WebSocketClass the WebSocket constructor
  * @returns {Promise<JobResult>}
  */
-function runJob(settings, request, cancel, report, WebSocketClass) {
+async function runJob(settings, request, cancel, report, WebSocketClass) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runJobOnce(settings, request, cancel, report, WebSocketClass);
+    } catch (err) {
+      if (!(/** @type {any} */ (err)).duringHandshake || attempt >= HANDSHAKE_TRIES || cancel.cancelled) throw err;
+      await new Promise((resume) => setTimeout(resume, HANDSHAKE_RETRY_MS * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+/**
+ * One try of `runJob`. A busy server or a dropped socket during the handshake rejects with an error
+ * marked `duringHandshake` (worth another try).
+ * @param {ServerSettings} settings @param {JobRequest} request @param {CancelToken} cancel @param {Report} report
+ * @param {any} WebSocketClass
+ * @returns {Promise<JobResult>}
+ */
+function runJobOnce(settings, request, cancel, report, WebSocketClass) {
   return new Promise((resolve, reject) => {
-    const url = settings.url.trim();
+    // Connect to the literal address the server listens on: `localhost` may reach another program on ::1.
+    const url = settings.url.trim().replace(/^(wss?:\/\/)localhost(?=[:/]|$)/i, "$1127.0.0.1");
     let state = "connecting"; // connecting, challenge, welcome, working, done
     /** @type {P.ClientHandshake | null} */
     let handshake = null;
@@ -69,9 +92,18 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
     let ws;
     let welcomeTimer = /** @type {any} */ (null);
 
+    /** @type {P.Channel | null} the session's tags, from the welcome on */
+    let channel = null;
+    /** @param {string} text */
+    const sendText = (text) => ws.send(channel ? channel.sealText(text) : text);
+
     /** @param {Error | null} error @param {JobResult} [value] */
     const finish = (error, value) => {
       if (state === "done") return;
+      if (error && (state === "challenge" || state === "welcome")) {
+        const code = /** @type {any} */ (error).code;
+        if (code === "busy" || code === "server_lost") /** @type {any} */ (error).duringHandshake = true;
+      }
       state = "done";
       clearTimeout(welcomeTimer);
       if (error) reject(error);
@@ -83,12 +115,13 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
       }
       // Tell the server, then hang up once the job is over for it too (or after a grace period), so the
       // next job finds it idle.
-      try { ws.send(P.encode(stop)); } catch (_) { close(); return; }
+      try { sendText(P.encode(stop)); } catch (_) { close(); return; }
       const timer = setTimeout(close, CANCEL_GRACE_MS);
       const ending = /** @type {P.ClientJob} */ (job);
       ws.onmessage = (/** @type {any} */ event) => {
         try {
-          ending.receive(typeof event.data === "string" ? P.decode(event.data) : P.unpackFrame(event.data));
+          ending.receive(typeof event.data === "string" ? P.decode(openText(event.data))
+            : P.unpackFrame(openBinary(event.data)));
         } catch (_) {
           ending.outcome = "error";
         }
@@ -98,6 +131,11 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
     const close = () => {
       try { ws.close(); } catch (_) { /* already closed */ }
     };
+    // After the handshake nothing is read, a result frame least of all, unless its tag checks out.
+    /** @param {string} data */
+    const openText = (data) => (channel ? channel.openText(data) : data);
+    /** @param {ArrayBuffer} data */
+    const openBinary = (data) => (channel ? channel.openBinary(data) : new Uint8Array(data));
 
     if (cancel.cancelled) { reject(M.cancelled()); return; }
     report("status", "Connecting to the server…");
@@ -113,7 +151,7 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
     ws.onopen = () => {
       if (state !== "connecting") return;
       try {
-        handshake = new P.ClientHandshake(settings.token, CLIENT_NAME);
+        handshake = new P.ClientHandshake(settings.token, CLIENT_NAME, undefined, P.endpointOf(url));
       } catch (err) {
         finish(M.serverConfused(String(/** @type {Error} */ (err).message)));
         return;
@@ -137,8 +175,8 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
         : typeof data === "string" ? P.MAX_TEXT_BYTES : /** @type {P.ClientJob} */ (job).resultMaxBytes;
       try {
         if (size > limit) throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `a ${size}-byte message, over the ${limit} bytes allowed here`);
-        if (typeof data === "string") onText(P.decode(data));
-        else onFrame(P.unpackFrame(data));
+        if (typeof data === "string") onText(P.decode(openText(data)));
+        else onFrame(P.unpackFrame(openBinary(data)));
       } catch (err) {
         finish(asUserError(err));
       }
@@ -149,6 +187,7 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
       const shake = /** @type {P.ClientHandshake} */ (handshake);
       if (state === "challenge") {
         ws.send(P.encode(shake.answer(m)));
+        channel = shake.channel;
         state = "welcome";
       } else if (state === "welcome") {
         const welcome = shake.welcome(m);
@@ -200,10 +239,11 @@ function runJob(settings, request, cancel, report, WebSocketClass) {
         backend: (settings.backend || "").trim() || null, margin: request.margin, grow: request.grow, options,
       });
       report("status", "Sending the picture…");
-      ws.send(P.encode(job.request));
+      const sealed = /** @type {P.Channel} */ (channel);
+      sendText(P.encode(job.request));
       const [imageHeader, maskHeader] = job.uploadHeaders;
-      ws.send(P.packFrame(imageHeader, request.image).buffer);
-      ws.send(P.packFrame(maskHeader, request.mask).buffer);
+      ws.send(sealed.sealBinary(P.packFrame(imageHeader, request.image)).buffer);
+      ws.send(sealed.sealBinary(P.packFrame(maskHeader, request.mask)).buffer);
       state = "working";
       report("status", "Working…");
     };
@@ -216,7 +256,8 @@ function asUserError(err) {
   if (err instanceof P.Refused) return M.forServerError(err.code, err.message);
   if (err instanceof P.ProtocolError) {
     if (err.code === P.ErrorCode.SERVER_UNVERIFIED) return M.serverUnverified();
-    if (err.code === P.ErrorCode.UNSUPPORTED_VERSION || err.code === P.ErrorCode.TOO_LARGE) {
+    if (err.code === P.ErrorCode.UNSUPPORTED_VERSION || err.code === P.ErrorCode.TOO_LARGE ||
+        err.code === P.ErrorCode.UNAUTHENTIC) {
       return M.forServerError(err.code, err.message);
     }
     return M.serverConfused(err.message);
