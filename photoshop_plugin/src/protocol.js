@@ -571,6 +571,7 @@ class Channel {
   constructor(key, side) {
     this.key = key;
     this.side = side;
+    /** @type {"server" | "client"} */
     this.peer = side === "client" ? "server" : "client";
     this.sent = 0;
     this.received = 0;
