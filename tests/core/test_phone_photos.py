@@ -55,7 +55,8 @@ def test_an_orientation_6_jpeg_gives_upright_layers_that_match_an_upright_mask(t
     stored_mask.save(tmp_path / "mask6.jpg", "JPEG", quality=100, exif=exif)
     assert load_mask(tmp_path / "mask6.jpg").shape == mask.shape
 
-    assert main(["decompose", str(tmp_path / "phone.jpg"), "--mask", str(tmp_path / "mask.png"), "--backend", "classical",
+    assert main(["decompose", str(tmp_path / "phone.jpg"), "--mask", str(tmp_path / "mask.png"),
+                 "--backend", "classical",
                  "--out", str(tmp_path / "out"), "--quiet"]) == 0
     expected = layerdecomp.decompose(expected_image, mask, backend="classical")
     for name in ("foreground", "background", "visibility"):
@@ -85,7 +86,8 @@ def test_a_jpeg_of_2000_scans_exits_2_within_2_s_with_one_line(tmp_path):
     assert time.monotonic() - t0 < 2
     # The command as a user runs it (an interpreter's start is about a second of that).
     t0 = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "layerdecomp", "decompose", str(bomb), "--mask", str(tmp_path / "mask.png"),
+    done = subprocess.run([sys.executable, "-m", "layerdecomp", "decompose", str(bomb),
+                           "--mask", str(tmp_path / "mask.png"),
                            "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     took = time.monotonic() - t0
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
@@ -101,6 +103,7 @@ def startup_seconds() -> float:
 
 def test_a_fifo_is_not_a_regular_file(tmp_path, capsys):
     os.mkfifo(tmp_path / "fifo.png")
-    assert main(["decompose", str(tmp_path / "fifo.png"), "--mask", str(EXAMPLE_MASK), "--out", str(tmp_path / "out")]) == 2
+    out = str(tmp_path / "out")
+    assert main(["decompose", str(tmp_path / "fifo.png"), "--mask", str(EXAMPLE_MASK), "--out", out]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "not a regular file" in err and "does not exist" not in err

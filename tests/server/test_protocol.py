@@ -224,7 +224,8 @@ def test_session_tags_are_hmac_sha256_over_the_documented_bytes():
     for tag in (key.hex(), sealed[:64], request[:64], frame[8:].hex()):
         assert tag in doc
     assert client.open_text(sealed) == '{"type":"cancelled","job":7}'
-    assert server.open_text(request) == '{"type":"cancel","job":7}' and bytes(server.open_binary(frame)) == bytes(range(8))
+    assert server.open_text(request) == '{"type":"cancel","job":7}'
+    assert bytes(server.open_binary(frame)) == bytes(range(8))
     # Replayed (the count moved on), reflected (the client's own message), tampered, or injected untagged.
     for bad in (request, frame, sealed, "0" * 64 + '{"type":"cancel","job":7}'):
         fresh_server = protocol.Channel(key, "server")

@@ -10,7 +10,8 @@ from layerdecomp_server.protocol import CloseCode, Decompose, ErrorCode, Limits,
 from layerdecomp_server.session import Authenticated, Close, Enqueue, Hub, Send, Session
 
 TOKEN = "session-test-token-0123456789"
-LIMITS = Limits(max_side=64, max_pixels=64 * 64, max_message_bytes=protocol.HEADER_SIZE + 64 * 64 * 4 + protocol.MAC_BYTES,
+LIMITS = Limits(max_side=64, max_pixels=64 * 64,
+                max_message_bytes=protocol.HEADER_SIZE + 64 * 64 * 4 + protocol.MAC_BYTES,
                 max_queue=4, max_jobs_per_connection=2, max_upload_bytes=3 * 8 * 8 * 5, max_connections=2,
                 max_pending=3, idle_timeout_s=100.0, upload_timeout_s=10.0, hello_timeout_s=5.0)
 
@@ -283,7 +284,8 @@ def test_a_text_message_over_64_kb_is_refused_unread():
 
     hub = make_hub()
     session = authenticated(hub)
-    text = protocol.encode(Decompose(job=1, width=8, height=8, format="RGB8", options={"a": "x" * MAX_CLIENT_TEXT_BYTES}))
+    text = protocol.encode(Decompose(job=1, width=8, height=8, format="RGB8",
+                                     options={"a": "x" * MAX_CLIENT_TEXT_BYTES}))
     [error] = sent(session.receive_text(text, 0.0))
     assert error.code == ErrorCode.TOO_LARGE and len(error.message) < 200
     assert not session.skipping and not session.uploads and session.state == "open"
@@ -301,7 +303,7 @@ def test_the_deadline_does_not_grow_with_refused_jobs():
         for job in range(count):
             session.receive_text(protocol.encode(Decompose(job=job, width=8, height=8, format="RGB8",
                                                            options={"colour": 1})), 0.0)
-            session.deadline
+            assert session.deadline is not None
         return time.perf_counter() - t0
 
     refuse(200)  # warm up

@@ -98,7 +98,8 @@ from .messages import (
 )
 
 __all__ = [
-    "CLIENT_PRE_AUTH_MAX_BYTES", "DEFAULT_PORT", "ECHO_CHARS", "MAC_BYTES", "MAX_JOB_ID", "MAX_TEXT_BYTES", "NONCE_BYTES",
+    "CLIENT_PRE_AUTH_MAX_BYTES", "DEFAULT_PORT", "ECHO_CHARS", "MAC_BYTES", "MAX_JOB_ID", "MAX_TEXT_BYTES",
+    "NONCE_BYTES",
     "PRE_AUTH_MAX_BYTES", "PROOF_HEX_DIGITS", "PROTOCOL_VERSION",
     "CloseCode", "ErrorCode", "ProtocolError", "quote", "quote_name",
     "FRAME_MAGIC", "HEADER_SIZE", "IMAGE_FORMATS", "RESULT_ROLES", "FrameCollector", "FrameHeader", "PixelFormat",
