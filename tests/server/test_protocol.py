@@ -347,3 +347,11 @@ def test_a_client_job_refuses_a_result_of_another_size():
     job = protocol.ClientJob(protocol.Decompose(job=5, width=8, height=3))
     with pytest.raises(ProtocolError, match="the upload was 8 x 3"):
         job.receive(_result())
+
+
+def test_a_hello_with_a_huge_protocol_number_gets_a_short_quote():
+    """Issue 23: a hello with a 3,900-digit protocol number got a 4 KB reply."""
+    with pytest.raises(ProtocolError) as info:
+        protocol.decode('{"type": "hello", "protocol": %s, "nonce": "%s"}' % ("9" * 3900, "0" * 64))
+    assert info.value.code == ErrorCode.UNSUPPORTED_VERSION
+    assert len(info.value.message) < 200 and "999" in info.value.message
