@@ -29,7 +29,7 @@ from layerdecomp_server.app import ServerConfig
 from layerdecomp_server.client import Client
 
 from .conftest import TEST_LIMITS
-from .helpers import TOKEN, expect_error, open_raw, picture, recv_message, wait_for
+from .helpers import TOKEN, expect_error, open_raw, picture, recv_message, send_job, wait_for
 from .test_malformed import assert_aborted, assert_serving
 from .test_roundtrip import assert_same
 from .test_serve_cli import start, stop
@@ -452,3 +452,18 @@ def test_the_server_holds_both_loopback_families_and_refuses_to_share_them(gated
     finally:
         squatter.close()
     assert process.returncode == 2 and f"[::1]:{port}" in process.stderr, process.stderr
+
+
+def test_a_client_retries_a_handshake_refused_as_busy(gated_backend):
+    """Every slot busy with a job: the handshake is refused as busy; the client tries again a few times
+    (50, 100, 200 ms apart) and gets in once the job ended (the idle connection is then displaced)."""
+    limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "max_connections": 1})
+    with BackgroundServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
+        hog = open_raw(small.url)
+        image, mask = picture(seed=15)
+        send_job(hog, 1, image, mask, busy_s=0.15)
+        wait_for(lambda: small.stats()["running"] == 1, what="the hog's job to run")
+        t0 = time.monotonic()
+        with Client(small.url, token=TOKEN) as client:
+            assert time.monotonic() - t0 > 0.04  # it was refused at least once
+            assert_same(client.decompose(image, mask), layerdecomp.decompose(image, mask, backend="test_gated"))
