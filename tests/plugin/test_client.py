@@ -414,3 +414,43 @@ def test_connection_test_says_what_answered(plugin, krita, classical_server, tok
             extension.describe_server(current)
         assert words in info.value.message
         assert "ws://" not in info.value.message
+
+
+def test_the_plugin_retries_a_handshake_refused_as_busy(plugin, krita, photo, held_backend, token_file):
+    """Every slot busy with another client's job: the handshake is refused as busy; the plugin tries again
+    a few times and gets in once that job ended, instead of telling the artist the server is busy."""
+    from layerdecomp_server.protocol import Limits
+
+    from tests.server.helpers import open_raw, picture, recv_message, send_job
+
+    refusals: list = []
+
+    class Refusals(logging.Handler):
+        def emit(self, record):
+            if "handshake refused" in record.getMessage():
+                refusals.append(record.getMessage())
+
+    logger = logging.getLogger("layerdecomp_krita")
+    handler, level = Refusals(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    limits = Limits(max_connections=1)
+    # Jobs hold for nothing by default (the plugin's); the hog's holds until it is cancelled.
+    config = ServerConfig(port=0, backend=held_backend, limits=limits, token=TOKEN, options={"hold_s": 0.0})
+    with BackgroundServer(config) as small:
+        hog = open_raw(small.url, token=TOKEN)
+        image, mask = picture(seed=16)
+        send_job(hog, 1, image, mask, hold_s=30.0)
+        assert isinstance(recv_message(hog), protocol.Progress)  # it runs
+        configure(krita, server_url=small.url, token_file=str(token_file), auto_start=False)
+        controller, ui = make_controller(krita)
+        controller.trigger()
+        try:
+            pump(controller, ui, until=lambda: bool(refusals), timeout=10)
+            hog.send(protocol.encode(protocol.Cancel(job=1)))  # the hog's job ends: its idle slot can be taken
+            pump(controller, ui, timeout=30)
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+    assert controller.messages[-1][:2] == ("info", "done"), controller.messages
+    assert refusals and all("busy" in text for text in refusals)
