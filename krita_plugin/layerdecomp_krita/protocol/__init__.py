@@ -24,7 +24,9 @@ In short:
                                              <-     binary frame: header(job, background, <image format>, box)
                                              <-     binary frame: header(job, visibility, A8, box)
 
-Control messages are JSON text frames with a "type" field. Pixels travel as binary frames: a fixed
+From the welcome on, every message both ways carries a session tag (``channel``: protocol 3), so nothing
+can be changed, replayed, reordered, dropped or injected unnoticed. Control messages are JSON text frames
+with a "type" field. Pixels travel as binary frames: a fixed
 28-byte little-endian header (see ``FrameHeader``) followed by raw rows, top to bottom, no padding.
 Results are cropped to the rectangle that changed (``box``); outside it the foreground is transparent,
 the background equals the uploaded image and visibility is 0. Krita's integer pixel data is B, G, R, A,
