@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InvalidInput, OutputError
 from .validate import MAX_PIXELS
@@ -27,21 +27,58 @@ _EIGHT_BIT_MODES = {"RGB", "RGBA", "L", "LA", "P", "PA", "1", "CMYK", "YCbCr"}
 # Everything Pillow raises for a file it cannot or will not read (a text chunk that inflates too far is
 # a ValueError; a truncated stream an OSError or EOFError).
 _UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, struct.error)
+# A progressive JPEG decodes the whole picture once a scan: a few KB of scans can cost minutes. Photos
+# and editors write 10 or fewer (each scan starts with an SOS marker, FF DA, which the entropy-coded
+# data never contains: its FF bytes are stuffed with 00).
+MAX_JPEG_SCANS = 100
+_SOS = b"\xff\xda"
+# EXIF orientations that turn the picture on its side (its width and height swap when set upright).
+_SIDEWAYS = {5, 6, 7, 8}
+_ORIENTATION_TAG = 0x0112
 
 
 def _open_header(path: str | os.PathLike, what: str) -> Image.Image:
     """The picture opened lazily: its size and mode are known, its pixels not decoded yet."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InvalidInput(f"{what} {str(path)!r} does not exist")
+    if not path.is_file():
+        raise InvalidInput(f"{what} {str(path)!r} is not a regular file (a folder, a pipe or a device)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit says it in words
-            return Image.open(path)
+            im = Image.open(path)
     except Image.DecompressionBombError:
         raise InvalidInput(f"{what} {str(path)!r} is too large for any decomposition") from None
     except _UNREADABLE as exc:
         raise InvalidInput(f"{what} {str(path)!r} is not an image Pillow can read ({_one_line(exc)})") from None
+    if im.format == "JPEG":
+        scans = _jpeg_scans(path)
+        if scans > MAX_JPEG_SCANS:
+            im.close()
+            raise InvalidInput(f"{what} {str(path)!r} is a JPEG of {scans} scans, more than the {MAX_JPEG_SCANS} "
+                               "layerdecomp decodes (photos have 10 or fewer): save it again as an ordinary JPEG")
+    return im
+
+
+def _jpeg_scans(path: Path) -> int:
+    """How many scans (SOS markers) a JPEG file holds (an EXIF thumbnail's count too: a small excess)."""
+    count, tail = 0, b""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            count += (tail + chunk).count(_SOS)
+            tail = chunk[-1:]
+    return count
+
+
+def _upright_size(im: Image.Image) -> tuple[int, int]:
+    """The picture's size as viewers show it: width and height swap for a sideways EXIF orientation."""
+    w, h = im.size
+    try:
+        orientation = im.getexif().get(_ORIENTATION_TAG)
+    except _UNREADABLE:
+        orientation = None
+    return (h, w) if orientation in _SIDEWAYS else (w, h)
 
 
 def _check_pixels(im: Image.Image, path: str | os.PathLike, what: str, max_pixels: int) -> None:
@@ -65,7 +102,12 @@ def _decode(im: Image.Image, path: str | os.PathLike, what: str) -> Image.Image:
         )
     if im.mode in ("RGB", "RGBA", "L") and _png_bit_depth(Path(path)) == 16:
         raise InvalidInput(f"{what} {str(path)!r} is a 16-bit PNG; save it as an 8-bit image first")
-    return im
+    # Phones store pictures sideways with an EXIF orientation; work on them as every viewer shows them
+    # (the results are written upright, without an orientation).
+    try:
+        return ImageOps.exif_transpose(im)
+    except _UNREADABLE as exc:
+        raise InvalidInput(f"{what} {str(path)!r} has an unreadable EXIF orientation ({_one_line(exc)})") from None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -96,13 +138,15 @@ def _has_alpha(im: Image.Image) -> bool:
 
 
 def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """An 8-bit picture as H×W×3 (RGB) or H×W×4 (RGBA, when the file has transparency) uint8."""
+    """An 8-bit picture as H×W×3 (RGB) or H×W×4 (RGBA, when the file has transparency) uint8, upright
+    (an EXIF orientation applied)."""
     with _open(path, "image", max_pixels) as im:
         return _image_array(im)
 
 
 def load_mask(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """A mask as H×W uint8: a greyscale image, or the alpha channel of an image that has one."""
+    """A mask as H×W uint8: a greyscale image, or the alpha channel of an image that has one; upright
+    (an EXIF orientation applied)."""
     with _open(path, "mask", max_pixels) as im:
         return _mask_array(im)
 
@@ -117,9 +161,11 @@ def load_pair(image_path: str | os.PathLike, mask_path: str | os.PathLike,
         try:
             _check_pixels(image_im, image_path, "image", max_pixels)
             _check_pixels(mask_im, mask_path, "mask", max_pixels)
-            if mask_im.size != image_im.size:
-                raise InvalidInput(f"the mask is {mask_im.size[0]} x {mask_im.size[1]} pixels but the image is "
-                                   f"{image_im.size[0]} x {image_im.size[1]}: they must be the same size")
+            image_size, mask_size = _upright_size(image_im), _upright_size(mask_im)
+            if mask_size != image_size:
+                raise InvalidInput(f"the mask is {mask_size[0]} x {mask_size[1]} pixels but the image is "
+                                   f"{image_size[0]} x {image_size[1]} (both as shown upright): they must be the "
+                                   "same size")
             image = _image_array(_decode(image_im, image_path, "image"))
             image_im.close()
             return image, _mask_array(_decode(mask_im, mask_path, "mask"))

@@ -12,6 +12,8 @@ happens in the job's thread, never on the loop. ``in_thread`` runs a server in a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import ipaddress
 import logging
 import time
@@ -28,9 +30,21 @@ from layerdecomp.config import TokenWatcher
 
 from . import jobs
 from .origins import OriginPolicy
-from .protocol import DEFAULT_PORT, PRE_AUTH_MAX_BYTES, CloseCode, Limits, Progress, Welcome, encode, quote
+from .protocol import (
+    DEFAULT_PORT,
+    PRE_AUTH_MAX_BYTES,
+    Channel,
+    CloseCode,
+    Limits,
+    Progress,
+    ProtocolError,
+    Welcome,
+    encode,
+    endpoint,
+    quote,
+)
 from .rules import JobRules
-from .session import Action, Authenticated, Close, Enqueue, Hub, Job, Send, Session
+from .session import Action, Authenticated, Close, Enqueue, Hub, Job, Seal, Send, Session
 
 log = logging.getLogger("layerdecomp.server")
 
@@ -38,6 +52,20 @@ log = logging.getLogger("layerdecomp.server")
 PROGRESS_INTERVAL_S = 0.05
 # How often a connection whose jobs are running re-reads its deadline (recv() is safe to cancel).
 JOB_WAIT_POLL_S = 1.0
+# Before authentication a peer hears a challenge or an error (under 1 KB): it may leave this much unread
+# (pongs to its pings included) and take this long to read one message, else its socket is aborted.
+PRE_AUTH_UNSENT_BYTES = 64 * 1024
+PRE_AUTH_SEND_TIMEOUT_S = 2.0
+# Bytes of a message still arriving that no accepted upload has reserved: a text message, and what
+# arrives of a job's first frame before its decompose is read. More, and the socket is aborted: frames
+# being received count against the upload budget.
+UNRESERVED_IN_FLIGHT_BYTES = 4 * 1024 * 1024
+# The longest a closing handshake may take before the socket is simply aborted.
+CLOSE_TIMEOUT_S = 2.0
+# Binary frames larger than this are tagged and checked in a thread (hashing 256 MiB takes a while).
+HASH_OFF_LOOP_BYTES = 1 << 20
+# The longest the server waits for its token file to be read again (in a thread) before a hello.
+TOKEN_READ_TIMEOUT_S = 2.0
 
 
 @dataclass
@@ -52,6 +80,14 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()
     token: Optional[str] = None  # None: the user's token file (created on first run, re-read when it changes)
     jobs: int = 1  # jobs run at once
+
+
+def listen_hosts(host: str) -> list[str]:
+    """The addresses to listen on: both loopback families for a loopback host (a client that reaches
+    ``localhost`` as ``::1`` must find this server there, not another program), else ``host`` alone."""
+    if host in ("localhost", "127.0.0.1", "::1"):
+        return ["127.0.0.1", "::1"] if host != "::1" else ["::1", "127.0.0.1"]
+    return [host]
 
 
 def is_loopback(host: str) -> bool:
@@ -69,14 +105,42 @@ def peer_of(ws: ServerConnection) -> str:
 
 @dataclass(eq=False)
 class _Close:
-    """Outbox item: close the connection once everything before it is sent."""
+    """Outbox item: close the connection once everything before it is sent; ``abort``: without a
+    closing handshake (a peer that never authenticated is owed none)."""
 
     code: int
     reason: str
+    abort: bool = False
 
 
-# What a connection's sender takes: a text or binary frame, a request to close, or None (stop).
-Outgoing = Union[str, bytes, bytearray, _Close, None]
+class _GuardedConnection(ServerConnection):
+    """A websocket that costs the server only what its peer is allowed: after every read, a socket
+    whose unsent bytes (pongs to a ping flood included, which websockets queues by itself) or whose
+    partly received message exceed the connection's ``budget()`` = (unsent, in flight) is aborted."""
+
+    budget: Optional[Callable[[], tuple[int, int]]] = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.budget is None or self.transport.is_closing():
+            return
+        unsent, in_flight = self.budget()
+        waiting, arriving = self.transport.get_write_buffer_size(), len(self.protocol.reader.buffer)
+        if waiting > unsent or arriving > in_flight:
+            log.info("aborting a connection: %d bytes unsent, %d bytes of a message arriving", waiting, arriving)
+            self.transport.abort()
+
+
+@dataclass(eq=False)
+class _Sealed:
+    """Outbox item: a message to send with its session tag (tags are made in the order messages leave)."""
+
+    data: Union[str, bytes, bytearray]
+
+
+# What a connection's sender takes: a text or binary frame, one to seal first, a request to close, or
+# None (stop).
+Outgoing = Union[str, bytes, bytearray, _Sealed, _Close, None]
 
 
 class _Connection:
@@ -91,13 +155,26 @@ class _Connection:
         self.outbox: asyncio.Queue[Outgoing] = asyncio.Queue()
         self.outbox_bytes = 0
         self.dropped = False
+        self.authenticated = False
+        self.channel: Optional[Channel] = None  # the session's tags, once the client proved itself
         self.peer = peer_of(ws)
+        if isinstance(ws, _GuardedConnection):
+            ws.budget = self.budget
+
+    def budget(self) -> tuple[int, int]:
+        """(unsent bytes, bytes of messages arriving) this connection may hold in its socket's buffers."""
+        in_flight = UNRESERVED_IN_FLIGHT_BYTES + self.session.bytes_to_come()
+        if not self.authenticated:
+            return PRE_AUTH_UNSENT_BYTES, in_flight
+        return self.limits.max_outbox_bytes, in_flight
 
     def send(self, item: Outgoing) -> None:
         if self.dropped:
             return
-        if isinstance(item, (str, bytes, bytearray)):
-            self.outbox_bytes += len(item)
+        if isinstance(item, (str, bytes, bytearray)) and self.channel is not None:
+            item = _Sealed(item)
+        if isinstance(item, (str, bytes, bytearray, _Sealed)):
+            self.outbox_bytes += _size(item)
             if self.outbox_bytes > self.limits.max_outbox_bytes:
                 log.info("dropping %s: %d bytes wait unread", self.peer, self.outbox_bytes)
                 self.drop()
@@ -119,17 +196,58 @@ class _Connection:
                 if item is None:
                     return
                 if isinstance(item, _Close):
-                    await self.ws.close(item.code, item.reason)
+                    if item.abort:
+                        self.ws.transport.abort()
+                        return
+                    try:
+                        await asyncio.wait_for(self.ws.close(item.code, item.reason), CLOSE_TIMEOUT_S)
+                    except asyncio.TimeoutError:
+                        self.ws.transport.abort()
                     return
+                timeout = self.limits.send_timeout_s if self.authenticated else PRE_AUTH_SEND_TIMEOUT_S
+                message = await self._sealed(item.data) if isinstance(item, _Sealed) else item
                 try:
-                    await asyncio.wait_for(self.ws.send(item), self.limits.send_timeout_s)
+                    await asyncio.wait_for(self.ws.send(message), timeout)
                 except asyncio.TimeoutError:
-                    log.info("dropping %s: it read nothing for %g s", self.peer, self.limits.send_timeout_s)
+                    log.info("dropping %s: it read nothing for %g s", self.peer, timeout)
                     self.drop()
                     return
-                self.outbox_bytes -= len(item)
+                self.outbox_bytes -= _size(item)
         except ConnectionClosed:
             pass
+
+
+    async def _sealed(self, data: Union[str, bytes, bytearray]) -> Union[str, list[Union[bytes, bytearray]]]:
+        """``data`` with its tag: a text frame with the tag in front; a binary one as two fragments of one
+        message, the frame then its tag (no copy of the pixels)."""
+        channel = self.channel
+        assert channel is not None
+        if isinstance(data, str):
+            return channel.seal_text(data)
+        if len(data) > HASH_OFF_LOOP_BYTES:
+            return [data, await asyncio.to_thread(channel.binary_tag, data)]
+        return [data, channel.binary_tag(data)]
+
+    async def opened(self, data: Union[str, bytes]) -> Union[str, bytes, memoryview]:
+        """A message received, its tag checked and taken off (``ProtocolError`` ``unauthentic``)."""
+        channel = self.channel
+        if channel is None:
+            return data
+        if isinstance(data, str):
+            return channel.open_text(data)
+        if len(data) > HASH_OFF_LOOP_BYTES:
+            return await asyncio.to_thread(channel.open_binary, data)
+        return channel.open_binary(data)
+
+
+def _local_endpoint(ws: ServerConnection) -> str:
+    """The address this connection reached (the proofs cover it: a relay elsewhere cannot pass)."""
+    local = ws.local_address
+    return endpoint(local[0], local[1]) if local else ""
+
+
+def _size(item: Union[str, bytes, bytearray, _Sealed]) -> int:
+    return len(item.data) if isinstance(item, _Sealed) else len(item)
 
 
 class DecompositionServer:
@@ -138,7 +256,10 @@ class DecompositionServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
         self.limits = config.limits
-        token = config.token if config.token is not None else TokenWatcher()
+        # The token file is read off the event loop (``_refresh_token``), so a file that hangs cannot stop it.
+        self._token_watcher = TokenWatcher() if config.token is None else None
+        watcher = self._token_watcher
+        token = config.token if watcher is None else (lambda: watcher.current)
         t0 = time.perf_counter()
         # Every job runs on this loaded backend; nothing resolves or looks for the model on disk again.
         self.decomposer = layerdecomp.Decomposer(config.backend, **config.options).load()
@@ -178,19 +299,22 @@ class DecompositionServer:
                 "Use --host 127.0.0.1 unless you know why you need this.\n%s",
                 "!" * 78, self.config.host, self.device, "!" * 78,
             )
-        async with serve(
-            self._handle,
-            self.config.host,
-            self.config.port,
+        options: dict[str, Any] = dict(
             process_request=self._admit,
             compression=None,  # raw pixels: deflate costs more than loopback saves
             max_size=PRE_AUTH_MAX_BYTES,  # lifted for each connection once it has authenticated
             max_queue=8,
             server_header=None,
+            create_connection=_GuardedConnection,
             open_timeout=self.limits.hello_timeout_s,
-            close_timeout=5,
-        ) as ws_server:
+            close_timeout=CLOSE_TIMEOUT_S,
+        )
+        first, *others = listen_hosts(self.config.host)
+        async with contextlib.AsyncExitStack() as listening:
+            ws_server = await listening.enter_async_context(serve(self._handle, first, self.config.port, **options))
             host, port = ws_server.sockets[0].getsockname()[:2]
+            for other in others:
+                await self._listen_too(listening, other, port, options)
             shown = f"[{host}]" if ":" in host else host
             self.url = f"ws://{shown}:{port}"
             log.info("serving the %s backend on %s (%s)", self.backend_class.name, self.url, self.device)
@@ -205,6 +329,22 @@ class DecompositionServer:
         # Running jobs were told to cancel; wait for their threads to reach a checkpoint.
         await asyncio.to_thread(self._executor.shutdown, True)
         log.info("server stopped")
+
+    async def _listen_too(self, listening: contextlib.AsyncExitStack, host: str, port: int,
+                          options: dict[str, Any]) -> None:
+        """Hold the other loopback family's address on the same port, so no other program can answer
+        there for us; a machine without it is served on the first alone."""
+        try:
+            await listening.enter_async_context(serve(self._handle, host, port, **options))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                log.info("not listening on %s (%s)", host, exc.strerror)
+                return
+            shown = f"[{host}]" if ":" in host else host
+            raise OSError(exc.errno, f"another program holds {shown}:{port}, the other loopback address of this "
+                          "port, and could answer clients in the server's name: stop it or choose another port "
+                          "(--port)") from None
+        log.info("also listening on %s", f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
 
     def stats(self) -> dict[str, int]:
         """For tests and logs: what is open right now."""
@@ -222,7 +362,7 @@ class DecompositionServer:
         if not self.origins.admits(origin):
             await self._refuse_origin(ws, str(origin))
             return
-        session, evicted = self.hub.connect(time.monotonic())
+        session, evicted = self.hub.connect(time.monotonic(), _local_endpoint(ws))
         connection = _Connection(ws, session, self.limits)
         self.connections[session] = connection
         for other in evicted:
@@ -266,6 +406,13 @@ class DecompositionServer:
             except asyncio.TimeoutError:
                 self._carry_out(session, session.expire(time.monotonic()))
                 continue
+            if session.state == "hello":
+                await self._refresh_token()
+            try:
+                data = await connection.opened(data)
+            except ProtocolError as exc:
+                self._carry_out(session, session.refuse_unauthentic(exc))
+                continue
             now = time.monotonic()
             if isinstance(data, str):
                 actions = session.receive_text(data, now)
@@ -273,6 +420,16 @@ class DecompositionServer:
                 actions = session.receive_bytes(data, now)
             self._carry_out(session, actions)
         await pump
+
+    async def _refresh_token(self) -> None:
+        """Re-read a changed token file for the hello just received, in a thread and for a bounded time."""
+        if self._token_watcher is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._token_watcher.refresh), TOKEN_READ_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.warning("reading the token file took over %g s; the previous token stays in force",
+                        TOKEN_READ_TIMEOUT_S)
 
     def _carry_out(self, session: Session, actions: list[Action]) -> None:
         connection = self.connections.get(session)
@@ -287,7 +444,12 @@ class DecompositionServer:
             elif isinstance(action, Close):
                 if action.code != CloseCode.NORMAL:
                     log.info("closing %s (%s)", connection.peer, action.reason)
-                connection.send(_Close(action.code, action.reason))
+                # Refused before authentication: the error is sent, the socket aborted (no closing handshake
+                # a flood could make the server wait on).
+                connection.send(_Close(action.code, action.reason, abort=not connection.authenticated))
+            elif isinstance(action, Seal):
+                connection.channel = Channel(action.key, "server")
+                connection.authenticated = True
             elif isinstance(action, Authenticated):
                 connection.ws.protocol.max_size = self.limits.max_message_bytes
                 log.info("client %s connected from %s", quote(session.client), connection.peer)

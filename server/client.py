@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -36,6 +37,10 @@ from .protocol import DEFAULT_PORT, ErrorCode, Role
 DEFAULT_URL = f"ws://127.0.0.1:{DEFAULT_PORT}"
 # How often a waiting decompose looks at its cancel token.
 CANCEL_POLL_S = 0.05
+# A server flooded by sockets that never authenticate may evict a handshake under way (busy, or the
+# socket aborted): try again this many times in all, waiting a little longer each time.
+HANDSHAKE_TRIES = 4
+HANDSHAKE_RETRY_S = 0.05
 
 
 class ServerError(LayerDecompError):
@@ -79,6 +84,7 @@ class Client:
         self._job_ids = itertools.count(1)
         self._lock = threading.Lock()
         self.welcome: Optional[protocol.Welcome] = None
+        self._channel: Optional[protocol.Channel] = None  # the session's tags (protocol 3)
 
     # ---------------------------------------------------------------------------------- connection
 
@@ -89,6 +95,16 @@ class Client:
             if self._ws.protocol.state is State.OPEN:
                 return self.welcome
             self.close()
+        for attempt in range(HANDSHAKE_TRIES):
+            try:
+                return self._open()
+            except ServerError as exc:
+                if exc.code not in (ErrorCode.BUSY, "closed") or attempt == HANDSHAKE_TRIES - 1:
+                    raise
+            time.sleep(HANDSHAKE_RETRY_S * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def _open(self) -> protocol.Welcome:
         try:
             # Until the server has proved it knows the token, read no more than a handshake needs.
             ws = connect(self.url, compression=None, max_size=protocol.CLIENT_PRE_AUTH_MAX_BYTES,
@@ -100,14 +116,21 @@ class Client:
             body = exc.response.body.decode(errors="replace").strip()[:200]
             raise ServerError("refused", f"the server at {self.url} refused the connection "
                               f"(HTTP {exc.response.status_code}: {body})") from None
-        handshake = protocol.ClientHandshake(self._token, client=self._name)
+        # The address the socket really reached, not the URL's name: the proofs cover it.
+        peer = ws.socket.getpeername()
+        handshake = protocol.ClientHandshake(self._token, client=self._name, address=protocol.endpoint(*peer[:2]))
         try:
             ws.send(protocol.encode(handshake.hello))
             ws.send(protocol.encode(handshake.answer(self._decode(ws.recv(timeout=self._open_timeout)))))
-            welcome = handshake.welcome(self._decode(ws.recv(timeout=self._open_timeout)))
-        except (ConnectionClosed, TimeoutError) as exc:
+            assert handshake.channel is not None
+            welcome = handshake.welcome(self._decode(ws.recv(timeout=self._open_timeout), handshake.channel))
+        except ConnectionClosed as exc:
             ws.close()
             raise ServerError("closed", f"the server closed the connection during the handshake ({exc})") from None
+        except TimeoutError:
+            ws.close()
+            raise ServerError(ErrorCode.TIMEOUT, f"the server did not answer the handshake within "
+                              f"{self._open_timeout:g} s") from None
         except protocol.Refused as exc:
             ws.close()
             raise _error(exc.code, exc.message) from None
@@ -115,7 +138,7 @@ class Client:
             ws.close()
             raise ServerError(exc.code, exc.message) from None
         ws.protocol.max_size = protocol.MAX_TEXT_BYTES
-        self._ws, self.welcome = ws, welcome
+        self._ws, self.welcome, self._channel = ws, welcome, handshake.channel
         return welcome
 
     def close(self) -> None:
@@ -132,11 +155,11 @@ class Client:
         self.close()
 
     @staticmethod
-    def _decode(data: Any) -> protocol.Message:
+    def _decode(data: Any, channel: Optional[protocol.Channel] = None) -> protocol.Message:
         if not isinstance(data, str):
             raise ServerError(ErrorCode.BAD_FRAME, "the server sent pixels where a message was expected")
         try:
-            return protocol.decode(data)
+            return protocol.decode(channel.open_text(data) if channel is not None else data)
         except protocol.ProtocolError as exc:
             raise ServerError(exc.code, f"the server sent a bad message: {exc.message}") from None
 
@@ -186,22 +209,27 @@ class Client:
         )
         job = protocol.ClientJob(request)
         image_header, mask_header = job.upload_headers
+        channel = self._channel
+        assert channel is not None
         ws.protocol.max_size = max(protocol.MAX_TEXT_BYTES, job.result_max_bytes)
-        ws.send(protocol.encode(request))
-        ws.send(pixels.array_to_frame(image_header, np.ascontiguousarray(image[region.slices])))
-        ws.send(pixels.array_to_frame(mask_header, np.ascontiguousarray(mask[region.slices])))
+        ws.send(channel.seal_text(protocol.encode(request)))
+        for header, array in ((image_header, image), (mask_header, mask)):
+            frame = pixels.array_to_frame(header, np.ascontiguousarray(array[region.slices]))
+            ws.send([frame, channel.binary_tag(frame)])  # one message in two fragments: no copy of the pixels
 
         while not job.done:
             if cancel is not None and cancel.is_set():
                 message = job.cancel()
                 if message is not None:
-                    ws.send(protocol.encode(message))
+                    ws.send(channel.seal_text(protocol.encode(message)))
             try:
                 data = ws.recv(timeout=CANCEL_POLL_S if cancel is not None and not job.cancel_sent else None)
             except TimeoutError:
                 continue
             try:
-                item = protocol.decode(data) if isinstance(data, str) else protocol.unpack_frame(data)
+                # A message or frame without the session's tag is refused before it is read.
+                item = (protocol.decode(channel.open_text(data)) if isinstance(data, str)
+                        else protocol.unpack_frame(channel.open_binary(data)))
                 update = job.receive(item)
             except protocol.ProtocolError as exc:
                 raise ServerError(exc.code, f"the server sent something wrong: {exc.message}") from None

@@ -7,6 +7,8 @@ and the end of jobs (``finish``), and carries out the actions that come back:
 
     Send(data)          send this text or binary frame (in order; the front end keeps one outbox)
     Close(code, reason) send everything before it, then close
+    Seal(key)           the client proved itself: from here on, seal every message sent and open every
+                        message received with ``protocol.Channel(key, "server")`` (protocol 3)
     Authenticated()     the peer proved itself: lift the message size cap to ``limits.max_message_bytes``
     Enqueue(job)        run this job (a worker later calls ``hub.start(job)`` and ``session.finish``)
 
@@ -20,13 +22,14 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
 from layerdecomp.options import check_geometry
 
 from .protocol import (
-    MAX_TEXT_BYTES,
+    HEADER_SIZE,
     PRE_AUTH_MAX_BYTES,
     Auth,
     Cancel as CancelMessage,
@@ -37,8 +40,10 @@ from .protocol import (
     Error,
     ErrorCode,
     FrameCollector,
+    FrameHeader,
     Hello,
     Limits,
+    MAC_BYTES,
     PixelFormat,
     ProtocolError,
     Welcome,
@@ -47,6 +52,7 @@ from .protocol import (
     new_nonce,
     proof,
     proof_matches,
+    session_key,
     unpack_frame,
     upload_frames,
 )
@@ -66,6 +72,13 @@ class Close:
 
 
 @dataclass(frozen=True, eq=False)
+class Seal:
+    """The session key: every later message, both ways, carries its tag (``protocol.Channel``)."""
+
+    key: bytes
+
+
+@dataclass(frozen=True, eq=False)
 class Authenticated:
     """``displaced``: a connection the hub closes to make room (carry out its ``close_evicted()``)."""
 
@@ -77,7 +90,7 @@ class Enqueue:
     job: "Job"
 
 
-Action = Union[Send, Close, Authenticated, Enqueue]
+Action = Union[Send, Close, Seal, Authenticated, Enqueue]
 
 
 # ---------------------------------------------------------------------------------------------- jobs
@@ -96,14 +109,31 @@ class Job:
 
 @dataclass(eq=False)
 class _Upload:
-    """A job whose pixels are arriving. ``collector`` None: a refused or dropped job whose remaining
-    ``left`` frames are swallowed quietly, so a client that sent everything at once gets one error."""
+    """A job whose pixels are arriving (its bytes count against ``max_upload_bytes``)."""
 
     message: Decompose
     deadline: float
-    collector: Optional[FrameCollector]
-    left: int
-    upload_bytes: int = 0
+    expected: list[FrameHeader]
+    collector: FrameCollector
+    upload_bytes: int
+
+    @property
+    def frames_to_come(self) -> list[FrameHeader]:
+        return self.expected[len(self.collector.frames):]
+
+    @property
+    def bytes_to_come(self) -> int:
+        """What its frames still to arrive will take on the wire, headers included."""
+        return sum(HEADER_SIZE + header.payload_size + MAC_BYTES for header in self.frames_to_come)
+
+
+# A client that sent ``decompose`` and its frames at once gets one error for a refused job: the
+# server remembers the job's id and how many of its frames to skip quietly, nothing else, and only for
+# this many jobs a connection (the oldest is forgotten first: its strays then get bad_frame errors).
+MAX_SKIPPED_JOBS = 64
+# The longest text message a client sends once authenticated (a decompose with its options is far
+# smaller); a longer one is refused before it is parsed, and nothing of it is kept.
+MAX_CLIENT_TEXT_BYTES = 64 * 1024
 
 
 def upload_bytes(message: Decompose) -> int:
@@ -138,14 +168,17 @@ class Hub:
         self.running = 0
         self._order = itertools.count()
 
-    def connect(self, now: float) -> tuple["Session", list["Session"]]:
+    def connect(self, now: float, address: str = "") -> tuple["Session", list["Session"]]:
         """A new connection, and the connections to close to make room for it: when the budget for
         connections that have not authenticated is spent, the oldest of them goes (so hello-less
-        sockets can delay a real client by one round trip at most, never lock it out)."""
-        session = Session(self, now)
+        sockets can delay a real client by one round trip at most, never lock it out). ``address``: where
+        the connection arrived (``protocol.endpoint``), which both sides' proofs cover."""
+        session = Session(self, now, address)
         evicted = []
         while len(self.pending) >= self.limits.max_pending:
-            oldest = next(iter(self.pending))
+            # Sockets that have not even said hello go first: a real client's hello comes within
+            # milliseconds, so a flood of silent sockets cannot evict a handshake under way.
+            oldest = next((s for s in self.pending if s.state == "hello"), None) or next(iter(self.pending))
             del self.pending[oldest]
             oldest.evicted = "too many connections are waiting to authenticate"
             evicted.append(oldest)
@@ -172,7 +205,7 @@ class Hub:
             "open_jobs": self.open_jobs,
             "queued": sum(1 for s in sessions for job in s.jobs.values() if job.state == "queued"),
             "running": self.running,
-            "uploads": sum(1 for s in sessions for u in s.uploads.values() if u.collector is not None),
+            "uploads": sum(len(s.uploads) for s in sessions),
         }
 
     def start(self, job: Job) -> bool:
@@ -195,14 +228,17 @@ class Session:
     """One connection: ``state`` is "hello" (waiting for hello), "auth" (challenge sent, waiting for
     auth), "open" (authenticated) or "closed"."""
 
-    def __init__(self, hub: Hub, now: float) -> None:
+    def __init__(self, hub: Hub, now: float, address: str = "") -> None:
         self.hub = hub
+        self.address = address
         self.limits = hub.limits
         self.state = "hello"
         self.client = ""
         self.opened = now
         self.last_heard = now  # the last message, or the end of the last job
         self.uploads: dict[int, _Upload] = {}
+        # Refused or dropped jobs: id -> how many of their frames, surely on their way, to skip quietly.
+        self.skipping: OrderedDict[int, int] = OrderedDict()
         self.jobs: dict[int, Job] = {}
         self.evicted: Optional[str] = None  # why the hub chose to close this connection
         self._client_nonce = ""
@@ -235,9 +271,8 @@ class Session:
         actions: list[Action] = []
         for job_id, upload in list(self.uploads.items()):
             if upload.deadline <= now:
-                if upload.collector is not None:
-                    actions.append(self._error(ErrorCode.TIMEOUT, f"job {job_id}: its pixel frames did not all "
-                                               f"arrive within {self.limits.upload_timeout_s:g} s", job_id))
+                actions.append(self._error(ErrorCode.TIMEOUT, f"job {job_id}: its pixel frames did not all "
+                                           f"arrive within {self.limits.upload_timeout_s:g} s", job_id))
                 self._end_upload(job_id)
         if not self.uploads and not self.jobs and now >= self.last_heard + self.limits.idle_timeout_s:
             actions += self._refuse(ErrorCode.TIMEOUT, f"closing a connection idle for "
@@ -253,9 +288,9 @@ class Session:
         self.last_heard = now
         if self.state != "open":
             return self._handshake(text, now)
-        if len(text) > MAX_TEXT_BYTES:
-            return [self._error(ErrorCode.TOO_LARGE, f"a text message of {len(text)} bytes; messages are at most "
-                                f"{MAX_TEXT_BYTES} bytes (pixels travel in binary frames)")]
+        if len(text) > MAX_CLIENT_TEXT_BYTES:
+            return [self._error(ErrorCode.TOO_LARGE, f"a text message of {len(text)} characters; messages are at "
+                                f"most {MAX_CLIENT_TEXT_BYTES} bytes (pixels travel in binary frames)")]
         try:
             message = decode(text)
             if isinstance(message, Decompose):
@@ -299,34 +334,39 @@ class Session:
             self._client_nonce, self._server_nonce = message.nonce, new_nonce()
             self.state = "auth"
             self._token = self.hub.token()
-            server_proof = proof(self._token, "server", self._client_nonce, self._server_nonce)
+            server_proof = proof(self._token, "server", self._client_nonce, self._server_nonce, self.address)
             return [Send(encode(Challenge(nonce=self._server_nonce, proof=server_proof)))]
         if not isinstance(message, Auth):
             return self._refuse(ErrorCode.BAD_MESSAGE, f"after challenge the client sends auth, not {message.TYPE}",
                                 CloseCode.PROTOCOL_ERROR)
-        if not proof_matches(self._token, "client", self._client_nonce, self._server_nonce, message.proof):
+        if not proof_matches(self._token, "client", self._client_nonce, self._server_nonce, message.proof,
+                             self.address):
             return self._refuse(ErrorCode.UNAUTHORIZED,
                                 "wrong token: copy the contents of the server's token file (layerdecomp serve "
                                 "prints where it is) into the client's settings", CloseCode.POLICY_VIOLATION)
+        # The client proved itself: whatever the server says from here on carries the session's tag.
+        seal = Seal(session_key(self._token, self._client_nonce, self._server_nonce, self.address))
         if self.hub.closing:
-            return self._refuse(ErrorCode.SHUTTING_DOWN, "the server is shutting down", CloseCode.GOING_AWAY)
+            return [seal, *self._refuse(ErrorCode.SHUTTING_DOWN, "the server is shutting down",
+                                        CloseCode.GOING_AWAY)]
         victim = self.hub._make_room(self)
         if victim is self:
-            return self._refuse(ErrorCode.BUSY, f"the server has {self.limits.max_connections} connections, "
-                                "all with jobs open; try again when one finishes", CloseCode.TRY_AGAIN_LATER)
+            return [seal, *self._refuse(ErrorCode.BUSY, f"the server has {self.limits.max_connections} "
+                                        "connections, all with jobs open; try again when one finishes",
+                                        CloseCode.TRY_AGAIN_LATER)]
         self.hub.pending.pop(self, None)
         self.hub.authenticated.add(self)
         self.state = "open"
         self.last_heard = now
         if victim is not None:
             self.hub.authenticated.discard(victim)
-        return [Authenticated(victim), Send(encode(self.hub.welcome))]
+        return [seal, Authenticated(victim), Send(encode(self.hub.welcome))]
 
     # ------------------------------------------------------------------------------------- messages
 
     def _on_decompose(self, message: Decompose, now: float) -> list[Action]:
         job = message.job
-        if job in self.uploads or job in self.jobs:
+        if job in self.uploads or job in self.jobs or job in self.skipping:
             raise ProtocolError(ErrorCode.DUPLICATE_JOB, f"job {job} is already open on this connection; "
                                 "use a new job id", job)
         hub, limits = self.hub, self.limits
@@ -339,7 +379,7 @@ class Session:
             limits.check_size(message.width, message.height, job)
             check_geometry(message.margin, message.grow, (message.width, message.height))  # the core's rule
             hub.check_job(message)
-            mine = sum(1 for u in self.uploads.values() if u.collector is not None) + len(self.jobs)
+            mine = len(self.uploads) + len(self.jobs)
             if mine >= limits.max_jobs_per_connection:
                 raise ProtocolError(ErrorCode.BUSY, f"this connection has {mine} jobs open, the most one "
                                     "connection may have; wait for one to finish", job)
@@ -353,18 +393,18 @@ class Session:
             code = getattr(exc, "code", None)
             if not isinstance(code, str):
                 raise
-            # Swallow the job's frames that are surely on their way, so the client hears one error.
-            self.uploads[job] = _Upload(message, deadline, None, len(expected))
+            # Skip the job's frames that are surely on their way, so the client hears one error.
+            self._skip(job, len(expected))
             return [self._error(code, getattr(exc, "message", None) or str(exc), job)]
-        self.uploads[job] = _Upload(message, deadline, FrameCollector(expected), len(expected), size)
+        self.uploads[job] = _Upload(message, deadline, expected, FrameCollector(expected), size)
         hub.open_jobs += 1
         hub.open_bytes += size
         return []
 
     def _on_cancel(self, job_id: int) -> list[Action]:
         upload = self.uploads.get(job_id)
-        if upload is not None and upload.collector is not None:
-            self._end_upload(job_id, swallow=upload.left)
+        if upload is not None:
+            self._end_upload(job_id, skip=len(upload.frames_to_come))
             return [Send(encode(Cancelled(job=job_id)))]
         job = self.jobs.get(job_id)
         if job is None:
@@ -386,26 +426,24 @@ class Session:
         try:
             header, payload = unpack_frame(data)
         except ProtocolError as exc:
-            upload = self.uploads.get(exc.job) if exc.job is not None else None
-            if upload is None:
-                raise
-            if upload.collector is None:
-                self._swallow(exc.job)
+            if exc.job in self.skipping:
+                self._skipped(exc.job)
                 return []
+            if exc.job not in self.uploads:
+                raise
             return self._fail_upload(exc.job, exc)
+        if header.job in self.skipping:
+            self._skipped(header.job)
+            return []
         upload = self.uploads.get(header.job)
         if upload is None:
             open_job = " (its frames are all in already)" if header.job in self.jobs else ""
             raise ProtocolError(ErrorCode.BAD_FRAME, f"a {header.role.label} frame for job {header.job}, which has "
                                 f"no upload open{open_job}; send decompose first. The frame was ignored")
-        if upload.collector is None:
-            self._swallow(header.job)
-            return []
         try:
             complete = upload.collector.add(header, payload)
         except ProtocolError as exc:
             return self._fail_upload(header.job, exc)
-        upload.left -= 1
         if not complete:
             return []
         del self.uploads[header.job]
@@ -413,25 +451,37 @@ class Session:
         self.jobs[header.job] = job
         return [Enqueue(job)]
 
-    def _swallow(self, job_id: int) -> None:
-        upload = self.uploads[job_id]
-        upload.left -= 1
-        if upload.left <= 0:
-            del self.uploads[job_id]
+    def _skip(self, job_id: int, frames: int) -> None:
+        """Drop the next ``frames`` frames of ``job_id`` quietly (bounded: the oldest entry goes first)."""
+        if frames <= 0:
+            return
+        self.skipping[job_id] = frames
+        while len(self.skipping) > MAX_SKIPPED_JOBS:
+            self.skipping.popitem(last=False)
+
+    def _skipped(self, job_id: int) -> None:
+        left = self.skipping[job_id] - 1
+        if left > 0:
+            self.skipping[job_id] = left
+        else:
+            del self.skipping[job_id]
 
     def _fail_upload(self, job_id: int, exc: ProtocolError) -> list[Action]:
         # The offending frame was one of the job's; the rest are dropped as they come.
-        self._end_upload(job_id, swallow=self.uploads[job_id].left - 1)
+        self._end_upload(job_id, skip=len(self.uploads[job_id].frames_to_come) - 1)
         return [self._error(exc.code, f"{exc.message}; job {job_id} was dropped", job_id)]
 
-    def _end_upload(self, job_id: int, swallow: int = 0) -> None:
-        """Close an upload; its next ``swallow`` frames (already on their way) are then dropped quietly."""
+    def _end_upload(self, job_id: int, skip: int = 0) -> None:
+        """Close an upload; its next ``skip`` frames (already on their way) are then dropped quietly."""
         upload = self.uploads.pop(job_id)
-        if upload.collector is not None:
-            self.hub.open_jobs -= 1
-            self.hub.open_bytes -= upload.upload_bytes
-        if swallow > 0:
-            self.uploads[job_id] = _Upload(upload.message, upload.deadline, None, swallow)
+        self.hub.open_jobs -= 1
+        self.hub.open_bytes -= upload.upload_bytes
+        self._skip(job_id, skip)
+
+    def bytes_to_come(self) -> int:
+        """The frame bytes this connection's accepted uploads may still send (the front end lets that much,
+        and no more, be in flight on its socket)."""
+        return sum(upload.bytes_to_come for upload in self.uploads.values())
 
     def _release(self, job: Job) -> None:
         if self.jobs.get(job.message.job) is job:
@@ -464,7 +514,7 @@ class Session:
         """The connection is gone (or going): cancel all it started and give its place back."""
         for job_id in list(self.uploads):
             self._end_upload(job_id)
-        self.uploads.clear()
+        self.skipping.clear()
         for job in list(self.jobs.values()):
             job.cancel.set()
             if job.state == "queued":
@@ -479,6 +529,10 @@ class Session:
         actions = self.connection_lost()
         return actions + [self._error(ErrorCode.SHUTTING_DOWN, "the server is shutting down; jobs in flight "
                                       "were cancelled"), Close(CloseCode.GOING_AWAY, "server shutting down")]
+
+    def refuse_unauthentic(self, exc: ProtocolError) -> list[Action]:
+        """A message without its session tag: the two sides' counts no longer agree, so the connection ends."""
+        return self._refuse(exc.code, exc.message, CloseCode.POLICY_VIOLATION)
 
     def close_evicted(self) -> list[Action]:
         reason = self.evicted or "evicted"

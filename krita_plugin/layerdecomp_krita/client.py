@@ -20,6 +20,7 @@ from . import messages
 from . import protocol as P
 from ._vendor.websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from ._vendor.websockets.sync.client import ClientConnection, connect
+from .config import TokenFileError
 from .local_server import LOCAL, LocalServer, is_local, serve_arguments
 from .settings import Settings, announced_by, read_token
 
@@ -30,6 +31,10 @@ CLIENT_NAME = "layerdecomp-krita/0.1"
 POLL_S = 0.05
 # How long to wait for the server's "cancelled" before hanging up anyway.
 CANCEL_GRACE_S = 2.0
+# A server flooded by sockets that never authenticate may evict a handshake under way (busy, or the
+# socket dropped): try again this many times in all, waiting a little longer each time.
+HANDSHAKE_TRIES = 4
+HANDSHAKE_RETRY_S = 0.05
 
 _job_ids = itertools.count(1)
 # The status once the picture is sent, until the server's first progress report.
@@ -83,20 +88,38 @@ def _connect(url: str) -> ClientConnection:
         raise _Unreachable(str(exc)) from None
 
 
-def connect_or_start(settings: Settings, cancel: threading.Event, report: Report,
-                     server: LocalServer = LOCAL, startup_timeout: float = 120.0) -> ClientConnection:
-    """A connection to the server; starts ``settings.server_command`` first when nothing answers at a
-    local address and automatic start is on."""
-    url = settings.server_url.strip()
-    report("status", "Connecting to the server…")
+def _token(settings: Settings) -> Optional[str]:
+    """The token (None: no token file yet); a file the server's rules refuse is the artist's to fix."""
     try:
-        return _connect(url)
-    except _Unreachable as exc:
-        log.info("nothing answers at %s (%s)", url, exc)
-        if not settings.auto_start:
-            raise messages.unreachable(url) from None
-        if not is_local(url):
-            raise messages.unreachable(url, remote=True) from None
+        return read_token(settings)
+    except (TokenFileError, OSError) as exc:
+        raise messages.bad_token(str(exc)) from None
+
+
+def _starts_the_server(settings: Settings) -> bool:
+    """Whether the plugin may start the server, and the token file it then waits for is the server's own."""
+    return settings.auto_start and is_local(settings.server_url.strip()) and not settings.token_file.strip()
+
+
+def connect_or_start(settings: Settings, cancel: threading.Event, report: Report,
+                     server: LocalServer = LOCAL, startup_timeout: float = 120.0,
+                     start_first: bool = False) -> ClientConnection:
+    """A connection to the server; starts ``settings.server_command`` first when nothing answers at a
+    local address and automatic start is on. ``start_first``: there is no token file yet, so whatever
+    answers now cannot be told from an impostor: start the server (which makes the file) and connect only
+    once the file is there (a program on the port then fails the handshake, or our server cannot start)."""
+    url = settings.server_url.strip()
+    token_file = settings.resolved_token_file()
+    if not start_first:
+        report("status", "Connecting to the server…")
+        try:
+            return _connect(url)
+        except _Unreachable as exc:
+            log.info("nothing answers at %s (%s)", url, exc)
+            if not settings.auto_start:
+                raise messages.unreachable(url) from None
+            if not is_local(url):
+                raise messages.unreachable(url, remote=True) from None
     report("status", "Starting the local server…")
     command = settings.server_command
     try:
@@ -110,10 +133,11 @@ def connect_or_start(settings: Settings, cancel: threading.Event, report: Report
         code = server.exit_code()
         if code is not None:
             raise messages.server_start_failed(command, f"it stopped at once (exit code {code}): {server.log_tail()}")
-        try:
-            return _connect(url)
-        except _Unreachable:
-            pass
+        if not start_first or token_file.exists():
+            try:
+                return _connect(url)
+            except _Unreachable:
+                pass
         if time.monotonic() > deadline:
             raise messages.server_start_failed(
                 command, f"it did not answer within {startup_timeout:.0f} seconds: {server.log_tail()}")
@@ -123,42 +147,63 @@ def connect_or_start(settings: Settings, cancel: threading.Event, report: Report
 def run_job(settings: Settings, request: JobRequest, cancel: threading.Event, report: Report,
             server: LocalServer = LOCAL) -> JobResult:
     """Decompose ``request`` on the configured server. Raises ``messages.UserError`` on any failure,
-    including ``cancelled`` once ``cancel`` is set."""
-    ws = connect_or_start(settings, cancel, report, server)
+    including ``cancelled`` once ``cancel`` is set. Without a token nothing is sent (never an empty token)."""
+    token = _token(settings)
+    if token is None and not _starts_the_server(settings):
+        raise messages.no_token(str(settings.resolved_token_file()), starts_by_itself=False)
+    for attempt in range(HANDSHAKE_TRIES):
+        ws = connect_or_start(settings, cancel, report, server, start_first=token is None and attempt == 0)
+        conversation = _Conversation(ws, settings, cancel, report)
+        try:
+            with _closing_as_user_errors(ws, "connection lost during the handshake", close=False):
+                token = token or _token(settings)
+                if token is None:
+                    raise messages.no_token(str(settings.resolved_token_file()), starts_by_itself=True)
+                welcome = conversation._authenticate(token)
+            break
+        except messages.UserError as exc:
+            ws.close()
+            if exc.code not in ("busy", "server_lost") or attempt == HANDSHAKE_TRIES - 1:
+                raise
+            log.info("handshake refused (%s); trying again", exc.code)
+        cancel.wait(HANDSHAKE_RETRY_S * 2**attempt)
     with _closing_as_user_errors(ws, "connection lost"):
-        return _Conversation(ws, settings, cancel, report).run(request)
+        return conversation.run(request, welcome)
 
 
 def check_connection(settings: Settings) -> P.Welcome:
     """Connect and prove the token both ways, nothing more (the settings dialog's Test connection): the
     server's welcome, or a ``messages.UserError``. Never starts a server."""
     url = settings.server_url.strip()
+    token = _token(settings)
+    if token is None:
+        raise messages.no_token(str(settings.resolved_token_file()), _starts_the_server(settings))
     try:
         ws = _connect(url)
     except _Unreachable as exc:
         log.info("connection test: nothing answers at %s (%s)", url, exc)
         raise messages.nothing_answers(url, settings.auto_start and is_local(url)) from None
     with _closing_as_user_errors(ws, "connection test: connection lost"):
-        try:
-            token = read_token(settings)
-        except OSError as exc:
-            raise messages.UserError("token", f"Could not read the access key file: {exc}.") from None
         return _Conversation(ws, settings, threading.Event(), lambda kind, payload: None)._authenticate(token)
 
 
 @contextlib.contextmanager
-def _closing_as_user_errors(ws: ClientConnection, lost: str):
-    """Close ``ws`` at the end; a dropped connection or a message that breaks the protocol becomes the
-    ``messages.UserError`` an artist reads (the drop logged as ``lost``)."""
+def _closing_as_user_errors(ws: ClientConnection, lost: str, close: bool = True):
+    """Close ``ws`` at the end (``close``); a dropped connection or a message that breaks the protocol
+    becomes the ``messages.UserError`` an artist reads (the drop logged as ``lost``)."""
     try:
         yield
     except ConnectionClosed as exc:
         log.info("%s: %s", lost, exc)
         raise messages.server_lost() from None
     except P.ProtocolError as exc:
+        if exc.code == P.ErrorCode.UNAUTHENTIC:
+            log.warning("%s", exc.message)
+            raise messages.for_server_error(exc.code, exc.message) from None
         raise messages.server_confused(exc.message) from None
     finally:
-        ws.close()
+        if close:
+            ws.close()
 
 
 class _Conversation:
@@ -167,6 +212,7 @@ class _Conversation:
         self.settings = settings
         self.cancel = cancel
         self.report = report
+        self.channel: Optional[P.Channel] = None  # the session's tags, once the server proved itself
 
     def _error(self, message: P.Error) -> messages.UserError:
         log.info("server error %s: %s", message.code, message.message)
@@ -178,16 +224,15 @@ class _Conversation:
             data = self.ws.recv(timeout=timeout)
         except TimeoutError:
             return None
+        # After the handshake nothing is read, a result frame least of all, unless its tag checks out.
         if isinstance(data, str):
-            return P.decode(data)
-        return P.unpack_frame(data)
+            return P.decode(self.channel.open_text(data) if self.channel is not None else data)
+        return P.unpack_frame(self.channel.open_binary(data) if self.channel is not None else data)
 
-    def run(self, request: JobRequest) -> JobResult:
-        try:
-            token = read_token(self.settings)
-        except OSError as exc:
-            raise messages.UserError("token", f"Could not read the token file: {exc}. {messages.UNCHANGED}") from None
-        welcome = self._authenticate(token)
+    def _send(self, message: P.Message) -> None:
+        self.ws.send(self.channel.seal_text(P.encode(message)))
+
+    def run(self, request: JobRequest, welcome: P.Welcome) -> JobResult:
         self.report("announced", announced_by(welcome))  # for the settings to draw its options
         try:
             welcome.limits.check_size(request.width, request.height)
@@ -203,18 +248,21 @@ class _Conversation:
                  self.settings.server_url, start.backend or welcome.backend, request.margin)
         self.report("status", "Sending the picture…")
         self.ws.protocol.max_size = max(P.MAX_TEXT_BYTES, job.result_max_bytes)
-        self.ws.send(P.encode(start))
+        self._send(start)
         for header, pixels in zip(job.upload_headers, (request.image, request.mask)):
-            self.ws.send(header.pack() + bytes(pixels))
+            self.ws.send(self.channel.seal_binary(header.pack() + bytes(pixels)))
         self.report("status", WORKING)
         return self._receive(job)
 
     def _authenticate(self, token: str) -> P.Welcome:
         """Both sides prove they know the token; nothing depending on it leaves before the server's proof."""
-        handshake = P.ClientHandshake(token, client=CLIENT_NAME)
+        # The address the socket really reached, not the settings' name for it: both proofs cover it.
+        peer = self.ws.socket.getpeername()
+        handshake = P.ClientHandshake(token, client=CLIENT_NAME, address=P.endpoint(peer[0], peer[1]))
         try:
             self.ws.send(P.encode(handshake.hello))
             self.ws.send(P.encode(handshake.answer(self._expect_message())))
+            self.channel = handshake.channel
             welcome = handshake.welcome(self._expect_message())
         except P.Refused as exc:
             raise self._error(P.Error(code=exc.code, message=exc.message)) from None
@@ -271,7 +319,7 @@ class _Conversation:
         try:
             message = job.cancel()
             if message is not None:
-                self.ws.send(P.encode(message))
+                self._send(message)
             deadline = time.monotonic() + CANCEL_GRACE_S
             while not job.done and time.monotonic() < deadline:
                 item = self._next(timeout=POLL_S)

@@ -80,15 +80,17 @@ def read_token(path: Path | None = None) -> str:
     """The token in ``path`` (default: ``token_path()``): the file's text without surrounding whitespace.
 
     FileNotFoundError when there is none yet. ``TokenFileError`` when the file is a symbolic link, not a
-    regular file, someone else's, empty or shorter than ``MIN_TOKEN_CHARS``. A file that others may read
-    (POSIX) is made user-only again, with a warning: whoever read it may know the token, so the warning
-    says how to make a new one.
+    regular file, someone else's, empty or shorter than ``MIN_TOKEN_CHARS``, or its folder is another
+    user's or writable by others (``check_config_dir``). A file that others may read (POSIX) is made
+    user-only again, with a warning: whoever read it may know the token, so the warning says how to make
+    a new one. The file is opened without blocking, so a FIFO in its place is refused, not waited on.
     """
     path = Path(path) if path is not None else token_path()
+    check_config_dir(path.parent)
     if path.is_symlink():  # (O_NOFOLLOW below closes the race where the platform has it)
         raise _symlink_error(path)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise _symlink_error(path) from None
@@ -122,14 +124,35 @@ def _symlink_error(path: Path) -> TokenFileError:
                           "replace it with the file itself")
 
 
+def check_config_dir(folder: Path) -> None:
+    """Refuse (``TokenFileError``) a token's folder that is another user's, or that others may write to
+    and which is not ours to fix: whoever can write there can replace the token file (POSIX; a missing
+    folder passes: the token file is then missing too)."""
+    if os.name != "posix":
+        return
+    try:
+        info = os.stat(folder)
+    except FileNotFoundError:
+        return
+    if info.st_uid != os.getuid():
+        raise TokenFileError(f"the layerdecomp config folder {folder} belongs to another user, who could replace "
+                             f"the token: use a folder of your own ({CONFIG_DIR_ENV})")
+    if stat.S_IMODE(info.st_mode) & 0o022:
+        raise TokenFileError(f"other users may write into the layerdecomp config folder {folder} and replace the "
+                             f"token: make it yours alone (chmod 700 {folder}), then delete the token file and "
+                             "start the server for a new one")
+
+
 def make_config_dir(folder: Path | None = None) -> Path:
-    """The config folder, created user-only (0700); an existing one others can enter is tightened, with a
-    warning (POSIX)."""
+    """The config folder, created user-only (0700); an existing one of ours that others can enter is
+    tightened, with a warning (POSIX). Another user's folder is refused (``check_config_dir``)."""
     folder = Path(folder) if folder is not None else config_dir()
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     if os.name == "posix":
         info = folder.stat()
-        if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
+        if info.st_uid != os.getuid():
+            check_config_dir(folder)
+        if stat.S_IMODE(info.st_mode) & 0o077:
             os.chmod(folder, 0o700)
             log.warning("the layerdecomp config folder %s was open to other users; it is user-only again", folder)
     return folder
@@ -169,7 +192,18 @@ class TokenWatcher:
             return None
         return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_mode)
 
+    @property
+    def current(self) -> str:
+        """The token in force, without touching the disk (the server's event loop asks this)."""
+        return self._token
+
     def __call__(self) -> str:
+        """``refresh()``, then the token in force."""
+        self.refresh()
+        return self._token
+
+    def refresh(self) -> None:
+        """Read the file again if it changed (file I/O: the server runs this off its event loop)."""
         stamp = self._read_stamp()
         if stamp != self._stamp:
             self._stamp = stamp
@@ -182,4 +216,3 @@ class TokenWatcher:
                 if token != self._token:
                     log.warning("the token file changed: new connections must use the new token")
                 self._token = token
-        return self._token

@@ -133,6 +133,22 @@ def nothing_answers(url: str, starts_by_itself: bool) -> UserError:
                      "automatically.", detail=f"nothing answers at {url}")
 
 
+def no_token(token_file: str, starts_by_itself: bool) -> UserError:
+    """There is no token file yet, so the plugin cannot tell its server from another program: it sends nothing."""
+    if starts_by_itself:
+        hint = ("Start the server once (it makes the file), or point “Access key file” (Advanced) in "
+                f"{SETTINGS} at the server's token file.")
+    else:
+        hint = ("Start the server once (run: layerdecomp serve; it makes the file), or turn on starting it "
+                f"automatically, or point “Access key file” (Advanced) in {SETTINGS} at its token file.")
+    return UserError("no_token", f"There is no access key file at {token_file} yet, so nothing was sent to the "
+                     f"server. {hint} {UNCHANGED}")
+
+
+def bad_token(detail: str) -> UserError:
+    return UserError("token", f"The access key file cannot be used: {detail}. {UNCHANGED}")
+
+
 def connected(server: str, backend: str, device: str) -> str:
     """What the settings dialog's Test connection found."""
     kind = device.split(":")[0].lower()
@@ -208,6 +224,8 @@ _SERVER_ERRORS = {
                          "server, so the picture was not sent. If it is your server, point “Access key file” "
                          "(Advanced) in Decompose Selection Settings at its token file ({token_file}); if not, "
                          "another program holds the port: choose another port.",
+    "unauthentic": "A message that claimed to come from your layerdecomp server did not carry its session's "
+                   "signature: another program may be interfering with the connection.",
     "unsupported_version": "The plugin and the server are different versions ({detail}). Install matching "
                            "versions of both.",
     "too_large": "The selection is too large for the server: {detail}.",

@@ -11,8 +11,9 @@ import os
 import random
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
+from . import config
 from .config import config_dir, token_path
 from .protocol import DEFAULT_PORT
 
@@ -89,14 +90,14 @@ def remember_announced(announced: dict, write: Callable[[str, str, str], None]) 
     write(GROUP, "announced", _format(announced))
 
 
-def read_token(settings: Settings) -> str:
-    """The token, or "" when the file does not exist (a server without a token file refuses us with a
-    message that names the file). Other read errors propagate."""
-    path = settings.resolved_token_file()
+def read_token(settings: Settings) -> Optional[str]:
+    """The token, checked by the server's own rules (``config.read_token``: a regular file of this user,
+    no link, at least 16 characters); None when the file does not exist yet (the server makes it on its
+    first start). ``config.TokenFileError`` and other read errors propagate: never connect with nothing."""
     try:
-        return path.read_text(encoding="utf-8").strip()
+        return config.read_token(settings.resolved_token_file())
     except FileNotFoundError:
-        return ""
+        return None
 
 
 def _parse(kind: type, text: str, default):

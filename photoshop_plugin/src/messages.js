@@ -87,6 +87,8 @@ const messages = {
 const SERVER_ERRORS = {
   unauthorized: "The server refused this panel's access token ({detail}). Leave the token empty in the panel's settings " +
     "so the panel reads the server's token file, or paste that file's contents there.",
+  unauthentic: "A message that claimed to come from your layerdecomp server did not carry its session's signature: " +
+    "another program may be interfering with the connection.",
   unsupported_version: "The plugin and the server are different versions ({detail}). Install matching versions of both.",
   too_large: "The selection is too large for the server: {detail}.",
   busy: "The server is busy with other pictures. Try again in a moment.",

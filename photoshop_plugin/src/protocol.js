@@ -15,7 +15,7 @@
 
 const { hmacSha256, utf8, toHex } = require("./sha256.js");
 
-const PROTOCOL_VERSION = 2;
+const PROTOCOL_VERSION = 3;
 const DEFAULT_PORT = 8765;
 const FRAME_MAGIC = [0x4c, 0x44, 0x50, 0x58]; // "LDPX"
 const HEADER_SIZE = 28;
@@ -25,6 +25,9 @@ const MAX_JOB_ID = 4294967295;
 // HMAC-SHA256 over both sides' fresh nonces; the token itself never travels.
 const NONCE_BYTES = 32; // a nonce travels as 64 lowercase hex digits
 const PROOF_HEX_DIGITS = 64;
+// After the handshake every message carries a session tag (Channel): 32 bytes after a binary frame,
+// 64 lowercase hex digits before a text message.
+const MAC_BYTES = 32;
 // The most a client reads in one message from a server that has not proved itself yet.
 const CLIENT_PRE_AUTH_MAX_BYTES = 64 * 1024;
 // The most either side reads in one JSON text message once authenticated.
@@ -37,6 +40,7 @@ const ErrorCode = Object.freeze({
   BAD_FRAME: "bad_frame",
   UNSUPPORTED_VERSION: "unsupported_version",
   UNAUTHORIZED: "unauthorized",
+  UNAUTHENTIC: "unauthentic",
   SERVER_UNVERIFIED: "server_unverified",
   TOO_LARGE: "too_large",
   BUSY: "busy",
@@ -55,6 +59,12 @@ const CloseCode = Object.freeze({
   NORMAL: 1000, GOING_AWAY: 1001, PROTOCOL_ERROR: 1002, POLICY_VIOLATION: 1008, TOO_BIG: 1009,
   TRY_AGAIN_LATER: 1013,
 });
+
+/** A peer's value for an error message: its JSON, cut to about 40 characters. @param {any} value */
+function quote(value) {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 42 ? `${text.slice(0, 40)}...` : text;
+}
 
 class ProtocolError extends Error {
   /** @param {string} code an ErrorCode value @param {string} message @param {number|null} [job] */
@@ -83,7 +93,7 @@ function foregroundFormat(imageFormat) {
 
 /** A server's limits (welcome.limits), with the reference's defaults. */
 const DEFAULT_LIMITS = Object.freeze({
-  max_message_bytes: HEADER_SIZE + 8192 * 8192 * 4,
+  max_message_bytes: HEADER_SIZE + 8192 * 8192 * 4 + MAC_BYTES,
   max_side: 16384,
   max_pixels: 8192 * 8192,
   max_queue: 16,
@@ -95,7 +105,7 @@ const DEFAULT_LIMITS = Object.freeze({
   upload_timeout_s: 60.0,
   hello_timeout_s: 5.0,
   send_timeout_s: 30.0,
-  max_outbox_bytes: 4 * (HEADER_SIZE + 8192 * 8192 * 4),
+  max_outbox_bytes: 4 * (HEADER_SIZE + 8192 * 8192 * 4 + MAC_BYTES),
 });
 
 /**
@@ -108,7 +118,7 @@ function checkSize(limits, width, height, job = null) {
       `the image is ${width} x ${height}; this server takes at most ${limits.max_side} pixels a side ` +
       `and ${limits.max_pixels} pixels in all: select a smaller region`, job);
   }
-  const biggest = HEADER_SIZE + width * height * 4;
+  const biggest = HEADER_SIZE + width * height * 4 + MAC_BYTES;
   if (biggest > limits.max_message_bytes) {
     throw new ProtocolError(ErrorCode.TOO_LARGE,
       `a ${width} x ${height} frame would be ${biggest} bytes, over this server's ` +
@@ -352,7 +362,7 @@ function decode(text) {
   if (["hello", "challenge", "welcome"].includes(kind) && isInt(version) && version !== PROTOCOL_VERSION) {
     // Checked before the fields: another version's hello may well have other fields.
     throw new ProtocolError(ErrorCode.UNSUPPORTED_VERSION,
-      `this side speaks protocol ${PROTOCOL_VERSION}, the other side ${version}: install matching versions of the plugin and the server`);
+      `this side speaks protocol ${PROTOCOL_VERSION}, the other side ${quote(version)}: install matching versions of the plugin and the server`);
   }
   const known = new Set(spec.map(([name]) => name));
   const extra = Object.keys(data).filter((name) => name !== "type" && !known.has(name));
@@ -524,13 +534,116 @@ function newNonce() {
 }
 
 /**
- * What `side` ("server" or "client") sends to prove it knows `token`: HMAC-SHA256 keyed with the token's
- * UTF-8 bytes over "layerdecomp-v2 <side> <client nonce> <server nonce>", as 64 lowercase hex digits.
- * @param {string} token @param {"server" | "client"} side @param {string} clientNonce @param {string} serverNonce
+ * The server's address as both proofs name it: `127.0.0.1:8765`, `[::1]:8765`. From a ws:// URL whose
+ * host is an IP literal (UXP's WebSocket does not say which address it reached, so the panel connects
+ * to the literal it names: `localhost` is not accepted). Throws RangeError for anything else.
+ * @param {string} url
  */
-function proof(token, side, clientNonce, serverNonce) {
+function endpointOf(url) {
+  const match = /^wss?:\/\/(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(?::(\d{1,5}))?(?:\/.*)?$/.exec(url.trim());
+  if (!match) {
+    throw new RangeError(`the server address ${url} must name the server by its IP address (ws://127.0.0.1:${DEFAULT_PORT})`);
+  }
+  return `${match[1].toLowerCase()}:${match[2] || (url.startsWith("wss") ? "443" : "80")}`;
+}
+
+/**
+ * What `side` ("server" or "client") sends to prove it knows `token`: HMAC-SHA256 keyed with the token's
+ * UTF-8 bytes over "layerdecomp-v3 <side> <client nonce> <server nonce> <server address>", as 64
+ * lowercase hex digits. The address (endpointOf) keeps a relay at another address from passing.
+ * @param {string} token @param {"server" | "client"} side @param {string} clientNonce @param {string} serverNonce
+ * @param {string} [address]
+ */
+function proof(token, side, clientNonce, serverNonce, address = "") {
   if (side !== "server" && side !== "client") throw new RangeError(`side must be "server" or "client", not ${side}`);
-  return toHex(hmacSha256(utf8(token), utf8(`layerdecomp-v${PROTOCOL_VERSION} ${side} ${clientNonce} ${serverNonce}`)));
+  return toHex(hmacSha256(utf8(token),
+    utf8(`layerdecomp-v${PROTOCOL_VERSION} ${side} ${clientNonce} ${serverNonce} ${address}`)));
+}
+
+/**
+ * The session key: HMAC-SHA256 keyed with the token over "layerdecomp-v3 session <NC> <NS> <address>".
+ * @param {string} token @param {string} clientNonce @param {string} serverNonce @param {string} [address]
+ */
+function sessionKey(token, clientNonce, serverNonce, address = "") {
+  return hmacSha256(utf8(token), utf8(`layerdecomp-v${PROTOCOL_VERSION} session ${clientNonce} ${serverNonce} ${address}`));
+}
+
+const TEXT_KIND = Uint8Array.of(0x74); // "t"
+const BINARY_KIND = Uint8Array.of(0x62); // "b"
+
+/**
+ * The tag of the `sequence`-th message `sender` sent after the handshake: HMAC-SHA256(key, sender || 0 ||
+ * sequence as 8 bytes big-endian || kind || payload).
+ * @param {Uint8Array} key @param {"server" | "client"} sender @param {number} sequence @param {Uint8Array} kind
+ * @param {Uint8Array} payload
+ */
+function messageTag(key, sender, sequence, kind, payload) {
+  const prefix = new Uint8Array(sender.length + 1 + 8);
+  prefix.set(utf8(sender));
+  new DataView(prefix.buffer).setBigUint64(sender.length + 1, BigInt(sequence));
+  return hmacSha256(key, prefix, kind, payload);
+}
+
+/**
+ * One side's half of an authenticated session (protocol 3): seal what it sends, in order; open what it
+ * receives, in order (ProtocolError "unauthentic" when a tag is wrong: close the connection then).
+ */
+class Channel {
+  /** @param {Uint8Array} key @param {"server" | "client"} side */
+  constructor(key, side) {
+    this.key = key;
+    this.side = side;
+    /** @type {"server" | "client"} */
+    this.peer = side === "client" ? "server" : "client";
+    this.sent = 0;
+    this.received = 0;
+  }
+
+  /** @param {string} text */
+  sealText(text) {
+    return toHex(messageTag(this.key, this.side, this.sent++, TEXT_KIND, utf8(text))) + text;
+  }
+
+  /** The frame followed by its tag, as one buffer to send. @param {Uint8Array} frame */
+  sealBinary(frame) {
+    const out = new Uint8Array(frame.length + MAC_BYTES);
+    out.set(frame);
+    out.set(messageTag(this.key, this.side, this.sent++, BINARY_KIND, frame), frame.length);
+    return out;
+  }
+
+  /** @param {string} wire */
+  openText(wire) {
+    const text = wire.slice(2 * MAC_BYTES);
+    this.check(TEXT_KIND, utf8(text), (expected) => sameSecret(toHex(expected), wire.slice(0, 2 * MAC_BYTES)));
+    return text;
+  }
+
+  /** The frame without its tag (a view). @param {ArrayBuffer | Uint8Array} wire */
+  openBinary(wire) {
+    const bytes = wire instanceof Uint8Array ? wire : new Uint8Array(wire);
+    const end = Math.max(0, bytes.length - MAC_BYTES);
+    const frame = bytes.subarray(0, end);
+    const claimed = bytes.subarray(end);
+    this.check(BINARY_KIND, frame, (expected) => claimed.length === MAC_BYTES && sameBytes(expected, claimed));
+    return frame;
+  }
+
+  /** @param {Uint8Array} kind @param {Uint8Array} payload @param {(expected: Uint8Array) => boolean} matches */
+  check(kind, payload, matches) {
+    if (!matches(messageTag(this.key, this.peer, this.received, kind, payload))) {
+      throw new ProtocolError(ErrorCode.UNAUTHENTIC, `message ${this.received} from the ${this.peer} does not carry ` +
+        "its session tag: it was changed, replayed, reordered or injected; the connection is closed");
+    }
+    this.received += 1;
+  }
+}
+
+/** Equal byte arrays, compared in constant time. @param {Uint8Array} a @param {Uint8Array} b */
+function sameBytes(a, b) {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) diff |= a[i] ^ b[i];
+  return diff === 0;
 }
 
 /** Equal strings, compared in time that does not depend on where they differ. @param {string} a @param {string} b */
@@ -560,9 +673,16 @@ function raiseIfError(m) {
  * Refused when the server answered with an error, ProtocolError (server_unverified, bad_message) else.
  */
 class ClientHandshake {
-  /** @param {string} token @param {string} [client] @param {string} [nonce] */
-  constructor(token, client = "", nonce = undefined) {
+  /**
+   * @param {string} token @param {string} [client] @param {string} [nonce]
+   * @param {string} [address] endpointOf() the URL the socket connected to: both proofs cover it
+   */
+  constructor(token, client = "", nonce = undefined, address = "") {
+    if (!token) throw new RangeError("no token: a client must not connect without the server's token");
     this.token = token;
+    this.address = address;
+    /** @type {Channel | null} the session's tags, once the server proved itself */
+    this.channel = null;
     this.hello = message({ type: "hello", nonce: nonce || newNonce(), client });
     /** @type {string | null} */
     this.serverNonce = null;
@@ -574,13 +694,14 @@ class ClientHandshake {
     if (m.type !== "challenge") {
       throw new ProtocolError(ErrorCode.BAD_MESSAGE, `the server answered hello with ${m.type}, not challenge`);
     }
-    if (!sameSecret(proof(this.token, "server", this.hello.nonce, m.nonce), m.proof)) {
+    if (!sameSecret(proof(this.token, "server", this.hello.nonce, m.nonce, this.address), m.proof)) {
       throw new ProtocolError(ErrorCode.SERVER_UNVERIFIED,
         "the program answering at this address could not prove it knows the token: it is not your layerdecomp " +
         "server, or it uses another token file");
     }
     this.serverNonce = m.nonce;
-    return message({ type: "auth", proof: proof(this.token, "client", this.hello.nonce, m.nonce) });
+    this.channel = new Channel(sessionKey(this.token, this.hello.nonce, m.nonce, this.address), "client");
+    return message({ type: "auth", proof: proof(this.token, "client", this.hello.nonce, m.nonce, this.address) });
   }
 
   /** The server's `welcome` (after `answer`). @param {Record<string, any>} m */
@@ -623,7 +744,7 @@ class ClientJob {
   get done() { return this.outcome !== null; }
 
   /** The largest binary frame the server may send for this job. */
-  get resultMaxBytes() { return HEADER_SIZE + this.request.width * this.request.height * 4; }
+  get resultMaxBytes() { return HEADER_SIZE + this.request.width * this.request.height * 4 + MAC_BYTES; }
 
   /** @returns {Record<string, Uint8Array>} */
   get frames() { return this.collector ? this.collector.frames : {}; }
@@ -679,9 +800,9 @@ class ClientJob {
 
 module.exports = {
   PROTOCOL_VERSION, DEFAULT_PORT, HEADER_SIZE, MAX_JOB_ID, DEFAULT_LIMITS, IMAGE_FORMATS, RESULT_ROLES,
-  NONCE_BYTES, PROOF_HEX_DIGITS, CLIENT_PRE_AUTH_MAX_BYTES, MAX_TEXT_BYTES, MAX_JSON_DEPTH,
+  NONCE_BYTES, PROOF_HEX_DIGITS, MAC_BYTES, CLIENT_PRE_AUTH_MAX_BYTES, MAX_TEXT_BYTES, MAX_JSON_DEPTH,
   ErrorCode, CloseCode, ProtocolError, Refused, Role, PixelFormat, CHANNELS,
   foregroundFormat, checkSize, message, encode, decode,
   packHeader, packFrame, unpackFrame, payloadSize, uploadFrames, resultFrames, FrameCollector,
-  newNonce, proof, ClientHandshake, ClientJob,
+  newNonce, proof, endpointOf, sessionKey, messageTag, Channel, ClientHandshake, ClientJob,
 };

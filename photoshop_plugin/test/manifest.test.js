@@ -66,7 +66,8 @@ test("network: the loopback server only, by both names; file system: the token f
   for (const domain of network.domains) {
     const url = new URL(domain);
     assert.equal(url.protocol, "ws:");
-    assert.ok(["127.0.0.1", "localhost"].includes(url.hostname), domain);
+    // Literal loopback addresses only: `localhost` may resolve to a family another program holds.
+    assert.ok(["127.0.0.1", "[::1]"].includes(url.hostname), domain);
     assert.equal(url.port, "8765", "the server's default port (UXP takes no port wildcards)");
   }
   assert.equal(localFileSystem, "fullAccess");

@@ -59,7 +59,7 @@ def decode(text: Union[str, bytes]) -> Message:
     if cls.VERSIONED and is_int(version) and version != PROTOCOL_VERSION:
         # Checked before the fields: another version's hello may well have other fields.
         raise ProtocolError(ErrorCode.UNSUPPORTED_VERSION,
-                            f"this side speaks protocol {PROTOCOL_VERSION}, the other side {version}: "
+                            f"this side speaks protocol {PROTOCOL_VERSION}, the other side {quote(version)}: "
                             "install matching versions of the plugin and the server")
     job = data.get("job") if is_int(data.get("job")) else None
     declared = fields(cls)  # type: ignore[arg-type]

@@ -213,18 +213,32 @@ def _expected_frames() -> Dict[str, Any]:
 
 
 def _handshake_vectors() -> List[Dict[str, Any]]:
-    """Proofs for given tokens and nonces, and the messages of a whole handshake (the client side's)."""
+    """Proofs for given tokens, nonces and server addresses, the messages of a whole handshake (the client
+    side's), and the session that follows: its key and the first messages each side seals."""
     vectors = []
-    for name, token in (("a token as the server makes them", "q7Zg0x5cW3pYbR1N8u2LmKvT4sJdHfA6eC9iOkGwXyU"),
-                        ("a non-ASCII token", "t\u00f6ken \u2603"),
-                        ("a token longer than an HMAC block", "k" * 100)):
-        client = P.ClientHandshake(token, client="layerdecomp-photoshop/0.1", nonce=CLIENT_NONCE)
-        challenge = P.Challenge(nonce=SERVER_NONCE, proof=P.proof(token, "server", CLIENT_NONCE, SERVER_NONCE))
+    for name, token, address in (
+            ("a token as the server makes them", "q7Zg0x5cW3pYbR1N8u2LmKvT4sJdHfA6eC9iOkGwXyU", "127.0.0.1:8765"),
+            ("a non-ASCII token", "t\u00f6ken \u2603", "[::1]:8765"),
+            ("a token longer than an HMAC block", "k" * 100, "127.0.0.1:49152")):
+        client = P.ClientHandshake(token, client="layerdecomp-photoshop/0.1", nonce=CLIENT_NONCE, address=address)
+        challenge = P.Challenge(nonce=SERVER_NONCE,
+                                proof=P.proof(token, "server", CLIENT_NONCE, SERVER_NONCE, address))
         auth = client.answer(challenge)
+        key = P.session_key(token, CLIENT_NONCE, SERVER_NONCE, address)
+        server = P.Channel(key, "server")
+        assert client.channel is not None
+        server_text = P.encode(P.Cancelled(job=7))
+        client_text = P.encode(P.Cancel(job=7))
+        client_frame = P.pack_frame(P.FrameHeader(7, P.Role.MASK, P.PixelFormat.A8, 3, 1), b"\x00\x80\xff")
         vectors.append({
             "name": name, "token": token, "client_nonce": CLIENT_NONCE, "server_nonce": SERVER_NONCE,
-            "server_proof": challenge.proof, "client_proof": auth.proof,
+            "address": address, "server_proof": challenge.proof, "client_proof": auth.proof,
             "hello": P.encode(client.hello), "challenge": P.encode(challenge), "auth": P.encode(auth),
+            "session_key": key.hex(),
+            # The server's message 0, then the client's messages 0 (text) and 1 (a binary frame), sealed.
+            "server_text": server_text, "server_sealed": server.seal_text(server_text),
+            "client_text": client_text, "client_sealed": client.channel.seal_text(client_text),
+            "client_frame": client_frame.hex(), "client_frame_sealed": client.channel.seal_binary(client_frame).hex(),
         })
     return vectors
 

@@ -56,11 +56,17 @@ def test_invalid_frames_are_refused(vector):
 @pytest.mark.parametrize("vector", VECTORS["handshakes"], ids=lambda v: v["name"])
 def test_handshake_proofs(vector):
     token, client_nonce, server_nonce = vector["token"], vector["client_nonce"], vector["server_nonce"]
-    assert P.proof(token, "server", client_nonce, server_nonce) == vector["server_proof"]
-    assert P.proof(token, "client", client_nonce, server_nonce) == vector["client_proof"]
-    client = P.ClientHandshake(token, client="layerdecomp-photoshop/0.1", nonce=client_nonce)
+    address = vector["address"]
+    assert P.proof(token, "server", client_nonce, server_nonce, address) == vector["server_proof"]
+    assert P.proof(token, "client", client_nonce, server_nonce, address) == vector["client_proof"]
+    client = P.ClientHandshake(token, client="layerdecomp-photoshop/0.1", nonce=client_nonce, address=address)
     assert P.encode(client.hello) == vector["hello"]
     assert P.encode(client.answer(P.decode(vector["challenge"]))) == vector["auth"]
+    # The session: the client opens the server's message 0 and seals its own messages 0 and 1 alike.
+    assert P.session_key(token, client_nonce, server_nonce, address).hex() == vector["session_key"]
+    assert client.channel.open_text(vector["server_sealed"]) == vector["server_text"]
+    assert client.channel.seal_text(vector["client_text"]) == vector["client_sealed"]
+    assert client.channel.seal_binary(bytes.fromhex(vector["client_frame"])).hex() == vector["client_frame_sealed"]
 
 
 @pytest.mark.parametrize("vector", VECTORS["client_jobs"], ids=lambda v: v["name"])

@@ -4,6 +4,7 @@ it was with a message."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -185,7 +186,7 @@ def test_failures_leave_the_document_as_it_was(plugin, krita, photo, classical_s
     if case == "error_reply":
         values["backend"] = "diffusion"
     elif case == "wrong_token":
-        (tmp_path / "wrong").write_text("nope\n")
+        (tmp_path / "wrong").write_text("a-token-of-another-server\n")
         values["token_file"] = str(tmp_path / "wrong")
     elif case == "server_down":
         values["server_url"] = f"ws://127.0.0.1:{unused_port}"
@@ -316,7 +317,10 @@ def test_logs_are_size_capped_and_rotated(plugin, tmp_path):
     assert "line 2999" in (tmp_path / "logs" / "plugin.log").read_text()
 
 
-def test_a_program_squatting_on_the_port_learns_neither_the_token_nor_any_pixel(plugin, krita, photo, token_file):
+@contextlib.contextmanager
+def squatter():
+    """A program holding a port that claims to be the server: it records what it hears, answers any hello
+    with a made-up proof and a welcome, hoping for pixels. Yields (url, heard)."""
     heard: list = []
 
     def impostor(ws) -> None:
@@ -331,27 +335,70 @@ def test_a_program_squatting_on_the_port_learns_neither_the_token_nor_any_pixel(
         except Exception:  # noqa: BLE001 - the client hanging up ends the impostor's part
             pass
 
-    doc = photo[0]
     from websockets.sync.server import serve
 
     with serve(impostor, "127.0.0.1", 0) as server:
         thread = threading.Thread(target=server.serve_forever)
         thread.start()
         try:
-            url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
-            configure(krita, server_url=url, token_file=str(token_file), auto_start=True)
-            before = snapshot(doc)
-            controller, ui = make_controller(krita)
-            controller.trigger()
-            pump(controller, ui, timeout=20)
+            yield f"ws://127.0.0.1:{server.socket.getsockname()[1]}", heard
         finally:
             server.shutdown()
             thread.join(10)
+
+
+def test_a_program_squatting_on_the_port_learns_neither_the_token_nor_any_pixel(plugin, krita, photo, token_file):
+    doc = photo[0]
+    with squatter() as (url, heard):
+        configure(krita, server_url=url, token_file=str(token_file), auto_start=True)
+        before = snapshot(doc)
+        controller, ui = make_controller(krita)
+        controller.trigger()
+        pump(controller, ui, timeout=20)
     level, code, text = controller.messages[-1]
     assert (level, code) == ("error", "server_unverified") and "not sent" in text
     assert snapshot(doc) == before
     assert [type(item) for item in heard] == [protocol.Hello], heard  # nothing after the hello
     assert TOKEN not in protocol.encode(heard[0])
+
+
+def test_without_a_token_file_a_squatter_hears_nothing_and_the_artist_is_told(plugin, krita, photo, tmp_path,
+                                                                              monkeypatch):
+    """Issue 23: with no token file yet the plugin once proved itself with the empty token and wrote the
+    impostor's layers. Now it sends nothing: it tells the artist where the file should be, or starts the real
+    server (which makes the file) and says plainly when that fails because another program holds the port."""
+    doc = photo[0]
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path / "config"))
+    with squatter() as (url, heard):
+        before = snapshot(doc)
+        # Automatic start off, or a token file of the artist's choosing that is missing: say what to do.
+        for values in ({"auto_start": False, "token_file": ""},
+                       {"auto_start": True, "token_file": str(tmp_path / "missing")}):
+            configure(krita, server_url=url, **values)
+            controller, ui = make_controller(krita)
+            controller.trigger()
+            pump(controller, ui, timeout=20)
+            level, code, text = controller.messages[-1]
+            assert (level, code) == ("error", "no_token"), controller.messages
+            assert "layerdecomp serve" in text or "Start the server" in text
+            assert "nothing was sent" in text and "not changed" in text
+        # Automatic start on: the real server starts, makes the file, and cannot bind the squatted port.
+        configure(krita, server_url=url, token_file="", auto_start=True,
+                  server_command=f'"{sys.executable}" -m layerdecomp serve', backend="classical")
+        controller, ui = make_controller(krita)
+        try:
+            controller.trigger()
+            pump(controller, ui, timeout=90)
+        finally:
+            from layerdecomp_krita.local_server import LOCAL
+
+            LOCAL.stop()
+    level, code, text = controller.messages[-1]
+    assert level == "error" and code in ("server_start_failed", "server_unverified"), controller.messages
+    assert snapshot(doc) == before
+    # At most a hello (a random nonce) reached the squatter: no proof, no options, no pixel.
+    assert all(isinstance(item, protocol.Hello) for item in heard), heard
+    assert (tmp_path / "config" / "token").is_file()
 
 
 def test_connection_test_says_what_answered(plugin, krita, classical_server, token_file, tmp_path, unused_port):
@@ -378,3 +425,43 @@ def test_connection_test_says_what_answered(plugin, krita, classical_server, tok
             extension.describe_server(current)
         assert words in info.value.message
         assert "ws://" not in info.value.message
+
+
+def test_the_plugin_retries_a_handshake_refused_as_busy(plugin, krita, photo, held_backend, token_file):
+    """Every slot busy with another client's job: the handshake is refused as busy; the plugin tries again
+    a few times and gets in once that job ended, instead of telling the artist the server is busy."""
+    from layerdecomp_server.protocol import Limits
+
+    from tests.server.helpers import open_raw, picture, recv_message, send_job
+
+    refusals: list = []
+
+    class Refusals(logging.Handler):
+        def emit(self, record):
+            if "handshake refused" in record.getMessage():
+                refusals.append(record.getMessage())
+
+    logger = logging.getLogger("layerdecomp_krita")
+    handler, level = Refusals(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    limits = Limits(max_connections=1)
+    # Jobs hold for nothing by default (the plugin's); the hog's holds until it is cancelled.
+    config = ServerConfig(port=0, backend=held_backend, limits=limits, token=TOKEN, options={"hold_s": 0.0})
+    with ThreadedServer(config) as small:
+        hog = open_raw(small.url, token=TOKEN)
+        image, mask = picture(seed=16)
+        send_job(hog, 1, image, mask, hold_s=30.0)
+        assert isinstance(recv_message(hog), protocol.Progress)  # it runs
+        configure(krita, server_url=small.url, token_file=str(token_file), auto_start=False)
+        controller, ui = make_controller(krita)
+        controller.trigger()
+        try:
+            pump(controller, ui, until=lambda: bool(refusals), timeout=10)
+            hog.send(protocol.encode(protocol.Cancel(job=1)))  # the hog's job ends: its idle slot can be taken
+            pump(controller, ui, timeout=30)
+        finally:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+    assert controller.messages[-1][:2] == ("info", "done"), controller.messages
+    assert refusals and all("busy" in text for text in refusals)

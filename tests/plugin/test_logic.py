@@ -498,20 +498,25 @@ def test_token_file_follows_the_server_config(plugin, tmp_path, monkeypatch):
 
     monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(tmp_path))
     assert s.token_path() == layerdecomp.config.token_path()
-    assert s.read_token(s.Settings()) == ""
-    (tmp_path / "token").write_text("abc\n")
-    assert s.read_token(s.Settings()) == "abc"
+    assert s.read_token(s.Settings()) is None  # no file yet: never "", which would prove nothing
+    (tmp_path / "token").write_text("abcdefghijklmnopqrstuvwxyz\n")
+    assert s.read_token(s.Settings()) == "abcdefghijklmnopqrstuvwxyz"
+    (tmp_path / "token").write_text("abc\n")  # the server's own rules: too short
+    with pytest.raises(ValueError, match="characters"):
+        s.read_token(s.Settings())
 
 
-@pytest.mark.parametrize("code", ["unauthorized", "server_unverified", "too_large", "busy", "backend_unavailable",
-                                  "invalid_input", "internal_error", "shutting_down", "timeout", "unsupported_version",
+@pytest.mark.parametrize("code", ["unauthorized", "server_unverified", "unauthentic", "too_large", "busy",
+                                  "backend_unavailable", "invalid_input", "internal_error", "shutting_down", "timeout",
+                                  "unsupported_version",
                                   "new_code"])
 def test_server_errors_become_artist_messages(plugin, code):
     from layerdecomp_krita.messages import for_server_error
 
     error = for_server_error(code, "the detail.", "/x/token")
     assert error.code == code and error.message.endswith("Your picture was not changed.")
-    without_detail = ("unauthorized", "server_unverified", "busy", "shutting_down", "timeout")
+    without_detail = ("unauthorized", "server_unverified", "unauthentic", "busy", "shutting_down",
+                      "timeout")
     assert "detail" in error.message or code in without_detail
     assert for_server_error("cancelled", "").code == "cancelled"
 

@@ -7,14 +7,14 @@ import pytest
 from layerdecomp import backends
 from layerdecomp_server.app import ServerConfig
 from layerdecomp_server.in_thread import ThreadedServer
-from layerdecomp_server.protocol import HEADER_SIZE, Limits
+from layerdecomp_server.protocol import HEADER_SIZE, MAC_BYTES, Limits
 
 from .helpers import TOKEN
 
 ALLOWED_ORIGIN = "https://allowed.example"
 # Small limits so that the refusals are cheap to provoke.
 TEST_LIMITS = Limits(
-    max_message_bytes=HEADER_SIZE + 256 * 256 * 4,
+    max_message_bytes=HEADER_SIZE + 256 * 256 * 4 + MAC_BYTES,
     max_side=256,
     max_pixels=256 * 256,
     max_queue=16,

@@ -29,19 +29,43 @@ def picture(seed: int = 0, height: int = 72, width: int = 96, channels: int = 3)
     return image, mask
 
 
-def authenticate(ws: ClientConnection, token: str = TOKEN) -> protocol.Welcome:
-    """The handshake, both ways, on an open websocket."""
-    handshake = protocol.ClientHandshake(token, client="tests")
+class SealedConnection:
+    """An authenticated websockets connection that tags what it sends and checks what it receives with
+    the session's ``protocol.Channel`` (protocol 3), so tests speak plain messages and frames. ``raw`` is
+    the connection underneath (to send something untagged, tampered or replayed)."""
+
+    def __init__(self, ws: ClientConnection, channel: protocol.Channel) -> None:
+        self.raw = ws
+        self.channel = channel
+
+    def send(self, data: Any) -> None:
+        if isinstance(data, str):
+            self.raw.send(self.channel.seal_text(data))
+        else:
+            self.raw.send(self.channel.seal_binary(data))
+
+    def recv(self, timeout: Optional[float] = None) -> Any:
+        data = self.raw.recv(timeout=timeout)
+        return self.channel.open_text(data) if isinstance(data, str) else bytes(self.channel.open_binary(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+def authenticate(ws: ClientConnection, token: str = TOKEN) -> tuple[protocol.Welcome, protocol.Channel]:
+    """The handshake, both ways, on an open websocket: the welcome and the session's channel."""
+    handshake = protocol.ClientHandshake(token, client="tests", address=protocol.endpoint(*ws.socket.getpeername()[:2]))
     ws.send(protocol.encode(handshake.hello))
     ws.send(protocol.encode(handshake.answer(protocol.decode(ws.recv(timeout=5)))))
-    return handshake.welcome(protocol.decode(ws.recv(timeout=5)))
+    assert handshake.channel is not None
+    return handshake.welcome(protocol.decode(handshake.channel.open_text(ws.recv(timeout=5)))), handshake.channel
 
 
-def open_raw(url: str, token: str = TOKEN, **kwargs: Any) -> ClientConnection:
-    """A websockets connection that has authenticated (welcome checked)."""
+def open_raw(url: str, token: str = TOKEN, **kwargs: Any) -> SealedConnection:
+    """A websockets connection that has authenticated (welcome checked), tagging and checking messages."""
     ws = connect(url, compression=None, max_size=None, **kwargs)
-    authenticate(ws, token)
-    return ws
+    _, channel = authenticate(ws, token)
+    return SealedConnection(ws, channel)
 
 
 def recv_message(ws: ClientConnection, timeout: float = 5.0) -> protocol.Message:

@@ -103,3 +103,55 @@ def test_default_folder_follows_xdg_on_linux(tmp_path, monkeypatch):
     monkeypatch.delenv("LAYERDECOMP_CONFIG_DIR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     assert config.config_dir() == tmp_path / "layerdecomp"
+
+
+def test_a_foreign_or_world_writable_config_folder_is_refused(tmp_path, monkeypatch):
+    """Issue 23: LAYERDECOMP_CONFIG_DIR at a folder another user made (0777) was accepted; that user
+    could then swap the token file."""
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    config.read_or_create_token(foreign / "token")
+    os.chown(foreign, 65534, 65534)  # nobody (the tests run as root, who can give a folder away)
+    os.chmod(foreign, 0o777)
+    monkeypatch.setenv("LAYERDECOMP_CONFIG_DIR", str(foreign))
+    for read in (config.read_token, config.read_or_create_token, config.TokenWatcher):
+        with pytest.raises(config.TokenFileError, match="belongs to another user"):
+            read()
+    # Our own folder, opened to others' writes after the token was made: refused when read.
+    own = tmp_path / "own"
+    config.read_or_create_token(own / "token")
+    os.chmod(own, 0o777)
+    with pytest.raises(config.TokenFileError, match="may write"):
+        config.read_token(own / "token")
+
+
+def test_a_fifo_as_the_token_file_does_not_freeze_the_server(tmp_path, monkeypatch):
+    """Issue 23: a FIFO put in place of the token froze the whole server at the next hello (the file was
+    opened, blocking, on the event loop) and SIGTERM no longer stopped it."""
+    import signal
+    import sys
+    import time
+
+    from layerdecomp_server import protocol
+    from layerdecomp_server.client import Client, ServerError
+
+    from .helpers import picture
+    from .test_serve_cli import start, stop
+
+    process, url = start([sys.executable, "-m", "layerdecomp", "serve", "--port", "0", "--backend", "classical"],
+                         tmp_path)
+    try:
+        token = (tmp_path / "token").read_text().strip()
+        (tmp_path / "token").unlink()
+        os.mkfifo(tmp_path / "token", 0o600)
+        t0 = time.monotonic()
+        with Client(url, token=token, open_timeout=5) as client:  # the old token stays in force
+            image, mask = picture(seed=5)
+            client.decompose(image, mask, backend="classical")
+        assert time.monotonic() - t0 < 10
+        with pytest.raises(ServerError) as info:
+            Client(url, token="another-token-0123456789", open_timeout=5).connect()
+        assert info.value.code == protocol.ErrorCode.SERVER_UNVERIFIED
+    finally:
+        stderr = stop(process, signal.SIGTERM)
+    assert "not a regular file" in stderr

@@ -51,6 +51,15 @@ def assert_closed(ws, code: int) -> None:
     assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == code
 
 
+def assert_aborted(ws) -> None:
+    """A connection refused before it authenticated: its error was sent, then the socket was aborted
+    (no closing handshake a flood could make the server wait on)."""
+    with pytest.raises(ConnectionClosed):
+        while True:
+            ws.recv(timeout=5)
+    assert ws.protocol.close_rcvd is None
+
+
 def decompose_message(job: int, width: int, height: int, fmt: str = "RGB8") -> str:
     return protocol.encode(protocol.Decompose(job=job, width=width, height=height, format=fmt))
 
@@ -65,7 +74,7 @@ def test_a_wrong_proof_is_refused_and_a_wrong_token_never_gets_past_the_server_s
     assert isinstance(challenge, protocol.Challenge)
     ws.send(protocol.encode(protocol.Auth(proof="0" * 64)))
     assert "token file" in expect_error(ws, "unauthorized").message
-    assert_closed(ws, protocol.CloseCode.POLICY_VIOLATION)
+    assert_aborted(ws)
     # A client with another token sees that the server cannot prove itself, and sends no auth.
     with pytest.raises(ServerError, match="token") as info:
         Client(server.url, token="another-token-0123456789").connect()
@@ -77,8 +86,8 @@ def test_unsupported_version_is_refused_with_both_numbers(server):
     ws = connect(server.url, compression=None)
     ws.send(json.dumps({"type": "hello", "protocol": 1, "token": TOKEN, "client": "old plugin"}))
     error = expect_error(ws, "unsupported_version")
-    assert "protocol 2" in error.message and "1" in error.message
-    assert_closed(ws, protocol.CloseCode.PROTOCOL_ERROR)
+    assert f"protocol {protocol.PROTOCOL_VERSION}" in error.message and "1" in error.message
+    assert_aborted(ws)
     assert_serving(server)
 
 
@@ -88,14 +97,14 @@ def test_the_first_message_must_be_hello(server, first):
     ws = connect(server.url, compression=None)
     ws.send(first)
     expect_error(ws, "bad_message")
-    assert_closed(ws, protocol.CloseCode.PROTOCOL_ERROR)
+    assert_aborted(ws)
     assert_serving(server)
 
 
 def test_silence_after_the_handshake_is_closed(server):
     ws = connect(server.url, compression=None)
     assert "no authentication" in expect_error(ws, "timeout", timeout=TEST_LIMITS.hello_timeout_s + 3).message
-    assert_closed(ws, protocol.CloseCode.POLICY_VIOLATION)
+    assert_aborted(ws)
     assert_serving(server)
 
 

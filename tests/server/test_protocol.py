@@ -181,7 +181,7 @@ def test_another_version_s_hello_is_unsupported_whatever_its_fields():
     with pytest.raises(ProtocolError) as info:
         protocol.decode('{"type": "hello", "protocol": 1, "token": "t", "client": "old plugin"}')
     assert info.value.code == ErrorCode.UNSUPPORTED_VERSION
-    assert "protocol 2" in info.value.message and "1" in info.value.message
+    assert f"protocol {protocol.PROTOCOL_VERSION}" in info.value.message and "1" in info.value.message
 
 
 # ------------------------------------------------------------------------------------------- handshake
@@ -190,8 +190,9 @@ def test_another_version_s_hello_is_unsupported_whatever_its_fields():
 EXAMPLE_TOKEN = "correct horse battery staple"
 EXAMPLE_CLIENT_NONCE = "00" * 32
 EXAMPLE_SERVER_NONCE = "ff" * 32
-EXAMPLE_SERVER_PROOF = "d5e3fa936848c35350829038df87f1c036fd1ca74307a62230c8d970ac8f9d62"
-EXAMPLE_CLIENT_PROOF = "74c86debd93cec527439b6a9902844b39ec24183e1b07e94b7aa1e46eb128588"
+EXAMPLE_ADDRESS = "127.0.0.1:8765"
+EXAMPLE_SERVER_PROOF = "d1eb8a7cd78f616e11b9b5deac76c7c2622cef3749f15f5cb4b84175eeee4f37"
+EXAMPLE_CLIENT_PROOF = "4b62a0c487acf29d21106dc8267785c977a6de8aa0cb39479a7836e7a1427b99"
 
 
 def test_proofs_are_hmac_sha256_over_the_documented_bytes():
@@ -199,11 +200,42 @@ def test_proofs_are_hmac_sha256_over_the_documented_bytes():
     import hmac
 
     for side, expected in (("server", EXAMPLE_SERVER_PROOF), ("client", EXAMPLE_CLIENT_PROOF)):
-        got = protocol.proof(EXAMPLE_TOKEN, side, EXAMPLE_CLIENT_NONCE, EXAMPLE_SERVER_NONCE)
-        text = f"layerdecomp-v2 {side} {EXAMPLE_CLIENT_NONCE} {EXAMPLE_SERVER_NONCE}".encode("ascii")
+        got = protocol.proof(EXAMPLE_TOKEN, side, EXAMPLE_CLIENT_NONCE, EXAMPLE_SERVER_NONCE, EXAMPLE_ADDRESS)
+        text = f"layerdecomp-v3 {side} {EXAMPLE_CLIENT_NONCE} {EXAMPLE_SERVER_NONCE} {EXAMPLE_ADDRESS}".encode()
         assert got == expected == hmac.new(EXAMPLE_TOKEN.encode(), text, hashlib.sha256).hexdigest()
     doc = (PROTOCOL_PACKAGE.parents[1] / "docs" / "protocol.md").read_text()
     assert EXAMPLE_SERVER_PROOF in doc and EXAMPLE_CLIENT_PROOF in doc
+
+
+def test_session_tags_are_hmac_sha256_over_the_documented_bytes():
+    """The session key and the tags of docs/protocol.md's worked example; a tampered, replayed, reordered
+    or reflected message fails its tag."""
+    import hashlib
+    import hmac
+
+    key = protocol.session_key(EXAMPLE_TOKEN, EXAMPLE_CLIENT_NONCE, EXAMPLE_SERVER_NONCE, EXAMPLE_ADDRESS)
+    text = f"layerdecomp-v3 session {EXAMPLE_CLIENT_NONCE} {EXAMPLE_SERVER_NONCE} {EXAMPLE_ADDRESS}".encode()
+    assert key == hmac.new(EXAMPLE_TOKEN.encode(), text, hashlib.sha256).digest()
+    server, client = protocol.Channel(key, "server"), protocol.Channel(key, "client")
+    sealed = server.seal_text('{"type":"cancelled","job":7}')
+    request = client.seal_text('{"type":"cancel","job":7}')
+    frame = client.seal_binary(bytes(range(8)))
+    doc = (PROTOCOL_PACKAGE.parents[1] / "docs" / "protocol.md").read_text()
+    for tag in (key.hex(), sealed[:64], request[:64], frame[8:].hex()):
+        assert tag in doc
+    assert client.open_text(sealed) == '{"type":"cancelled","job":7}'
+    assert server.open_text(request) == '{"type":"cancel","job":7}'
+    assert bytes(server.open_binary(frame)) == bytes(range(8))
+    # Replayed (the count moved on), reflected (the client's own message), tampered, or injected untagged.
+    for bad in (request, frame, sealed, "0" * 64 + '{"type":"cancel","job":7}'):
+        fresh_server = protocol.Channel(key, "server")
+        fresh_server.open_text(request)
+        with pytest.raises(protocol.ProtocolError) as info:
+            if isinstance(bad, bytes):
+                fresh_server.open_binary(bad[:-1] + bytes([bad[-1] ^ 1]))
+            else:
+                fresh_server.open_text(bad)
+        assert info.value.code == protocol.ErrorCode.UNAUTHENTIC
 
 
 def _server_side(token: str, hello: protocol.Hello, server_nonce: str = "ab" * 32) -> protocol.Challenge:
@@ -265,7 +297,7 @@ def _result_frames(result: protocol.Result):
 def test_a_client_job_follows_progress_to_its_result():
     job = protocol.ClientJob(protocol.Decompose(job=5, width=4, height=3, format="BGRA8"))
     assert [h.role for h in job.upload_headers] == [Role.IMAGE, Role.MASK]
-    assert job.result_max_bytes == HEADER_SIZE + 4 * 3 * 4
+    assert job.result_max_bytes == HEADER_SIZE + 4 * 3 * 4 + protocol.MAC_BYTES
     progress = protocol.Progress(job=5, stage="fill", fraction=0.5)
     assert job.receive(progress) == progress
     assert job.receive(protocol.Progress(job=4, stage="fill", fraction=0.5)) is None  # an earlier job's
@@ -315,3 +347,11 @@ def test_a_client_job_refuses_a_result_of_another_size():
     job = protocol.ClientJob(protocol.Decompose(job=5, width=8, height=3))
     with pytest.raises(ProtocolError, match="the upload was 8 x 3"):
         job.receive(_result())
+
+
+def test_a_hello_with_a_huge_protocol_number_gets_a_short_quote():
+    """Issue 23: a hello with a 3,900-digit protocol number got a 4 KB reply."""
+    with pytest.raises(ProtocolError) as info:
+        protocol.decode('{"type": "hello", "protocol": %s, "nonce": "%s"}' % ("9" * 3900, "0" * 64))
+    assert info.value.code == ErrorCode.UNSUPPORTED_VERSION
+    assert len(info.value.message) < 200 and "999" in info.value.message

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
 
 import psutil
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from websockets.sync.server import serve as serve_sync
 
@@ -28,7 +30,7 @@ from layerdecomp_server.client import Client
 
 from .conftest import TEST_LIMITS
 from .helpers import TOKEN, expect_error, open_raw, picture, recv_message, send_job, wait_for
-from .test_malformed import assert_closed, assert_serving
+from .test_malformed import assert_aborted, assert_serving
 from .test_roundtrip import assert_same
 from .test_serve_cli import start, stop
 
@@ -233,13 +235,13 @@ def test_lone_surrogates_and_deep_json_get_errors_not_1011(server, caplog):
                      '{"type": "cancel", "job": 1, "\\udfff": 2}',
                      '{"type": "\\ud800"}',
                      '{"type": "decompose", "job": 2, "width": 4, "height": 4, "format": "\\udc00"}',
-                     "[" * 100_000 + "]" * 100_000]:
+                     "[" * 30_000 + "]" * 30_000]:  # (under the 64 KB cap on a text message)
             ws.send(text)
             assert recv_message(ws).code in ("bad_message", "invalid_input")
     finally:
         ws.close()
-    for first in ['{"type": "hello", "protocol": 2, "nonce": "%s", "client": "\\ud800"}' % ("0" * 64),
-                  '{"type": "hello", "protocol": 2, "nonce": "\\ud800"}', "[" * 2000 + "]" * 2000]:
+    for first in ['{"type": "hello", "protocol": 3, "nonce": "%s", "client": "\\ud800"}' % ("0" * 64),
+                  '{"type": "hello", "protocol": 3, "nonce": "\\ud800"}', "[" * 2000 + "]" * 2000]:
         ws = connect(server.url)
         ws.send(first)
         reply = recv_message(ws)
@@ -247,7 +249,7 @@ def test_lone_surrogates_and_deep_json_get_errors_not_1011(server, caplog):
             ws.close()
             continue
         assert reply.code == "bad_message"
-        assert_closed(ws, protocol.CloseCode.PROTOCOL_ERROR)
+        assert_aborted(ws)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert_serving(server)
 
@@ -286,7 +288,7 @@ def test_a_client_that_does_not_read_is_dropped(gated_backend):
     # Results bigger than the kernel's socket buffers (a few MiB on loopback) together.
     limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "send_timeout_s": 1.0, "max_outbox_bytes": 2 * MiB,
                                       "max_side": 640, "max_pixels": 640 * 640,
-                                      "max_message_bytes": protocol.HEADER_SIZE + 640 * 640 * 4})
+                                      "max_message_bytes": protocol.HEADER_SIZE + 640 * 640 * 4 + protocol.MAC_BYTES})
     image, mask = picture(seed=10, height=640, width=640)
     with ThreadedServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
         sock = socket.socket()
@@ -298,10 +300,12 @@ def test_a_client_that_does_not_read_is_dropped(gated_backend):
         response = b""
         while b"\r\n\r\n" not in response:
             response += sock.recv(1)
-        handshake = protocol.ClientHandshake(TOKEN)
+        handshake = protocol.ClientHandshake(TOKEN, address=protocol.endpoint(*sock.getpeername()[:2]))
         _send_frame(sock, protocol.encode(handshake.hello).encode(), 1)
         _send_frame(sock, protocol.encode(handshake.answer(protocol.decode(_read_text_frame(sock)))).encode(), 1)
-        assert isinstance(handshake.welcome(protocol.decode(_read_text_frame(sock))), protocol.Welcome)
+        channel = handshake.channel
+        assert isinstance(handshake.welcome(protocol.decode(channel.open_text(_read_text_frame(sock)))),
+                          protocol.Welcome)
         height, width = mask.shape
         # Results pile up unread: first in the kernel's socket buffers (its own bound), then in the
         # server's outbox, which a send timeout and a byte budget bound. Bounded: 60 jobs of 3 MiB.
@@ -314,9 +318,9 @@ def test_a_client_that_does_not_read_is_dropped(gated_backend):
                 if small.stats()["connections"] == 0:
                     dropped = True
                     break
-                _send_frame(sock, protocol.encode(request).encode(), 1)
+                _send_frame(sock, channel.seal_text(protocol.encode(request)).encode(), 1)
                 for header, pixels in zip(protocol.upload_frames(request), (image, mask)):
-                    _send_frame(sock, protocol.pack_frame(header, pixels.tobytes()), 2)
+                    _send_frame(sock, channel.seal_binary(protocol.pack_frame(header, pixels.tobytes())), 2)
             except OSError:  # the server hung up on us
                 dropped = True
                 break
@@ -348,3 +352,126 @@ def test_a_client_whose_idle_connection_was_closed_reconnects_for_the_next_job(g
             wait_for(lambda: small.stats()["connections"] == 0, timeout=10, what="the idle connection to close")
             time.sleep(0.2)  # the close frame reaches the client's reader
             assert_same(client.decompose(image, mask), expected)
+
+
+# ------------------------------------------------------------------------- issue 23: the session itself
+
+
+def test_a_relaying_impostor_gets_no_pixel_and_can_inject_nothing(classical_server):
+    """Issue 23: a program that relayed one challenge from the real server answered a client alone and
+    received its picture. The proofs now cover the address the client's socket reached, and every later
+    message carries the session's tag: a relay at another address fails the server's proof, so the client
+    sends no auth and no pixel; and a relay that forwarded the real welcome could inject nothing."""
+    from websockets.sync.client import connect as connect_sync
+
+    heard: list = []
+    for strategy in ("relay the handshake", "relay it all, then answer alone"):
+
+        def relay(client_ws, strategy=strategy) -> None:
+            try:
+                with connect_sync(classical_server.url, compression=None, max_size=None) as upstream:
+                    hello = client_ws.recv(timeout=5)
+                    heard.append(hello)
+                    upstream.send(hello)
+                    client_ws.send(upstream.recv(timeout=5))  # the real server's challenge
+                    while True:
+                        data = client_ws.recv(timeout=2)
+                        heard.append(data)
+                        if strategy == "relay the handshake":
+                            upstream.send(data)
+                            client_ws.send(upstream.recv(timeout=5))
+                        else:  # a welcome and a result of its own making
+                            client_ws.send(protocol.encode(protocol.Welcome(server="fake", backend="classical")))
+            except Exception:  # noqa: BLE001 - either side hanging up ends the relay
+                pass
+
+        with serve_sync(relay, "127.0.0.1", 0) as fake:
+            thread = threading.Thread(target=fake.serve_forever)
+            thread.start()
+            try:
+                image, mask = picture(seed=9)
+                with pytest.raises(layerdecomp.LayerDecompError) as info:
+                    Client(f"ws://127.0.0.1:{fake.socket.getsockname()[1]}", token=TOKEN).decompose(image, mask)
+                assert info.value.code == "server_unverified"
+            finally:
+                fake.shutdown()
+                thread.join(10)
+    assert heard and all(isinstance(item, str) and json.loads(item)["type"] == "hello" for item in heard), heard
+
+
+def test_tampered_replayed_reordered_or_injected_messages_are_refused(server):
+    image, mask = picture(seed=13)
+    height, width = mask.shape
+    request = protocol.Decompose(job=1, width=width, height=height, format="RGB8")
+    frames = [protocol.pack_frame(h, p.tobytes()) for h, p in zip(protocol.upload_frames(request), (image, mask))]
+
+    def attempt(mangle) -> protocol.Error:
+        ws = open_raw(server.url)
+        wire = [ws.channel.seal_text(protocol.encode(request)), *(ws.channel.seal_binary(f) for f in frames)]
+        for item in mangle(wire):
+            try:
+                ws.raw.send(item)
+            except ConnectionClosed:  # the server hung up at the first bad message, as it should
+                break
+        error = expect_error(ws, "unauthentic")
+        with pytest.raises(ConnectionClosed):
+            while True:
+                ws.recv(timeout=5)
+        assert ws.raw.protocol.close_rcvd is not None and ws.raw.protocol.close_rcvd.code == 1008
+        return error
+
+    def flip(data: bytes, at: int) -> bytes:
+        return data[:at] + bytes([data[at] ^ 1]) + data[at + 1:]
+
+    attempt(lambda w: [w[0][:64] + w[0][64:].replace('"job":1', '"job":2'), *w[1:]])  # a changed request
+    attempt(lambda w: [w[0], flip(w[1], 100), w[2]])  # a changed pixel
+    attempt(lambda w: [w[0], w[0], *w[1:]])  # a replayed request
+    attempt(lambda w: [w[0], w[2], w[1]])  # frames swapped
+    attempt(lambda w: [w[0], w[2]])  # a frame dropped
+    attempt(lambda w: [protocol.encode(protocol.Cancel(job=1)), *w])  # an untagged message injected
+    assert_serving(server)
+
+
+def test_the_server_holds_both_loopback_families_and_refuses_to_share_them(gated_backend, tmp_path):
+    """Issue 23: with the server on 127.0.0.1 only, a program could take [::1] on the same port and answer
+    clients that resolve localhost to ::1 first. Now the server holds both, and will not start beside a
+    program holding either."""
+    import errno
+
+    with ThreadedServer(ServerConfig(port=0, backend=gated_backend, token=TOKEN)) as running:
+        port = int(running.url.rsplit(":", 1)[1])
+        image, mask = picture(seed=14)
+        with Client(f"ws://[::1]:{port}", token=TOKEN) as client:  # the same server, by the other family
+            client.decompose(image, mask)
+        squatter = socket.socket(socket.AF_INET6)
+        with pytest.raises(OSError) as info:
+            squatter.bind(("::1", port))
+        assert info.value.errno == errno.EADDRINUSE
+        squatter.close()
+    # A program already on [::1]:PORT: the server says so and does not start.
+    squatter = socket.socket(socket.AF_INET6)
+    squatter.bind(("::1", 0))
+    squatter.listen()
+    try:
+        port = squatter.getsockname()[1]
+        process = subprocess.run([sys.executable, "-m", "layerdecomp", "serve", "--port", str(port), "--backend",
+                                  "classical"], capture_output=True, text=True, timeout=120,
+                                 env={**os.environ, "LAYERDECOMP_CONFIG_DIR": str(tmp_path)})
+    finally:
+        squatter.close()
+    assert process.returncode == 2 and f"[::1]:{port}" in process.stderr, process.stderr
+
+
+def test_a_client_retries_a_handshake_refused_as_busy(gated_backend):
+    """Every slot busy with a job: the handshake is refused as busy; the client tries again a few times
+    (50, 100, 200 ms apart) and gets in once the job ended (the idle connection is then displaced)."""
+    limits = TEST_LIMITS.__class__(**{**TEST_LIMITS.to_json(), "max_connections": 1})
+    with ThreadedServer(ServerConfig(port=0, backend=gated_backend, limits=limits, token=TOKEN)) as small:
+        hog = open_raw(small.url)
+        image, mask = picture(seed=15)
+        send_job(hog, 1, image, mask, busy_s=0.15)
+        wait_for(lambda: small.stats()["running"] == 1, what="the hog's job to run")
+        t0 = time.monotonic()
+        with Client(small.url, token=TOKEN) as client:
+            assert time.monotonic() - t0 > 0.04  # it was refused at least once
+            assert_same(client.decompose(image, mask), layerdecomp.decompose(image, mask, backend="test_gated"))

@@ -10,7 +10,8 @@ from layerdecomp_server.protocol import CloseCode, Decompose, ErrorCode, Limits,
 from layerdecomp_server.session import Authenticated, Close, Enqueue, Hub, Send, Session
 
 TOKEN = "session-test-token-0123456789"
-LIMITS = Limits(max_side=64, max_pixels=64 * 64, max_message_bytes=protocol.HEADER_SIZE + 64 * 64 * 4,
+LIMITS = Limits(max_side=64, max_pixels=64 * 64,
+                max_message_bytes=protocol.HEADER_SIZE + 64 * 64 * 4 + protocol.MAC_BYTES,
                 max_queue=4, max_jobs_per_connection=2, max_upload_bytes=3 * 8 * 8 * 5, max_connections=2,
                 max_pending=3, idle_timeout_s=100.0, upload_timeout_s=10.0, hello_timeout_s=5.0)
 
@@ -39,7 +40,7 @@ def authenticated(hub: Hub, now: float = 0.0) -> Session:
     handshake = protocol.ClientHandshake(TOKEN)
     [challenge] = sent(session.receive_text(protocol.encode(handshake.hello), now))
     actions = session.receive_text(protocol.encode(handshake.answer(challenge)), now)
-    assert isinstance(actions[0], Authenticated)
+    assert isinstance(actions[1], Authenticated)
     handshake.welcome(sent(actions)[0])
     assert session.state == "open"
     return session
@@ -239,3 +240,70 @@ def test_idleness_counts_from_the_end_of_the_last_job():
     session.finish(enqueue.job, [], now=500.0)  # a long job
     assert session.deadline == 500.0 + LIMITS.idle_timeout_s
     assert session.expire(500.0 + LIMITS.idle_timeout_s - 1) == []
+
+
+# ------------------------------------------------------------------------------------ issue 23: floods
+
+
+def test_silent_sockets_are_evicted_before_a_handshake_under_way():
+    hub = make_hub()
+    real, _ = hub.connect(0.0)
+    handshake = protocol.ClientHandshake(TOKEN)
+    [challenge] = sent(real.receive_text(protocol.encode(handshake.hello), 0.0))
+    # A flood of sockets that never say hello, many times the pending budget: they evict each other.
+    for i in range(50):
+        hub.connect(0.001 * i)
+        assert real in hub.pending and hub.stats()["pending"] <= LIMITS.max_pending
+    actions = real.receive_text(protocol.encode(handshake.answer(challenge)), 0.1)
+    assert isinstance(actions[1], Authenticated)
+
+
+def test_refused_jobs_keep_only_their_id_and_are_bounded():
+    from layerdecomp_server.session import MAX_SKIPPED_JOBS
+
+    hub = make_hub()
+    session = authenticated(hub)
+    big_options = {"colour": "x" * 1000}  # refused (invalid_input) by refuse_colour
+    for job in range(1, 2 * MAX_SKIPPED_JOBS + 1):
+        message = Decompose(job=job, width=8, height=8, format="RGB8", options=big_options)
+        [error] = sent(session.receive_text(protocol.encode(message), 0.0))
+        assert error.code == ErrorCode.INVALID_INPUT
+    # Nothing of the messages is kept: ids and frame counts only, at most MAX_SKIPPED_JOBS of them.
+    assert len(session.skipping) == MAX_SKIPPED_JOBS and not session.uploads
+    assert all(isinstance(k, int) and v == 2 for k, v in session.skipping.items())
+    assert session.deadline == session.last_heard + LIMITS.idle_timeout_s
+    # The newest refused job's frames are still skipped quietly, then its id is forgotten.
+    last = 2 * MAX_SKIPPED_JOBS
+    for header in protocol.upload_frames(Decompose(job=last, width=8, height=8, format="RGB8")):
+        assert sent(session.receive_bytes(protocol.pack_frame(header, bytes(header.payload_size)), 0.0)) == []
+    assert last not in session.skipping
+
+
+def test_a_text_message_over_64_kb_is_refused_unread():
+    from layerdecomp_server.session import MAX_CLIENT_TEXT_BYTES
+
+    hub = make_hub()
+    session = authenticated(hub)
+    text = protocol.encode(Decompose(job=1, width=8, height=8, format="RGB8",
+                                     options={"a": "x" * MAX_CLIENT_TEXT_BYTES}))
+    [error] = sent(session.receive_text(text, 0.0))
+    assert error.code == ErrorCode.TOO_LARGE and len(error.message) < 200
+    assert not session.skipping and not session.uploads and session.state == "open"
+
+
+def test_the_deadline_does_not_grow_with_refused_jobs():
+    """20,000 refused messages once took 26 s to answer: every message scanned every refused entry for
+    the next deadline. Refused jobs now leave at most MAX_SKIPPED_JOBS ids, outside the deadline scan,
+    which looks at accepted uploads only (at most max_jobs_per_connection)."""
+    from layerdecomp_server.session import MAX_SKIPPED_JOBS
+
+    hub = make_hub()
+    session = authenticated(hub)
+    upload(session, 0)  # one accepted upload...
+    session.receive_text(protocol.encode(Decompose(job=1, width=8, height=8, format="RGB8")), 5.0)  # ...open
+    for job in range(2, 20_002):
+        [error] = sent(session.receive_text(protocol.encode(Decompose(job=job, width=8, height=8, format="RGB8",
+                                                                      options={"colour": 1})), 6.0))
+        assert error.code == ErrorCode.INVALID_INPUT
+    assert len(session.skipping) == MAX_SKIPPED_JOBS and list(session.uploads) == [1]
+    assert session.deadline == 5.0 + LIMITS.upload_timeout_s

@@ -24,7 +24,9 @@ In short:
                                              <-     binary frame: header(job, background, <image format>, box)
                                              <-     binary frame: header(job, visibility, A8, box)
 
-Control messages are JSON text frames with a "type" field. Pixels travel as binary frames: a fixed
+From the welcome on, every message both ways carries a session tag (``channel``: protocol 3), so nothing
+can be changed, replayed, reordered, dropped or injected unnoticed. Control messages are JSON text frames
+with a "type" field. Pixels travel as binary frames: a fixed
 28-byte little-endian header (see ``FrameHeader``) followed by raw rows, top to bottom, no padding.
 Results are cropped to the rectangle that changed (``box``); outside it the foreground is transparent,
 the background equals the uploaded image and visibility is 0. Krita's integer pixel data is B, G, R, A,
@@ -42,17 +44,20 @@ One concern a module:
                 upload_frames(decompose) / result_frames(result) -> the frames to expect, in order
     codec       encode(message) -> str, decode(text) -> message (raises ProtocolError)
     handshake   new_nonce, proof, ClientHandshake (the client's half of the signed handshake)
+    channel     session_key, Channel (protocol 3: every message after the handshake carries a session tag)
     jobs        ClientJob (one job as a client sees it, from decompose to its outcome)
 
 Import the names from the package (``from layerdecomp_server.protocol import Decompose``); the modules
 are its layout, not its interface.
 """
 
+from .channel import Channel, message_tag, session_key
 from .codec import decode, encode
 from .constants import (
     CLIENT_PRE_AUTH_MAX_BYTES,
     DEFAULT_PORT,
     ECHO_CHARS,
+    MAC_BYTES,
     MAX_JOB_ID,
     MAX_TEXT_BYTES,
     NONCE_BYTES,
@@ -74,7 +79,7 @@ from .frames import (
     pack_frame,
     unpack_frame,
 )
-from .handshake import ClientHandshake, Refused, new_nonce, proof, proof_matches
+from .handshake import ClientHandshake, Refused, endpoint, new_nonce, proof, proof_matches
 from .jobs import ClientJob
 from .limits import Limits
 from .messages import (
@@ -95,7 +100,8 @@ from .messages import (
 )
 
 __all__ = [
-    "CLIENT_PRE_AUTH_MAX_BYTES", "DEFAULT_PORT", "ECHO_CHARS", "MAX_JOB_ID", "MAX_TEXT_BYTES", "NONCE_BYTES",
+    "CLIENT_PRE_AUTH_MAX_BYTES", "DEFAULT_PORT", "ECHO_CHARS", "MAC_BYTES", "MAX_JOB_ID", "MAX_TEXT_BYTES",
+    "NONCE_BYTES",
     "PRE_AUTH_MAX_BYTES", "PROOF_HEX_DIGITS", "PROTOCOL_VERSION",
     "CloseCode", "ErrorCode", "ProtocolError", "quote", "quote_name",
     "FRAME_MAGIC", "HEADER_SIZE", "IMAGE_FORMATS", "RESULT_ROLES", "FrameCollector", "FrameHeader", "PixelFormat",
@@ -104,6 +110,7 @@ __all__ = [
     "MESSAGE_TYPES", "Message", "Hello", "Challenge", "Auth", "Welcome", "Decompose", "Progress", "Result", "Error",
     "Cancel", "Cancelled", "upload_frames", "result_frames",
     "encode", "decode",
-    "new_nonce", "proof", "proof_matches", "ClientHandshake", "Refused",
+    "new_nonce", "proof", "proof_matches", "endpoint", "ClientHandshake", "Refused",
     "ClientJob",
+    "Channel", "session_key", "message_tag",
 ]

@@ -15,6 +15,7 @@ class ErrorCode:
     BAD_FRAME = "bad_frame"  # a binary frame that is malformed, unexpected, or does not match its job
     UNSUPPORTED_VERSION = "unsupported_version"
     UNAUTHORIZED = "unauthorized"  # the client could not prove it knows the token
+    UNAUTHENTIC = "unauthentic"  # a message after the handshake without its session tag (closes the connection)
     SERVER_UNVERIFIED = "server_unverified"  # (client side) the server could not prove it knows the token
     TOO_LARGE = "too_large"  # dimensions or sizes over the server's limits
     BUSY = "busy"  # the job queue is full: try again later

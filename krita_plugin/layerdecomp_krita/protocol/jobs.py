@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Tuple, Union
 
+from .constants import MAC_BYTES
 from .errors import ErrorCode, ProtocolError
 from .frames import HEADER_SIZE, FrameCollector, FrameHeader, Role
 from .messages import Cancel, Cancelled, Decompose, Error, Message, Progress, Result, result_frames, upload_frames
@@ -40,7 +41,7 @@ class ClientJob:
 
     @property
     def result_max_bytes(self) -> int:
-        return HEADER_SIZE + self.request.width * self.request.height * 4
+        return HEADER_SIZE + self.request.width * self.request.height * 4 + MAC_BYTES
 
     @property
     def frames(self) -> Dict[Role, memoryview]:

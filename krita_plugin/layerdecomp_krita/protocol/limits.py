@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Dict, Optional
 
 from .errors import ErrorCode, ProtocolError
+from .constants import MAC_BYTES
 from .frames import HEADER_SIZE
 
 
@@ -13,7 +14,7 @@ from .frames import HEADER_SIZE
 class Limits:
     """What a server accepts; sent in ``welcome`` so a client can check before uploading."""
 
-    max_message_bytes: int = HEADER_SIZE + 8192 * 8192 * 4  # one binary frame, header included
+    max_message_bytes: int = HEADER_SIZE + 8192 * 8192 * 4 + MAC_BYTES  # one binary frame, header and tag included
     max_side: int = 16384
     max_pixels: int = 8192 * 8192
     max_queue: int = 16  # jobs waiting or running, all connections together
@@ -25,7 +26,7 @@ class Limits:
     upload_timeout_s: float = 60.0  # between a decompose message and its last pixel frame
     hello_timeout_s: float = 5.0  # from the websocket handshake to a successful auth
     send_timeout_s: float = 30.0  # a client that takes longer to read one message is dropped
-    max_outbox_bytes: int = 4 * (HEADER_SIZE + 8192 * 8192 * 4)  # unsent data a connection may have waiting
+    max_outbox_bytes: int = 4 * (HEADER_SIZE + 8192 * 8192 * 4 + MAC_BYTES)  # unsent data a connection may have waiting
 
     def check_size(self, width: int, height: int, job: Optional[int] = None) -> None:
         """Raise ``too_large`` when a ``width`` x ``height`` image is over these limits."""
@@ -37,7 +38,7 @@ class Limits:
                 job,
             )
         # Frames must fit in one websocket message, header included.
-        biggest = HEADER_SIZE + width * height * 4
+        biggest = HEADER_SIZE + width * height * 4 + MAC_BYTES
         if biggest > self.max_message_bytes:
             raise ProtocolError(
                 ErrorCode.TOO_LARGE,
