@@ -22,6 +22,16 @@ SUBCOMMANDS = {
 ENTRY_POINT_GROUP = "layerdecomp.commands"
 
 
+class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to an option's help only where X says something: not for None, False or an
+    empty list, and not where the help already names its default in words."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _subcommands() -> dict[str, tuple[ModuleType, str]]:
     found = {}
     for name, (module_name, help_text) in SUBCOMMANDS.items():
@@ -44,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in _subcommands().items():
         p = sub.add_parser(name, help=help_text, description=module.__doc__,
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_DefaultsHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

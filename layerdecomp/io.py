@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -196,6 +197,23 @@ def check_output_dir(out_dir: str | os.PathLike) -> Path:
     except OSError as exc:
         raise OutputError(f"cannot write results into {str(out)!r}: {exc.strerror or exc}") from None
     return out
+
+
+@contextlib.contextmanager
+def output_dir_for_the_work(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """``check_output_dir`` for the length of a ``with`` block: when the block fails, the folders that the
+    check had to make go again (while they are empty), so a failed run leaves no empty ``--out`` behind."""
+    out = Path(out_dir).absolute()
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]  # the deepest first
+    try:
+        yield check_output_dir(out_dir)
+    except BaseException:
+        for folder in made:
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (something else wrote there) or already gone: leave it and its parents
+                break
+        raise
 
 
 def _umask() -> int:

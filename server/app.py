@@ -502,8 +502,10 @@ class DecompositionServer:
         return progress
 
 
-async def serve_until_signalled(config: ServerConfig, ready: Optional[Callable[[str], None]] = None) -> None:
-    """Serve until SIGINT or SIGTERM, then shut down gracefully (jobs cancelled, clients told why)."""
+async def serve_until_signalled(config: ServerConfig,
+                                ready: Optional[Callable[[DecompositionServer], None]] = None) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down gracefully (jobs cancelled, clients told why).
+    ``ready`` is called with the server once it listens (its url, backend and device are known then)."""
     import signal
 
     server = DecompositionServer(config)
@@ -514,5 +516,5 @@ async def serve_until_signalled(config: ServerConfig, ready: Optional[Callable[[
             loop.add_signal_handler(signum, stop.set)
         except (NotImplementedError, AttributeError, ValueError):  # Windows' loops lack signal handlers
             signal.signal(signum, lambda *_: loop.call_soon_threadsafe(stop.set))
-    await server.serve(stop, ready)
+    await server.serve(stop, None if ready is None else lambda url: ready(server))
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from layerdecomp import backends
 from layerdecomp.commands.options import add_model_arguments, add_option_argument, backend_options
 
-from .protocol import DEFAULT_PORT
+from .protocol import DEFAULT_PORT, Limits
 
 # The one-line help `layerdecomp --help` shows; the `layerdecomp` command finds this module through the
 # `layerdecomp.commands` entry point (pyproject.toml), so the core never imports the server.
@@ -45,11 +45,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="an Origin allowed to connect, exactly as the client sends it (repeatable); by default only "
                         "clients without one and Photoshop's uxp: plugins are admitted, every web page is refused")
     p.add_argument("--jobs", type=int, default=1, help="jobs run at the same time")
-    p.add_argument("--max-queue", type=int, default=None, help="jobs open at once (uploading, waiting, running)")
-    p.add_argument("--max-connections", type=int, default=None, help="connections open at once")
-    p.add_argument("--max-side", type=int, default=None, help="largest image side accepted, in pixels")
+    # None: the server's own limit (protocol.Limits), which the help names.
+    p.add_argument("--max-queue", type=int, default=None,
+                   help=f"jobs open at once (uploading, waiting, running) (default: {Limits.max_queue})")
+    p.add_argument("--max-connections", type=int, default=None,
+                   help=f"connections open at once (default: {Limits.max_connections})")
+    p.add_argument("--max-side", type=int, default=None,
+                   help=f"largest image side accepted, in pixels (default: {Limits.max_side})")
     p.add_argument("--idle-timeout", type=float, default=None, metavar="S",
-                   help="close connections that have no job and send nothing for this long")
+                   help=f"close connections that have no job and send nothing for this long "
+                        f"(default: {Limits.idle_timeout_s:g})")
     p.add_argument("--verbose", "-v", action="store_true", help="log every connection")
     p.add_argument("--log-file", type=Path, default=None, metavar="FILE",
                    help="log to FILE (size-capped and rotated) instead of the terminal")
@@ -61,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
     from layerdecomp.config import TokenFileError, log_file_handler, read_or_create_token, token_path
 
-    from .app import ServerConfig, serve_until_signalled
+    from .app import DecompositionServer, ServerConfig, serve_until_signalled
     from .protocol import Limits
 
     level = logging.INFO if args.verbose else logging.WARNING
@@ -85,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
     config = ServerConfig(host=args.host, port=args.port, backend=args.backend, options=backend_options(args),
                           limits=limits, allowed_origins=tuple(args.allow_origin), jobs=args.jobs)
 
-    def ready(url: str) -> None:
-        print(f"layerdecomp server listening on {url}", flush=True)
+    def ready(server: DecompositionServer) -> None:
+        print(f"layerdecomp server: {server.backend_class.name} backend loaded ({server.device})",
+              flush=True)
+        print(f"layerdecomp server listening on {server.url}", flush=True)
         print(f"token file: {token_path()}", flush=True)
 
     try:

@@ -12,7 +12,7 @@ from .. import backends
 from ..api import Decomposer
 from ..crop import DEFAULT_GROW
 from ..errors import OutputError
-from ..io import DEFAULT_MAX_PIXELS, check_output_dir, load_pair, write_outputs
+from ..io import DEFAULT_MAX_PIXELS, load_pair, output_dir_for_the_work, write_outputs
 from ..options import check_geometry
 from ..validate import MAX_PIXELS
 from .options import add_model_arguments, add_option_argument, backend_options
@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse pictures of more pixels than this, read from each file's header before "
                         "anything is decoded (a picture bomb costs nothing)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar (the line that says what was written stays)")
 
 
 def _whole_number(text: str) -> int:
@@ -59,37 +60,49 @@ def _max_pixels(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     # Everything that can be checked is checked before the work: the geometry and the backend's options,
     # where the results go, then each picture's size from its header (before anything is decoded), then
-    # the pixels.
+    # the pixels. A failed run leaves no --out folder behind that it made itself.
     check_geometry(args.margin, args.grow)
     decomposer = Decomposer(args.backend, **backend_options(args))  # resolved and checked; loaded on first use
-    check_output_dir(args.out)
-    image, mask = load_pair(args.image, args.mask, max_pixels=args.max_pixels)
-    with tqdm(total=1.0, disable=args.quiet, unit="", bar_format="{desc:<10} {bar} {elapsed}") as bar:
+    with output_dir_for_the_work(args.out):
+        image, mask = load_pair(args.image, args.mask, max_pixels=args.max_pixels)
+        result, total = _decompose_with_progress(decomposer, image, mask, args)
+        report = {
+            "image": str(args.image),
+            "mask": str(args.mask),
+            "size": [int(image.shape[1]), int(image.shape[0])],
+            **result.metadata,
+        }
+        try:
+            write_outputs(args.out, {
+                "foreground": result.foreground,
+                "background": result.background,
+                "visibility": result.visibility,
+            }, report)
+        except OSError as exc:  # a full disk, a folder made read-only meanwhile, ...
+            raise OutputError(f"could not write the results into {str(args.out)!r}: {exc.strerror or exc}; "
+                              "nothing was left there half-written") from None
+    print(f"wrote {args.out}/foreground.png, background.png, visibility.png, report.json "
+          f"({result.metadata['backend']}, {total:.2f} s)")
+    return 0
+
+
+def _decompose_with_progress(decomposer: Decomposer, image, mask, args: argparse.Namespace):
+    """The decomposition with a progress bar on a terminal. Never on a pipe or a log file (disable=None:
+    tqdm's own test), where each redraw would stay as text; an error clears the bar, so the error's one
+    line stands alone."""
+    with tqdm(total=1.0, disable=True if args.quiet else None, unit="",
+              bar_format="{desc:<10} {bar} {elapsed}") as bar:
         def progress(stage: str, fraction: float) -> None:
             bar.set_description_str(stage)
             bar.n = min(1.0, fraction)
             bar.refresh()
 
         t0 = time.perf_counter()
-        result = decomposer.decompose(image, mask, margin=args.margin, grow=args.grow, progress=progress)
+        try:
+            result = decomposer.decompose(image, mask, margin=args.margin, grow=args.grow, progress=progress)
+        except BaseException:
+            bar.leave = False
+            raise
         total = time.perf_counter() - t0
     result.metadata["timings"]["total"] = total
-    report = {
-        "image": str(args.image),
-        "mask": str(args.mask),
-        "size": [int(image.shape[1]), int(image.shape[0])],
-        **result.metadata,
-    }
-    try:
-        write_outputs(args.out, {
-            "foreground": result.foreground,
-            "background": result.background,
-            "visibility": result.visibility,
-        }, report)
-    except OSError as exc:  # a full disk, a folder made read-only meanwhile, ...
-        raise OutputError(f"could not write the results into {str(args.out)!r}: {exc.strerror or exc}; "
-                          "nothing was left there half-written") from None
-    if not args.quiet:
-        print(f"wrote {args.out}/foreground.png, background.png, visibility.png, report.json "
-              f"({result.metadata['backend']}, {total:.2f} s)")
-    return 0
+    return result, total

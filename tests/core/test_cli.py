@@ -1,6 +1,8 @@
 import json
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,8 @@ import layerdecomp
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE, EXAMPLE_MASK = ROOT / "examples" / "coffee.jpg", ROOT / "examples" / "coffee_mask.png"
-CLI = shutil.which("layerdecomp")
+# The console script of the Python that runs the tests (a venv's, even when it is not activated).
+CLI = shutil.which("layerdecomp", path=str(Path(sys.executable).parent)) or shutil.which("layerdecomp")
 
 
 def run_cli(*args):
@@ -20,8 +23,11 @@ def run_cli(*args):
 
 
 def test_example_decomposes_end_to_end(tmp_path):
-    done = run_cli("decompose", EXAMPLE, "--mask", EXAMPLE_MASK, "--out", tmp_path, "--backend", "classical")
+    done = run_cli("decompose", EXAMPLE, "--mask", EXAMPLE_MASK, "--out", tmp_path, "--backend", "classical", "-q")
     assert done.returncode == 0, done.stderr
+    # Quiet means no progress bar; the one line that says what was written stays.
+    assert done.stderr == "" and done.stdout.startswith(f"wrote {tmp_path}/foreground.png") and \
+        len(done.stdout.splitlines()) == 1, (done.stdout, done.stderr)
     image = np.asarray(Image.open(EXAMPLE).convert("RGB"))
     fg = Image.open(tmp_path / "foreground.png")
     bg = Image.open(tmp_path / "background.png")
@@ -44,6 +50,40 @@ def test_help_explains_every_option():
     assert done.returncode == 0
     for option in ("--mask", "--out", "--backend", "--margin", "--grow", "--option", "--quiet"):
         assert option in done.stdout
+
+
+@pytest.mark.parametrize("command", ["decompose", "serve"])
+def test_help_names_each_default_once_and_never_none(command):
+    done = run_cli(command, "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "(default: None)" not in text and "(default: False)" not in text and "(default: [])" not in text
+    for option in re.split(r" (?=-)", text.split(" options: ", 1)[1]):
+        assert option.count("default") <= 1, option
+
+
+def test_an_error_once_the_work_started_is_one_line_on_a_pipe_and_leaves_no_folder(tmp_path):
+    """An empty selection is found by the decomposition itself, after the progress bar started: piped
+    stderr holds the error's one line and nothing of the bar; the --out folder it made is gone."""
+    image = _write(tmp_path / "i.png", np.zeros((8, 8, 3), np.uint8))
+    mask = _write(tmp_path / "m.png", np.zeros((8, 8), np.uint8))
+    out = tmp_path / "new" / "out"
+    done = run_cli("decompose", image, "--mask", mask, "--out", out)
+    assert done.returncode == 2
+    assert done.stderr.startswith("layerdecomp: error:") and done.stderr.count("\n") == 1, repr(done.stderr)
+    assert "\r" not in done.stderr and done.stdout == ""
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_missing_picture_makes_no_out_folder_but_leaves_one_that_was_there(tmp_path):
+    out = tmp_path / "out"
+    done = run_cli("decompose", tmp_path / "nothing.png", "--mask", tmp_path / "nothing.png", "--out", out, "-q")
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert not out.exists()
+    out.mkdir()
+    (out / "mine.txt").write_text("kept")
+    assert run_cli("decompose", tmp_path / "nothing.png", "--mask", tmp_path / "m.png", "--out", out).returncode == 2
+    assert [p.name for p in out.iterdir()] == ["mine.txt"]
 
 
 def _write(path, array):
@@ -73,4 +113,4 @@ def test_bad_input_fails_in_one_line_and_writes_nothing(tmp_path, make, words):
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], done.stderr
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists(), "a failed run left the --out folder it made"

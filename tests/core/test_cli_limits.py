@@ -120,7 +120,7 @@ def test_a_full_disk_or_read_only_folder_while_writing_is_one_line_and_leaves_no
                  "--backend", "classical", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "could not write the results" in err, err
-    assert list(out.iterdir()) == [], "a half-written result was left behind"
+    assert not out.exists(), "a half-written result (or the folder the run made) was left behind"
 
 
 @pytest.mark.parametrize("args, fragment", [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import subprocess
 import sys
 import zipfile
@@ -39,6 +40,14 @@ def make_plugin_zip(path: Path, version: str = "1.0", extra: dict[str, str] | No
     return path
 
 
+def free_port() -> int:
+    """A port nothing listens on now: the installed server's settings must not point at one that may be
+    busy on a developer's machine (Krita's plugin starts its server on the default port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def tree(root: Path) -> dict[str, str]:
     """Every folder and file under ``root`` with its content hash and mode: a snapshot to compare."""
     snapshot = {}
@@ -62,6 +71,7 @@ class Profile:
         self.krita_dir = self.data / "krita"
         self.kritarc = self.config / "kritarc"
         self.manifest = self.config / "layerdecomp" / "install-manifest.json"
+        self.port = free_port()
         self.home.mkdir(parents=True)
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith(("XDG_", "LAYERDECOMP_", "HF_")) and not k.lower().endswith("_proxy")}

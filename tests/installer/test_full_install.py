@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 
 from installer import weights
 
@@ -13,8 +12,10 @@ from .hubserver import HubServer
 
 
 def _install(profile, plugin_zip, *extra, check=True):
-    return profile.run("install", "--use-current-env", "--no-warm-up", "--plugin-zip", str(plugin_zip), *extra,
-                       check=check)
+    # The profile's free port, never the default 8765 that a running Krita's server may hold (status would
+    # not say "server: not running"); the same one each time, so that a second install changes nothing.
+    return profile.run("install", "--use-current-env", "--no-warm-up", "--plugin-zip", str(plugin_zip),
+                       "--port", str(profile.port), *extra, check=check)
 
 
 def _user_setup(profile):
@@ -50,11 +51,8 @@ def test_install_status_reinstall_uninstall(profile, plugin_zip):
 
 def test_warm_up_then_status_starts_the_installed_server_and_sees_it_answer(profile, plugin_zip):
     _user_setup(profile)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     installed = profile.run("install", "--use-current-env", "--plugin-zip", str(plugin_zip), "--weights-set", "none",
-                            "--port", str(port))
+                            "--port", str(profile.port))
     assert "warm-up: running the classical backend once\n  done" in installed.stdout
     status = profile.run("status", "--start-server")
     assert "-m layerdecomp serve` starts and answers" in status.stdout, status.stdout

@@ -34,9 +34,15 @@ def start(command: list[str], config_dir: Path) -> tuple[subprocess.Popen, str]:
     env = {**os.environ, "LAYERDECOMP_CONFIG_DIR": str(config_dir), "PYTHONPATH": str(REPO)}
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
+    printed = []
     while time.monotonic() < deadline:
         line = process.stdout.readline()
+        printed.append(line)
         if "listening on" in line:
+            # Before it listens, one line says which backend it loaded (--backend auto may pick any).
+            backend = command[command.index("--backend") + 1] if "--backend" in command else None
+            assert len(printed) == 2 and printed[0].startswith("layerdecomp server: ") and \
+                f" {backend} backend loaded (" in printed[0], printed
             return process, line.split("listening on", 1)[1].strip()
         if not line and process.poll() is not None:
             break

@@ -109,16 +109,17 @@ def test_training_without_context_does_not_get_there(learned):
     assert blind["occl_iou"] < trained["occl_iou"] - 0.15, (trained, blind)
 
 
-def test_mcf_local_path_effect_is_reported_and_does_not_hurt(learned, capsys):
+def test_mcf_local_path_effect_is_reported_and_does_not_hurt(learned, record_property):
     """Each token reading its own modality latents (MCF's local path) against MCF's attention summary alone.
 
     Here the only modality is Canny, computed from the very picture whose latents the streams already
     read, so the local path has nothing new to bring (seen: IoUs equal to 0.01, +0.2 dB); its gain needs a modality
     the picture does not hold (depth, segmentation), which these runs do not have. What this checks:
-    the numbers are reported, and the wider input does not make training worse."""
+    the numbers are reported (as test properties: `pytest --junitxml`, and in every failure's message, not
+    printed between the test results), and the wider input does not make training worse."""
     trained, global_only = learned["trained"], learned["global_only"]
-    with capsys.disabled():
-        print(f"\nMCF local path: with {trained}\n            without {global_only}")
+    record_property("mcf_local_path_with", trained)
+    record_property("mcf_local_path_without", global_only)
     assert trained["occl_iou"] > global_only["occl_iou"] - 0.05, (trained, global_only)
     assert trained["alpha_iou"] > global_only["alpha_iou"] - 0.05, (trained, global_only)
     assert trained["bg_psnr_hole"] > global_only["bg_psnr_hole"] - 0.5, (trained, global_only)
