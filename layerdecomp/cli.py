@@ -8,6 +8,7 @@ import sys
 from importlib.metadata import entry_points
 from types import ModuleType
 
+from .commands.options import DefaultsHelpFormatter
 from .errors import LayerDecompError
 
 # subcommand -> (module, one-line help). Each module keeps its heavy imports inside ``run``, so building
@@ -20,16 +21,6 @@ SUBCOMMANDS = {
 # Other installed packages add subcommands through this entry-point group: each entry names a module with
 # HELP, add_arguments and run. The server adds `serve` this way, so this package never imports it.
 ENTRY_POINT_GROUP = "layerdecomp.commands"
-
-
-class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Adds "(default: X)" to an option's help only where X says something: not for None, False or an
-    empty list, and not where the help already names its default in words."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
 
 
 def _subcommands() -> dict[str, tuple[ModuleType, str]]:
@@ -54,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in _subcommands().items():
         p = sub.add_parser(name, help=help_text, description=module.__doc__,
-                           formatter_class=_DefaultsHelpFormatter)
+                           formatter_class=DefaultsHelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

@@ -46,7 +46,17 @@ def backend_options_help() -> str:
     return "\n".join(lines) + "\n"
 
 
-class BackendOptionsHelp(argparse.ArgumentDefaultsHelpFormatter):
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" to an option's help only where X says something: not for None, False or an
+    empty list, and not where the help already names its default in words."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class BackendOptionsHelp(DefaultsHelpFormatter):
     """The usual help with each backend's options after it: read from the backends only when help is
     asked for, so building the parser imports none of them."""
 
