@@ -276,7 +276,7 @@ test("an address the manifest does not allow (UXP's WebSocket throws): said so, 
   await p.controller.trigger();
   const [[level, code, text]] = p.controller.messages;
   assert.deepEqual([level, code], ["error", "bad_address"]);
-  assert.match(text, /Manifest entry not found.*ws:\/\/127\.0\.0\.1:8765 and ws:\/\/localhost:8765/);
+  assert.match(text, /Manifest entry not found.*ws:\/\/127\.0\.0\.1:8765 and ws:\/\/\[::1\]:8765/);
   assertUntouched(p, before);
 });
 
