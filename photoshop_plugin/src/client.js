@@ -14,6 +14,10 @@ const CLIENT_NAME = "layerdecomp-photoshop/0.1";
 // How long to wait for the server's "cancelled" before hanging up anyway (so the next job finds it idle).
 const CANCEL_GRACE_MS = 2000;
 const WELCOME_TIMEOUT_MS = 30000;
+// A server flooded by sockets that never authenticate may evict a handshake under way (busy, or the
+// socket dropped): try again this many times in all, waiting a little longer each time.
+const HANDSHAKE_TRIES = 4;
+const HANDSHAKE_RETRY_MS = 50;
 
 /** A flag the panel's Cancel sets; jobs listen for it. */
 class CancelToken {
@@ -52,19 +56,34 @@ let nextJobId = 1;
  * the connection ended, and what the server said about itself.
  * @typedef {{url: string, stage: string, opened: boolean, closeCode: number | null, closeReason: string,
  *   server: string | null, backend: string | null, device: string | null, protocol: number | null,
- *   welcome?: Record<string, any>}} Trace  `welcome`: the server's whole welcome (its methods and option schema)
+ *   tries: number, welcome?: Record<string, any>}} Trace  `welcome`: the server's whole welcome (its methods and
+ *   option schema); `url`: the address dialled (`localhost` as 127.0.0.1); `tries`: handshakes tried (busy, dropped)
  */
 
 /** A fresh trace for `url`. @param {string} url @returns {Trace} */
 function newTrace(url) {
   return { url, stage: "connecting", opened: false, closeCode: null, closeReason: "", server: null, backend: null,
-    device: null, protocol: null };
+    device: null, protocol: null, tries: 1 };
+}
+
+/**
+ * The address to dial: the settings' URL with `localhost` turned into 127.0.0.1. The panel connects to
+ * the literal address the server listens on (`localhost` may reach another program on ::1), and both
+ * proofs cover that address (protocol.endpointOf).
+ * @param {string} url
+ */
+function literalUrl(url) {
+  return url.trim().replace(/^(wss?:\/\/)localhost(?=[:/]|$)/i, "$1127.0.0.1");
 }
 
 /**
  * One conversation with the server, as named steps: connect, say hello, answer the challenge, accept
  * the welcome, then either upload a job and follow it to its end, or (a probe) stop at the welcome.
- * The wire format is protocol.js's alone (ClientHandshake, ClientJob); this class only sequences it.
+ * The wire format is protocol.js's alone (ClientHandshake, Channel, ClientJob); this class only sequences
+ * it. Protocol 3: once the server proved itself, every message either way carries the session's tag
+ * (the channel seals what goes out, and nothing that comes in is read before the channel opened it).
+ * A busy server or a dropped socket during the handshake rejects with an error marked
+ * `duringHandshake` (converse() tries again).
  */
 class Conversation {
   /**
@@ -74,7 +93,7 @@ class Conversation {
    */
   constructor(settings, request, cancel, report, WebSocketClass, trace, settle) {
     this.settings = settings;
-    this.url = settings.url.trim();
+    this.url = literalUrl(settings.url);
     this.request = request;
     this.cancel = cancel;
     this.report = report;
@@ -86,6 +105,10 @@ class Conversation {
     this.handshake = null;
     /** @type {P.ClientJob | null} */
     this.job = null;
+    /** the server's address as both proofs name it (protocol.endpointOf), once connect() read it */
+    this.endpoint = "";
+    /** @type {P.Channel | null} the session's tags, from the challenge's answer on */
+    this.channel = null;
     /** @type {any} */
     this.ws = null;
     /** @type {any} */
@@ -95,8 +118,11 @@ class Conversation {
   /** Step 1: open the socket; every later step is driven by its events. */
   connect() {
     if (this.cancel.cancelled) { this.settle(M.cancelled()); return; }
+    this.trace.url = this.url;
     this.report("status", "Connecting to the server…");
     try {
+      // Both proofs and the session key cover the server's address: an IP literal (throws for a name).
+      this.endpoint = P.endpointOf(this.url);
       this.ws = new this.WebSocketClass(this.url);
     } catch (err) {
       this.settle(M.badAddress(this.url, String(/** @type {Error} */ (err).message || err)));
@@ -115,7 +141,7 @@ class Conversation {
     if (this.state !== "connecting") return;
     this.trace.opened = true;
     try {
-      this.handshake = new P.ClientHandshake(this.settings.token, CLIENT_NAME);
+      this.handshake = new P.ClientHandshake(this.settings.token, CLIENT_NAME, undefined, this.endpoint);
     } catch (err) {
       this.finish(M.serverConfused(String(/** @type {Error} */ (err).message)));
       return;
@@ -137,24 +163,30 @@ class Conversation {
       if (size > limit) throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `a ${size}-byte message, over the ${limit} bytes allowed here`);
       if (typeof data !== "string") {
         if (this.state !== "working") throw new P.ProtocolError(P.ErrorCode.BAD_FRAME, "pixels before the welcome");
-        this.follow(P.unpackFrame(data));
+        this.follow(P.unpackFrame(this.openBinary(data)));
       } else if (this.state === "challenge") {
         this.answerChallenge(P.decode(data));
       } else if (this.state === "welcome") {
-        this.acceptWelcome(P.decode(data));
+        this.acceptWelcome(P.decode(this.openText(data)));
       } else {
-        this.follow(P.decode(data));
+        this.follow(P.decode(this.openText(data)));
       }
     } catch (err) {
       this.finish(asUserError(err));
     }
   }
 
-  /** Step 3: the server proved it knows the token (or the handshake throws); our proof goes back. @param {Record<string, any>} m */
+  /**
+   * Step 3: the server proved it knows the token (or the handshake throws); our proof goes back, the
+   * last message without a tag: from here on the session's channel seals and opens every one.
+   * @param {Record<string, any>} m
+   */
   answerChallenge(m) {
-    const answer = /** @type {P.ClientHandshake} */ (this.handshake).answer(m);
+    const shake = /** @type {P.ClientHandshake} */ (this.handshake);
+    const answer = shake.answer(m);
     this.trace.protocol = typeof m.protocol === "number" ? m.protocol : null;
     this.ws.send(P.encode(answer));
+    this.channel = shake.channel;
     this.enter("welcome");
   }
 
@@ -186,10 +218,11 @@ class Conversation {
     });
     this.job = job;
     this.report("status", "Sending the picture…");
-    this.ws.send(P.encode(job.request));
+    this.sendText(P.encode(job.request));
     const [imageHeader, maskHeader] = job.uploadHeaders;
-    this.ws.send(P.packFrame(imageHeader, request.image).buffer);
-    this.ws.send(P.packFrame(maskHeader, request.mask).buffer);
+    const channel = /** @type {P.Channel} */ (this.channel);
+    this.ws.send(channel.sealBinary(P.packFrame(imageHeader, request.image)).buffer);
+    this.ws.send(channel.sealBinary(P.packFrame(maskHeader, request.mask)).buffer);
     this.enter("working");
     this.report("status", "Working…");
   }
@@ -231,6 +264,21 @@ class Conversation {
     else this.finish(M.serverLost());
   }
 
+  /** A text message out: sealed once the session has its channel. @param {string} text */
+  sendText(text) {
+    this.ws.send(this.channel ? this.channel.sealText(text) : text);
+  }
+
+  /** A text message in, its tag checked and taken off (after the handshake nothing is read unless it checks out). @param {string} data */
+  openText(data) {
+    return this.channel ? this.channel.openText(data) : data;
+  }
+
+  /** A frame in, its tag checked and taken off. @param {ArrayBuffer} data */
+  openBinary(data) {
+    return this.channel ? this.channel.openBinary(data) : new Uint8Array(data);
+  }
+
   /** @param {string} state */
   enter(state) {
     this.state = state;
@@ -244,6 +292,11 @@ class Conversation {
    */
   finish(error, value) {
     if (this.state === "done") return;
+    if (error && (this.state === "challenge" || this.state === "welcome")) {
+      // Refused as busy, or dropped, before the welcome: worth another try (a flood may have evicted us).
+      const code = /** @type {any} */ (error).code;
+      if (code === "busy" || code === "server_lost") /** @type {any} */ (error).duringHandshake = true;
+    }
     this.state = "done";
     clearTimeout(this.welcomeTimer);
     this.settle(error, value);
@@ -252,12 +305,13 @@ class Conversation {
       this.hangUp();
       return;
     }
-    try { this.ws.send(P.encode(stop)); } catch (_) { this.hangUp(); return; }
+    try { this.sendText(P.encode(stop)); } catch (_) { this.hangUp(); return; }
     const timer = setTimeout(() => this.hangUp(), CANCEL_GRACE_MS);
     const ending = /** @type {P.ClientJob} */ (this.job);
     this.ws.onmessage = (/** @type {any} */ event) => {
       try {
-        ending.receive(typeof event.data === "string" ? P.decode(event.data) : P.unpackFrame(event.data));
+        ending.receive(typeof event.data === "string" ? P.decode(this.openText(event.data))
+          : P.unpackFrame(this.openBinary(event.data)));
       } catch (_) {
         ending.outcome = "error";
       }
@@ -271,6 +325,28 @@ class Conversation {
 }
 
 /**
+ * One conversation to its end, tried again (up to HANDSHAKE_TRIES in all, waiting longer each time)
+ * while the server refuses the handshake as busy or drops it. `trace` says what the last try saw.
+ * @param {ServerSettings} settings @param {JobRequest | null} request @param {CancelToken} cancel
+ * @param {Report} report @param {any} WebSocketClass @param {Trace} trace
+ * @returns {Promise<any>}
+ */
+async function converse(settings, request, cancel, report, WebSocketClass, trace) {
+  for (let attempt = 1; ; attempt++) {
+    if (attempt > 1) Object.assign(trace, newTrace(trace.url), { tries: attempt });
+    try {
+      return await new Promise((resolve, reject) => {
+        new Conversation(settings, request, cancel, report, WebSocketClass, trace,
+          (error, value) => (error ? reject(error) : resolve(value))).connect();
+      });
+    } catch (err) {
+      if (!(/** @type {any} */ (err)).duringHandshake || attempt >= HANDSHAKE_TRIES || cancel.cancelled) throw err;
+      await new Promise((resume) => setTimeout(resume, HANDSHAKE_RETRY_MS * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+/**
  * Decompose `request` on the server. Resolves with the result; rejects with a UserError on any failure,
  * with `cancelled` as soon as `cancel` is set (the server is told, and given a moment to stop).
  * @param {ServerSettings} settings @param {JobRequest} request @param {CancelToken} cancel @param {Report} report
@@ -278,23 +354,17 @@ class Conversation {
  * @returns {Promise<JobResult>}
  */
 function runJob(settings, request, cancel, report, WebSocketClass, trace = newTrace(settings.url)) {
-  return new Promise((resolve, reject) => {
-    new Conversation(settings, request, cancel, report, WebSocketClass, trace,
-      (error, value) => (error ? reject(error) : resolve(value))).connect();
-  });
+  return converse(settings, request, cancel, report, WebSocketClass, trace);
 }
 
 /**
- * Connect and authenticate, then hang up: the panel's Diagnostics. Resolves with the welcome; rejects
- * with the UserError a job would have met.
+ * Connect and authenticate, then hang up: the panel's Diagnostics. Resolves with the welcome (opened
+ * with the session's tag, as a job's); rejects with the UserError a job would have met.
  * @param {ServerSettings} settings @param {any} WebSocketClass @param {Trace} [trace]
  * @returns {Promise<Record<string, any>>}
  */
 function probe(settings, WebSocketClass, trace = newTrace(settings.url)) {
-  return new Promise((resolve, reject) => {
-    new Conversation(settings, null, new CancelToken(), () => {}, WebSocketClass, trace,
-      (error, value) => (error ? reject(error) : resolve(value))).connect();
-  });
+  return converse(settings, null, new CancelToken(), () => {}, WebSocketClass, trace);
 }
 
 /** Any failure while talking as a UserError an artist can act on. @param {any} err */
@@ -303,7 +373,8 @@ function asUserError(err) {
   if (err instanceof P.Refused) return M.forServerError(err.code, err.message);
   if (err instanceof P.ProtocolError) {
     if (err.code === P.ErrorCode.SERVER_UNVERIFIED) return M.serverUnverified();
-    if (err.code === P.ErrorCode.UNSUPPORTED_VERSION || err.code === P.ErrorCode.TOO_LARGE) {
+    if (err.code === P.ErrorCode.UNSUPPORTED_VERSION || err.code === P.ErrorCode.TOO_LARGE ||
+        err.code === P.ErrorCode.UNAUTHENTIC) {
       return M.forServerError(err.code, err.message);
     }
     return M.serverConfused(err.message);
@@ -311,4 +382,4 @@ function asUserError(err) {
   return M.serverConfused(String(err && err.message ? err.message : err));
 }
 
-module.exports = { CLIENT_NAME, CancelToken, runJob, probe, newTrace };
+module.exports = { CLIENT_NAME, HANDSHAKE_TRIES, CancelToken, runJob, probe, newTrace, literalUrl };

@@ -16,7 +16,8 @@ function traceLines(trace) {
     : `closed with ${trace.closeCode}${trace.closeReason ? ` “${trace.closeReason}”` : ""}`;
   return [
     `  address: ${trace.url}`,
-    `  socket opened: ${trace.opened ? "yes" : "no"}; got as far as: ${trace.stage}; ${closed}`,
+    `  socket opened: ${trace.opened ? "yes" : "no"}; got as far as: ${trace.stage}; ${closed}` +
+      (trace.tries > 1 ? ` (handshake try ${trace.tries}: the server was busy or dropped the earlier ones)` : ""),
     `  server: ${trace.server || "?"}, backend ${trace.backend || "?"} on ${trace.device || "?"}, protocol ${trace.protocol ?? "?"}`,
   ];
 }

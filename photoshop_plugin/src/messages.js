@@ -56,7 +56,8 @@ const messages = {
       : "Do what it says, then try again. ") + UNCHANGED),
   badAddress: (/** @type {string} */ url, /** @type {string} */ detail) => make("bad_address",
     `Photoshop would not open ${url} (${detail}). The plugin may only connect to the addresses its manifest ` +
-    "lists (ws://127.0.0.1:8765 and ws://localhost:8765): set the panel's Server address to one of them, " +
+    "lists (ws://127.0.0.1:8765 and ws://[::1]:8765; ws://localhost:8765 connects to the first): set the " +
+    "panel's Server address to one of them, " +
     `or add yours to manifest.json's network domains. ${UNCHANGED}`),
   serverLost: () => make("server_lost",
     "The decomposition server stopped while working on the picture (it may have crashed or been closed). " +

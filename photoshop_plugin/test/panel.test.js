@@ -276,7 +276,7 @@ test("an address the manifest does not allow (UXP's WebSocket throws): said so, 
   await p.controller.trigger();
   const [[level, code, text]] = p.controller.messages;
   assert.deepEqual([level, code], ["error", "bad_address"]);
-  assert.match(text, /Manifest entry not found.*ws:\/\/127\.0\.0\.1:8765 and ws:\/\/localhost:8765/);
+  assert.match(text, /Manifest entry not found.*ws:\/\/127\.0\.0\.1:8765 and ws:\/\/\[::1\]:8765/);
   assertUntouched(p, before);
 });
 
@@ -438,4 +438,99 @@ test("a server that floods the panel before proving itself is cut off", async ()
   await new Promise((resolve) => flood.close(resolve));
   assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "protocol"]]);
   assertUntouched(p, before);
+});
+
+// ------------------------------------------------------------------------------------------ protocol 3
+
+test("localhost in the address is dialled as 127.0.0.1, the literal address both proofs cover", async () => {
+  /** @type {string[]} */
+  const dialled = [];
+  class Recording extends WebSocket {
+    /** @param {string} url */
+    constructor(url) { dialled.push(url); super(url); }
+  }
+  const port = new URL(server.url).port;
+  const p = panel({ url: `ws://localhost:${port}`, home, WebSocketClass: Recording });
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "done"]]);
+  const report = await p.controller.diagnose();
+  assert.match(report, /connection check: ok/);
+  assert.deepEqual(dialled, [`ws://127.0.0.1:${port}`, `ws://127.0.0.1:${port}`]);
+  assert.match(report, new RegExp(`settings: address ws://localhost:${port}`));
+  assert.match(report, new RegExp(`address: ws://127\\.0\\.0\\.1:${port}`));
+});
+
+test("a result frame changed on the way is refused as unauthentic: nothing is added; the server still serves", async () => {
+  class Tampering extends WebSocket {
+    /** @param {any} handler */
+    set onmessage(handler) {
+      super.onmessage = (/** @type {any} */ event) => {
+        if (typeof event.data !== "string" && event.data.byteLength > 1000) new Uint8Array(event.data)[100] ^= 1;
+        handler(event);
+      };
+    }
+    get onmessage() { return super.onmessage; }
+  }
+  const p = panel({ url: server.url, home, WebSocketClass: Tampering });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "unauthentic"]]);
+  assert.match(p.controller.messages[0][2], /signature/);
+  assertUntouched(p, before);
+  const again = panel({ url: server.url, home });
+  await again.controller.trigger();
+  assert.deepEqual(again.controller.messages.map(([, code]) => code), ["done"]);
+});
+
+test("a server busy with another client's job refuses the handshake: Diagnostics tries 4 times, a job gets in once the slot frees", async () => {
+  const small = await startServer(home, ["--max-connections", "1"]);
+  try {
+    // The hog: a job whose selection never arrives holds the only slot (its upload stays open).
+    /** @type {() => void} */
+    let uploaded = () => {};
+    const holding = new Promise((resolve) => { uploaded = () => resolve(null); });
+    class DroppingTheMask extends WebSocket {
+      /** @param {string} url */
+      constructor(url) { super(url); this.frames = 0; }
+      /** @param {any} data */
+      send(data) {
+        if (typeof data !== "string" && ++this.frames === 2) { uploaded(); return; }
+        super.send(data);
+      }
+    }
+    const hog = panel({ url: small.url, home, WebSocketClass: DroppingTheMask });
+    const hogDone = hog.controller.trigger();
+    await holding;
+
+    // Test connection while the slot stays taken: refused as busy each time, given up after 4 tries.
+    let dialled = 0;
+    class Counting extends WebSocket {
+      /** @param {string} url */
+      constructor(url) { dialled += 1; super(url); }
+    }
+    const checker = panel({ url: small.url, home, WebSocketClass: Counting });
+    const report = await checker.controller.diagnose();
+    assert.equal(dialled, 4);
+    assert.match(report, /connection check: failed \(The server is busy/);
+    assert.match(report, /got as far as: welcome; .*handshake try 4/);
+
+    // A job: its first handshake is refused; the hog gives up meanwhile; a later try gets in.
+    dialled = 0;
+    class FreeingTheSlot extends Counting {
+      /** @param {string} url */
+      constructor(url) {
+        super(url);
+        if (dialled === 1) this.addEventListener("close", () => hog.controller.cancel());
+      }
+    }
+    const p = panel({ url: small.url, home, WebSocketClass: FreeingTheSlot });
+    await p.controller.trigger();
+    assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "done"]]);
+    assert.ok(dialled >= 2, `refused at first (dialled ${dialled} times)`);
+    assert.equal(/** @type {any} */ (p.controller.lastTrace).tries, dialled);
+    await hogDone;
+    assert.deepEqual(hog.controller.messages.map(([, code]) => code), ["cancelled"]);
+  } finally {
+    await small.stop();
+  }
 });
