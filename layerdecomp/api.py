@@ -11,6 +11,7 @@ import numpy as np
 from . import backends
 from .errors import InvalidInput, raise_if_cancelled
 from .layering import assemble
+from .parts import decompose_parts
 from .region import DEFAULT_GROW, plan_region
 from .types import CancelToken, Decomposition, ProgressCallback
 from .validate import validate
@@ -63,6 +64,7 @@ class Decomposer:
         grow: int = DEFAULT_GROW,
         progress: Optional[ProgressCallback] = None,
         cancel: Optional[CancelToken] = None,
+        split_parts: bool = False,
         **options: Any,
     ) -> Decomposition:
         """As :func:`decompose`, on this backend; ``options`` are per-run options (steps, seed, ...) over
@@ -75,7 +77,7 @@ class Decomposer:
         _, run_options = backends.split_options(self.backend_class, options)  # unknown ones: InvalidInput
         image, mask = validate(image, mask)
         return self._run(image, mask, started, margin=margin, grow=grow, progress=progress, cancel=cancel,
-                         run_options={**self.default_options, **run_options})
+                         run_options={**self.default_options, **run_options}, split_parts=split_parts)
 
     def _seed_used(self, run_options: dict[str, Any]) -> dict[str, Any]:
         """``{"seed": n}``, the seed the run used (given or the backend's default), for a backend that takes one:
@@ -87,13 +89,19 @@ class Decomposer:
 
     def _run(self, image: np.ndarray, mask: np.ndarray, started: float, *, margin: Optional[int], grow: int,
              progress: Optional[ProgressCallback], cancel: Optional[CancelToken],
-             run_options: dict[str, Any]) -> Decomposition:
+             run_options: dict[str, Any], split_parts: bool = False) -> Decomposition:
         """The pipeline on validated input; ``started``: when the caller began (counted as region time)."""
         backends.check_run_options(self.backend_class, run_options)  # seed="abc": InvalidInput, not ValueError
         if grow > max(mask.shape):
             raise InvalidInput(f"grow {grow} reaches beyond the {mask.shape[1]} x {mask.shape[0]} picture; "
                                f"use at most {max(mask.shape)}")
         report = progress or _no_progress
+        if split_parts:
+            def one(picture: np.ndarray, part_mask: np.ndarray, part_progress: ProgressCallback) -> Decomposition:
+                return self._run(picture, part_mask, time.perf_counter(), margin=margin, grow=grow,
+                                 progress=part_progress, cancel=cancel, run_options=run_options)
+
+            return decompose_parts(one, image, mask, grow=grow, progress=report, cancel=cancel)
         timings: dict[str, float] = {}
         region = plan_region(mask, margin=margin, grow=grow)
         timings["region"] = time.perf_counter() - started
@@ -142,13 +150,16 @@ def decompose(
     grow: int = DEFAULT_GROW,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
+    split_parts: bool = False,
     **options: Any,
 ) -> Decomposition:
     """Split the selected object out of ``image``.
 
     ``image``: H×W×3 or H×W×4 uint8 (RGB/RGBA). ``mask``: H×W uint8, 0 = not selected, 255 = selected,
     grey levels = partly selected. ``margin``: context in pixels around the selection (default: a quarter
-    of the selection's size). ``grow``: how far the hole reaches beyond the selection. Other ``options``
+    of the selection's size). ``grow``: how far the hole reaches beyond the selection. ``split_parts``: one
+    object layer per separate part of the selection, over one plate (``Decomposition.objects``, bottom to
+    top; see ``layerdecomp.parts``); with one part the result is the ordinary one. Other ``options``
     go to the backend (see its ``load_options`` / ``run_options``). A loaded backend is kept for the next
     call with the same load options; to hold one explicitly, use :class:`Decomposer`.
     """
@@ -156,4 +167,4 @@ def decompose(
     image, mask = validate(image, mask)
     decomposer = Decomposer(backend, **options)
     return decomposer._run(image, mask, started, margin=margin, grow=grow, progress=progress, cancel=cancel,
-                           run_options=decomposer.default_options)
+                           run_options=decomposer.default_options, split_parts=split_parts)
