@@ -82,7 +82,8 @@ def test_three_coins_lassoed_at_once_become_three_layers_over_one_plate():
     assert np.array_equal(result.background[~grown], image[~grown])
     for coin in coins:
         y, x = map(int, coin.centroid)
-        assert np.abs(result.background[y - 5:y + 5, x - 5:x + 5].astype(int) - image[y - 5:y + 5, x - 5:x + 5]).mean() > 5
+        centre = (slice(y - 5, y + 5), slice(x - 5, x + 5))
+        assert np.abs(result.background[centre].astype(int) - image[centre]).mean() > 5
 
 
 def test_one_part_gives_the_ordinary_result():
