@@ -198,9 +198,9 @@ def _object_layer(foreground: np.ndarray, visibility: np.ndarray, mine: np.ndarr
 def decompose_parts(run: Callable[..., Decomposition], image: np.ndarray, mask: np.ndarray, *, grow: int,
                     progress: ProgressCallback, cancel: Optional[CancelToken]) -> Decomposition:
     """The parts of ``mask`` decomposed as the module's docstring says. ``run(image, mask, progress)`` is one
-    ordinary decomposition (validated input; the caller's options, ``grow`` among them). The result's ``objects`` are the object
-    layers bottom to top; its ``foreground`` holds them all (they never overlap), its ``background`` is the
-    one plate with every part removed."""
+    ordinary decomposition (validated input; the caller's options, the same ``grow``). The result's
+    ``objects`` are the object layers bottom to top; its ``foreground`` holds them all (they never overlap),
+    its ``background`` is the one plate with every part removed."""
     parts = find_parts(mask)
     if len(parts) <= 1:
         result = run(image, mask, progress)
