@@ -13,6 +13,7 @@ from . import options as option_rules
 from .errors import raise_if_cancelled
 from .layering import assemble
 from .layering_rgba import colour_seen
+from .parts import decompose_parts
 from .region import plan_region
 from .types import CancelToken, Decomposition, ProgressCallback
 from .validate import validate
@@ -72,6 +73,7 @@ class Decomposer:
         grow: Optional[int] = None,
         progress: Optional[ProgressCallback] = None,
         cancel: Optional[CancelToken] = None,
+        split_parts: bool = False,
         **options: Any,
     ) -> Decomposition:
         """As :func:`decompose`, on this backend; ``options`` are per-run options (steps, seed, ...) over
@@ -80,15 +82,21 @@ class Decomposer:
         run_options = self.job_options(options)
         image, mask = validate(image, mask)
         return self._run(image, mask, started, margin=margin, grow=grow, progress=progress, cancel=cancel,
-                         run_options=run_options)
+                         run_options=run_options, split_parts=split_parts)
 
     def _run(self, image: np.ndarray, mask: np.ndarray, started: float, *, margin: Optional[int],
              grow: Optional[int], progress: Optional[ProgressCallback], cancel: Optional[CancelToken],
-             run_options: dict[str, Any]) -> Decomposition:
+             run_options: dict[str, Any], split_parts: bool = False) -> Decomposition:
         """The pipeline on validated input and options; ``started``: when the caller began (counted as
         region time). The geometry is checked here, the one place in the core."""
         grow = option_rules.check_geometry(margin, grow, (mask.shape[1], mask.shape[0]))
         report = progress or _no_progress
+        if split_parts:
+            def one(picture: np.ndarray, part_mask: np.ndarray, part_progress: ProgressCallback) -> Decomposition:
+                return self._run(picture, part_mask, time.perf_counter(), margin=margin, grow=grow,
+                                 progress=part_progress, cancel=cancel, run_options=run_options)
+
+            return decompose_parts(one, image, mask, grow=grow, progress=report, cancel=cancel)
         timings: dict[str, float] = {}
         region = plan_region(mask, margin=margin, grow=grow)
         timings["region"] = time.perf_counter() - started
@@ -137,6 +145,7 @@ def decompose(
     grow: Optional[int] = None,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
+    split_parts: bool = False,
     **options: Any,
 ) -> Decomposition:
     """Split the selected object out of ``image``.
@@ -144,7 +153,9 @@ def decompose(
     ``image``: H×W×3 or H×W×4 uint8 (RGB/RGBA). ``mask``: H×W uint8, 0 = not selected, 255 = selected,
     grey levels = partly selected. ``margin``: context in pixels around the selection (default: a quarter
     of the selection's size). ``grow``: how far the hole reaches beyond the selection (default
-    ``DEFAULT_GROW``). Other ``options`` go to the backend (its ``option_specs``; ``layerdecomp decompose
+    ``DEFAULT_GROW``). ``split_parts``: one object layer per separate part of the selection, over one plate
+    (``Decomposition.objects``, bottom to top; see ``layerdecomp.parts``); with one part the result is the
+    ordinary one. Other ``options`` go to the backend (its ``option_specs``; ``layerdecomp decompose
     --help`` lists them). A loaded backend is kept for the next
     call with the same load options; to hold one explicitly, use :class:`Decomposer`.
     """
@@ -152,4 +163,4 @@ def decompose(
     image, mask = validate(image, mask)
     decomposer = Decomposer(backend, **options)
     return decomposer._run(image, mask, started, margin=margin, grow=grow, progress=progress, cancel=cancel,
-                           run_options=decomposer.job_options({}))
+                           run_options=decomposer.job_options({}), split_parts=split_parts)

@@ -81,3 +81,31 @@ class Decomposition:
     visibility: np.ndarray
     box: Box
     metadata: dict[str, Any]
+    # With ``split_parts=True``: one layer per part of the selection, bottom to top (``layerdecomp.parts``).
+    objects: Optional[list["ObjectLayer"]] = None
+
+
+@dataclass
+class ObjectLayer:
+    """One object of a several-part decomposition: its RGBA pixels (straight alpha) and visibility, cut to
+    ``box`` (canvas coordinates), so that many small objects on a big canvas stay small."""
+
+    foreground: np.ndarray
+    visibility: np.ndarray
+    box: Box
+
+    def paste(self, foreground: np.ndarray, visibility: np.ndarray) -> None:
+        """Draw this layer into canvas-sized arrays where it has pixels (the layers of one result never
+        overlap)."""
+        if not self.box.w:
+            return
+        mine = self.foreground[..., 3] > 0
+        foreground[self.box.slices][mine] = self.foreground[mine]
+        visibility[self.box.slices][mine] = self.visibility[mine]
+
+    def on_canvas(self, height: int, width: int) -> np.ndarray:
+        """The layer as a full canvas-sized RGBA picture (transparent elsewhere)."""
+        canvas = np.zeros((height, width, 4), np.uint8)
+        if self.box.w:
+            canvas[self.box.slices] = self.foreground
+        return canvas

@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse pictures of more pixels than this, read from each file's header before "
                         "anything is decoded (a picture bomb costs nothing)")
+    p.add_argument("--parts", action="store_true",
+                   help="one object layer per separate part of the selection (object-1.png = the lowest layer, "
+                        "object-2.png above it, ...) over one background")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress bar (the line that says what was written stays)")
 
@@ -72,16 +75,24 @@ def run(args: argparse.Namespace) -> int:
             "size": [int(image.shape[1]), int(image.shape[0])],
             **result.metadata,
         }
+        images = {
+            "foreground": result.foreground,
+            "background": result.background,
+            "visibility": result.visibility,
+        }
+        if args.parts:
+            height, width = mask.shape
+            objects = {f"object-{n}": layer.on_canvas(height, width) for n, layer in enumerate(result.objects, 1)}
+            report["objects"] = [{"file": f"{name}.png", "box": list(layer.box.as_tuple())}
+                                 for name, layer in zip(objects, result.objects)]
+            images.update(objects)
         try:
-            write_outputs(args.out, {
-                "foreground": result.foreground,
-                "background": result.background,
-                "visibility": result.visibility,
-            }, report)
+            write_outputs(args.out, images, report)
         except OSError as exc:  # a full disk, a folder made read-only meanwhile, ...
             raise OutputError(f"could not write the results into {str(args.out)!r}: {exc.strerror or exc}; "
                               "nothing was left there half-written") from None
-    print(f"wrote {args.out}/foreground.png, background.png, visibility.png, report.json "
+    parts = f", object-1.png ... object-{len(result.objects)}.png" if args.parts else ""
+    print(f"wrote {args.out}/foreground.png, background.png, visibility.png{parts}, report.json "
           f"({result.metadata['backend']}, {total:.2f} s)")
     return 0
 
@@ -99,7 +110,8 @@ def _decompose_with_progress(decomposer: Decomposer, image, mask, args: argparse
 
         t0 = time.perf_counter()
         try:
-            result = decomposer.decompose(image, mask, margin=args.margin, grow=args.grow, progress=progress)
+            result = decomposer.decompose(image, mask, margin=args.margin, grow=args.grow, progress=progress,
+                                          split_parts=args.parts)
         except BaseException:
             bar.leave = False
             raise
