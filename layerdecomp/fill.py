@@ -13,12 +13,17 @@ Its cost follows the crop's area, and on a large hole small patches lose the sce
    on a copy shrunk until the hole fits; relative to the hole its patches are then larger, so long edges
    and large shapes continue through the hole instead of breaking into small repeats.
 2. **Full-resolution texture**: the shrunk fill is brought back up (smooth) and its lost fine detail is
-   put back by *detail transfer*: every coarse hole pixel is matched (a k-d tree over small patch
-   descriptors) to the known coarse pixel it was most likely copied from, and the full-resolution
-   high-frequency detail around that source is added, so the fill is as sharp as the picture.
+   put back from its sources: every coarse hole pixel is matched (a k-d tree over small patch
+   descriptors) to the known coarse pixel it was most likely copied from, the matches are made coherent
+   (PatchMatch's propagation: a pixel takes a neighbour's offset when its source fits better, and a source
+   taken by many pixels costs more, so one eye-catching patch is not cloned over and over), the offsets
+   are brought to full resolution and the full-resolution sources are *voted* (Wexler et al.: each pixel
+   the mean of the overlapping patches' values), and the voted copy's fine detail is added. Neighbours
+   copy neighbouring sources, so the detail comes in coherent pieces, not a speckle of single pixels.
    A hole filled at full resolution gets the same (``restore_detail``): PatchMatch averages overlapping
    patches, which blurs the middle of a large hole, so the fill keeps its own coarse content and takes
-   the fine detail of the pixels it matches.
+   the fine detail of the voted sources.
+Measurements behind the constants: docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -32,20 +37,18 @@ from scipy.spatial import cKDTree
 
 from .segments import region_map
 
-# Largest hole PatchMatch works on at once (pixels): ~1 s of CPU for a 2048² photo's 15% selection with
-# the region guide (which costs ~1.8x plain PatchMatch per pixel). On 1024² composites 35k gave a higher
-# PSNR in the hole than 50k or 25k (17.5 / 17.1 / 16.7 dB, 8 cases; plain PatchMatch at 50k: 16.5 dB).
+# Largest hole PatchMatch works on at once (pixels): larger holes are filled on a shrunk copy, which keeps
+# the cost bounded and carries large structure through the hole.
 MAX_HOLE_PIXELS = 35_000
 PATCH_SIZE = 3  # PatchMatch's patch radius: 7×7 patches
-# On the shrunk copy a 5×5 patch already spans 15+ full-resolution pixels; it costs 30% less than 7×7
-# there (1024²-2048² composites: 0-0.5 dB lower PSNR in the hole, texture as rich).
+# On the shrunk copy a 5×5 patch already spans 15+ full-resolution pixels, for less than 7×7 costs.
 COARSE_PATCH_SIZE = 2
 DESCRIPTOR_DIMS = 6
 # Weight of the region penalty against the patch distance in PatchMatch's guided metric: at 1.0 a source
-# from another region costs more than any colour mismatch (0.25 behaved the same on the synthetic set).
+# from another region costs more than any colour mismatch.
 REGION_WEIGHT = 1.0
 # Propagation rounds that make the matched sources coherent, and the cost of a source taken once more,
-# in units of a typical match's cost (docs/evaluation.md, "Plate").
+# in units of a typical match's cost.
 COHERENCE_ITERATIONS = 4
 REUSE_WEIGHT = 0.05
 # Patch voting reaches this far (px, every other pixel: 3x3 votes).

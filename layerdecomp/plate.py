@@ -40,6 +40,8 @@ BOUNDARY_LIMIT = 80.0
 # AGREEMENT (RGB distance, averaged over a few pixels), and not at all from twice that.
 AGREEMENT = 24.0
 AGREEMENT_SMOOTH = 2.0
+# The local background is handed over to the fill from this alpha up (a smoothstep to alpha 1).
+HANDOVER = 0.5
 # Weak pull of the membrane to 0, so that a part of the region with no boundary at all stays as filled.
 MEMBRANE_PULL = 1e-4
 
@@ -130,23 +132,38 @@ def _smoothstep(t: np.ndarray) -> np.ndarray:
     return t * t * (3.0 - 2.0 * t)
 
 
-def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray, reference: np.ndarray):
+def nearest_background(image: np.ndarray, absent: np.ndarray) -> np.ndarray:
+    """Per pixel, the colour (float32) of the nearest pixel where the object is ``absent``, lightly smoothed:
+    what the picture shows as background right next to the object."""
+    if not absent.any():
+        return image.astype(np.float32)
+    _, labels = cv2.distanceTransformWithLabels((~absent).astype(np.uint8), cv2.DIST_L2, 3,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(absent)
+    lookup = np.zeros((labels.max() + 1, 3), np.float32)
+    lookup[labels[ys, xs]] = image[ys, xs]
+    return cv2.GaussianBlur(lookup[labels], (0, 0), AGREEMENT_SMOOTH)
+
+
+def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray):
     """``(local background, weight)`` in the soft edge (0 < alpha < 1): ``(I - aF) / (1 - a)`` and how much
-    the plate takes it over ``reference`` (the blended fill): agreement with the reference, handed over to
-    the reference as alpha grows past 0.5. Both float32; the weight is 0 off the soft edge."""
+    the plate takes it over the fill: by its agreement with the picture's background next to the object
+    (``nearest_background``), handed over to the fill as alpha grows past 0.5. Both float32; the weight is
+    0 off the soft edge."""
     a = alpha[..., None]
     edge = (alpha > 0) & (alpha < 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         local = (image - a * foreground) / (1.0 - a)
     local = np.clip(np.nan_to_num(local), 0, 255).astype(np.float32)
-    # How far the local background is from the reference's smoothed colours, smoothed in turn (magnitudes:
-    # a ghost's errors on the two sides of an edge have opposite signs and must not cancel).
+    # How far the local background is from the background next to it, smoothed (magnitudes: a ghost's
+    # errors on the two sides of an edge have opposite signs and must not cancel).
     where = edge.astype(np.float32)
     blur = lambda x: cv2.GaussianBlur(x, (0, 0), AGREEMENT_SMOOTH)  # noqa: E731
-    distance = np.linalg.norm(local - blur(reference.astype(np.float32)), axis=2) * where
+    distance = np.linalg.norm(local - nearest_background(image, alpha <= 0), axis=2) * where
     mismatch = blur(distance) / np.maximum(blur(where), 1e-6)
     agreement = np.clip(2.0 - mismatch / AGREEMENT, 0.0, 1.0)
-    weight = np.where(edge, agreement * (1.0 - _smoothstep(2.0 * alpha - 1.0)), 0.0).astype(np.float32)
+    handover = 1.0 - _smoothstep((alpha - HANDOVER) / (1.0 - HANDOVER))
+    weight = np.where(edge, agreement * handover, 0.0).astype(np.float32)
     return local, weight
 
 
@@ -159,8 +176,7 @@ def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, 
     blended = blend_into_picture(image, fill, object_fill_hole(alpha8 / 255.0, hole))
     plate = np.where(under[..., None], blended, image)
     if foreground is not None:
-        local, weight = soft_edge_weight(image, alpha8.astype(np.float32) / 255.0,
-                                         foreground.astype(np.float32), blended)
+        local, weight = soft_edge_weight(image, alpha8.astype(np.float32) / 255.0, foreground.astype(np.float32))
         w = weight[..., None]
         plate = np.where(under[..., None], w * local + (1.0 - w) * plate, plate)
     return plate.astype(np.float32)
