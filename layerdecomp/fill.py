@@ -51,7 +51,7 @@ REGION_WEIGHT = 1.0
 # in units of a typical match's cost.
 COHERENCE_ITERATIONS = 4
 REUSE_WEIGHT = 0.05
-# Patch voting reaches this far (px, every other pixel: 3x3 votes).
+# Patch voting takes the patches of the pixels this far (px) above, below, left and right.
 VOTE_RADIUS = 2
 _seed_lock = threading.Lock()
 # Where each region sits in PatchMatch's guide map. Its guide distance wraps around at 0.5 per axis, so
@@ -183,24 +183,27 @@ def _make_coherent(points: np.ndarray, hole: np.ndarray, valid: np.ndarray, labe
 
 
 def _vote(image: np.ndarray, hole: np.ndarray, offsets: np.ndarray, radius: int = VOTE_RADIUS) -> np.ndarray:
-    """Patch voting (Wexler et al.): each hole pixel p is the mean of ``image[p + offset(q)]`` over the hole
-    pixels q within ``radius`` (every other pixel) whose patch puts a known pixel there. Where neighbours
-    share an offset this is a straight copy of the source; where they do not, their patches blend.
-    Returns float32 values for the hole's pixels (in ``np.nonzero`` order) and where any vote came."""
+    """Patch voting (Wexler et al.): each hole pixel p is the mean of ``image[p + offset(q)]`` over itself and
+    the hole pixels q ``radius`` px above, below, left and right of it whose patch puts a known pixel there.
+    Where neighbours share an offset this is a straight copy of the source; where they do not, their
+    patches blend. Returns float32 values for the hole's pixels (in ``np.nonzero`` order) and where any
+    vote came."""
     h, w = hole.shape
     ys, xs = np.nonzero(hole)
-    total = np.zeros((len(ys), image.shape[2]), np.float32)
+    flat_hole = hole.ravel()
+    flat_offsets = (offsets[..., 0].astype(np.int64) * w + offsets[..., 1]).ravel()
+    picture = image.reshape(h * w, -1).astype(np.float32)
+    here = ys.astype(np.int64) * w + xs
+    total = np.zeros((len(ys), picture.shape[1]), np.float32)
     votes = np.zeros(len(ys), np.float32)
-    picture = image.astype(np.float32)
-    step = max(1, radius)
-    for dy in range(-radius, radius + 1, step):
-        for dx in range(-radius, radius + 1, step):
-            qy, qx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
-            sy, sx = ys + offsets[qy, qx, 0], xs + offsets[qy, qx, 1]
-            ok = hole[qy, qx] & (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
-            ok[ok] &= ~hole[sy[ok], sx[ok]]
-            total[ok] += picture[sy[ok], sx[ok]]
-            votes[ok] += 1.0
+    for dy, dx in ((0, 0), (-radius, 0), (radius, 0), (0, -radius), (0, radius)):
+        q = np.clip(ys + dy, 0, h - 1).astype(np.int64) * w + np.clip(xs + dx, 0, w - 1)
+        source = here + flat_offsets[q]
+        ok = flat_hole[q] & (source >= 0) & (source < h * w)
+        source = np.where(ok, source, 0)
+        ok &= ~flat_hole[source]
+        total += np.take(picture, source, axis=0) * ok[:, None]
+        votes += ok
     return total / np.maximum(votes, 1.0)[:, None], votes > 0
 
 

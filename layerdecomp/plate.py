@@ -4,19 +4,20 @@ background where the matting can be trusted.
 Two things used to draw the object's outline into the plate (a ghost), and neither happens here:
 
 - **The soft edge's background** ``B = (I - aF) / (1 - a)`` is the real background seen through hair, fur
-  or motion blur, but on a hard edge that the matting gave a ramp of alpha, it is the object's own colour
+  or motion blur, but on a hard edge that the matting gave a ramp of alpha it is the object's own colour
   (where alpha is too low) or the background pushed away from the object's (where it is too high), and
-  ``1 / (1 - a)`` amplifies both. So it is taken only where it is plausible as background: where it agrees
-  with the fill, smoothed (``AGREEMENT``), and handed over to the fill as alpha grows past 0.5 (a smoothstep,
-  so no contour). Elsewhere the plate is the fill.
+  ``1 / (1 - a)`` amplifies both. So it is taken only where it is plausible: where it agrees with the
+  background the picture shows next to the object (``AGREEMENT``), where the object's colour differs from
+  that background enough for the alpha to be determined (``CONTRAST``), and handed over to the fill as
+  alpha grows past ``HANDOVER`` (a smoothstep, so no contour). Elsewhere the plate is the fill.
 - **Meeting the picture**: the fill is blended in the gradient domain (Poisson, "seamless cloning"): it
-  keeps its own gradients and takes, as an added harmonic membrane, the difference from the picture along
-  the fill region's outer boundary: the object's support grown by a few pixels
-  (``region.object_fill_hole``), where the picture is clean, not the object's outline, whose own shading a
-  colour shift along the outline carried into the plate. Boundary pixels that differ from the fill by
-  more than ``BOUNDARY_LIMIT`` are something else beside the object (an occluder, a shadow) and are left
-  out (there the membrane meets nothing). The membrane is smooth, so it is solved on a copy shrunk to at
-  most ``MAX_SOLVE_PIXELS`` unknowns and brought back up bilinearly.
+  keeps its own gradients and takes, as an added harmonic membrane, its difference from the picture on
+  the band around the object where the fill was made but the picture stays (the object's support grown
+  by ``region.OBJECT_FILL_GROW``). Each band pixel's difference, or the band's local mean where that is
+  smaller: a rim of the object's own shading next to its outline is not spread over the plate (a colour
+  shift along the outline made a removed coin a darker disc). Differences beyond ``BOUNDARY_LIMIT`` are
+  something else beside the object (an occluder, a shadow) and are left out. The membrane is smooth, so
+  it is solved on a copy shrunk to at most ``MAX_SOLVE_PIXELS`` unknowns and brought back up bilinearly.
 
 Measured against known plates in docs/evaluation.md ("Plate").
 """
@@ -38,10 +39,15 @@ MAX_SOLVE_PIXELS = 20_000
 BOUNDARY_LIMIT = 80.0
 # The soft edge's background counts fully where it differs from the fill's smoothed colours by up to
 # AGREEMENT (RGB distance, averaged over a few pixels), and not at all from twice that.
-AGREEMENT = 24.0
+AGREEMENT = 48.0
 AGREEMENT_SMOOTH = 2.0
+# The local background counts only where the object's colour differs from the background's around it by
+# twice CONTRAST (RGB distance), and not at all below CONTRAST.
+CONTRAST = 20.0
 # The local background is handed over to the fill from this alpha up (a smoothstep to alpha 1).
-HANDOVER = 0.5
+HANDOVER = 0.85
+# The band's differences are compared with their local mean over this scale (px).
+BOUNDARY_SMOOTH = 2.0
 # Weak pull of the membrane to 0, so that a part of the region with no boundary at all stays as filled.
 MEMBRANE_PULL = 1e-4
 
@@ -83,24 +89,34 @@ def _membrane(values: np.ndarray, unknown: np.ndarray, fixed: np.ndarray) -> np.
     return out
 
 
-def blend_into_picture(image: np.ndarray, fill: np.ndarray, region: np.ndarray) -> np.ndarray:
+def boundary_differences(image: np.ndarray, fill: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """``image - fill`` (float32 H×W×3) on the ``band`` around the object (where the fill was made but the
+    picture is kept), each pixel's difference or the band's local mean difference, whichever is smaller:
+    a rim of the object's own shading next to its outline (darker or brighter than the fill) is not
+    carried into the plate, a fill that is off all around is still corrected."""
+    difference = (image.astype(np.float32) - fill.astype(np.float32)) * band[..., None]
+    where = band.astype(np.float32)
+    blur = lambda x: cv2.GaussianBlur(x, (0, 0), BOUNDARY_SMOOTH)  # noqa: E731
+    local_mean = blur(difference) / np.maximum(blur(where), 1e-6)[..., None]
+    own, mean = np.linalg.norm(difference, axis=2), np.linalg.norm(local_mean, axis=2)
+    return np.where((own <= mean)[..., None], difference, local_mean) * band[..., None]
+
+
+def blend_into_picture(image: np.ndarray, fill: np.ndarray, region: np.ndarray, band: np.ndarray) -> np.ndarray:
     """``fill`` (float32 H×W×3) on ``region`` corrected by the harmonic membrane that makes it meet ``image``
-    along the region's outer boundary (Poisson blending: the fill's gradients are kept). Float32."""
+    on the ``band`` of pixels around the region where the fill was made but the picture stays (Poisson
+    blending: the fill's gradients are kept). Float32."""
     region = np.asarray(region, bool)
     out = fill.astype(np.float32).copy()
-    if not region.any() or region.all():
+    if not region.any() or not band.any():
         return out
     count = int(np.count_nonzero(region))
     scale = min(1.0, float(np.sqrt(MAX_SOLVE_PIXELS / count)))
-    ring_width = max(1, int(np.ceil(1.0 / scale)))
-    ys, xs = np.nonzero(region)
-    pad = ring_width + 2
-    y0, y1 = max(0, ys.min() - pad), min(region.shape[0], ys.max() + pad + 1)
-    x0, x1 = max(0, xs.min() - pad), min(region.shape[1], xs.max() + pad + 1)
-    inside = region[y0:y1, x0:x1]
-    difference = image[y0:y1, x0:x1].astype(np.float32) - out[y0:y1, x0:x1]
-    ring = (cv2.dilate(inside.astype(np.uint8), _disk(ring_width)) > 0) & ~inside
-    ring &= np.linalg.norm(difference, axis=2) <= BOUNDARY_LIMIT
+    ys, xs = np.nonzero(region | band)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    inside, ring = region[y0:y1, x0:x1], band[y0:y1, x0:x1]
+    difference = boundary_differences(image[y0:y1, x0:x1], out[y0:y1, x0:x1], ring)
+    ring = ring & (np.linalg.norm(difference, axis=2) <= BOUNDARY_LIMIT)
     h, w = inside.shape
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -159,9 +175,15 @@ def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarra
     # errors on the two sides of an edge have opposite signs and must not cancel).
     where = edge.astype(np.float32)
     blur = lambda x: cv2.GaussianBlur(x, (0, 0), AGREEMENT_SMOOTH)  # noqa: E731
-    distance = np.linalg.norm(local - nearest_background(image, alpha <= 0), axis=2) * where
+    around = nearest_background(image, alpha <= 0)
+    distance = np.linalg.norm(local - around, axis=2) * where
     mismatch = blur(distance) / np.maximum(blur(where), 1e-6)
     agreement = np.clip(2.0 - mismatch / AGREEMENT, 0.0, 1.0)
+    # Where the object's colours are close to the background's the alpha is ill-determined (and a wrong
+    # alpha puts the object's own shading into the local background): the fill is safer there.
+    contrast = np.linalg.norm(foreground - around, axis=2)
+    if CONTRAST > 0:
+        agreement *= np.clip(contrast / CONTRAST - 1.0, 0.0, 1.0)
     handover = 1.0 - _smoothstep((alpha - HANDOVER) / (1.0 - HANDOVER))
     weight = np.where(edge, agreement * handover, 0.0).astype(np.float32)
     return local, weight
@@ -173,7 +195,9 @@ def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, 
     object's colours ``foreground`` (float32, or None) where it is plausible."""
     image = image.astype(np.float32)
     under = alpha8 > 0
-    blended = blend_into_picture(image, fill, object_fill_hole(alpha8 / 255.0, hole))
+    # The band between the object and the fill region's edge: made by the fill, kept from the picture.
+    band = object_fill_hole(alpha8 / 255.0, hole) & ~under
+    blended = blend_into_picture(image, fill, under, band)
     plate = np.where(under[..., None], blended, image)
     if foreground is not None:
         local, weight = soft_edge_weight(image, alpha8.astype(np.float32) / 255.0, foreground.astype(np.float32))
