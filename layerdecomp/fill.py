@@ -8,7 +8,9 @@ Its cost follows the crop's area, and on a large hole small patches lose the sce
    region map is continued into the hole; PatchMatch's patch distance then carries a penalty for a
    source of another region than the hole pixel's (its regularity-guided metric, with the region map as
    the guide), so a saucer is continued with saucer and the table with table, and a patch of one object
-   is not repeated across another's place.
+   is not repeated across another's place. Lines and ellipse arcs that cross the hole (a saucer's rim, a
+   table's edge) are drawn into the map as regions of their own first (``layerdecomp.structure``), so
+   they are continued through the hole.
 1. **Coarse pass** (structure): when the hole has more than ``max_hole_pixels`` pixels, PatchMatch runs
    on a copy shrunk until the hole fits; relative to the hole its patches are then larger, so long edges
    and large shapes continue through the hole instead of breaking into small repeats.
@@ -36,6 +38,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .segments import region_map
+from .structure import continue_curves
 
 # Largest hole PatchMatch works on at once (pixels): larger holes are filled on a shrunk copy, which keeps
 # the cost bounded and carries large structure through the hole.
@@ -291,7 +294,7 @@ def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         small_hole = cv2.resize(hole.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
-    labels = region_map(small, small_hole) if regions else None
+    labels = continue_curves(small, small_hole, region_map(small, small_hole)) if regions else None
     report(0.1)
     small_fill = patchmatch_fill(small, small_hole, patch_size if full_size else coarse_patch_size, seed, labels)
     if full_size:

@@ -8,7 +8,8 @@ Two things used to draw the object's outline into the plate (a ghost), and neith
   (where alpha is too low) or the background pushed away from the object's (where it is too high), and
   ``1 / (1 - a)`` amplifies both. So it is taken only where it is plausible: where it agrees with the
   background the picture shows next to the object (``AGREEMENT``), where the object's colour differs from
-  that background enough for the alpha to be determined (``CONTRAST``), and handed over to the fill as
+  that background enough for the alpha to be determined (``CONTRAST``), where the picture changes as the
+  alpha says it should (``gradient_consistency``: not a ramp of alpha over a flat picture), and handed over to the fill as
   alpha grows past ``HANDOVER`` (a smoothstep, so no contour). Elsewhere the plate is the fill.
 - **Meeting the picture**: the fill is blended in the gradient domain (Poisson, "seamless cloning"): it
   keeps its own gradients and takes, as an added harmonic membrane, its difference from the picture on
@@ -39,11 +40,15 @@ MAX_SOLVE_PIXELS = 20_000
 BOUNDARY_LIMIT = 80.0
 # The soft edge's background counts fully where it differs from the fill's smoothed colours by up to
 # AGREEMENT (RGB distance, averaged over a few pixels), and not at all from twice that.
-AGREEMENT = 48.0
+AGREEMENT = 32.0
 AGREEMENT_SMOOTH = 2.0
 # The local background counts only where the object's colour differs from the background's around it by
 # twice CONTRAST (RGB distance), and not at all below CONTRAST.
 CONTRAST = 20.0
+# The picture's gradient and the one the alpha implies may differ by up to this factor with full trust in
+# the local background, and by its square with none; below GRADIENT_FLOOR (levels/px) both count as flat.
+GRADIENT_RATIO = 2.0
+GRADIENT_FLOOR = 2.0
 # The local background is handed over to the fill from this alpha up (a smoothstep to alpha 1).
 HANDOVER = 0.85
 # The band's differences are compared with their local mean over this scale (px).
@@ -161,6 +166,25 @@ def nearest_background(image: np.ndarray, absent: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(lookup[labels], (0, 0), AGREEMENT_SMOOTH)
 
 
+def _gradient_magnitude(x: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+    gy = cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    magnitude = gx * gx + gy * gy
+    return np.sqrt(magnitude.sum(axis=2) if magnitude.ndim == 3 else magnitude)
+
+
+def gradient_consistency(image: np.ndarray, alpha: np.ndarray, contrast: np.ndarray) -> np.ndarray:
+    """1 where the picture changes as much as the alpha says it should (``I = aF + (1 - a)B`` makes
+    ``|grad I|`` about ``|F - B| |grad a|``: hair, fur, motion blur), falling to 0 where the two differ by
+    more than ``GRADIENT_RATIO`` squared: a ramp of alpha across a flat picture, or a step in the picture
+    under a gentle ramp (a hard edge the matting softened). Both smoothed over ``AGREEMENT_SMOOTH`` px."""
+    blur = lambda x: cv2.GaussianBlur(x, (0, 0), AGREEMENT_SMOOTH)  # noqa: E731
+    seen = blur(_gradient_magnitude(image.astype(np.float32)))
+    expected = blur(_gradient_magnitude(alpha.astype(np.float32)) * contrast)
+    ratio = np.abs(np.log2((seen + GRADIENT_FLOOR) / (expected + GRADIENT_FLOOR))) / np.log2(GRADIENT_RATIO)
+    return np.clip(2.0 - ratio, 0.0, 1.0).astype(np.float32)
+
+
 def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray):
     """``(local background, weight)`` in the soft edge (0 < alpha < 1): ``(I - aF) / (1 - a)`` and how much
     the plate takes it over the fill: by its agreement with the picture's background next to the object
@@ -184,6 +208,7 @@ def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarra
     contrast = np.linalg.norm(foreground - around, axis=2)
     if CONTRAST > 0:
         agreement *= np.clip(contrast / CONTRAST - 1.0, 0.0, 1.0)
+    agreement *= gradient_consistency(image, alpha, contrast)
     handover = 1.0 - _smoothstep((alpha - HANDOVER) / (1.0 - HANDOVER))
     weight = np.where(edge, agreement * handover, 0.0).astype(np.float32)
     return local, weight
