@@ -9,8 +9,9 @@ Two things used to draw the object's outline into the plate (a ghost), and neith
   ``1 / (1 - a)`` amplifies both. So it is taken only where it is plausible: where it agrees with the
   background the picture shows next to the object (``AGREEMENT``), where the object's colour differs from
   that background enough for the alpha to be determined (``CONTRAST``), where the picture changes as the
-  alpha says it should (``gradient_consistency``: not a ramp of alpha over a flat picture), and handed over to the fill as
-  alpha grows past ``HANDOVER`` (a smoothstep, so no contour). Elsewhere the plate is the fill.
+  alpha says it should (``gradient_consistency``: not a ramp of alpha over a flat picture), and handed
+  over to the fill as alpha grows past ``HANDOVER`` (a smoothstep, so no contour). Elsewhere the plate is
+  the fill.
 - **Meeting the picture**: the fill is blended in the gradient domain (Poisson, "seamless cloning"): it
   keeps its own gradients and takes, as an added harmonic membrane, its difference from the picture on
   the band around the object where the fill was made but the picture stays (the object's support grown
