@@ -5,8 +5,8 @@ region map before the fill, so that the fill continues them instead of breaking 
    the hole, where the removed object's rim lies); an edge is considered when it comes within ``REACH``.
 2. **Curves**: each long connected edge is fitted with a straight line (``cv2.fitLine``) and an ellipse
    (``cv2.fitEllipse``); the better model is kept when its points lie within ``MAX_RESIDUAL`` px of it.
-3. **Crossing**: a model is drawn only where it crosses the hole and is backed by edges on at least two of
-   the places where it leaves the hole: a curve seen on one side only is not guessed through.
+3. **Crossing**: a model is drawn only across the hole from where an edge follows it on one side to where
+   an edge follows it on the other: a curve seen on one side only is not guessed through.
 4. **Drawn into the region map** as a region of its own (the hole's part of the curve and the supporting
    edge pixels around it), so the fill's region guide draws the curve's pixels from the curve's own
    patches (``layerdecomp.fill``).
@@ -27,7 +27,8 @@ MIN_AXIS = 16  # px: smaller ellipses are texture (a knot in the wood), not a ri
 MAX_RESIDUAL = 1.5  # px: mean distance of a curve's edge pixels to the fitted model
 MAX_CURVES = 2  # the fill's guide tells apart up to eight regions; the scene's take up to six
 THICKNESS = 3
-SUPPORT_DISTANCE = 2.0  # px: an exit counts as backed when an edge pixel lies this close to the curve
+SUPPORT_DISTANCE = 2.0  # px: a curve sample is backed when an edge pixel lies this close
+BACKED_SHARE = 0.6  # an exit counts as backed when this share of the curve's samples just outside it are
 SAMPLES = 720
 
 
@@ -74,9 +75,12 @@ def _fit(points: np.ndarray, shape: tuple[int, int]) -> Optional[tuple]:
     return model if residual <= MAX_RESIDUAL else None
 
 
-def _backed_exits(samples: np.ndarray, hole: np.ndarray, edge_distance: np.ndarray, reach: float):
-    """Which samples lie in the hole, and at how many places where the curve leaves the hole an edge backs
-    it (within ``SUPPORT_DISTANCE`` px of the curve, on its first ``reach`` px outside)."""
+def _backed_crossings(samples: np.ndarray, hole: np.ndarray, edge_distance: np.ndarray, reach: float,
+                      unseen: np.ndarray) -> list[slice]:
+    """The runs of ``samples`` through the hole whose two ends, where the curve leaves the hole, are backed by
+    an edge that follows the curve (within ``SUPPORT_DISTANCE`` px of ``BACKED_SHARE`` of its samples over its
+    first ``reach`` px outside, not counting the ``unseen`` pixels where no edge is looked for): an edge that
+    merely touches the curve there does not count, and a curve is not guessed on beyond what it crosses."""
     h, w = hole.shape
     xs, ys = np.round(samples[:, 0]).astype(int), np.round(samples[:, 1]).astype(int)
     inside_picture = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
@@ -84,13 +88,19 @@ def _backed_exits(samples: np.ndarray, hole: np.ndarray, edge_distance: np.ndarr
     in_hole[inside_picture] = hole[ys[inside_picture], xs[inside_picture]]
     step = float(np.median(np.hypot(*np.diff(samples, axis=0).T))) or 1.0
     count = max(2, int(np.ceil(reach / step)))
-    backed = 0
-    for i in np.nonzero(in_hole[:-1] != in_hole[1:])[0]:
-        outward = range(i + 1, min(len(samples), i + 1 + count)) if in_hole[i] else range(i, max(-1, i - count), -1)
-        near = [k for k in outward if inside_picture[k] and not in_hole[k]]
-        if near and min(edge_distance[ys[k], xs[k]] for k in near) <= SUPPORT_DISTANCE:
-            backed += 1
-    return in_hole, backed
+
+    def backed(outward: range) -> bool:
+        near = [k for k in outward if inside_picture[k] and not in_hole[k] and not unseen[ys[k], xs[k]]]
+        return len(near) >= count // 4 and float(np.mean(
+            [edge_distance[ys[k], xs[k]] <= SUPPORT_DISTANCE for k in near])) >= BACKED_SHARE
+
+    runs = []
+    changes = np.nonzero(in_hole[:-1] != in_hole[1:])[0]
+    for enter, leave in zip(changes[:-1], changes[1:]):
+        if in_hole[enter + 1] and backed(range(enter, max(-1, enter - count), -1)) and \
+                backed(range(leave + 1, min(len(samples), leave + 1 + count))):
+            runs.append(slice(enter, leave + 2))
+    return runs
 
 
 def continue_curves(image: np.ndarray, hole: np.ndarray, labels: np.ndarray, ring: int = 2) -> np.ndarray:
@@ -125,12 +135,15 @@ def continue_curves(image: np.ndarray, hole: np.ndarray, labels: np.ndarray, rin
         if model is None:
             continue
         samples = _curve_points(model, hole.shape)
-        in_hole, backed = _backed_exits(samples, hole, edge_distance, clearance + REACH / 2)
-        if not in_hole.any() or backed < 2:
+        runs = _backed_crossings(samples, hole, edge_distance, clearance + REACH / 2, near_hole)
+        if not runs:
             continue
         curve = np.zeros(hole.shape, np.uint8)
-        cv2.polylines(curve, [np.round(samples).astype(np.int32)], model[0] == "ellipse", 1, THICKNESS)
-        supported = (curve > 0) & ((hole) | (edge_distance <= SUPPORT_DISTANCE) & around)
+        cv2.polylines(curve, [np.round(samples[run]).astype(np.int32) for run in runs], False, 1, THICKNESS)
+        # The curve's pixels in the hole, and the edge pixels that follow it outside: the region's sources.
+        outside = np.zeros(hole.shape, np.uint8)
+        cv2.polylines(outside, [np.round(samples).astype(np.int32)], model[0] == "ellipse", 1, THICKNESS)
+        supported = ((curve > 0) & hole) | ((outside > 0) & (edge_distance <= SUPPORT_DISTANCE) & around)
         out[supported] = next_label
         next_label += 1
         drawn += 1
