@@ -58,10 +58,6 @@ BOUNDARY_SMOOTH = 2.0
 MEMBRANE_PULL = 1e-4
 
 
-def _disk(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-
-
 def _membrane(values: np.ndarray, unknown: np.ndarray, fixed: np.ndarray) -> np.ndarray:
     """The harmonic function on ``unknown`` (bool) that equals ``values`` (H×W×C) on its ``fixed`` 4-neighbours;
     other neighbours are free (no flux). Returns H×W×C: the solution on ``unknown``, ``values`` on ``fixed``."""
