@@ -4,13 +4,15 @@
 
 For each photo one PNG, four panels (2×2), each cut to the crop the decomposition works on (the selection
 and its context): top left, the photo with the selection outlined; top right, the plain PatchMatch fill
-(``fill(..., regions=False)``, what the classical backend did before the region guide); bottom left, the
-region-guided fill (``fill(...)``, today's default); bottom right, the clean plate that
-``layerdecomp.decompose(..., backend="classical")`` returns (the fill, plus the object's soft edge taken
-out of the picture where the matting found one). Photos:
-``examples/coffee.jpg`` with ``examples/coffee_mask.png`` (the README's example), ``skimage.data.rocket()``
-and ``skimage.data.astronaut()`` with the lassos below (drawn a few pixels outside the object, the way
-people draw them). Deterministic: run it again and the files come out the same.
+of the whole grown selection (``fill(..., regions=False)``, what the classical backend did before the
+region guide); bottom left, the region-guided fill of the whole grown selection (``fill(...)``); bottom
+right, the clean plate that ``layerdecomp.decompose(..., backend="classical")`` returns (the fill only
+where the object was found, blended into the picture, and the soft edge's own background where the
+matting can be trusted). Photos: ``examples/coffee.jpg`` with ``examples/coffee_mask.png`` (the README's
+example), and photos that ship with scikit-image with the lassos below: the rocket and the shuttle model
+(drawn a few pixels outside the object), and two of hair and fur with a loose lasso (10-20 px out, the
+way artists draw them): the astronaut's hair and Chelsea the cat's ear. Deterministic: run it again and
+the files come out the same.
 """
 
 from __future__ import annotations
@@ -25,14 +27,19 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-# Lassos in image coordinates (x, y).
+# Lassos in image coordinates (x, y), by picture name: (skimage photo, points).
 LASSOS = {
     # the rocket and its launch arms, down to the pad
-    "rocket": [(320, 116), (342, 138), (344, 200), (342, 338), (360, 356), (362, 404), (283, 404), (285, 356),
-               (300, 338), (298, 200), (300, 138)],
+    "rocket": ("rocket", [(320, 116), (342, 138), (344, 200), (342, 338), (360, 356), (362, 404), (283, 404),
+                          (285, 356), (300, 338), (298, 200), (300, 138)]),
     # the shuttle model in front of the grey wall, down to its black stand
-    "astronaut": [(396, 0), (444, 0), (462, 40), (463, 250), (459, 278), (350, 278), (350, 205), (378, 178),
-                  (384, 40)],
+    "astronaut": ("astronaut", [(396, 0), (444, 0), (462, 40), (463, 250), (459, 278), (350, 278), (350, 205),
+                                (378, 178), (384, 40)]),
+    # the astronaut's head and hair against the grey wall, a loose lasso, down to the collar
+    "astronaut-hair": ("astronaut", [(215, 2), (292, 8), (318, 50), (316, 110), (294, 150), (268, 172),
+                                     (240, 178), (205, 172), (168, 150), (144, 110), (142, 50), (162, 12)]),
+    # Chelsea's right ear against the pale background, a loose lasso
+    "chelsea-ear": ("chelsea", [(296, 0), (398, 0), (405, 40), (385, 85), (335, 96), (290, 64)]),
 }
 
 
@@ -43,8 +50,8 @@ def photos() -> list[tuple[str, np.ndarray, np.ndarray]]:
 
     out = [("coffee", load_image(os.path.join(ROOT, "examples", "coffee.jpg")),
             load_mask(os.path.join(ROOT, "examples", "coffee_mask.png")))]
-    for name, points in LASSOS.items():
-        image = np.ascontiguousarray(getattr(data, name)()[..., :3])
+    for name, (photo, points) in LASSOS.items():
+        image = np.ascontiguousarray(getattr(data, photo)()[..., :3])
         mask = np.zeros(image.shape[:2], np.uint8)
         cv2.fillPoly(mask, [np.asarray(points, np.int32)], 255)
         out.append((name, image, mask))

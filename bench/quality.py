@@ -1,13 +1,15 @@
 """Quality of the classical backend against evaluation.md's baselines, on composites of real photos.
 
     python bench/quality.py [--cases 16] [--size 512] [--verbose]
-    python bench/quality.py --photos ../shared/data/alphamatting-dev [--no-closed-form]
+    python bench/quality.py --photos ../shared/data/alphamatting-dev [--no-closed-form] [--no-plates]
 
 Builds the cases (layerdecomp.eval.cases), runs the classical backend, the *naive* baseline (OpenCV NS
 inpainting, alpha = mask) and the *strong classical* baseline (full-resolution PatchMatch, guided-filter
 alpha) in this one process, and prints the mean of every metric with ratios against the baselines.
 With ``--photos``: real photos with ground-truth alpha instead (docs/evaluation.md, "Real photos"), the
-same measurement as ``layerdecomp eval --photos``, and checks issue 11's targets on it.
+same measurement as ``layerdecomp eval --photos``, and checks issue 11's targets on it; then the plate on
+composites of those photos' objects over other photos (docs/evaluation.md, "Plate"; ``layerdecomp eval
+--photos DIR --plates``) against OpenCV Telea, and issue 21's plate targets.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main(argv=None) -> int:
     parser.add_argument("--verbose", "-v", action="store_true", help="print every case")
     parser.add_argument("--photos", metavar="DIR", help="real photos with ground-truth alpha (input/ + gt/)")
     parser.add_argument("--no-closed-form", action="store_true", help="with --photos: skip pymatting's baseline")
+    parser.add_argument("--no-plates", action="store_true", help="with --photos: skip the known-plate composites")
     args = parser.parse_args(argv)
     if args.photos:
         return photos_main(args)
@@ -122,10 +125,29 @@ def photos_main(args) -> int:
     if "closed_form" in summary["all"]:
         checks.append(("no worse than closed-form (symmetric band) over all cases",
                        summary["all"]["tool"]["sad"] <= summary["all"]["closed_form"]["sad"]))
+    if not args.no_plates:
+        checks += plate_checks(args)
     print()
     for text, ok in checks:
         print(f"  [{'ok' if ok else 'FAIL'}] {text}")
     return 0 if all(ok for _, ok in checks) else 1
+
+
+def plate_checks(args) -> list[tuple[str, bool]]:
+    from layerdecomp.eval import photos, plates
+
+    cases = [plates.make_case(p) for p in photos.load_photos(args.photos)]
+    rows = plates.evaluate_plates(cases)
+    if args.verbose:
+        for r in rows:
+            print(f"{r['photo']:12s} {r['variant']:6s} " + " ".join(
+                f"{m}: " + " ".join(f"{k}={r[m][k]:.2f}" for k in plates.SCORES) for m in plates.METHODS))
+    summary = plates.summarise(rows)["all"]
+    print(f"\n{len(cases)} composites with a known plate (errors: mean |plate - truth|, 0-255)")
+    print(plates.table(plates.summarise(rows)))
+    tool, telea = summary["tool"], summary["telea"]
+    return [("plate: error within 4 px of the outline <= 0.7x Telea's", tool["outline"] <= 0.7 * telea["outline"]),
+            ("plate: PSNR in the hole >= Telea + 1.5 dB", tool["psnr_hole"] >= telea["psnr_hole"] + 1.5)]
 
 
 if __name__ == "__main__":

@@ -8,17 +8,24 @@ Its cost follows the crop's area, and on a large hole small patches lose the sce
    region map is continued into the hole; PatchMatch's patch distance then carries a penalty for a
    source of another region than the hole pixel's (its regularity-guided metric, with the region map as
    the guide), so a saucer is continued with saucer and the table with table, and a patch of one object
-   is not repeated across another's place.
+   is not repeated across another's place. Lines and ellipse arcs that cross the hole (a saucer's rim, a
+   table's edge) are drawn into the map as regions of their own first (``layerdecomp.structure``), so
+   they are continued through the hole.
 1. **Coarse pass** (structure): when the hole has more than ``max_hole_pixels`` pixels, PatchMatch runs
    on a copy shrunk until the hole fits; relative to the hole its patches are then larger, so long edges
    and large shapes continue through the hole instead of breaking into small repeats.
 2. **Full-resolution texture**: the shrunk fill is brought back up (smooth) and its lost fine detail is
-   put back by *detail transfer*: every coarse hole pixel is matched (a k-d tree over small patch
-   descriptors) to the known coarse pixel it was most likely copied from, and the full-resolution
-   high-frequency detail around that source is added, so the fill is as sharp as the picture.
+   put back from its sources: every coarse hole pixel is matched (a k-d tree over small patch
+   descriptors) to the known coarse pixel it was most likely copied from, the matches are made coherent
+   (PatchMatch's propagation: a pixel takes a neighbour's offset when its source fits better, and a source
+   taken by many pixels costs more, so one eye-catching patch is not cloned over and over), the offsets
+   are brought to full resolution and the full-resolution sources are *voted* (Wexler et al.: each pixel
+   the mean of the overlapping patches' values), and the voted copy's fine detail is added. Neighbours
+   copy neighbouring sources, so the detail comes in coherent pieces, not a speckle of single pixels.
    A hole filled at full resolution gets the same (``restore_detail``): PatchMatch averages overlapping
    patches, which blurs the middle of a large hole, so the fill keeps its own coarse content and takes
-   the fine detail of the pixels it matches.
+   the fine detail of the voted sources.
+Measurements behind the constants: docs/evaluation.md.
 """
 
 from __future__ import annotations
@@ -31,19 +38,24 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .segments import region_map
+from .structure import continue_curves
 
-# Largest hole PatchMatch works on at once (pixels): ~1 s of CPU for a 2048² photo's 15% selection with
-# the region guide (which costs ~1.8x plain PatchMatch per pixel). On 1024² composites 35k gave a higher
-# PSNR in the hole than 50k or 25k (17.5 / 17.1 / 16.7 dB, 8 cases; plain PatchMatch at 50k: 16.5 dB).
+# Largest hole PatchMatch works on at once (pixels): larger holes are filled on a shrunk copy, which keeps
+# the cost bounded and carries large structure through the hole.
 MAX_HOLE_PIXELS = 35_000
 PATCH_SIZE = 3  # PatchMatch's patch radius: 7×7 patches
-# On the shrunk copy a 5×5 patch already spans 15+ full-resolution pixels; it costs 30% less than 7×7
-# there (1024²-2048² composites: 0-0.5 dB lower PSNR in the hole, texture as rich).
+# On the shrunk copy a 5×5 patch already spans 15+ full-resolution pixels, for less than 7×7 costs.
 COARSE_PATCH_SIZE = 2
 DESCRIPTOR_DIMS = 6
 # Weight of the region penalty against the patch distance in PatchMatch's guided metric: at 1.0 a source
-# from another region costs more than any colour mismatch (0.25 behaved the same on the synthetic set).
+# from another region costs more than any colour mismatch.
 REGION_WEIGHT = 1.0
+# Propagation rounds that make the matched sources coherent, and the cost of a source taken once more,
+# in units of a typical match's cost.
+COHERENCE_ITERATIONS = 4
+REUSE_WEIGHT = 0.05
+# Patch voting takes the patches of the pixels this far (px) above, below, left and right.
+VOTE_RADIUS = 2
 _seed_lock = threading.Lock()
 # Where each region sits in PatchMatch's guide map. Its guide distance wraps around at 0.5 per axis, so
 # any two of these points are 0.5-1.0 of the largest possible guide distance apart.
@@ -88,9 +100,9 @@ def _descriptors(image: np.ndarray, radius: int = 2) -> np.ndarray:
 
 
 def _source_offsets(small_fill: np.ndarray, small_hole: np.ndarray, labels: Optional[np.ndarray] = None) -> np.ndarray:
-    """For each coarse hole pixel, the (dy, dx) to the known coarse pixel whose neighbourhood matches
-    best (where PatchMatch most likely took it from), within the pixel's own region where ``labels``
-    are given. Returns H×W×2 int (0 outside the hole)."""
+    """For each hole pixel of ``small_fill``, the (dy, dx) to the known pixel it was most likely copied from,
+    within its own region where ``labels`` are given: each pixel's best match by a small patch descriptor
+    (a k-d tree), then made coherent (:func:`_make_coherent`). Returns H×W×2 int (0 outside the hole)."""
     desc = _descriptors(small_fill)
     # Sources: known pixels whose descriptor window lies outside the hole.
     valid = cv2.erode((~small_hole).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
@@ -109,10 +121,14 @@ def _source_offsets(small_fill: np.ndarray, small_hole: np.ndarray, labels: Opti
     projected = projected.reshape(desc.shape[:2] + (DESCRIPTOR_DIMS,))
     if labels is None:
         labels = np.zeros(small_hole.shape, np.int32)
+    allowed = np.zeros(small_hole.shape, bool)
     for region in np.unique(labels[small_hole]):
         dst = small_hole & (labels == region)
         same = valid & (labels == region)
-        _match_into(projected, same if np.count_nonzero(same) >= 32 else valid, dst, offsets)
+        source = same if np.count_nonzero(same) >= 32 else valid
+        _match_into(projected, source, dst, offsets)
+        allowed |= source
+    _make_coherent(projected, small_hole, allowed, labels, offsets)
     return offsets
 
 
@@ -126,63 +142,131 @@ def _match_into(points: np.ndarray, src_mask: np.ndarray, dst_mask: np.ndarray, 
     offsets[dst_y, dst_x, 1] = src_x[nearest] - dst_x
 
 
-def _detail(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """What shrinking to ``size`` (w, h) and growing back loses: the picture's fine detail (float32)."""
-    h, w = image.shape[:2]
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return image.astype(np.float32) - cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+def _make_coherent(points: np.ndarray, hole: np.ndarray, valid: np.ndarray, labels: np.ndarray,
+                   offsets: np.ndarray, iterations: int = COHERENCE_ITERATIONS) -> None:
+    """PatchMatch's propagation on ``offsets`` (in place): each hole pixel tries its four neighbours' offsets
+    and keeps the one whose source matches its descriptor best, plus ``REUSE_WEIGHT`` times the typical
+    match cost for every other hole pixel that already takes that source. Neighbours then copy neighbouring
+    sources (coherent pieces instead of a speckle of independent matches), and one eye-catching source is
+    not cloned all over the hole."""
+    h, w = hole.shape
+    ys, xs = np.nonzero(hole)
+    here = points[ys, xs]
+    region = labels[ys, xs]
+
+    def cost(off: np.ndarray, usage: np.ndarray, scale: float):
+        sy, sx = ys + off[:, 0], xs + off[:, 1]
+        inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+        sy, sx = np.where(inside, sy, 0), np.where(inside, sx, 0)
+        ok = inside & valid[sy, sx] & (labels[sy, sx] == region)
+        distance = ((here - points[sy, sx]) ** 2).sum(axis=1) + scale * usage[sy * w + sx]
+        return np.where(ok, distance, np.inf)
+
+    current = offsets[ys, xs].astype(np.int64)
+    scale = 0.0
+    for _ in range(iterations):
+        sources = (ys + current[:, 0]) * w + (xs + current[:, 1])
+        usage = np.maximum(np.bincount(sources, minlength=h * w) - 1, 0).astype(np.float32)
+        best = cost(current, usage, scale)
+        if scale == 0.0:  # the penalty's unit: the typical cost of a pixel's own best match
+            finite = best[np.isfinite(best)]
+            scale = REUSE_WEIGHT * float(np.median(finite)) if len(finite) else 0.0
+            best = cost(current, usage, scale)
+        field = offsets.copy()
+        field[ys, xs] = current
+        chosen = current.copy()
+        for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+            ny, nx = np.clip(ys + dy, 0, h - 1), np.clip(xs + dx, 0, w - 1)
+            candidate = field[ny, nx].astype(np.int64)
+            c = cost(candidate, usage, scale)
+            better = c < best
+            chosen[better], best[better] = candidate[better], c[better]
+        current = chosen
+    offsets[ys, xs] = current
+
+
+def _vote(image: np.ndarray, hole: np.ndarray, offsets: np.ndarray, radius: int = VOTE_RADIUS) -> np.ndarray:
+    """Patch voting (Wexler et al.): each hole pixel p is the mean of ``image[p + offset(q)]`` over itself and
+    the hole pixels q ``radius`` px above, below, left and right of it whose patch puts a known pixel there.
+    Where neighbours share an offset this is a straight copy of the source; where they do not, their
+    patches blend. Returns float32 values for the hole's pixels (in ``np.nonzero`` order) and where any
+    vote came."""
+    h, w = hole.shape
+    ys, xs = np.nonzero(hole)
+    flat_hole = hole.ravel()
+    flat_offsets = (offsets[..., 0].astype(np.int64) * w + offsets[..., 1]).ravel()
+    picture = image.reshape(h * w, -1).astype(np.float32)
+    here = ys.astype(np.int64) * w + xs
+    total = np.zeros((len(ys), picture.shape[1]), np.float32)
+    votes = np.zeros(len(ys), np.float32)
+    for dy, dx in ((0, 0), (-radius, 0), (radius, 0), (0, -radius), (0, radius)):
+        q = np.clip(ys + dy, 0, h - 1).astype(np.int64) * w + np.clip(xs + dx, 0, w - 1)
+        source = here + flat_offsets[q]
+        ok = flat_hole[q] & (source >= 0) & (source < h * w)
+        source = np.where(ok, source, 0)
+        ok &= ~flat_hole[source]
+        total += np.take(picture, source, axis=0) * ok[:, None]
+        votes += ok
+    return total / np.maximum(votes, 1.0)[:, None], votes > 0
+
+
+def _with_voted_detail(base: np.ndarray, image: np.ndarray, hole: np.ndarray, offsets: np.ndarray,
+                       smooth: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``base`` (float32, the crop) in the hole, with its fine detail (what ``smooth`` takes away) replaced by
+    that of the voted full-resolution copy of the sources (``offsets`` at full resolution). uint8 out."""
+    voted, ok = _vote(image, hole, offsets)
+    ys, xs = np.nonzero(hole)
+    copy = base.copy()
+    copy[ys[ok], xs[ok]] = voted[ok]
+    detail = copy - smooth(copy)
+    values = base + detail
+    out = image.copy()
+    out[hole] = np.clip(np.rint(values[hole]), 0, 255).astype(np.uint8)
+    return out
 
 
 def upscale_fill(image: np.ndarray, hole: np.ndarray, small_fill: np.ndarray, small_hole: np.ndarray,
                  *, detail_transfer: bool = True, labels: Optional[np.ndarray] = None) -> np.ndarray:
     """``image`` with ``hole`` filled from ``small_fill``, a fill made on a shrunk copy (``small_hole`` its
-    hole): brought up smoothly, then, with ``detail_transfer``, sharpened with the full-resolution detail
-    around where each coarse hole pixel was most likely copied from (see the module docstring). Any fill
-    made at a lower resolution can come back this way (PatchMatch's coarse pass, a learned inpainting model
-    run at its native size). ``labels`` (at the shrunk size, ``layerdecomp.segments.region_map``): take the
+    hole): brought up smoothly, then, with ``detail_transfer``, given the full-resolution detail of the
+    sources each coarse hole pixel was most likely copied from (see the module docstring). Any fill made at
+    a lower resolution can come back this way (PatchMatch's coarse pass, a learned inpainting model run at
+    its native size). ``labels`` (at the shrunk size, ``layerdecomp.segments.region_map``): take the
     detail only from the pixel's own region."""
     h, w = hole.shape
     size = (small_fill.shape[1], small_fill.shape[0])
     coarse = cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    if detail_transfer:
-        offsets = _source_offsets(small_fill, small_hole, labels)
-        sy, sx = size[1] / h, size[0] / w
-        ys, xs = np.nonzero(hole)
-        cy = np.clip(np.round(ys * sy).astype(np.int64), 0, size[1] - 1)
-        cx = np.clip(np.round(xs * sx).astype(np.int64), 0, size[0] - 1)
-        src_y = np.clip(ys + np.round(offsets[cy, cx, 0] / sy).astype(np.int64), 0, h - 1)
-        src_x = np.clip(xs + np.round(offsets[cy, cx, 1] / sx).astype(np.int64), 0, w - 1)
-        detail = _detail(image, size)
-        ok = ~hole[src_y, src_x]  # only detail from known pixels
-        coarse[ys[ok], xs[ok]] += detail[src_y[ok], src_x[ok]]
-    out = image.copy()
-    out[hole] = np.clip(np.rint(coarse[hole]), 0, 255).astype(np.uint8)
-    return out
+    if not detail_transfer:
+        out = image.copy()
+        out[hole] = np.clip(np.rint(coarse[hole]), 0, 255).astype(np.uint8)
+        return out
+    small_offsets = _source_offsets(small_fill, small_hole, labels)
+    # The coarse field at full resolution: each pixel takes its coarse pixel's offset, scaled.
+    sy, sx = size[1] / h, size[0] / w
+    cy = np.clip(np.round(np.arange(h) * sy).astype(np.int64), 0, size[1] - 1)
+    cx = np.clip(np.round(np.arange(w) * sx).astype(np.int64), 0, size[0] - 1)
+    offsets = np.zeros((h, w, 2), np.int64)
+    offsets[..., 0] = np.round(small_offsets[cy][:, cx, 0] / sy)
+    offsets[..., 1] = np.round(small_offsets[cy][:, cx, 1] / sx)
+
+    def lost_by_shrinking(x: np.ndarray) -> np.ndarray:
+        return cv2.resize(cv2.resize(x, size, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_CUBIC)
+
+    return _with_voted_detail(coarse, image, hole, offsets, lost_by_shrinking)
 
 
-# Fine detail, for restore_detail: what a Gaussian blur of this sigma (px) takes away. On the 512²
-# composites of bench/quality.py: detail ratio in the selection's core 0.47 -> 0.55 (truth 1.0), |log2| of
-# the detail ratio in the hole 0.86 -> 0.72, PSNR in the hole 19.2 dB either way; sigma 1.5 changed little.
+# Fine detail, for restore_detail: what a Gaussian blur of this sigma (px) takes away (docs/evaluation.md).
 DETAIL_SIGMA = 3.0
 
 
 def restore_detail(image: np.ndarray, hole: np.ndarray, filled: np.ndarray,
                    labels: Optional[np.ndarray] = None, sigma: float = DETAIL_SIGMA) -> np.ndarray:
     """``filled`` (a full-resolution fill of ``hole`` in ``image``) with its fine detail replaced: its own
-    content blurred by ``sigma``, plus the fine detail (what that blur takes away) of the known pixel each
-    hole pixel matches best (within its own region where ``labels`` are given)."""
+    content blurred by ``sigma``, plus the fine detail of the voted copy of the known pixels the hole
+    pixels match (coherently, within their own region where ``labels`` are given)."""
     offsets = _source_offsets(filled, hole, labels)
-    ys, xs = np.nonzero(hole)
-    src_y = np.clip(ys + offsets[ys, xs, 0], 0, hole.shape[0] - 1)
-    src_x = np.clip(xs + offsets[ys, xs, 1], 0, hole.shape[1] - 1)
-    ok = ~hole[src_y, src_x]  # a pixel with no match keeps PatchMatch's own value
-    picture, fill_f = image.astype(np.float32), filled.astype(np.float32)
-    detail = picture - cv2.GaussianBlur(picture, (0, 0), sigma)
-    smooth = cv2.GaussianBlur(fill_f, (0, 0), sigma)
-    out = filled.copy()
-    values = smooth[ys[ok], xs[ok]] + detail[src_y[ok], src_x[ok]]
-    out[ys[ok], xs[ok]] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
-    return out
+    return _with_voted_detail(filled.astype(np.float32), image, hole, offsets,
+                              lambda x: cv2.GaussianBlur(x, (0, 0), sigma))
 
 
 def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE_PIXELS,
@@ -210,7 +294,7 @@ def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE
         size = (max(8, round(w * scale)), max(8, round(h * scale)))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
         small_hole = cv2.resize(hole.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
-    labels = region_map(small, small_hole) if regions else None
+    labels = continue_curves(small, small_hole, region_map(small, small_hole)) if regions else None
     report(0.1)
     small_fill = patchmatch_fill(small, small_hole, patch_size if full_size else coarse_patch_size, seed, labels)
     if full_size:

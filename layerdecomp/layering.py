@@ -8,28 +8,24 @@ Faithful means:
   already rounded background; where the object's alpha is 0 the background is the input itself.
 
 Solving F against a *generated* fill makes the composite exact but drags the fill's errors into F where
-a is small (the object's edge would carry the fill's colours). So where the backend supplies its own
-estimate of F, the soft edge takes the *local* background implied by that estimate,
-``B = (I - aF) / (1 - a)``, handed over smoothly to the fill as a grows past 0.5 (where dividing by
-``1 - a`` would amplify errors into a bright or dark smear); F is then solved against that. The edge keeps
-the object's colours, the composite stays exact, and the clean plate is the fill wherever the object was
-(nearly) opaque. This module alone decides the soft edge's plate: backends return their raw fill and F.
+a is small (the object's edge would carry the fill's colours). So the plate under an RGB object is
+``plate.py``'s: the fill blended into the picture in the gradient domain, and in the soft edge the *local*
+background implied by the backend's estimate of F, ``B = (I - aF) / (1 - a)``, where that is plausible
+(hair, fur, motion blur; not a hard edge given a ramp of alpha, where it would draw the object's outline
+into the plate). F is then solved against that plate. This module alone decides the soft edge's plate:
+backends return their raw fill and F.
 
-Two things keep the object's outline out of the plate:
-- the fill is matched to the picture along the outline (``match_fill_to_outline``): where the object ends
-  inside the hole the plate turns from fill to picture, and any difference in colour there is carried a
-  few pixels into the fill, fading out, instead of showing as a seam;
-- where F would leave the colour range (a rim brighter than alpha and plate allow) the alpha rises to the
-  least that fits; the plate is not moved (moving it would draw the excess into it, amplified by
-  ``1 / (1 - a)``: a bright or dark line along the outline).
+Where F would leave the colour range (a rim brighter than alpha and plate allow) the alpha rises to the
+least that fits; the plate is not moved (moving it would draw the excess into it, amplified by
+``1 / (1 - a)``: a bright or dark line along the outline).
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from .layering_rgba import colour_seen, with_transparency
+from .plate import plate_under_object
 from .region import Region
 from .types import BackendResult, Box, Decomposition
 
@@ -42,44 +38,6 @@ def _solve_foreground(image: np.ndarray, alpha: np.ndarray, background: np.ndarr
     return np.where(a > 0, fg, 0.0).astype(np.float32)
 
 
-# The fill meets the picture along the object's outline (where alpha turns 0 the plate is the picture):
-# their difference there, smoothed over SEAM_SMOOTH px, is carried SEAM_REACH px into the fill, fading out;
-# differences beyond SEAM_LIMIT (RGB distance) count less and less (see match_fill_to_outline).
-SEAM_REACH = 12
-SEAM_SMOOTH = 4.0
-SEAM_LIMIT = 40.0
-
-
-def match_fill_to_outline(image: np.ndarray, fill: np.ndarray, under: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """The fill (float32) shifted, near the outline of ``under`` (where the object is) inside the ``hole``,
-    by the smoothed difference between the picture and the fill just outside it, fading to nothing
-    ``SEAM_REACH`` px in.
-
-    A fill is made for the whole hole, but the plate keeps the picture wherever the object turns out to be
-    absent; where the fill's colours differ from the picture's there, the object's outline would show in
-    the plate as a seam (a ghost outline). The shift is smooth: the fill keeps its texture and structure.
-    (Along the hole's own edge the fill meets the picture as its backend made it: no shift there.)"""
-    outline = (cv2.dilate(under.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0) & ~under & hole
-    if not outline.any():
-        return fill
-    blur = lambda x: cv2.GaussianBlur(x, (0, 0), SEAM_SMOOTH)  # noqa: E731
-    difference = np.where(outline[..., None], image - fill, 0.0).astype(np.float32)
-    # A large difference is another thing beside the object (an occluder, a shadow), not a seam: it counts
-    # less and less beyond SEAM_LIMIT (RGB distance) and not at all beyond twice that, so its colour is not
-    # smeared into the fill.
-    seam = np.clip(2.0 - np.linalg.norm(difference, axis=2) / SEAM_LIMIT, 0.0, 1.0)
-    smooth = blur(difference * seam[..., None]) / np.maximum(blur(outline.astype(np.float32)), 1e-6)[..., None]
-    # Inside, each pixel takes the smoothed difference of the nearest outline pixel.
-    distance, labels = cv2.distanceTransformWithLabels((~outline).astype(np.uint8), cv2.DIST_L2, 3,
-                                                       labelType=cv2.DIST_LABEL_PIXEL)
-    ys, xs = np.nonzero(outline)
-    lookup = np.zeros((labels.max() + 1, 3), np.float32)
-    lookup[labels[ys, xs]] = smooth[ys, xs]
-    fade = np.clip(1.0 - distance / SEAM_REACH, 0.0, 1.0)
-    shift = lookup[labels] * fade[..., None]
-    return np.where(under[..., None], fill + shift, fill).astype(np.float32)
-
-
 def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
     """Faithful layers for one crop.
 
@@ -89,24 +47,11 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
     # Quantise alpha first: everything after is solved against the alpha that will actually be stored.
     alpha8 = np.where(hole, np.clip(np.rint(result.alpha * 255.0), 0, 255), 0).astype(np.uint8)
     alpha = alpha8.astype(np.float32) / 255.0
-    fill = match_fill_to_outline(image, result.background.astype(np.float32), alpha8 > 0, hole)
-
+    fill = result.background.astype(np.float32)
     # Where the object is absent (alpha 0) the input *is* the background: the hole grows beyond the
     # selection so that matting can find the object's soft edge there, not to repaint what surrounds it.
     # So the fill is used only under the object, and the composite equals the input everywhere.
-    background = np.where((alpha8 > 0)[..., None], fill, image)  # alpha8 is already 0 outside the hole
-    if result.foreground is not None:
-        a = alpha[..., None]
-        edge = (a > 0) & (a < 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            local = (image - a * result.foreground.astype(np.float32)) / (1.0 - a)
-        local = np.clip(np.nan_to_num(local), 0, 255)
-        # Trust the estimate fully up to a = 0.5, then hand over to the fill as the object turns opaque
-        # (smoothstep: no kink that would show as a contour in the plate).
-        t = np.clip(2.0 * a - 1.0, 0.0, 1.0)
-        to_fill = t * t * (3.0 - 2.0 * t)
-        blended = (1.0 - to_fill) * local + to_fill * fill
-        background = np.where(edge, blended, background)
+    background = plate_under_object(image, fill, alpha8, result.foreground, hole)
     background8 = np.clip(np.rint(background), 0, 255).astype(np.uint8)
 
     # Where F would leave the colour range the alpha is too small for the plate (a rim brighter than the

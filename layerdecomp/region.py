@@ -16,7 +16,8 @@ from . import crop
 from .crop import DEFAULT_GROW
 from .types import Box
 
-__all__ = ["DEFAULT_GROW", "Region", "grow_hole", "plan_region", "selection_bounds"]
+__all__ = ["DEFAULT_GROW", "OBJECT_FILL_GROW", "Region", "grow_hole", "object_fill_hole", "plan_region",
+           "selection_bounds"]
 
 
 @dataclass(frozen=True)
@@ -52,3 +53,15 @@ def grow_hole(selected: np.ndarray, grow: int) -> np.ndarray:
         return cv2.dilate(selected.astype(np.uint8), kernel) > 0
     outside = np.ascontiguousarray(~selected).astype(np.uint8)
     return cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= grow
+
+
+# How far the fill reaches beyond the object's support (alpha > 0): the object's own shading a pixel or two
+# past its stored alpha is not the fill's boundary, and the fill's patches need room to meet the picture.
+OBJECT_FILL_GROW = 4
+
+
+def object_fill_hole(alpha: np.ndarray, hole: np.ndarray, grow: int = OBJECT_FILL_GROW) -> np.ndarray:
+    """Where the plate must be made up: the object's support (where ``alpha`` stores as more than 0 in
+    8 bits) grown by ``grow`` px, inside the ``hole``. Everywhere else in the hole the picture is the plate."""
+    support = np.asarray(alpha) * 255.0 >= 0.5
+    return grow_hole(support, grow) & np.asarray(hole, bool)

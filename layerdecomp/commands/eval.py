@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="with --photos: the selection variants to make (default: all four)")
     p.add_argument("--no-closed-form", action="store_true",
                    help="with --photos: skip the closed-form baseline (pymatting; its first import compiles ~30 s)")
+    p.add_argument("--plates", action="store_true",
+                   help="with --photos: also composite each photo's object over another photo and score the "
+                        "plate against that known background, beside OpenCV Telea (needs pymatting)")
     p.add_argument("--size", type=int, default=512, help="side of the built-in composites in pixels")
     p.add_argument("--limit", type=int, metavar="N",
                    help="evaluate only the first N triplets of --data (photos of --photos)")
@@ -105,11 +108,35 @@ def _run_photos(args: argparse.Namespace) -> int:
             rows = photos.evaluate_photos(pictures, args.variants, backend=name, closed_form=closed_form,
                                           progress=bar.update, grow=args.grow, **options)
         out[name] = (photos.summarise(rows), rows)
+    plate_out = _run_plates(args, pictures, names) if args.plates else {}
     if args.json:
-        print(json.dumps({"photos": len(pictures), **{n: {"summary": s, "rows": r} for n, (s, r) in out.items()}},
-                         indent=2, default=float))
+        print(json.dumps({"photos": len(pictures), **{n: {"summary": s, "rows": r} for n, (s, r) in out.items()},
+                          **({"plates": plate_out} if plate_out else {})}, indent=2, default=float))
         return 0
     for name, (summary, _) in out.items():
         print(f"{name}: {len(pictures)} photos, band alpha scores (mean per photo; SAD = sum|a - a_gt| / 1000)")
         print(photos.table(summary))
+    for name, result in plate_out.items():
+        from ..eval import plates
+
+        print(f"{name}: {len(pictures)} composites with a known plate (errors: mean |plate - truth|, 0-255)")
+        print(plates.table(result["summary"]))
     return 0
+
+
+def _run_plates(args: argparse.Namespace, pictures: list, names: list[str]) -> dict:
+    from ..eval import photos, plates
+
+    if not photos.closed_form_available():
+        raise InvalidInput("--plates estimates the objects' colours with pymatting (pip install 'layerdecomp[eval]')")
+    cases = [plates.make_case(p) for p in pictures]
+    out = {}
+    for name in names:
+        options = _options_for(name, args.option, model_options(args))
+        total = len(cases) * len(args.variants)
+        with tqdm(total=total, desc=f"{name} plates", disable=args.quiet or args.json, unit="selection",
+                  file=sys.stderr) as bar:
+            rows = plates.evaluate_plates(cases, args.variants, backend=name, progress=bar.update, grow=args.grow,
+                                          **options)
+        out[name] = {"summary": plates.summarise(rows), "rows": rows}
+    return out

@@ -123,3 +123,41 @@ def test_cancel_is_answered_without_waiting_for_the_fill(monkeypatch):
         assert still_filling.is_set()  # the caller got its answer while the fill was still running
     finally:
         release.set()
+
+
+def test_the_fill_follows_the_object_found_not_the_lasso(monkeypatch):
+    """A loose lasso 16 px around a disc: only the object the matting found (its support, grown a few
+    pixels) is filled; the real pixels between it and the lasso stay in the plate as they are."""
+    import cv2
+
+    from layerdecomp.backends import classical
+
+    y, x = np.mgrid[:160, :160]
+    image = np.dstack([120 + 60 * np.sin(x / 3.0), 100 + 40 * np.cos(y / 4.0), np.full_like(x, 90.0)])
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    disc = np.zeros((160, 160), np.uint8)
+    cv2.circle(disc, (80, 80), 30, 255, -1)
+    image[disc > 0] = [230, 230, 40]
+    lasso = cv2.dilate(disc, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (33, 33)))
+    holes = []
+
+    def matte_finds_the_disc(crop, mask, hole, **kwargs):  # the object exactly (the matting is tested apart)
+        box = plan_region(lasso).box
+        alpha = (disc[box.slices] > 0).astype(np.float32)
+        return alpha, crop.astype(np.float32)
+
+    def recording_fill(crop, hole, **kwargs):
+        holes.append(hole.copy())
+        return fill_module_fill(crop, hole, **kwargs)
+
+    fill_module_fill = classical.fill_module.fill
+    monkeypatch.setattr(classical.matting_module, "matte", matte_finds_the_disc)
+    monkeypatch.setattr(classical.fill_module, "fill", recording_fill)
+    result = layerdecomp.decompose(image, lasso, backend="classical")
+    box = plan_region(lasso).box
+    grown = cv2.dilate(disc, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))[box.slices] > 0
+    assert np.array_equal(holes[0], grown)  # the support grown 4 px, not the lasso
+    ring = (cv2.dilate(disc, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (11, 11))) == 0) & (lasso > 0)
+    assert ring.sum() > 2500
+    assert (result.background[ring] == image[ring]).all()
+    assert np.abs(result.background[disc > 0].astype(int) - [230, 230, 40]).sum(axis=1).mean() > 100  # filled

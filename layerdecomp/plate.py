@@ -1,0 +1,228 @@
+"""The clean plate under an RGB object: the fill, met seamlessly with the picture, and the soft edge's own
+background where the matting can be trusted.
+
+Two things used to draw the object's outline into the plate (a ghost), and neither happens here:
+
+- **The soft edge's background** ``B = (I - aF) / (1 - a)`` is the real background seen through hair, fur
+  or motion blur, but on a hard edge that the matting gave a ramp of alpha it is the object's own colour
+  (where alpha is too low) or the background pushed away from the object's (where it is too high), and
+  ``1 / (1 - a)`` amplifies both. So it is taken only where it is plausible: where it agrees with the
+  background the picture shows next to the object (``AGREEMENT``), where the object's colour differs from
+  that background enough for the alpha to be determined (``CONTRAST``), where the picture changes as the
+  alpha says it should (``gradient_consistency``: not a ramp of alpha over a flat picture), and handed
+  over to the fill as alpha grows past ``HANDOVER`` (a smoothstep, so no contour). Elsewhere the plate is
+  the fill.
+- **Meeting the picture**: the fill is blended in the gradient domain (Poisson, "seamless cloning"): it
+  keeps its own gradients and takes, as an added harmonic membrane, its difference from the picture on
+  the band around the object where the fill was made but the picture stays (the object's support grown
+  by ``region.OBJECT_FILL_GROW``). Each band pixel's difference, or the band's local mean where that is
+  smaller: a rim of the object's own shading next to its outline is not spread over the plate (a colour
+  shift along the outline made a removed coin a darker disc). Differences beyond ``BOUNDARY_LIMIT`` are
+  something else beside the object (an occluder, a shadow) and are left out. The membrane is smooth, so
+  it is solved on a copy shrunk to at most ``MAX_SOLVE_PIXELS`` unknowns and brought back up bilinearly.
+
+Measured against known plates in docs/evaluation.md ("Plate").
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import spsolve
+
+from .region import object_fill_hole
+
+# The membrane is solved with at most this many unknowns (~0.1 s); it is smooth, so a shrunk solve loses
+# nothing that shows.
+MAX_SOLVE_PIXELS = 20_000
+# A boundary pixel whose colour differs from the fill's by more than this (RGB distance) is not a seam but
+# another thing beside the object: it is not a boundary condition.
+BOUNDARY_LIMIT = 80.0
+# The soft edge's background counts fully where it differs from the fill's smoothed colours by up to
+# AGREEMENT (RGB distance, averaged over a few pixels), and not at all from twice that.
+AGREEMENT = 32.0
+AGREEMENT_SMOOTH = 2.0
+# The local background counts only where the object's colour differs from the background's around it by
+# twice CONTRAST (RGB distance), and not at all below CONTRAST.
+CONTRAST = 20.0
+# The picture's gradient and the one the alpha implies may differ by up to this factor with full trust in
+# the local background, and by its square with none; below GRADIENT_FLOOR (levels/px) both count as flat.
+GRADIENT_RATIO = 2.0
+GRADIENT_FLOOR = 2.0
+# The local background is handed over to the fill from this alpha up (a smoothstep to alpha 1).
+HANDOVER = 0.85
+# The band's differences are compared with their local mean over this scale (px).
+BOUNDARY_SMOOTH = 2.0
+# Weak pull of the membrane to 0, so that a part of the region with no boundary at all stays as filled.
+MEMBRANE_PULL = 1e-4
+
+
+def _membrane(values: np.ndarray, unknown: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """The harmonic function on ``unknown`` (bool) that equals ``values`` (H×W×C) on its ``fixed`` 4-neighbours;
+    other neighbours are free (no flux). Returns H×W×C: the solution on ``unknown``, ``values`` on ``fixed``."""
+    h, w = unknown.shape
+    index = np.full((h + 2, w + 2), -1, np.int64)
+    count = int(np.count_nonzero(unknown))
+    index[1:-1, 1:-1][unknown] = np.arange(count)
+    padded_fixed = np.pad(fixed, 1)
+    padded_values = np.pad(values, ((1, 1), (1, 1), (0, 0)))
+    ys, xs = np.nonzero(unknown)
+    rows, cols = [], []
+    diagonal = np.full(count, MEMBRANE_PULL)
+    rhs = np.zeros((count, values.shape[2]))
+    me = index[ys + 1, xs + 1]
+    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        ny, nx = ys + 1 + dy, xs + 1 + dx
+        other = index[ny, nx]
+        inside = other >= 0
+        rows.append(me[inside])
+        cols.append(other[inside])
+        boundary = padded_fixed[ny, nx]
+        diagonal += inside | boundary
+        rhs[boundary] += padded_values[ny[boundary], nx[boundary]]
+    rows.append(me)
+    cols.append(me)
+    data = np.concatenate([-np.ones(sum(len(r) for r in rows[:-1])), diagonal])
+    matrix = sparse.csc_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(count, count))
+    solution = spsolve(matrix, rhs).reshape(count, -1)
+    out = np.where(fixed[..., None], values, 0.0)
+    out[unknown] = solution
+    return out
+
+
+def boundary_differences(image: np.ndarray, fill: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """``image - fill`` (float32 H×W×3) on the ``band`` around the object (where the fill was made but the
+    picture is kept), each pixel's difference or the band's local mean difference, whichever is smaller:
+    a rim of the object's own shading next to its outline (darker or brighter than the fill) is not
+    carried into the plate, a fill that is off all around is still corrected."""
+    difference = (image.astype(np.float32) - fill.astype(np.float32)) * band[..., None]
+    where = band.astype(np.float32)
+    blur = lambda x: cv2.GaussianBlur(x, (0, 0), BOUNDARY_SMOOTH)  # noqa: E731
+    local_mean = blur(difference) / np.maximum(blur(where), 1e-6)[..., None]
+    own, mean = np.linalg.norm(difference, axis=2), np.linalg.norm(local_mean, axis=2)
+    return np.where((own <= mean)[..., None], difference, local_mean) * band[..., None]
+
+
+def blend_into_picture(image: np.ndarray, fill: np.ndarray, region: np.ndarray, band: np.ndarray) -> np.ndarray:
+    """``fill`` (float32 H×W×3) on ``region`` corrected by the harmonic membrane that makes it meet ``image``
+    on the ``band`` of pixels around the region where the fill was made but the picture stays (Poisson
+    blending: the fill's gradients are kept). Float32."""
+    region = np.asarray(region, bool)
+    out = fill.astype(np.float32).copy()
+    if not region.any() or not band.any():
+        return out
+    count = int(np.count_nonzero(region))
+    scale = min(1.0, float(np.sqrt(MAX_SOLVE_PIXELS / count)))
+    ys, xs = np.nonzero(region | band)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    inside, ring = region[y0:y1, x0:x1], band[y0:y1, x0:x1]
+    difference = boundary_differences(image[y0:y1, x0:x1], out[y0:y1, x0:x1], ring)
+    ring = ring & (np.linalg.norm(difference, axis=2) <= BOUNDARY_LIMIT)
+    h, w = inside.shape
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        # Any coverage makes a cell unknown (a float mask: an 8-bit mean would round small shares away).
+        small_inside = cv2.resize(inside.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        weight = cv2.resize(ring.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+        summed = cv2.resize(difference * ring[..., None], size, interpolation=cv2.INTER_AREA)
+        small_fixed = (weight > 0) & ~small_inside
+        small_values = np.where(small_fixed[..., None], summed / np.maximum(weight, 1e-6)[..., None], 0.0)
+    else:
+        small_inside, small_fixed, small_values = inside, ring, np.where(ring[..., None], difference, 0.0)
+    if not small_fixed.any():
+        return out
+    membrane = _membrane(small_values.astype(np.float64), small_inside, small_fixed).astype(np.float32)
+    if scale < 1.0:
+        # Cells neither solved nor fixed take their neighbours' values, so that the bilinear upsampling
+        # near the region's edge does not pull towards 0.
+        known = (small_inside | small_fixed).astype(np.float32)
+        spread = cv2.blur(membrane, (3, 3)) / np.maximum(cv2.blur(known, (3, 3)), 1e-6)[..., None]
+        membrane = np.where(known[..., None] > 0, membrane, spread)
+        membrane = cv2.resize(membrane, (w, h), interpolation=cv2.INTER_LINEAR)
+    window = out[y0:y1, x0:x1]
+    window[inside] += membrane[inside]
+    return out
+
+
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def nearest_background(image: np.ndarray, absent: np.ndarray) -> np.ndarray:
+    """Per pixel, the colour (float32) of the nearest pixel where the object is ``absent``, lightly smoothed:
+    what the picture shows as background right next to the object."""
+    if not absent.any():
+        return image.astype(np.float32)
+    _, labels = cv2.distanceTransformWithLabels((~absent).astype(np.uint8), cv2.DIST_L2, 3,
+                                                labelType=cv2.DIST_LABEL_PIXEL)
+    ys, xs = np.nonzero(absent)
+    lookup = np.zeros((labels.max() + 1, 3), np.float32)
+    lookup[labels[ys, xs]] = image[ys, xs]
+    return cv2.GaussianBlur(lookup[labels], (0, 0), AGREEMENT_SMOOTH)
+
+
+def _gradient_magnitude(x: np.ndarray) -> np.ndarray:
+    gx = cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3, scale=0.125)
+    gy = cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3, scale=0.125)
+    magnitude = gx * gx + gy * gy
+    return np.sqrt(magnitude.sum(axis=2) if magnitude.ndim == 3 else magnitude)
+
+
+def gradient_consistency(image: np.ndarray, alpha: np.ndarray, contrast: np.ndarray) -> np.ndarray:
+    """1 where the picture changes as much as the alpha says it should (``I = aF + (1 - a)B`` makes
+    ``|grad I|`` about ``|F - B| |grad a|``: hair, fur, motion blur), falling to 0 where the two differ by
+    more than ``GRADIENT_RATIO`` squared: a ramp of alpha across a flat picture, or a step in the picture
+    under a gentle ramp (a hard edge the matting softened). Both smoothed over ``AGREEMENT_SMOOTH`` px."""
+    blur = lambda x: cv2.GaussianBlur(x, (0, 0), AGREEMENT_SMOOTH)  # noqa: E731
+    seen = blur(_gradient_magnitude(image.astype(np.float32)))
+    expected = blur(_gradient_magnitude(alpha.astype(np.float32)) * contrast)
+    ratio = np.abs(np.log2((seen + GRADIENT_FLOOR) / (expected + GRADIENT_FLOOR))) / np.log2(GRADIENT_RATIO)
+    return np.clip(2.0 - ratio, 0.0, 1.0).astype(np.float32)
+
+
+def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray):
+    """``(local background, weight)`` in the soft edge (0 < alpha < 1): ``(I - aF) / (1 - a)`` and how much
+    the plate takes it over the fill: by its agreement with the picture's background next to the object
+    (``nearest_background``), handed over to the fill as alpha grows past 0.5. Both float32; the weight is
+    0 off the soft edge."""
+    a = alpha[..., None]
+    edge = (alpha > 0) & (alpha < 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        local = (image - a * foreground) / (1.0 - a)
+    local = np.clip(np.nan_to_num(local), 0, 255).astype(np.float32)
+    # How far the local background is from the background next to it, smoothed (magnitudes: a ghost's
+    # errors on the two sides of an edge have opposite signs and must not cancel).
+    where = edge.astype(np.float32)
+    blur = lambda x: cv2.GaussianBlur(x, (0, 0), AGREEMENT_SMOOTH)  # noqa: E731
+    around = nearest_background(image, alpha <= 0)
+    distance = np.linalg.norm(local - around, axis=2) * where
+    mismatch = blur(distance) / np.maximum(blur(where), 1e-6)
+    agreement = np.clip(2.0 - mismatch / AGREEMENT, 0.0, 1.0)
+    # Where the object's colours are close to the background's the alpha is ill-determined (and a wrong
+    # alpha puts the object's own shading into the local background): the fill is safer there.
+    contrast = np.linalg.norm(foreground - around, axis=2)
+    if CONTRAST > 0:
+        agreement *= np.clip(contrast / CONTRAST - 1.0, 0.0, 1.0)
+    agreement *= gradient_consistency(image, alpha, contrast)
+    handover = 1.0 - _smoothstep((alpha - HANDOVER) / (1.0 - HANDOVER))
+    weight = np.where(edge, agreement * handover, 0.0).astype(np.float32)
+    return local, weight
+
+
+def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, foreground, hole: np.ndarray):
+    """The plate (float32, unrounded) of an RGB crop: ``image`` where the object is absent (alpha8 == 0),
+    under it the ``fill`` blended into the picture and, in the soft edge, the local background behind the
+    object's colours ``foreground`` (float32, or None) where it is plausible."""
+    image = image.astype(np.float32)
+    under = alpha8 > 0
+    # The band between the object and the fill region's edge: made by the fill, kept from the picture.
+    band = object_fill_hole(alpha8 / 255.0, hole) & ~under
+    blended = blend_into_picture(image, fill, under, band)
+    plate = np.where(under[..., None], blended, image)
+    if foreground is not None:
+        local, weight = soft_edge_weight(image, alpha8.astype(np.float32) / 255.0, foreground.astype(np.float32))
+        w = weight[..., None]
+        plate = np.where(under[..., None], w * local + (1.0 - w) * plate, plate)
+    return plate.astype(np.float32)

@@ -1,0 +1,150 @@
+"""Lines and ellipse arcs that cross the hole (a saucer's rim, a horizon, a table's edge), drawn into the
+region map before the fill, so that the fill continues them instead of breaking them into texture.
+
+1. **Edges**: OpenCV's Canny on the blurred picture, on the known pixels (not the ``ring`` right next to
+   the hole, where the removed object's rim lies); an edge is considered when it comes within ``REACH``.
+2. **Curves**: each long connected edge is fitted with a straight line (``cv2.fitLine``) and an ellipse
+   (``cv2.fitEllipse``); the better model is kept when its points lie within ``MAX_RESIDUAL`` px of it.
+3. **Crossing**: a model is drawn only across the hole from where an edge follows it on one side to where
+   an edge follows it on the other: a curve seen on one side only is not guessed through.
+4. **Drawn into the region map** as a region of its own (the hole's part of the curve and the supporting
+   edge pixels around it), so the fill's region guide draws the curve's pixels from the curve's own
+   patches (``layerdecomp.fill``).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import cv2
+import numpy as np
+
+REACH = 24  # px: an edge must come this close to the hole (on the fill's working copy) to be continued
+MIN_EDGE_PIXELS = 40
+EDGE_SMOOTH = 3.0  # px: the blur before Canny (texture such as wood grain must not make edges)
+CANNY = (20, 50)
+MIN_AXIS = 16  # px: smaller ellipses are texture (a knot in the wood), not a rim
+MAX_RESIDUAL = 1.5  # px: mean distance of a curve's edge pixels to the fitted model
+MAX_CURVES = 2  # the fill's guide tells apart up to eight regions; the scene's take up to six
+THICKNESS = 3
+SUPPORT_DISTANCE = 2.0  # px: a curve sample is backed when an edge pixel lies this close
+BACKED_SHARE = 0.6  # an exit counts as backed when this share of the curve's samples just outside it are
+SAMPLES = 720
+
+
+def _curve_points(model: tuple, shape: tuple[int, int]) -> np.ndarray:
+    """Ordered (x, y) samples of a fitted line (across the whole picture) or ellipse (all the way round)."""
+    h, w = shape
+    if model[0] == "line":
+        vx, vy, x0, y0 = model[1]
+        length = float(np.hypot(h, w))
+        t = np.linspace(-length, length, SAMPLES * 2)
+        return np.stack([x0 + vx * t, y0 + vy * t], axis=1)
+    (cx, cy), (major, minor), angle = model[1]
+    theta = np.linspace(0.0, 2.0 * np.pi, SAMPLES, endpoint=False)
+    cos_a, sin_a = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    ex, ey = major / 2.0 * np.cos(theta), minor / 2.0 * np.sin(theta)
+    return np.stack([cx + ex * cos_a - ey * sin_a, cy + ex * sin_a + ey * cos_a], axis=1)
+
+
+def _residual(model: tuple, points: np.ndarray) -> float:
+    """Mean distance (px) of ``points`` (N×2 float, x y) to the model."""
+    if model[0] == "line":
+        vx, vy, x0, y0 = model[1]
+        return float(np.abs((points[:, 0] - x0) * vy - (points[:, 1] - y0) * vx).mean())
+    (cx, cy), (major, minor), angle = model[1]
+    if min(major, minor) < 2:
+        return float("inf")
+    cos_a, sin_a = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    dx, dy = points[:, 0] - cx, points[:, 1] - cy
+    u, v = dx * cos_a + dy * sin_a, -dx * sin_a + dy * cos_a
+    radius = np.hypot(u / (major / 2.0), v / (minor / 2.0))
+    return float((np.abs(radius - 1.0) * min(major, minor) / 2.0).mean())
+
+
+def _fit(points: np.ndarray, shape: tuple[int, int]) -> Optional[tuple]:
+    """The better of a line and an ellipse through ``points`` (x, y), if either fits."""
+    models = [("line", cv2.fitLine(points.astype(np.float32), cv2.DIST_HUBER, 0, 0.01, 0.01).ravel())]
+    if len(points) >= 5:
+        ellipse = cv2.fitEllipse(points.astype(np.float32))
+        # An arc of an ellipse much larger than the picture is a line (and ill-determined as an ellipse).
+        if MIN_AXIS <= min(ellipse[1]) and max(ellipse[1]) < 4 * max(shape):
+            models.append(("ellipse", ellipse))
+    scored = [(_residual(m, points), m) for m in models]
+    residual, model = min(scored, key=lambda pair: pair[0])
+    return model if residual <= MAX_RESIDUAL else None
+
+
+def _backed_crossings(samples: np.ndarray, hole: np.ndarray, edge_distance: np.ndarray, reach: float,
+                      unseen: np.ndarray) -> list[slice]:
+    """The runs of ``samples`` through the hole whose two ends, where the curve leaves the hole, are backed by
+    an edge that follows the curve (within ``SUPPORT_DISTANCE`` px of ``BACKED_SHARE`` of its samples over its
+    first ``reach`` px outside, not counting the ``unseen`` pixels where no edge is looked for): an edge that
+    merely touches the curve there does not count, and a curve is not guessed on beyond what it crosses."""
+    h, w = hole.shape
+    xs, ys = np.round(samples[:, 0]).astype(int), np.round(samples[:, 1]).astype(int)
+    inside_picture = (xs >= 0) & (xs < w) & (ys >= 0) & (ys < h)
+    in_hole = np.zeros(len(samples), bool)
+    in_hole[inside_picture] = hole[ys[inside_picture], xs[inside_picture]]
+    step = float(np.median(np.hypot(*np.diff(samples, axis=0).T))) or 1.0
+    count = max(2, int(np.ceil(reach / step)))
+
+    def backed(outward: range) -> bool:
+        near = [k for k in outward if inside_picture[k] and not in_hole[k] and not unseen[ys[k], xs[k]]]
+        return len(near) >= count // 4 and float(np.mean(
+            [edge_distance[ys[k], xs[k]] <= SUPPORT_DISTANCE for k in near])) >= BACKED_SHARE
+
+    runs = []
+    changes = np.nonzero(in_hole[:-1] != in_hole[1:])[0]
+    for enter, leave in zip(changes[:-1], changes[1:]):
+        if in_hole[enter + 1] and backed(range(enter, max(-1, enter - count), -1)) and \
+                backed(range(leave + 1, min(len(samples), leave + 1 + count))):
+            runs.append(slice(enter, leave + 2))
+    return runs
+
+
+def continue_curves(image: np.ndarray, hole: np.ndarray, labels: np.ndarray, ring: int = 2) -> np.ndarray:
+    """``labels`` (the region map, int32) with the lines and ellipse arcs that cross the ``hole`` of
+    ``image`` (RGB uint8) drawn in as regions of their own (see the module docstring)."""
+    hole = np.asarray(hole, bool)
+    if not hole.any() or hole.all():
+        return labels
+    gray = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (0, 0), EDGE_SMOOTH)
+    disc = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
+    # The hole's own border blurs into an edge: keep clear of it by the blur's reach.
+    clearance = ring + int(np.ceil(2 * EDGE_SMOOTH))
+    near_hole = cv2.dilate(hole.astype(np.uint8), disc(clearance)) > 0
+    around = (cv2.dilate(hole.astype(np.uint8), disc(REACH)) > 0) & ~near_hole
+    edges = (cv2.Canny(gray, *CANNY) > 0) & ~near_hole & ~hole
+    if np.count_nonzero(edges & around) < MIN_EDGE_PIXELS:
+        return labels
+    edge_distance = cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 3)
+    count, components, stats, _ = cv2.connectedComponentsWithStats(edges.astype(np.uint8), connectivity=8)
+    order = np.argsort(-stats[1:, cv2.CC_STAT_AREA]) + 1
+    out = labels.copy()
+    next_label = int(labels.max()) + 1
+    drawn = 0
+    for component in order:
+        if drawn >= MAX_CURVES or stats[component, cv2.CC_STAT_AREA] < MIN_EDGE_PIXELS:
+            break
+        pixels = components == component
+        if not (pixels & around).any():  # an edge elsewhere in the picture
+            continue
+        ys, xs = np.nonzero(pixels)
+        model = _fit(np.stack([xs, ys], axis=1).astype(np.float64), hole.shape)
+        if model is None:
+            continue
+        samples = _curve_points(model, hole.shape)
+        runs = _backed_crossings(samples, hole, edge_distance, clearance + REACH / 2, near_hole)
+        if not runs:
+            continue
+        curve = np.zeros(hole.shape, np.uint8)
+        cv2.polylines(curve, [np.round(samples[run]).astype(np.int32) for run in runs], False, 1, THICKNESS)
+        # The curve's pixels in the hole, and the edge pixels that follow it outside: the region's sources.
+        outside = np.zeros(hole.shape, np.uint8)
+        cv2.polylines(outside, [np.round(samples).astype(np.int32)], model[0] == "ellipse", 1, THICKNESS)
+        supported = ((curve > 0) & hole) | ((outside > 0) & (edge_distance <= SUPPORT_DISTANCE) & around)
+        out[supported] = next_label
+        next_label += 1
+        drawn += 1
+    return out
