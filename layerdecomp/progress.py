@@ -2,8 +2,9 @@
 
 The classical backend finds the object's edge, then fills the background (in a worker thread, so that a
 cancel is answered at once); other backends may run stages concurrently. Reported one by one, the stages
-would make the figure jump back and forth (or show 100% for the edge while the fill has seconds left). :class:`ProgressSplitter` gives each part its own ``update(fraction)`` and reports their weighted
-sum, under the name of the first part (in the given order) that has not finished:
+would make the figure jump back and forth (or show 100% for the edge while the fill has seconds left).
+:class:`ProgressSplitter` gives each part its own ``update(fraction)`` and reports their weighted sum,
+under the name of the first part (in the given order) that has not finished:
 
 - the figure never goes back, and reaches 1.0 only when every part has;
 - the stage names come in the given order (a part that finishes early is skipped);
