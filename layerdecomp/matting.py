@@ -52,6 +52,8 @@ from scipy import sparse
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 from scipy.sparse.linalg import splu
 
+from . import segmentation
+
 # Unknown band pixels above this are solved on a shrunk copy (a 25k-unknown solve takes ~0.15 s; real
 # photos score the same with 20k and 40k: the guided upsampling loses nothing).
 MAX_BAND_PIXELS = 25_000
@@ -60,6 +62,12 @@ EPSILON = 1e-7
 # Pull of the selection's grey levels on the band's alpha: only a tie-breaker where the picture shows no
 # edge (a stronger pull drags the alpha back to the user's rough outline: SAD 0.47x naive at 1e-2, 0.31x here).
 PRIOR_WEIGHT = 1e-4
+# The same pull, where the colour models cannot tell object from background, when the segmentation
+# (segmentation.py) has moved the selection onto the object: its line is worth more than a hand-drawn one
+# (keeps thin leaves the Laplacian alone would shed; a clear soft edge stays soft).
+SEGMENTED_PRIOR_WEIGHT = 1e-1
+# Where the segmentation's edge follows a strong edge of the picture the band is this narrow (px, both sides).
+HARD_REACH = 3
 
 
 # The band reaches at least this far to both sides of the selection's edge: hand-made selections are off
@@ -406,15 +414,18 @@ def _colour_model_at_solve_scale(image01: np.ndarray, object_samples: np.ndarray
     return ColourModel(*(grow(x) for x in model))
 
 
-def adaptive_band(mask: np.ndarray, unknown: np.ndarray, model: ColourModel) -> np.ndarray:
+def adaptive_band(mask: np.ndarray, unknown: np.ndarray, model: ColourModel,
+                  hard: Optional[np.ndarray] = None) -> np.ndarray:
     """The part of the widest band ``unknown`` that the solve works on: ``NEAR_REACH`` px (outside;
-    ``INSIDE_REACH`` times that inside) of the selection's edge and its grey pixels, plus the band pixels
-    where the colour models disagree with the selection, connected to them."""
+    ``INSIDE_REACH`` times that inside; ``HARD_REACH`` where ``hard``) of the selection's edge and its grey
+    pixels, plus the band pixels where the colour models disagree with the selection, connected to them."""
     inside = mask >= 128
     selected = inside.astype(np.uint8)
     distance = np.where(inside, cv2.distanceTransform(selected, cv2.DIST_L2, 3),
                         cv2.distanceTransform(1 - selected, cv2.DIST_L2, 3))
     reach = np.where(inside, INSIDE_REACH * NEAR_REACH, NEAR_REACH)
+    if hard is not None:
+        reach = np.where(hard, HARD_REACH, reach)
     near = unknown & ((distance <= reach) | ((mask > 0) & (mask < 255)))
     disagree = unknown & (model.confidence > DISAGREE_CONFIDENCE) & np.where(
         inside, model.alpha < 1.0 - DISAGREE_ESTIMATE, model.alpha > DISAGREE_ESTIMATE)
@@ -428,26 +439,29 @@ def adaptive_band(mask: np.ndarray, unknown: np.ndarray, model: ColourModel) -> 
 
 
 def _solve_with_models(solver: BandSolver, mask: np.ndarray, model: ColourModel,
-                       sure_weight: float = 0.0) -> np.ndarray:
+                       sure_weight: float = 0.0, prior_weight: float = PRIOR_WEIGHT) -> np.ndarray:
     """The band's alpha, pulled to the colour models' estimate by their confidence, plus ``sure_weight``
     where they are sure (and, where the selection is feathered and the models see no edge, to its grey
     levels)."""
     model_alpha, confidence = model.alpha, model.confidence
     model_weight = (COLOUR_MODEL_WEIGHT + sure_weight * model.sure) * confidence
     prior = mask.astype(np.float32) / 255.0
-    selection_weight = np.where((mask > 0) & (mask < 255), FEATHER_WEIGHT * (1.0 - confidence), PRIOR_WEIGHT)
+    line_weight = PRIOR_WEIGHT + (prior_weight - PRIOR_WEIGHT) * (1.0 - confidence)  # where the models can't tell
+    selection_weight = np.where((mask > 0) & (mask < 255), FEATHER_WEIGHT * (1.0 - confidence), line_weight)
     weight = (selection_weight + model_weight).astype(np.float32)
     pull = ((selection_weight * prior + model_weight * model_alpha) / weight).astype(np.float32)
     return np.clip(solver.solve(pull, weight), 0.0, 1.0)
 
 
 def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str = "closed_form",
-          radius: Optional[int] = None, max_band_pixels: int = MAX_BAND_PIXELS, return_background: bool = False):
+          radius: Optional[int] = None, max_band_pixels: int = MAX_BAND_PIXELS, return_background: bool = False,
+          segment: bool = True):
     """Alpha and colours of the selected object.
 
     ``image``: H×W×3 uint8; ``mask``: H×W uint8 selection (grey = partly selected); ``hole``: H×W bool,
     where the object may be (alpha is 0 outside it). ``method``: ``"closed_form"`` (default) or
-    ``"guided"`` (fast path). Returns ``(alpha float32 [0, 1], foreground float32 RGB 0–255)``, plus the
+    ``"guided"`` (fast path). ``segment``: find the object inside the whole selection first
+    (:mod:`.segmentation`; closed-form only). Returns ``(alpha float32 [0, 1], foreground float32 RGB 0–255)``, plus the
     local background estimate (float32 RGB) with ``return_background=True``.
     """
     if method not in ("closed_form", "guided"):
@@ -459,6 +473,14 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
     strength = peak / 255.0 if 0 < peak < 255 else 1.0
     if strength < 1.0:
         mask = np.clip(np.rint(mask.astype(np.float32) * (255.0 / peak)), 0, 255).astype(np.uint8)
+    doubt = hard = None
+    prior_weight = PRIOR_WEIGHT
+    if method == "closed_form" and segment:
+        # The object inside the whole selection first; the band then follows the object found. Where the
+        # cut was unsure the selection stands but the band solve decides (``doubt`` joins the band).
+        found, doubt, hard = segmentation.segment(image, mask, hole)
+        mask = np.where(found == (mask >= 128), mask, found.astype(np.uint8) * 255).astype(np.uint8)
+        prior_weight = SEGMENTED_PRIOR_WEIGHT
     radius = band_radius(mask) if radius is None else int(radius)
     # Inside, the band reaches further: a lasso's outline bridges the gaps of a ragged outline (between
     # petals, between fingers), and those gaps must be unknown to be shed.
@@ -469,16 +491,20 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
         alpha = guided_filter(image01, mask.astype(np.float32) / 255.0, radius=max(2, radius // 2), eps=1e-3)
         alpha = np.where(unknown, alpha, known)
     else:
+        if doubt is not None:
+            unknown |= doubt
         widest = unknown
         model = _colour_model_at_solve_scale(image01, *trimap_samples(known, widest), widest, max_band_pixels)
-        unknown = adaptive_band(mask, widest, model)
+        unknown = adaptive_band(mask, widest, model, hard)
+        if doubt is not None:
+            unknown |= doubt
         solver = BandSolver(image01, known, unknown, max_band_pixels)
-        alpha = _solve_with_models(solver, mask, model)
+        alpha = _solve_with_models(solver, mask, model, prior_weight=prior_weight)
         # Again, with colour models sampled next to each band pixel: the first solve's sure pixels.
         near_band = _near(unknown, BACKGROUND_RING)
         model = _colour_model_at_solve_scale(
             image01, (alpha > SURE) & near_band, (alpha < 1.0 - SURE) & near_band, unknown, max_band_pixels)
-        alpha = _solve_with_models(solver, mask, model, SURE_WEIGHT)
+        alpha = _solve_with_models(solver, mask, model, SURE_WEIGHT, prior_weight)
         alpha = np.where(unknown & (alpha < SNAP), 0.0, np.where(unknown & (alpha > 1.0 - SNAP), 1.0, alpha))
     alpha = np.where(hole, np.clip(alpha, 0.0, 1.0), 0.0).astype(np.float32)
     foreground, background = estimate_colours(image, alpha, unknown)
