@@ -37,7 +37,9 @@ few pixels inside the object, or run a lasso's width outside it.
    the object's, and the clean plate stays clean). So the edge keeps the object's colours instead of
    the background's (F = I) or the fill's (F solved against a generated B).
 
-Measured on real photos with ground-truth alpha (``layerdecomp eval --photos``, docs/evaluation.md).
+Before all this, ``segmentation.segment`` finds the object inside the whole selection (a graph cut on
+colour models), and the steps above work on the band around the object it found. Measured on real photos
+with ground-truth alpha (``layerdecomp eval --photos``; the history is in docs/evaluation.md, "Alpha").
 Everything is numpy/scipy/OpenCV: no just-in-time compilation, so the first call is as fast as later
 ones (pymatting's numba kernels would take ~26 s to compile on a user's first click).
 """
@@ -54,13 +56,13 @@ from scipy.sparse.linalg import splu
 
 from . import segmentation
 
-# Unknown band pixels above this are solved on a shrunk copy (a 25k-unknown solve takes ~0.15 s; real
-# photos score the same with 20k and 40k: the guided upsampling loses nothing).
+# Unknown band pixels above this are solved on a shrunk copy (a 25k-unknown solve takes ~0.15 s; the guided
+# upsampling loses nothing measurable: docs/evaluation.md, Alpha).
 MAX_BAND_PIXELS = 25_000
 # Levin et al.'s regulariser (colours in [0, 1]).
 EPSILON = 1e-7
 # Pull of the selection's grey levels on the band's alpha: only a tie-breaker where the picture shows no
-# edge (a stronger pull drags the alpha back to the user's rough outline: SAD 0.47x naive at 1e-2, 0.31x here).
+# edge (a stronger pull drags the alpha back to the user's rough outline).
 PRIOR_WEIGHT = 1e-4
 # The same pull, where the colour models cannot tell object from background, when the segmentation
 # (segmentation.py) has moved the selection onto the object: its line is worth more than a hand-drawn one
@@ -73,35 +75,30 @@ HARD_REACH = 3
 # The band reaches at least this far to both sides of the selection's edge: hand-made selections are off
 # by that much (a lasso drawn around an object, a selection that stops short of hair).
 MIN_RADIUS = 12
-# Pull of the colour models' alpha on the solve, at full confidence (real photos, all four selection
-# variants: 0.003 and 0.01 within 2% of each other in band SAD, 0.003 better on exact outlines; 0 is 10%
-# worse, 0.1 worse on exact outlines).
+# Pull of the colour models' alpha on the solve, at full confidence (tuned on real photos: evaluation.md).
 COLOUR_MODEL_WEIGHT = 3e-3
 # In the second solve, an extra pull where the local models are sure (ColourModel.sure): the matting
 # Laplacian alone lets a textured background take some alpha next to a bright object (a wood grain whose
-# light streaks lie on the colour line towards a white cup), which the plate shows as a dark halo. Real
-# photos 0.56x -> 0.54x naive, synthetic composites 0.31x -> 0.30x; 0.03 with power 4 hurt the composites.
+# light streaks lie on the colour line towards a white cup), which the plate shows as a dark halo.
 SURE_WEIGHT = 0.3
 SURE_POWER = 32
 # Pull of a feathered selection's grey levels where the colour models see no edge.
 FEATHER_WEIGHT = 10.0
-# The band's reach inside the selection, relative to outside (real photos: 1.5 sheds a loose lasso's
-# ring, 1.0 keeps the ring's gaps as known object).
+# The band's reach inside the selection, relative to outside (1.5 sheds a loose lasso's ring, 1.0 keeps
+# the ring's gaps as known object).
 INSIDE_REACH = 1.5
 # Sample ring of the background model: this many px outside the band.
 BACKGROUND_RING = 8
 # The adaptive band: always unknown this many px outside the selection's edge (INSIDE_REACH times that
 # inside); beyond, only where the colour models disagree with the selection (object colours outside it with
 # at least this estimate, background colours inside it with at most 1 minus it) with at least
-# DISAGREE_CONFIDENCE, connected to the near band, grown by DISAGREE_GROW px. Real photos (alphamatting-dev,
-# band SAD / naive over all variants, one solve): a fixed band 0.60x; near reach 6 with a 0.5 estimate 0.59x,
-# 0.7 0.56x; near reach 4 0.61x, 8 no better than 6. Synthetic composites (bench/quality.py): 0.47x -> 0.30x.
+# DISAGREE_CONFIDENCE, connected to the near band, grown by DISAGREE_GROW px (measured: evaluation.md).
 NEAR_REACH = 6
 DISAGREE_ESTIMATE = 0.3
 DISAGREE_CONFIDENCE = 0.3
 DISAGREE_GROW = 2
 # The second solve's colour samples: the first solve's pixels at least (at most) this sure of object
-# (background), within BACKGROUND_RING px of the band (real photos 0.58x -> 0.56x naive).
+# (background), within BACKGROUND_RING px of the band.
 SURE = 0.97
 # The solve's near-0 and near-1 values are noise of the band's textures: snapped to 0 / 1.
 SNAP = 0.04
