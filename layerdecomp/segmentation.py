@@ -55,6 +55,9 @@ def mixture_log_likelihood(model: np.ndarray, pixels: np.ndarray) -> np.ndarray:
 FOLLOW = 0.5
 EDGE_STRENGTH = 15.0
 FOLLOW_RADIUS = 10
+# A cut that keeps less than this share of the selection has not found the object in it (colour models
+# that cannot tell the two apart, as on noise): the selection stands.
+MIN_KEPT_SHARE = 0.25
 # Debris: a piece of the cut smaller than this share of the object, outside the selection or looking like
 # the background (likelier under the background's colour model than the object's), goes.
 DEBRIS_SHARE = 0.01
@@ -138,6 +141,8 @@ def segment(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, max_pixels
     keep_line = unsure & (follows_strong_edge(small_image, small_selected) > FOLLOW)
     found = drop_debris(np.where(unsure, small_selected, found), small_selected, ratio)
     doubt = unsure & ~keep_line
+    if np.count_nonzero(found & small_selected) < MIN_KEPT_SHARE * np.count_nonzero(small_selected):
+        return unchanged
     hard = follows_strong_edge(small_image, found) > FOLLOW
     if size != (w, h):
         grow = lambda x: cv2.resize(x.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5  # noqa: E731

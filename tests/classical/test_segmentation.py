@@ -107,3 +107,16 @@ def test_debris_outside_the_selection_goes():
     found[31, 31] = True  # a speck inside the selection, in a gap, with background colours
     ratio[31, 31] = -5.0
     assert not segmentation.drop_debris(found, selected, ratio)[31, 31]
+
+
+def test_on_noise_the_cut_finds_nothing_and_the_selection_stands():
+    """Object and background of the same noise: the colour models cannot tell them apart, and a cut that
+    would take away the whole selection is not trusted."""
+    rng = np.random.default_rng(1)
+    image = (rng.random((120, 150, 3)) * 255).astype(np.uint8)
+    mask = np.zeros((120, 150), np.uint8)
+    cv2.circle(mask, (70, 60), 22, 255, -1)
+    found, doubt, _ = segmentation.segment(image, mask, _hole(mask))
+    assert np.array_equal(found, mask > 0) and not doubt.any()
+    alpha, _ = matting.matte(image, mask, _hole(mask))
+    assert (alpha[mask > 0] > 0.99).mean() > 0.2  # the object's core stays opaque
