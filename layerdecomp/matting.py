@@ -37,7 +37,9 @@ few pixels inside the object, or run a lasso's width outside it.
    the object's, and the clean plate stays clean). So the edge keeps the object's colours instead of
    the background's (F = I) or the fill's (F solved against a generated B).
 
-Measured on real photos with ground-truth alpha (``layerdecomp eval --photos``, docs/evaluation.md).
+Before all this, ``segmentation.segment`` finds the object inside the whole selection (a graph cut on
+colour models), and the steps above work on the band around the object it found. Measured on real photos
+with ground-truth alpha (``layerdecomp eval --photos``; the history is in docs/evaluation.md, "Alpha").
 Everything is numpy/scipy/OpenCV: no just-in-time compilation, so the first call is as fast as later
 ones (pymatting's numba kernels would take ~26 s to compile on a user's first click).
 """
@@ -52,51 +54,53 @@ from scipy import sparse
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 from scipy.sparse.linalg import splu
 
+from . import segmentation
 from .crop import DEFAULT_GROW
 
-# Unknown band pixels above this are solved on a shrunk copy (a 25k-unknown solve takes ~0.15 s; real
-# photos score the same with 20k and 40k: the guided upsampling loses nothing).
+# Unknown band pixels above this are solved on a shrunk copy (a 25k-unknown solve takes ~0.15 s; the guided
+# upsampling loses nothing measurable: docs/evaluation.md, Alpha).
 MAX_BAND_PIXELS = 25_000
 # Levin et al.'s regulariser (colours in [0, 1]).
 EPSILON = 1e-7
 # Pull of the selection's grey levels on the band's alpha: only a tie-breaker where the picture shows no
-# edge (a stronger pull drags the alpha back to the user's rough outline: SAD 0.47x naive at 1e-2, 0.31x here).
+# edge (a stronger pull drags the alpha back to the user's rough outline).
 PRIOR_WEIGHT = 1e-4
+# The same pull, where the colour models cannot tell object from background, when the segmentation
+# (segmentation.py) has moved the selection onto the object: its line is worth more than a hand-drawn one
+# (keeps thin leaves the Laplacian alone would shed; a clear soft edge stays soft).
+SEGMENTED_PRIOR_WEIGHT = 1e-1
+# Where the segmentation's edge follows a strong edge of the picture the band is this narrow (px, both sides).
+HARD_REACH = 3
 
 
 # The band reaches at least this far to both sides of the selection's edge: hand-made selections are off
 # by that much (a lasso drawn around an object, a selection that stops short of hair). The hole grows by
 # as much by default, so wherever the band finds the object's edge the hole covers it.
 MIN_RADIUS = DEFAULT_GROW
-# Pull of the colour models' alpha on the solve, at full confidence (real photos, all four selection
-# variants: 0.003 and 0.01 within 2% of each other in band SAD, 0.003 better on exact outlines; 0 is 10%
-# worse, 0.1 worse on exact outlines).
+# Pull of the colour models' alpha on the solve, at full confidence (tuned on real photos: evaluation.md).
 COLOUR_MODEL_WEIGHT = 3e-3
 # In the second solve, an extra pull where the local models are sure (ColourModel.sure): the matting
 # Laplacian alone lets a textured background take some alpha next to a bright object (a wood grain whose
-# light streaks lie on the colour line towards a white cup), which the plate shows as a dark halo. Real
-# photos 0.56x -> 0.54x naive, synthetic composites 0.31x -> 0.30x; 0.03 with power 4 hurt the composites.
+# light streaks lie on the colour line towards a white cup), which the plate shows as a dark halo.
 SURE_WEIGHT = 0.3
 SURE_POWER = 32
 # Pull of a feathered selection's grey levels where the colour models see no edge.
 FEATHER_WEIGHT = 10.0
-# The band's reach inside the selection, relative to outside (real photos: 1.5 sheds a loose lasso's
-# ring, 1.0 keeps the ring's gaps as known object).
+# The band's reach inside the selection, relative to outside (1.5 sheds a loose lasso's ring, 1.0 keeps
+# the ring's gaps as known object).
 INSIDE_REACH = 1.5
 # Sample ring of the background model: this many px outside the band.
 BACKGROUND_RING = 8
 # The adaptive band: always unknown this many px outside the selection's edge (INSIDE_REACH times that
 # inside); beyond, only where the colour models disagree with the selection (object colours outside it with
 # at least this estimate, background colours inside it with at most 1 minus it) with at least
-# DISAGREE_CONFIDENCE, connected to the near band, grown by DISAGREE_GROW px. Real photos (alphamatting-dev,
-# band SAD / naive over all variants, one solve): a fixed band 0.60x; near reach 6 with a 0.5 estimate 0.59x,
-# 0.7 0.56x; near reach 4 0.61x, 8 no better than 6. Synthetic composites (bench/quality.py): 0.47x -> 0.30x.
+# DISAGREE_CONFIDENCE, connected to the near band, grown by DISAGREE_GROW px (measured: evaluation.md).
 NEAR_REACH = 6
 DISAGREE_ESTIMATE = 0.3
 DISAGREE_CONFIDENCE = 0.3
 DISAGREE_GROW = 2
 # The second solve's colour samples: the first solve's pixels at least (at most) this sure of object
-# (background), within BACKGROUND_RING px of the band (real photos 0.58x -> 0.56x naive).
+# (background), within BACKGROUND_RING px of the band.
 SURE = 0.97
 # The solve's near-0 and near-1 values are noise of the band's textures: snapped to 0 / 1.
 SNAP = 0.04
@@ -409,15 +413,18 @@ def _colour_model_at_solve_scale(image01: np.ndarray, object_samples: np.ndarray
     return ColourModel(*(grow(x) for x in model))
 
 
-def adaptive_band(mask: np.ndarray, unknown: np.ndarray, model: ColourModel) -> np.ndarray:
+def adaptive_band(mask: np.ndarray, unknown: np.ndarray, model: ColourModel,
+                  hard: Optional[np.ndarray] = None) -> np.ndarray:
     """The part of the widest band ``unknown`` that the solve works on: ``NEAR_REACH`` px (outside;
-    ``INSIDE_REACH`` times that inside) of the selection's edge and its grey pixels, plus the band pixels
-    where the colour models disagree with the selection, connected to them."""
+    ``INSIDE_REACH`` times that inside; ``HARD_REACH`` where ``hard``) of the selection's edge and its grey
+    pixels, plus the band pixels where the colour models disagree with the selection, connected to them."""
     inside = mask >= 128
     selected = inside.astype(np.uint8)
     distance = np.where(inside, cv2.distanceTransform(selected, cv2.DIST_L2, 3),
                         cv2.distanceTransform(1 - selected, cv2.DIST_L2, 3))
     reach = np.where(inside, INSIDE_REACH * NEAR_REACH, NEAR_REACH)
+    if hard is not None:
+        reach = np.where(hard, HARD_REACH, reach)
     near = unknown & ((distance <= reach) | ((mask > 0) & (mask < 255)))
     disagree = unknown & (model.confidence > DISAGREE_CONFIDENCE) & np.where(
         inside, model.alpha < 1.0 - DISAGREE_ESTIMATE, model.alpha > DISAGREE_ESTIMATE)
@@ -431,26 +438,29 @@ def adaptive_band(mask: np.ndarray, unknown: np.ndarray, model: ColourModel) -> 
 
 
 def _solve_with_models(solver: BandSolver, mask: np.ndarray, model: ColourModel,
-                       sure_weight: float = 0.0) -> np.ndarray:
+                       sure_weight: float = 0.0, prior_weight: float = PRIOR_WEIGHT) -> np.ndarray:
     """The band's alpha, pulled to the colour models' estimate by their confidence, plus ``sure_weight``
     where they are sure (and, where the selection is feathered and the models see no edge, to its grey
     levels)."""
     model_alpha, confidence = model.alpha, model.confidence
     model_weight = (COLOUR_MODEL_WEIGHT + sure_weight * model.sure) * confidence
     prior = mask.astype(np.float32) / 255.0
-    selection_weight = np.where((mask > 0) & (mask < 255), FEATHER_WEIGHT * (1.0 - confidence), PRIOR_WEIGHT)
+    line_weight = PRIOR_WEIGHT + (prior_weight - PRIOR_WEIGHT) * (1.0 - confidence)  # where the models can't tell
+    selection_weight = np.where((mask > 0) & (mask < 255), FEATHER_WEIGHT * (1.0 - confidence), line_weight)
     weight = (selection_weight + model_weight).astype(np.float32)
     pull = ((selection_weight * prior + model_weight * model_alpha) / weight).astype(np.float32)
     return np.clip(solver.solve(pull, weight), 0.0, 1.0)
 
 
 def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str = "closed_form",
-          radius: Optional[int] = None, max_band_pixels: int = MAX_BAND_PIXELS, return_background: bool = False):
+          radius: Optional[int] = None, max_band_pixels: int = MAX_BAND_PIXELS, return_background: bool = False,
+          segment: bool = True):
     """Alpha and colours of the selected object.
 
     ``image``: H×W×3 uint8; ``mask``: H×W uint8 selection (grey = partly selected); ``hole``: H×W bool,
     where the object may be (alpha is 0 outside it). ``method``: ``"closed_form"`` (default) or
-    ``"guided"`` (fast path). Returns ``(alpha float32 [0, 1], foreground float32 RGB 0–255)``, plus the
+    ``"guided"`` (fast path). ``segment``: find the object inside the whole selection first
+    (:mod:`.segmentation`; closed-form only). Returns ``(alpha float32 [0, 1], foreground float32 RGB 0–255)``, plus the
     local background estimate (float32 RGB) with ``return_background=True``.
     """
     if method not in ("closed_form", "guided"):
@@ -462,6 +472,14 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
     strength = peak / 255.0 if 0 < peak < 255 else 1.0
     if strength < 1.0:
         mask = np.clip(np.rint(mask.astype(np.float32) * (255.0 / peak)), 0, 255).astype(np.uint8)
+    doubt = hard = None
+    prior_weight = PRIOR_WEIGHT
+    if method == "closed_form" and segment:
+        # The object inside the whole selection first; the band then follows the object found. Where the
+        # cut was unsure the selection stands but the band solve decides (``doubt`` joins the band).
+        found, doubt, hard = segmentation.segment(image, mask, hole)
+        mask = np.where(found == (mask >= 128), mask, found.astype(np.uint8) * 255).astype(np.uint8)
+        prior_weight = SEGMENTED_PRIOR_WEIGHT
     radius = band_radius(mask) if radius is None else int(radius)
     # Inside, the band reaches further: a lasso's outline bridges the gaps of a ragged outline (between
     # petals, between fingers), and those gaps must be unknown to be shed.
@@ -472,16 +490,20 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
         alpha = guided_filter(image01, mask.astype(np.float32) / 255.0, radius=max(2, radius // 2), eps=1e-3)
         alpha = np.where(unknown, alpha, known)
     else:
+        if doubt is not None:
+            unknown |= doubt
         widest = unknown
         model = _colour_model_at_solve_scale(image01, *trimap_samples(known, widest), widest, max_band_pixels)
-        unknown = adaptive_band(mask, widest, model)
+        unknown = adaptive_band(mask, widest, model, hard)
+        if doubt is not None:
+            unknown |= doubt
         solver = BandSolver(image01, known, unknown, max_band_pixels)
-        alpha = _solve_with_models(solver, mask, model)
+        alpha = _solve_with_models(solver, mask, model, prior_weight=prior_weight)
         # Again, with colour models sampled next to each band pixel: the first solve's sure pixels.
         near_band = _near(unknown, BACKGROUND_RING)
         model = _colour_model_at_solve_scale(
             image01, (alpha > SURE) & near_band, (alpha < 1.0 - SURE) & near_band, unknown, max_band_pixels)
-        alpha = _solve_with_models(solver, mask, model, SURE_WEIGHT)
+        alpha = _solve_with_models(solver, mask, model, SURE_WEIGHT, prior_weight)
         alpha = np.where(unknown & (alpha < SNAP), 0.0, np.where(unknown & (alpha > 1.0 - SNAP), 1.0, alpha))
     alpha = np.where(hole, np.clip(alpha, 0.0, 1.0), 0.0).astype(np.float32)
     foreground, background = estimate_colours(image, alpha, unknown)

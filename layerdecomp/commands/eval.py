@@ -1,7 +1,7 @@
 """Run one or more backends over a set of test cases and print evaluation.md's metrics (means over the
 cases) as a Markdown table, or as JSON with --json. Cases: triplet shards (--data, from `layerdecomp data
 build`), the built-in composites of offline photos (--cases N), or real photos with ground-truth alpha
-(--photos DIR, e.g. the alphamatting.com training set: selections made from the truth in four variants,
+(--photos DIR, e.g. the alphamatting.com training set: selections made from the truth in five variants,
 alpha scored on the edge band against the selection itself and closed-form matting; docs/evaluation.md)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..errors import InvalidInput
 from ..region import DEFAULT_GROW
 from .options import add_model_arguments, add_option_argument, model_options
 
-VARIANTS = ("exact", "loose", "tight", "lasso")  # eval.photos.VARIANTS (not imported: it loads OpenCV)
+VARIANTS = ("exact", "loose", "tight", "lasso", "loose_lasso")  # eval.photos.VARIANTS (not imported: it loads OpenCV)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="real photos with ground-truth alpha instead (input/ + gt/, or original/ + mask/); "
                         "scores the alpha on the edge band per selection variant")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
-                   help="with --photos: the selection variants to make (default: all four)")
+                   help="with --photos: the selection variants to make (default: all five)")
     p.add_argument("--no-closed-form", action="store_true",
                    help="with --photos: skip the closed-form baseline (pymatting; its first import compiles ~30 s)")
     p.add_argument("--plates", action="store_true",

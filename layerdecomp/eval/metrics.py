@@ -121,6 +121,13 @@ def alpha_soft_iou(alpha: np.ndarray, truth: np.ndarray, region: Region = None) 
     return float("nan") if union == 0 else float(np.minimum(a, t).sum() / union)
 
 
+def background_kept(alpha: np.ndarray, background: np.ndarray, level: float = 0.1) -> float:
+    """Share of the ``background`` pixels (bool: pure background the object must not take) where the
+    Object layer's ``alpha`` is above ``level``; ``nan`` where there are none."""
+    values = _select(_f(alpha), np.asarray(background, bool))
+    return float(np.mean(values > level)) if values.size else float("nan")
+
+
 def weighted_rgb_l1(foreground: np.ndarray, truth: np.ndarray, alpha_truth: np.ndarray) -> float:
     """Mean |F − F_gt| (0–255) weighted by the true alpha: the object's colours where it is visible."""
     w = _f(alpha_truth)

@@ -5,11 +5,15 @@
 - **Photos**: a folder in the alphamatting.com layout (``input/`` and ``gt/``), or any pair of sub-folders
   with image and alpha of the same stem (AIM-500's ``original/`` + ``mask/``, P3M's ``blurred_image/`` +
   ``mask/``).
-- **Selections** from ``binary = alpha_gt >= 128``, four variants: ``exact``; ``loose`` = dilated 6 px
+- **Selections** from ``binary = alpha_gt >= 128``, five variants: ``exact``; ``loose`` = dilated 6 px
   (elliptic); ``tight`` = eroded 4 px; ``lasso`` = the outer outlines resampled every 10 px, each vertex
-  jittered by N(0, 2.5 px) (seeded by the photo's name), filled.
+  jittered by N(0, 2.5 px) (seeded by the photo's name), filled; ``loose_lasso`` = the same lasso drawn
+  around the true support (``alpha_gt > 0.02``) grown 10 px, the way artists lasso 8-20 px outside.
 - **Band**: ``0 < alpha_gt < 255`` united with every pixel within 10 px of the edge of ``binary``. There:
   SAD = Σ|α − α_gt| / 1000, MSE and the gradient error (Gaussian derivatives, σ = 1.4).
+- **Background kept**: of the pure-background pixels inside the selection (``alpha_gt == 0``, at least
+  3 px from the support, selection >= 128), the share the Object layer keeps with alpha > 0.1 (the
+  selection itself keeps 100%; ``nan`` where the selection holds none).
 - **Methods**, all on the same selection: the tool (``layerdecomp.decompose``, its stored alpha), *naive*
   (the selection itself as alpha) and, when pymatting is installed, *closed-form*: pymatting's closed-form
   matting with the unknown region within r px on both sides of the selection's edge, r the band radius the
@@ -28,13 +32,17 @@ import numpy as np
 
 from .. import matting
 from ..errors import InvalidInput
-from .metrics import alpha_gradient_error, alpha_mse, alpha_sad
+from .metrics import alpha_gradient_error, alpha_mse, alpha_sad, background_kept
 
-VARIANTS = ("exact", "loose", "tight", "lasso")
-METRICS = ("sad", "mse", "grad")
+VARIANTS = ("exact", "loose", "tight", "lasso", "loose_lasso")
+METRICS = ("sad", "mse", "grad", "kept")
 BAND_RADIUS = 10
 LOOSE_PX, TIGHT_PX = 6, 4
 LASSO_STEP, LASSO_JITTER = 10.0, 2.5
+# The loose lasso: around the true support (alpha_gt above 2%), this far outside it.
+SUPPORT_LEVEL, LOOSE_LASSO_PX = 0.02, 10
+# Background kept: pure background this far from the support, kept when the Object's alpha is above KEPT_ALPHA.
+KEPT_DISTANCE, KEPT_ALPHA = 3, 0.1
 # (image folder, alpha folder) pairs, tried in this order.
 LAYOUTS = (("input", "gt"), ("original", "mask"), ("blurred_image", "mask"), ("image", "alpha"), ("images", "alphas"))
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -112,7 +120,22 @@ def selection(alpha_gt: np.ndarray, variant: str, name: str = "") -> np.ndarray:
         return cv2.erode(binary, _disk(TIGHT_PX))
     if variant == "lasso":
         return _lasso(binary, np.random.default_rng(zlib.crc32(name.encode())))
+    if variant == "loose_lasso":
+        support = cv2.dilate(support_of(alpha_gt), _disk(LOOSE_LASSO_PX))
+        return _lasso(support, np.random.default_rng(zlib.crc32(b"loose " + name.encode())))
     raise ValueError(f"unknown selection variant {variant!r}; one of {', '.join(VARIANTS)}")
+
+
+def support_of(alpha_gt: np.ndarray) -> np.ndarray:
+    """The object's true support (uint8 0/255): every pixel with alpha above ``SUPPORT_LEVEL``."""
+    return (alpha_gt > SUPPORT_LEVEL * 255).astype(np.uint8) * 255
+
+
+def pure_background(alpha_gt: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The selected pixels that are certainly background: alpha_gt 0, at least ``KEPT_DISTANCE`` px from
+    the object (any alpha above 0)."""
+    away = cv2.distanceTransform((alpha_gt == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return (away >= KEPT_DISTANCE) & (mask >= 128)
 
 
 def edge_band(alpha_gt: np.ndarray, radius: int = BAND_RADIUS) -> np.ndarray:
@@ -125,10 +148,14 @@ def edge_band(alpha_gt: np.ndarray, radius: int = BAND_RADIUS) -> np.ndarray:
     return near | ((alpha_gt > 0) & (alpha_gt < 255))
 
 
-def scores(alpha: np.ndarray, alpha_gt: np.ndarray, band: np.ndarray) -> dict[str, float]:
+def scores(alpha: np.ndarray, alpha_gt: np.ndarray, band: np.ndarray,
+           background: Optional[np.ndarray] = None) -> dict[str, float]:
+    """Band SAD, MSE and gradient error; with ``background`` (:func:`pure_background`), background kept."""
     truth = alpha_gt.astype(np.float64) / 255.0
-    return {"sad": alpha_sad(alpha, truth, band), "mse": alpha_mse(alpha, truth, band),
-            "grad": alpha_gradient_error(alpha, truth, band)}
+    out = {"sad": alpha_sad(alpha, truth, band), "mse": alpha_mse(alpha, truth, band),
+           "grad": alpha_gradient_error(alpha, truth, band)}
+    out["kept"] = float("nan") if background is None else background_kept(alpha, background)
+    return out
 
 
 def tool_alpha(image: np.ndarray, mask: np.ndarray, backend: str = "classical", **options) -> np.ndarray:
@@ -167,11 +194,12 @@ def evaluate_photos(photos: Iterable[Photo], variants: Iterable[str] = VARIANTS,
         band = edge_band(photo.alpha)
         for variant in variants:
             mask = selection(photo.alpha, variant, photo.name)
+            background = pure_background(photo.alpha, mask)
             row = {"photo": photo.name, "variant": variant,
-                   "tool": scores(tool_alpha(photo.image, mask, backend, **options), photo.alpha, band),
-                   "naive": scores(mask / 255.0, photo.alpha, band)}
+                   "tool": scores(tool_alpha(photo.image, mask, backend, **options), photo.alpha, band, background),
+                   "naive": scores(mask / 255.0, photo.alpha, band, background)}
             if closed_form:
-                row["closed_form"] = scores(closed_form_alpha(photo.image, mask), photo.alpha, band)
+                row["closed_form"] = scores(closed_form_alpha(photo.image, mask), photo.alpha, band, background)
             rows.append(row)
             if progress is not None:
                 progress(1)
@@ -185,15 +213,22 @@ def summarise(rows: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
         groups.setdefault(row["variant"], []).append(row)
     groups["all"] = rows
     methods = [m for m in ("tool", "naive", "closed_form") if rows and m in rows[0]]
-    return {group: {m: {k: float(np.mean([r[m][k] for r in members])) for k in METRICS} for m in methods}
+    return {group: {m: {k: _mean([r[m][k] for r in members]) for k in METRICS} for m in methods}
             for group, members in groups.items()}
+
+
+def _mean(values: list[float]) -> float:
+    """The mean over the rows that have a value (background kept: the selections that hold background)."""
+    values = np.asarray(values, np.float64)
+    return float(np.mean(values[~np.isnan(values)])) if np.any(~np.isnan(values)) else float("nan")
 
 
 def table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
     """Markdown: per selection variant and overall, the tool's band scores and its ratios to the baselines."""
     has_cf = any("closed_form" in s for s in summary.values())
     head = ["selection", "SAD tool", "SAD naive"] + (["SAD closed-form"] if has_cf else []) + [
-        "tool/naive SAD"] + (["tool/closed-form SAD"] if has_cf else []) + ["MSE tool/naive", "grad tool/naive"]
+        "tool/naive SAD"] + (["tool/closed-form SAD"] if has_cf else []) + [
+        "MSE tool/naive", "grad tool/naive", "background kept"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for group, s in summary.items():
         tool, naive = s["tool"], s["naive"]
@@ -203,6 +238,7 @@ def table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
         cells.append(f"{tool['sad'] / naive['sad']:.2f}x")
         if has_cf:
             cells.append(f"{tool['sad'] / s['closed_form']['sad']:.2f}x")
-        cells += [f"{tool['mse'] / naive['mse']:.2f}x", f"{tool['grad'] / naive['grad']:.2f}x"]
+        kept = "-" if np.isnan(tool["kept"]) else f"{100 * tool['kept']:.1f}%"
+        cells += [f"{tool['mse'] / naive['mse']:.2f}x", f"{tool['grad'] / naive['grad']:.2f}x", kept]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

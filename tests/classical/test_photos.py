@@ -88,7 +88,7 @@ def test_the_table_scores_the_naive_baseline_and_the_tool_per_variant(tmp_path, 
     assert main(["eval", "--photos", str(tmp_path), "--no-closed-form", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     summary = report["classical"]["summary"]
-    assert report["photos"] == 1 and set(summary) == {"exact", "loose", "tight", "lasso", "all"}
+    assert report["photos"] == 1 and set(summary) == {"exact", "loose", "tight", "lasso", "loose_lasso", "all"}
     # On a clean red disk on a dark ground the tool beats the selection itself where the selection is off.
     for variant in ("loose", "tight", "lasso"):
         assert summary[variant]["tool"]["sad"] < summary[variant]["naive"]["sad"], variant
@@ -103,3 +103,29 @@ def test_closed_form_baseline_through_pymatting(tmp_path, capsys):
     assert main(["eval", "--photos", str(tmp_path), "--variants", "loose", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)["classical"]["summary"]["loose"]
     assert 0 < summary["closed_form"]["sad"] < summary["naive"]["sad"]
+
+
+def test_loose_lasso_is_drawn_ten_pixels_around_the_true_support():
+    alpha = _disk_alpha(size=200, radius=50, soft=8.0)  # a wide soft edge: the support reaches past alpha 128
+    support = alpha > 0.02 * 255
+    loose_lasso = photos.selection(alpha, "loose_lasso", "GT01") > 0
+    assert np.array_equal(loose_lasso, photos.selection(alpha, "loose_lasso", "GT01") > 0)
+    assert loose_lasso[support].all()
+    dist_out = cv2.distanceTransform((~support).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    assert np.median(dist_out[loose_lasso & ~support]) > 3
+    assert 8 < dist_out[loose_lasso].max() < 17  # 10 px, jittered by a hand's few pixels
+
+
+def test_background_kept_counts_pure_background_inside_the_selection_only():
+    alpha = _disk_alpha(size=120, radius=30, soft=2.0)
+    mask = photos.selection(alpha, "loose_lasso", "x")
+    background = photos.pure_background(alpha, mask)
+    dist = cv2.distanceTransform((alpha == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    assert background.any() and (dist[background] >= 3).all() and (mask[background] >= 128).all()
+    assert photos.scores(mask / 255.0, alpha, photos.edge_band(alpha), background)["kept"] == 1.0
+    truth = alpha / 255.0
+    assert photos.scores(truth, alpha, photos.edge_band(alpha), background)["kept"] == 0.0
+    half = np.where(np.arange(120)[None, :] < 60, mask / 255.0, truth)
+    kept = photos.scores(half, alpha, photos.edge_band(alpha), background)["kept"]
+    assert 0.3 < kept < 0.7
+    assert np.isnan(photos.scores(truth, alpha, photos.edge_band(alpha))["kept"])

@@ -1,0 +1,152 @@
+"""Where the object is inside the selection: a graph cut on colour models (OpenCV's ``grabCut``).
+
+A lasso is drawn 8-20 px outside the object; a selection may stop short of it or follow it exactly, and
+objects have holes (gaps between hair locks, a lattice, leaves). The band matting of ``matting.py`` only
+looks along the selection's edge, so background deep inside a loose lasso would stay in the object.
+``segment`` labels the whole selection first: outside the grown selection (the hole) is sure background,
+inside the selection probably object, the rest of the hole probably background (a grey selection's
+levels: above half probably object, below probably background). GrabCut's colour models (Gaussian
+mixtures of the two labels) and its contrast-sensitive smoothness then decide every pixel, holes and
+thin gaps included. Do no harm: the cut overrules the selection only where its colour models are sure;
+where they are not, the selection's line stays and the band matting decides there (``doubt``), except
+where the selection already follows a strong edge of the picture, where the line simply stays.
+
+It runs on a shrunk copy (at most ``MAX_PIXELS``; its cost grows with the pixels and a 2048² crop would
+take seconds); the band matting refines the edge at full resolution.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+# GrabCut's working size: 0.25 MP keeps a 2048² decomposition within its budget (bench/speed.py).
+MAX_PIXELS = 250_000
+# GrabCut's rounds of (fit the colour models, cut): the labels settle after two or three.
+ITERATIONS = 3
+
+
+# The cut may overrule the selection only where its colour models are this sure (log-likelihood ratio of
+# the object's and the background's mixtures; 2 = e² times likelier): elsewhere the smoothness term alone
+# fills the gaps between leaves and sheds hair strands a correct selection had (docs/evaluation.md, Alpha).
+SURE_RATIO = 2.0
+
+
+def mixture_log_likelihood(model: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Log-density of ``pixels`` (N×3) under one of grabCut's colour models (its 1×65 array: the weights of
+    5 Gaussians, their means, their 3×3 covariances)."""
+    model = model.ravel()
+    weights, means, covariances = model[:5], model[5:20].reshape(5, 3), model[20:65].reshape(5, 3, 3)
+    out = np.full(len(pixels), -np.inf)
+    for weight, mean, covariance in zip(weights, means, covariances):
+        if weight <= 0:
+            continue
+        covariance = covariance + 1e-2 * np.eye(3)
+        centred = pixels - mean
+        maha = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(covariance), centred)
+        log_density = np.log(weight) - 0.5 * (maha + np.log(np.linalg.det(covariance)) + 3 * np.log(2 * np.pi))
+        out = np.logaddexp(out, log_density)
+    return out
+
+
+# Do no harm: where more than FOLLOW of the selection's edge within FOLLOW_RADIUS px (at the cut's scale)
+# lies on a colour gradient above EDGE_STRENGTH (levels per px), the selection follows the object's edge and
+# an unsure cut keeps its line. (On the photos an exact outline's edge scores 0.5-1.0, a loose lasso's under 0.1.)
+FOLLOW = 0.5
+EDGE_STRENGTH = 15.0
+FOLLOW_RADIUS = 10
+# A cut that keeps less than this share of the selection has not found the object in it (colour models
+# that cannot tell the two apart, as on noise): the selection stands.
+MIN_KEPT_SHARE = 0.25
+# Debris: a piece of the cut smaller than this share of the object, outside the selection or looking like
+# the background (likelier under the background's colour model than the object's), goes.
+DEBRIS_SHARE = 0.01
+
+
+def follows_strong_edge(image: np.ndarray, selected: np.ndarray) -> np.ndarray:
+    """Per pixel (float32 H×W), the share of the selection's edge within ``FOLLOW_RADIUS`` px that lies on a
+    strong edge of the picture (0 where no edge is near)."""
+    blurred = cv2.GaussianBlur(image.astype(np.float32), (0, 0), 1.0)
+    gx = cv2.Sobel(blurred, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(blurred, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    strength = cv2.dilate(np.sqrt((gx * gx + gy * gy).sum(-1)), np.ones((3, 3), np.uint8))
+    edge = cv2.morphologyEx(selected.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(np.float32)
+    window = (2 * FOLLOW_RADIUS + 1,) * 2
+    on_edge = cv2.boxFilter(edge * (strength > EDGE_STRENGTH), -1, window, normalize=False)
+    near = cv2.boxFilter(edge, -1, window, normalize=False)
+    return np.where(near > 0, on_edge / np.maximum(near, 1e-6), 0.0).astype(np.float32)
+
+
+def drop_debris(found: np.ndarray, selected: np.ndarray, ratio: np.ndarray) -> np.ndarray:
+    """``found`` without its small pieces (not connected to the object) that lie wholly outside the
+    selection or whose colours are not clearly the object's (``ratio``: object-over-background
+    log-likelihood per pixel)."""
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(found.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return found
+    held = np.bincount(labels[selected & found], minlength=count) > 0
+    area = stats[:, cv2.CC_STAT_AREA]
+    small = area < DEBRIS_SHARE * np.count_nonzero(found)
+    object_like = np.bincount(labels.ravel(), weights=ratio.ravel(), minlength=count) / np.maximum(area, 1) > 0
+    keep = (held & object_like) | ~small
+    keep[0] = False
+    return keep[labels]
+
+
+def shrunk_size(shape: tuple[int, int], max_pixels: int) -> tuple[int, int]:
+    """``(width, height)`` of a copy with at most ``max_pixels`` pixels (the full size if it has fewer)."""
+    h, w = shape
+    scale = min(1.0, float(np.sqrt(max_pixels / float(h * w))))
+    return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+class Segmentation(NamedTuple):
+    found: np.ndarray  # bool H×W: the object as the cut sees it, where it is sure (the selection elsewhere)
+    doubt: np.ndarray  # bool H×W: where the cut disagrees with the selection without being sure
+    hard: np.ndarray  # bool H×W: near a stretch of the found object's edge that lies on a strong edge
+
+
+def segment(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, max_pixels: int = MAX_PIXELS,
+            iterations: int = ITERATIONS) -> Segmentation:
+    """The object's pixels (only inside ``hole``) found by grabCut from the selection.
+
+    ``image``: H×W×3 uint8; ``mask``: H×W uint8 selection (grey = partly selected); ``hole``: H×W bool, where
+    the object may be. The selection stands (``found`` = it, no ``doubt``) when the colour models cannot be
+    fitted (no background outside the hole, or no selected pixel)."""
+    hole = np.asarray(hole, bool)
+    selected = (mask >= 128) & hole
+    unchanged = Segmentation(selected, np.zeros_like(selected), np.zeros_like(selected))
+    if not selected.any() or hole.all():
+        return unchanged
+    h, w = mask.shape
+    size = shrunk_size((h, w), max_pixels)
+    small = lambda x, how=cv2.INTER_AREA: cv2.resize(x, size, interpolation=how)  # noqa: E731
+    small_hole = small(hole.astype(np.uint8) * 255) >= 128
+    small_mask = small(mask)
+    labels = np.where(~small_hole, cv2.GC_BGD,
+                      np.where(small_mask >= 128, cv2.GC_PR_FGD, cv2.GC_PR_BGD)).astype(np.uint8)
+    if not (labels == cv2.GC_PR_FGD).any() or not (labels == cv2.GC_BGD).any():
+        return unchanged
+    background_model, object_model = np.zeros((1, 65)), np.zeros((1, 65))
+    small_image = np.ascontiguousarray(small(image))
+    cv2.setRNGSeed(0)  # grabCut seeds its colour models with k-means: the same selection, the same cut
+    cv2.grabCut(small_image, labels, None, background_model, object_model, iterations, cv2.GC_INIT_WITH_MASK)
+    found = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+    small_selected = small_mask >= 128
+    pixels = small_image.reshape(-1, 3).astype(np.float64)
+    ratio = (mixture_log_likelihood(object_model, pixels)
+             - mixture_log_likelihood(background_model, pixels)).reshape(small_mask.shape)
+    flip = np.where(small_selected, -ratio, ratio)  # evidence for the cut's label against the selection's
+    unsure = (found != small_selected) & (flip < SURE_RATIO)
+    keep_line = unsure & (follows_strong_edge(small_image, small_selected) > FOLLOW)
+    found = drop_debris(np.where(unsure, small_selected, found), small_selected, ratio)
+    doubt = unsure & ~keep_line
+    if np.count_nonzero(found & small_selected) < MIN_KEPT_SHARE * np.count_nonzero(small_selected):
+        return unchanged
+    hard = follows_strong_edge(small_image, found) > FOLLOW
+    if size != (w, h):
+        grow = lambda x: cv2.resize(x.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) >= 0.5  # noqa: E731
+        found, doubt, hard = grow(found), grow(doubt), grow(hard)
+    return Segmentation(found & hole, doubt & hole, hard & hole)
