@@ -14,7 +14,16 @@ const { REPO, projectPython } = require("./python.js");
  * @param {string} platform @param {string} home @param {string} [appData]
  */
 function pythonTokenPath(platform, home, appData) {
-  const code = `import sys; sys.platform = ${JSON.stringify(platform)}\nfrom layerdecomp import config\nprint(config.token_path())`;
+  // config.py is standard-library only (the installer loads it the same way): loaded by its path, so that the
+  // faked platform reaches nothing else (numpy and scipy read the real one at import).
+  const code = [
+    "import importlib.util, sys",
+    "spec = importlib.util.spec_from_file_location('layerdecomp_config', 'layerdecomp/config.py')",
+    "config = importlib.util.module_from_spec(spec)",
+    `sys.platform = ${JSON.stringify(platform)}`,
+    "spec.loader.exec_module(config)",
+    "print(config.token_path())",
+  ].join("\n");
   const env = { ...process.env, HOME: home };
   for (const name of ["LAYERDECOMP_CONFIG_DIR", "APPDATA", "XDG_CONFIG_HOME"]) delete env[name];
   if (appData) env.APPDATA = appData;
