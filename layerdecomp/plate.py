@@ -52,6 +52,10 @@ GRADIENT_RATIO = 2.0
 GRADIENT_FLOOR = 2.0
 # The local background is handed over to the fill from this alpha up (a smoothstep to alpha 1).
 HANDOVER = 0.85
+# Fractional alpha that varies by less than this (standard deviation among the soft pixels around it) is a
+# plateau, not a ramp across an edge (a selection's own grey level, a veil, glass): no outline to ghost
+# there, so the plate is the local background whatever its colour.
+PLATEAU_SPREAD = 0.02
 # The band's differences are compared with their local mean over this scale (px).
 BOUNDARY_SMOOTH = 2.0
 # Weak pull of the membrane to 0, so that a part of the region with no boundary at all stays as filled.
@@ -206,6 +210,10 @@ def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarra
     if CONTRAST > 0:
         agreement *= np.clip(contrast / CONTRAST - 1.0, 0.0, 1.0)
     agreement *= gradient_consistency(image, alpha, contrast)
+    soft = np.maximum(blur(where), 1e-6)
+    mean = blur(alpha * where) / soft
+    spread = np.sqrt(np.maximum(blur(alpha * alpha * where) / soft - mean * mean, 0.0))
+    agreement = np.maximum(agreement, np.clip(2.0 - spread / PLATEAU_SPREAD, 0.0, 1.0))
     handover = 1.0 - _smoothstep((alpha - HANDOVER) / (1.0 - HANDOVER))
     weight = np.where(edge, agreement * handover, 0.0).astype(np.float32)
     return local, weight

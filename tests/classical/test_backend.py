@@ -161,3 +161,21 @@ def test_the_fill_follows_the_object_found_not_the_lasso(monkeypatch):
     assert ring.sum() > 2500
     assert (result.background[ring] == image[ring]).all()
     assert np.abs(result.background[disc > 0].astype(int) - [230, 230, 40]).sum(axis=1).mean() > 100  # filled
+
+
+def test_a_half_selection_keeps_its_share_away_from_the_outline():
+    """A selection at 50% everywhere on an object (the artist's own grey level) is a plateau of alpha, not an
+    edge: the plate there is the local background and the alpha stays the selection's share (it used to be
+    raised to ~0.85 wherever the plate was the fill)."""
+    import cv2
+    import numpy as np
+
+    import layerdecomp
+    from tests.learned.test_backend import scene
+
+    image, mask = scene(96)
+    out = layerdecomp.decompose(image, (mask // 2).astype(np.uint8), backend="classical")
+    alpha = out.foreground[..., 3]
+    inner = cv2.erode(mask, np.ones((13, 13), np.uint8)) > 0
+    assert 126 <= alpha[inner].min() and alpha[inner].max() <= 129
+    assert (alpha > 129).mean() < 0.05

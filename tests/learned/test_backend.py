@@ -186,7 +186,10 @@ def test_a_selection_nowhere_complete_takes_that_share(tiny_weights):
     out = layerdecomp.decompose(image, half, backend="learned", weights=str(tiny_weights))
     reach = 2 * matting.band_radius(mask) + 5  # beyond the unknown band, where the trimap says "object"
     inner = cv2.erode(mask, np.ones((reach, reach), np.uint8)) > 0
-    assert out.foreground[..., 3].max() <= 129
+    # Beyond the band the trimap's "object" takes the selection's share, never the whole. (In the band the
+    # tiny random ViTMatte's alpha is arbitrary, and where it leaves the object's colour out of range over
+    # the plate the layering raises it: layering.least_alpha8.)
+    assert out.foreground[..., 3][inner].max() <= 129
     assert out.foreground[..., 3][inner].min() >= 126
 
 
