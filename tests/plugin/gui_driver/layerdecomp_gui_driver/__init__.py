@@ -16,10 +16,9 @@ import traceback
 
 from krita import Extension, Krita, Selection
 
-try:
-    from PyQt5 import QtCore, QtWidgets
-except ImportError:  # Krita 6
-    from PyQt6 import QtCore, QtWidgets
+# The binding Krita loaded (PyQt5 in Krita 5, PyQt6 in Krita 6), through the plugin's own chooser: trying
+# `import PyQt5` first would succeed where both are installed and crash Krita 6 (two Qt versions).
+from layerdecomp_krita.qt import QtCore, QtWidgets
 
 ACTION_ID = "layerdecomp_decompose_selection"
 

@@ -173,7 +173,7 @@ class UndoScript:
 
     def cancel_keys(self):
         """Esc and the window's close button on the progress dialog cancel the job like Cancel does."""
-        from PyQt5 import QtCore, QtGui, QtWidgets
+        from layerdecomp_krita.qt import QtCore, QtGui, QtWidgets
 
         from layerdecomp_krita import messages
 
@@ -210,7 +210,7 @@ class UndoScript:
                 if how == "escape":
                     dialogs[0].activateWindow()
                     QtWidgets.QApplication.sendEvent(dialogs[0], QtGui.QKeyEvent(
-                        QtCore.QEvent.KeyPress, QtCore.Qt.Key_Escape, QtCore.Qt.NoModifier))
+                        QtCore.QEvent.Type.KeyPress, QtCore.Qt.Key.Key_Escape, QtCore.Qt.KeyboardModifier.NoModifier))
                 else:
                     dialogs[0].close()  # what the window's close button does
                 yield self.wait(lambda: controller.job is None, 10, "the job to end")
