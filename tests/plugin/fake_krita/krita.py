@@ -238,6 +238,20 @@ class Document:
         self._selection = None
         self._active = self._root.childNodes()[0]
         self.closed = False
+        self._file_name = ""
+        self._title = ""
+
+    def fileName(self):
+        return self._file_name
+
+    def setFileName(self, path):
+        self._file_name = path
+
+    def name(self):
+        return self._title
+
+    def setName(self, title):
+        self._title = title
 
     def width(self):
         return self._w
