@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple
 
-from . import after_write, canvas, client, messages
+from . import after_write, canvas, client, config, messages
 from .progress import ProgressView
 from . import settings as settings_module
 from .messages import UserError
@@ -227,7 +227,10 @@ class Controller:
             self._stop_pump = None
 
     def _tell(self, level: str, error: UserError) -> None:
-        self.messages.append((level, error.code, error.message))
+        text = error.message
+        if level == "error":  # where to look: the technical detail is in the log
+            text = f"{text} {messages.log_hint(str(config.log_dir()))}"
+        self.messages.append((level, error.code, text))
         getattr(log, level)("[%s] %s%s", error.code, error.message,
                             f" (detail: {error.detail})" if getattr(error, "detail", "") else "")
-        self.ui.notify(level, error.message)
+        self.ui.notify(level, text)

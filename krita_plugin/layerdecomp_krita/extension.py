@@ -117,4 +117,7 @@ def register() -> LayerDecompExtension:
     global EXTENSION
     EXTENSION = LayerDecompExtension(Krita.instance())
     Krita.instance().addExtension(EXTENSION)
+    from . import docker
+
+    docker.register(Krita.instance())
     return EXTENSION

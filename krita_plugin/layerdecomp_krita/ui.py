@@ -35,9 +35,22 @@ class QtUI:
 
     # -- progress -----------------------------------------------------------------------------------
 
+    def _docker(self) -> Optional[Any]:
+        try:
+            from . import docker
+        except ImportError:  # a Krita without dockers for scripts: the progress window instead
+            return None
+        return docker.active_docker()
+
     def show_progress(self, text: str, on_cancel: Callable[[], None]) -> None:
         self.close_progress()
         if self._batch():
+            return
+        # In the Layer Decomposition docker where there is one (it is shown if the artist closed it).
+        panel = self._docker()
+        if panel is not None:
+            panel.show_progress(text, on_cancel)
+            self.progress = panel
             return
         dialog = QtWidgets.QProgressDialog(text, "Cancel", 0, 0, _main_window(self.krita))
         dialog.setObjectName(PROGRESS_OBJECT_NAME)
@@ -56,6 +69,9 @@ class QtUI:
         dialog = self.progress
         if dialog is None:
             return
+        if not isinstance(dialog, QtWidgets.QProgressDialog):
+            dialog.update_progress(text, fraction)
+            return
         dialog.setLabelText(text)
         if fraction is None:
             dialog.setRange(0, 0)  # busy indicator until the server reports a fraction
@@ -66,6 +82,9 @@ class QtUI:
     def close_progress(self) -> None:
         dialog, self.progress = self.progress, None
         if dialog is None:
+            return
+        if not isinstance(dialog, QtWidgets.QProgressDialog):
+            dialog.close_progress()
             return
         # Closing a QProgressDialog emits canceled() and rejected(); the job is over, so nobody must hear it.
         dialog.canceled.disconnect()

@@ -76,43 +76,85 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     assert result["errors"] == [], "\n".join(result["errors"]) + "\n" + log[-3000:]
     cases = result["cases"]
 
-    # An opaque photo: the result covers it, so it stays visible; ONE undo step, exact picture all along.
+    # An opaque photo: the result covers it, so it stays visible; two undo steps (the selection, dropped
+    # last so that the move tool carries all of the Object, then the layers), the exact picture all along.
     case = cases["opaque"]
     assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
-    source = case["start"]["tree"][0][0]
-    assert case["done"]["tree"][1][:3] == [f"{source} (split)", "grouplayer", True]
-    assert case["done"]["source_visible"] is True and case["done"]["active"] == f"{source} – object"
+    assert case["start"]["tree"][0][0] == "Background" and case["start"]["selection"]
+    label = "coffee"  # a photo's layer is called "Background": the result takes the file's name
+    assert case["done"]["tree"][1][:3] == [f"{label} (split)", "grouplayer", True]
+    assert [c[0] for c in case["done"]["tree"][1][3]] == [f"{label} – clean plate", f"{label} – object"]
+    assert case["done"]["source_visible"] is True and case["done"]["active"] == f"{label} – object"
+    assert case["done"]["selection"] is False
     assert case["done_max_diff"] <= 1  # Krita's blending of object over background: rounding on soft edges
     steps = case["undo_steps"]
-    assert len(steps) == 1, steps
-    assert steps[0]["same_picture"] and steps[0]["tree"] == case["start"]["tree"] and steps[0]["source_visible"]
-    assert [r["same_as_result"] for r in case["redo_steps"]] == [True]
+    assert len(steps) == 2, steps
+    assert steps[0]["selection"] and steps[0]["tree"] == case["done"]["tree"]
+    assert steps[0]["max_diff"] == case["done_max_diff"] and steps[-1]["same_picture"], steps
+    assert steps[-1]["tree"] == case["start"]["tree"] and steps[-1]["source_visible"]
+    assert [r["same_as_result"] for r in case["redo_steps"]] == [True, True]
     assert case["redo_steps"][-1]["tree"] == case["done"]["tree"]
+    print(f"undo action texts: {[step['undo'] for step in [case['done']] + steps]}")
 
     # A soft-edged painted layer: the group cannot cover it, so the source is hidden by Krita's undoable
-    # visibility action. Two steps: the first shows the source again under the result (denser soft edges:
-    # with one node changed per undo step, no step can swap a semi-transparent layer for its result), the
-    # second removes the result; the end state is the original exactly.
+    # visibility action. Three steps: the selection back; the source shown again under the result (denser
+    # soft edges: with one node changed per undo step, no step can swap a semi-transparent layer for its
+    # result); the result removed. The end state is the original exactly.
     case = cases["soft"]
     assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
     assert case["done"]["source_visible"] is False and case["done"]["active"] == "Flower – object"
     assert case["done_max_diff"] <= 1
     steps = case["undo_steps"]
-    assert len(steps) == 2, steps
-    assert steps[0]["source_visible"] is True and len(steps[0]["tree"]) == len(case["done"]["tree"])
+    assert len(steps) == 3, steps
+    assert steps[0]["selection"] and steps[0]["same_picture"] is case["done_same_picture"]
+    assert steps[1]["source_visible"] is True and len(steps[1]["tree"]) == len(case["done"]["tree"])
     assert steps[-1]["same_picture"] and steps[-1]["tree"] == case["start"]["tree"]
     assert steps[-1]["source_visible"] is True
-    print(f"soft layer, first undo step: largest difference from the original {steps[0]['max_diff']}")
-    assert [r["same_as_result"] for r in case["redo_steps"]] == [False, True]
+    print(f"soft layer, second undo step: largest difference from the original {steps[1]['max_diff']}")
+    assert [r["same_as_result"] for r in case["redo_steps"]] == [False, True, True]
     assert case["redo_steps"][-1]["source_visible"] is False
 
-    # A hidden layer: the result is hidden too, the picture never changes; one undo step.
+    # A hidden layer: the result is hidden too, the picture never changes; two undo steps.
     case = cases["hidden"]
     assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
     assert case["done_same_picture"] is True
     assert [n[:3] for n in case["done"]["tree"] if n[1] == "grouplayer"] == [["Flower (split)", "grouplayer", False]]
     steps = case["undo_steps"]
-    assert len(steps) == 1 and steps[0]["same_picture"] and steps[0]["tree"] == case["start"]["tree"]
+    assert len(steps) == 2 and all(step["same_picture"] for step in steps)
+    assert steps[-1]["tree"] == case["start"]["tree"]
+
+    # "Background" split twice: distinct names, the Object active and no selection after each; the move
+    # tool dragged on the canvas carries all of the Object; undo restores the original picture at every
+    # step and leaves the source active.
+    case = cases["twice"]
+    assert case["source"] == "Background"
+    first, second = case["splits"]
+    groups = [n for n in second["tree"] if n[1] == "grouplayer"]
+    names = [g[0] for g in groups] + [c[0] for g in groups for c in g[3]]
+    assert sorted(names) == sorted([f"{label} (split)", f"{label} – clean plate", f"{label} – object",
+                                    f"{label} 2 (split)", f"{label} 2 – clean plate", f"{label} 2 – object"])
+    assert [first["active"], second["active"]] == [f"{label} – object", f"{label} 2 – object"]
+    assert first["selection"] is False and second["selection"] is False
+    move = case["move"]
+    print(f"move tool on {move['canvas_widget']}: {move}")
+    assert move["shift"] is not None and move["shift"] > 0, move
+    assert move["opaque_after"] == move["opaque_before"] > 0, move
+    steps = case["undo_steps"]
+    assert len(steps) == 4, steps  # per split: the selection, the layers
+    # (within Krita's one level of rounding where the Object's soft edge lies over its clean plate)
+    assert all(step["max_diff"] <= 1 for step in steps), [(s["undo"], s["max_diff"]) for s in steps]
+    assert steps[-1]["same_picture"] and steps[-1]["tree"] == case["start_tree"]
+    assert steps[-1]["active_after_a_moment"] == "Background", steps[-1]
+
+    # A small selection on a 6000x4000 canvas: the document grows by the result's box, not by a copy of
+    # the canvas; the GUI thread is never blocked long while the result is written.
+    case = cases["big"]
+    assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
+    growth = case["size_after"] - case["size_before"]
+    print(f"6000x4000, 128x290 selected: pixel data {case['size_before'] / 2**20:.1f} MiB -> "
+          f"{case['size_after'] / 2**20:.1f} MiB; longest GUI block {case['longest_block_s'] * 1000:.0f} ms")
+    assert 0 < growth < 0.1 * case["full_layer"], case
+    assert case["longest_block_s"] < 0.2, case
 
     # A transparent layer under the selection: a plain message, nothing changed.
     case = cases["transparent"]
@@ -120,8 +162,10 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     assert case["done"]["tree"] == case["start"]["tree"] and case["done_same_picture"] is True
     assert "undo_steps" not in case
 
-    # Esc and the close button cancel the job like the Cancel button.
-    for how in ("escape", "close"):
+    # The docker's Cancel button cancels the job; where there is no docker, so do Esc and the progress
+    # window's close button.
+    assert cases["docker"]["in_docker"] is True  # the progress and Cancel are in the docker
+    for how in ("docker", "escape", "close"):
         case = cases[how]
         assert [m[:2] for m in case["messages"]] == [["info", "cancelled"]], (how, case["messages"])
         assert case["after"] == case["before"] and not case["progress_open"] and case["worker_stopped"], how
@@ -129,5 +173,6 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     # The Object is the active layer after every one of 20 runs.
     runs = cases["twenty"]
     assert len(runs) == 20
-    assert [r["active"] for r in runs] == [f"{source} – object"] * 20, [r["active"] for r in runs]
+    assert [r["active"] for r in runs] == [f"{label} – object"] * 20, [r["active"] for r in runs]
     assert all(r["groups"] == 1 and [m[:2] for m in r["messages"]] == [["info", "done"]] for r in runs)
+    assert all(r["selection_back"] for r in runs)

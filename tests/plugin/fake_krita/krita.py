@@ -338,3 +338,39 @@ class Krita:
         self._documents.append(doc)
         self._active_document = doc
         return doc
+
+
+class DockWidgetFactoryBase:
+    DockRight = "right"
+
+
+class DockWidgetFactory:
+    def __init__(self, name, position, klass):
+        self.name, self.position, self.klass = name, position, klass
+
+
+def _add_dock_widget_factory(self, factory):
+    self.dock_factories = getattr(self, "dock_factories", []) + [factory]
+
+
+Krita.addDockWidgetFactory = _add_dock_widget_factory
+
+
+def __getattr__(name):
+    """``DockWidget``: Krita's is a QDockWidget; made from the binding already loaded (never importing one,
+    so this module stays usable without Qt)."""
+    if name == "DockWidget":
+        import sys
+
+        for binding in ("PyQt6", "PyQt5"):
+            if binding + ".QtWidgets" in sys.modules:
+                widgets = sys.modules[binding + ".QtWidgets"]
+
+                class DockWidget(widgets.QDockWidget):
+                    def canvasChanged(self, canvas):
+                        pass
+
+                globals()["DockWidget"] = DockWidget
+                return DockWidget
+        raise ImportError("krita.DockWidget needs PyQt5 or PyQt6 loaded first")
+    raise AttributeError(name)

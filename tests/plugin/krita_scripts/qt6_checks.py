@@ -135,3 +135,29 @@ assert settings.load(k.readSetting) == settings.Settings()
 action.trigger()
 assert extension.EXTENSION.controller.messages[-1][1] == "no_document"
 print("qt6 ok")
+
+# The docker under PyQt6: registered with Krita; its progress and Cancel; the methods the server runs
+# enabled, the others greyed with the reason.
+from layerdecomp_krita import docker  # noqa: E402
+from layerdecomp_krita.protocol import Welcome  # noqa: E402
+
+assert [f.name for f in k.dock_factories] == [docker.DOCKER_ID]
+panel = docker.LayerDecompDocker()
+assert docker.active_docker() is panel
+face = ui.QtUI(k)
+calls.clear()
+face.show_progress("Working…", lambda: calls.append("docker cancel"))
+face.update_progress("Painting the background…", 0.25)
+assert panel.progress_bar.value() == 25 and not panel.decompose_button.isEnabled()
+panel.cancel_button.click()
+assert calls == ["docker cancel"], calls
+face.close_progress()
+assert panel.decompose_button.isEnabled() and not panel.progress_box.isVisibleTo(panel)
+panel._fill_methods(Welcome(server="layerdecomp", backend="classical", backends=["classical"]), "classical")
+model = panel.method.model()
+enabled = {panel.method.itemData(i): model.item(i).isEnabled() for i in range(panel.method.count())}
+assert enabled == {"": True, "classical": True, "learned": False, "diffusion": False}, enabled
+assert panel.method.currentData() == "classical"
+panel.show_server_state("not_found", "No server answers at this address.")
+assert panel.server_state.text().startswith("Not found.")
+print("docker ok")

@@ -118,9 +118,11 @@ class UndoScript:
         into = []
         yield from self.settled(doc, into)
         active = doc.activeNode()
+        selection = doc.selection()
         self.last_state = {
             "composite": into[0], "tree": _tree(doc.rootNode()), "source_visible": layer.visible(),
             "active": active.name() if active is not None else None,
+            "selection": selection is not None and selection.width() > 0,
             "undo": self.k.action("edit_undo").text(), "redo": self.k.action("edit_redo").text()}
 
     # -- the script ------------------------------------------------------------------------------------
@@ -128,8 +130,186 @@ class UndoScript:
     def run(self):
         for name, spec in self.cfg["undo_cases"].items():
             yield from self.undo_case(name, spec)
+        yield from self.split_twice(self.cfg["undo_cases"]["opaque"])
+        yield from self.big_canvas()
         yield from self.cancel_keys()
         yield from self.twenty_runs()
+
+    def undo_all(self, doc, layer, original, start_tree):
+        """Undo step by step until the layer tree is as at the start; the picture and the active layer
+        after each step."""
+        steps = []
+        for _ in range(8):
+            self.k.action("edit_undo").trigger()
+            yield from self.state(doc, layer)
+            now = self.last_state
+            steps.append({"same_picture": now["composite"] == original, "tree": now["tree"],
+                          "active": now["active"], "undo": now["undo"], "selection": now["selection"],
+                          "max_diff": max(abs(a - b) for a, b in zip(now["composite"], original))})
+            if now["tree"] == start_tree:
+                break
+        # Krita activates a layer after an undo on its own schedule: the active layer a moment later.
+        until = time.monotonic() + 1.0
+        yield self.wait(lambda: time.monotonic() > until, 3, "a moment")
+        active = doc.activeNode()
+        steps[-1]["active_after_a_moment"] = active.name() if active is not None else None
+        return steps
+
+    def split_twice(self, spec):
+        """A photo's layer "Background", split twice (the second time on the same selection): distinct
+        names, the Object active and no selection after each; the move tool carries all of the Object;
+        undo back to the start, the picture the original at every step and the source active at the end."""
+        yield from self.open_case("twice", spec)
+        doc, layer = self.doc, self.layer
+        record = {"source": layer.name(), "splits": []}
+        self.result["cases"]["twice"] = record
+        yield from self.state(doc, layer)
+        original, start_tree = self.last_state["composite"], self.last_state["tree"]
+        record["start_tree"] = start_tree
+        selection = doc.selection().pixelData(0, 0, doc.width(), doc.height())
+        for turn in range(2):
+            if turn:
+                again = Selection()
+                again.setPixelData(selection, 0, 0, doc.width(), doc.height())
+                doc.setSelection(again)
+                doc.setActiveNode(layer)
+                yield self.wait(lambda: doc.activeNode() is not None and doc.activeNode().name() == layer.name(),
+                                10, "the source to be active again")
+            split = {}
+            yield from self.decompose(split, self.fake_job(spec, doc, layer))
+            yield from self.state(doc, layer)
+            split.update(tree=self.last_state["tree"], active=self.last_state["active"],
+                         selection=self.last_state["selection"], undo=self.last_state["undo"],
+                         same_picture=self.last_state["composite"] == original)
+            record["splits"].append(split)
+        yield from self.move_object(doc, record)
+        record["undo_steps"] = yield from self.undo_all(doc, layer, original, start_tree)
+        doc.setModified(False)
+
+    def move_object(self, doc, record):
+        """Krita's move tool, dragged on the canvas with the mouse: the whole Object moves (nothing of it
+        is left behind where it was, nothing of it is cut off), then undo puts it back."""
+        from layerdecomp_krita.qt import QtCore, QtGui, QtWidgets
+
+        obj = self.controller.last_written.obj
+        w, h = doc.width(), doc.height()
+        before = obj.pixelData(0, 0, w, h).data()
+        self.k.action("KritaTransform/KisToolMove").trigger()
+        yield self.wait(lambda: True, 1, "the move tool")
+        canvas = self.canvas_widget()
+        record["move"] = {"canvas_widget": canvas.metaObject().className() if canvas else None}
+        if canvas is None:
+            return
+        start = QtCore.QPoint(canvas.width() // 2, canvas.height() // 2)
+        end = start + QtCore.QPoint(40, 0)
+        left = QtCore.Qt.MouseButton.LeftButton
+        none = QtCore.Qt.KeyboardModifier.NoModifier
+        for kind, point, buttons in ((QtCore.QEvent.Type.MouseButtonPress, start, left),
+                                     (QtCore.QEvent.Type.MouseMove, start + QtCore.QPoint(10, 0), left),
+                                     (QtCore.QEvent.Type.MouseMove, end, left),
+                                     (QtCore.QEvent.Type.MouseButtonRelease, end, QtCore.Qt.MouseButton.NoButton)):
+            global_point = canvas.mapToGlobal(point)
+            event = QtGui.QMouseEvent(kind, QtCore.QPointF(point), QtCore.QPointF(global_point), left, buttons, none)
+            QtWidgets.QApplication.sendEvent(canvas, event)
+            yield self.wait(lambda: True, 1, "the drag")
+        until = time.monotonic() + 2
+        yield self.wait(lambda: time.monotonic() > until, 4, "the move to apply")
+        after = obj.pixelData(0, 0, w, h).data()
+        record["move"].update(self.shift_of(before, after, w, h))
+        self.k.action("edit_undo").trigger()
+        yield self.wait(lambda: obj.pixelData(0, 0, w, h).data() == before, 10, "the move's undo")
+
+    @staticmethod
+    def shift_of(before, after, w, h):
+        """How the Object's pixels moved: the horizontal shift that maps every pixel of ``before`` onto
+        ``after`` (None when none does) and how many opaque pixels each has."""
+        def opaque(data):
+            return sum(1 for a in data[3::4] if a)
+
+        rows_before = [before[r * w * 4:(r + 1) * w * 4] for r in range(h)]
+        rows_after = [after[r * w * 4:(r + 1) * w * 4] for r in range(h)]
+        found = None
+        for dx in range(1, w // 2):
+            pad = bytes(4 * dx)
+            if all((row[:-4 * dx] == moved[4 * dx:] and moved[:4 * dx] == pad)
+                   for row, moved in zip(rows_before, rows_after) if row.strip(b"\x00") or moved.strip(b"\x00")):
+                if all(not row[-4 * dx:].strip(b"\x00") for row in rows_before):
+                    found = dx
+                    break
+        return {"shift": found, "opaque_before": opaque(before), "opaque_after": opaque(after)}
+
+    @staticmethod
+    def canvas_widget():
+        from layerdecomp_krita.qt import QtWidgets
+
+        for widget in QtWidgets.QApplication.allWidgets():
+            name = widget.metaObject().className()
+            if name in ("KisOpenGLCanvas2", "KisQPainterCanvas") and widget.isVisible():
+                return widget
+        return None
+
+    def big_canvas(self):
+        """A small selection on a 6000x4000 photo: the document's pixel data (every layer's and group's
+        extent) before and after, and the longest the GUI thread was blocked from the trigger until the
+        result was written and followed up (a 10 ms heartbeat timer)."""
+        from layerdecomp_krita.client import JobResult
+        from layerdecomp_krita.qt import QtCore
+
+        k = self.k
+        w, h = 6000, 4000
+        doc = k.createDocument(w, h, "big", "RGBA", "U8", "", 72.0)
+        k.activeWindow().addView(doc)
+        yield self.wait(lambda: k.activeDocument() == doc, 60, "the big document's view")
+        layer = [n for n in doc.rootNode().childNodes() if n.type() == "paintlayer"][0]
+        row = b"".join(bytes([(x * 7) % 256, 90, (x * 3) % 256, 255]) for x in range(w))
+        layer.setPixelData(row * h, 0, 0, w, h)
+        selection = Selection()
+        selection.select(2000, 1500, 128, 290, 255)
+        doc.setSelection(selection)
+        doc.setActiveNode(layer)
+        yield self.wait(lambda: doc.activeNode() is not None and doc.activeNode().name() == layer.name(), 10,
+                        "the big layer to be active")
+        doc.refreshProjection()
+        doc.waitForDone()
+        record = {"size_before": self.pixel_bytes(doc)}
+        self.result["cases"]["big"] = record
+
+        def run_job(settings, request, cancel, emit):
+            image = bytes(request.image)
+            fg = bytearray(image)
+            fg[3::4] = bytes(request.mask)
+            return JobResult((0, 0, request.width, request.height), bytes(fg), image,
+                             bytes(request.mask).translate(bytes([0] + [255] * 255)), {})
+
+        beats = []
+        heartbeat = QtCore.QTimer()
+        heartbeat.timeout.connect(lambda: beats.append(time.monotonic()))
+        heartbeat.start(10)
+        beats.append(time.monotonic())
+        yield from self.decompose(record, run_job)
+        heartbeat.stop()
+        beats.append(time.monotonic())
+        record["longest_block_s"] = max(b - a for a, b in zip(beats, beats[1:]))
+        doc.waitForDone()
+        record["size_after"] = self.pixel_bytes(doc)
+        record["full_layer"] = w * h * 4
+        doc.setModified(False)
+        doc.close()
+
+    @staticmethod
+    def pixel_bytes(doc):
+        """The document's pixel data: every layer's and group's extent, 4 bytes a pixel (RGBA 8-bit)."""
+        def walk(node):
+            for child in node.childNodes():
+                yield child
+                yield from walk(child)
+
+        total = 0
+        for node in walk(doc.rootNode()):
+            if node.type() in ("paintlayer", "grouplayer"):
+                bounds = node.bounds()
+                total += bounds.width() * bounds.height() * 4
+        return total
 
     def undo_case(self, name, spec):
         """Decompose, then undo step by step back to where we started (comparing the picture after every
@@ -157,6 +337,7 @@ class UndoScript:
             now = self.last_state
             steps.append({"same_picture": now["composite"] == original, "tree": now["tree"],
                           "source_visible": now["source_visible"], "undo": now["undo"],
+                          "selection": now["selection"],
                           "max_diff": max(abs(a - b) for a, b in zip(now["composite"], original))})
             if now["tree"] == start["tree"] and now["source_visible"] == start["source_visible"]:
                 break
@@ -172,16 +353,17 @@ class UndoScript:
         doc.setModified(False)
 
     def cancel_keys(self):
-        """Esc and the window's close button on the progress dialog cancel the job like Cancel does."""
+        """The docker's Cancel button cancels the job; so do Esc and the window's close button on the
+        progress window shown where there is no docker (the docker list emptied for those two)."""
         from layerdecomp_krita.qt import QtCore, QtGui, QtWidgets
 
-        from layerdecomp_krita import messages
+        from layerdecomp_krita import docker, messages
 
         spec = self.cfg["undo_cases"]["opaque"]
         yield from self.open_case("cancel keys", spec)
         doc = self.doc
         controller = self.controller
-        for how in ("escape", "close"):
+        for how in ("docker", "escape", "close"):
             record = {"before": _tree(doc.rootNode())}
             self.result["cases"][how] = record
             ended = threading.Event()
@@ -197,17 +379,24 @@ class UndoScript:
             real = controller.run_job
             controller.run_job = held
             count = len(controller.messages)
+            dockers = docker.DOCKERS[:]
+            if how != "docker":
+                docker.DOCKERS.clear()
             try:
                 self.k.action(ACTION_ID).trigger()
                 dialogs = []
 
                 def dialog_shown():
-                    dialogs[:] = [w for w in QtWidgets.QApplication.topLevelWidgets()
-                                  if w.objectName() == "layerdecomp-progress" and w.isVisible()]
+                    dialogs[:] = [w for w in QtWidgets.QApplication.allWidgets()
+                                  if w.objectName() == ("layerdecomp-cancel" if how == "docker" else
+                                                        "layerdecomp-progress") and w.isVisible()]
                     return bool(dialogs)
 
-                yield self.wait(dialog_shown, 10, "the progress dialog")
-                if how == "escape":
+                yield self.wait(dialog_shown, 10, "the progress")
+                record["in_docker"] = dialogs[0].parentWidget() is not None
+                if how == "docker":
+                    dialogs[0].click()
+                elif how == "escape":
                     dialogs[0].activateWindow()
                     QtWidgets.QApplication.sendEvent(dialogs[0], QtGui.QKeyEvent(
                         QtCore.QEvent.Type.KeyPress, QtCore.Qt.Key.Key_Escape, QtCore.Qt.KeyboardModifier.NoModifier))
@@ -217,10 +406,11 @@ class UndoScript:
                 yield self.wait(ended.is_set, 10, "the worker to stop")
             finally:
                 controller.run_job = real
+                docker.DOCKERS[:] = dockers
             record["messages"] = controller.messages[count:]
             record["after"] = _tree(doc.rootNode())
             record["progress_open"] = any(w.objectName() == "layerdecomp-progress" and w.isVisible()
-                                          for w in QtWidgets.QApplication.topLevelWidgets())
+                                          for w in QtWidgets.QApplication.allWidgets())
             record["worker_stopped"] = ended.is_set()
             self.driver.close_message_boxes()
         doc.setModified(False)
@@ -244,8 +434,12 @@ class UndoScript:
             active = doc.activeNode()
             record["active"] = active.name() if active is not None else None
             record["groups"] = len([n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"])
-            self.k.action("edit_undo").trigger()
+            # Two undo steps: the selection back, then the layers.
+            for _step in range(2):
+                self.k.action("edit_undo").trigger()
+                yield self.wait(lambda: True, 1, "the undo")
             yield self.wait(lambda: not any(n.type() == "grouplayer" for n in doc.rootNode().childNodes()), 10,
                             "the undo")
+            record["selection_back"] = doc.selection() is not None
             runs.append(record)
         doc.setModified(False)
