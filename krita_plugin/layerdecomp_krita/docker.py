@@ -139,7 +139,7 @@ class LayerDecompDocker(DockWidget):
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self._poll_answer)
         DOCKERS.append(self)
-        QtCore.QTimer.singleShot(0, self.refresh)
+        QtCore.QTimer.singleShot(0, lambda: self.refresh())
 
     def canvasChanged(self, canvas: Any) -> None:  # Krita's DockWidget hook: nothing depends on the canvas
         pass

@@ -172,8 +172,12 @@ class SettingsDialog(QtWidgets.QDialog):
         self.test_result.setObjectName("layerdecomp-test-result")
         self.test_result.setWordWrap(True)
         test_row.addWidget(self.test_button)
-        test_row.addWidget(self.test_result, 1)
+        test_row.addStretch(1)
         server.addRow(test_row)
+        # The answer gets a row of its own, the dialog's full width, wrapped: beside the button it was cut off.
+        self.test_result.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred,
+                                       QtWidgets.QSizePolicy.Policy.MinimumExpanding)
+        server.addRow(self.test_result)
         layout.addWidget(server_box)
 
         # -- the method and its options -----------------------------------------------------------

@@ -94,6 +94,12 @@ for expected in ("✔ Connected to layerdecomp 1.0", "✘ No server answers."):
     while tester.connection_test_running() and not deadline.hasExpired():
         app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
     assert tester.test_result.text().startswith(expected), tester.test_result.text()
+    # All of the answer shows: the label is as tall as its wrapped text needs at its width.
+    tester.show()
+    for _ in range(5):
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    label = tester.test_result
+    assert label.height() >= label.heightForWidth(label.width()), (label.height(), label.heightForWidth(label.width()))
 dialog.close()
 tester.close()
 
