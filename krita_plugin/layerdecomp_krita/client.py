@@ -34,6 +34,7 @@ CANCEL_GRACE_S = 2.0
 _job_ids = itertools.count(1)
 # The status once the picture is sent, until the server's first progress report.
 WORKING = "Working…"
+STARTING_SERVER = "Starting the local server…"
 
 # report(kind, payload): ("status", "sentence") or ("progress", (stage, fraction)).
 Report = Callable[[str, Any], None]
@@ -97,7 +98,7 @@ def connect_or_start(settings: Settings, cancel: threading.Event, report: Report
             raise messages.unreachable(url) from None
         if not is_local(url):
             raise messages.unreachable(url, remote=True) from None
-    report("status", "Starting the local server…")
+    report("status", STARTING_SERVER)
     command = settings.server_command
     try:
         server.start(serve_arguments(command, url, settings.backend))

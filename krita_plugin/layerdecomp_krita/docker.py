@@ -254,6 +254,13 @@ class LayerDecompDocker(DockWidget):
 
     def update_progress(self, text: str, fraction: Optional[float]) -> None:
         self.progress_label.setText(text)
+        from .client import STARTING_SERVER, WORKING
+
+        if text == STARTING_SERVER:
+            self.show_server_state("starting", "")
+        elif text == WORKING or fraction is not None:
+            if self.server_state.property("state") != "running":
+                self.show_server_state("running", "Running.")
         if fraction is None:
             self.progress_bar.setRange(0, 0)
         else:
@@ -264,6 +271,7 @@ class LayerDecompDocker(DockWidget):
         self._on_cancel = None
         self.progress_box.setVisible(False)
         self.decompose_button.setEnabled(True)
+        QtCore.QTimer.singleShot(0, lambda: self.refresh())  # the server's state after the job
 
 
 def _wrapped(text: str) -> QtWidgets.QLabel:

@@ -136,18 +136,19 @@ class UndoScript:
         yield from self.cancel_keys()
         yield from self.twenty_runs()
 
-    def undo_all(self, doc, layer, original, start_tree):
-        """Undo step by step until the layer tree is as at the start; the picture and the active layer
-        after each step."""
+    def undo_all(self, doc, layer, original, start):
+        """Undo step by step until the layer tree and the source's visibility are as at ``start``; the
+        picture, the selection and the active layer after each step."""
         steps = []
         for _ in range(8):
             self.k.action("edit_undo").trigger()
             yield from self.state(doc, layer)
             now = self.last_state
             steps.append({"same_picture": now["composite"] == original, "tree": now["tree"],
-                          "active": now["active"], "undo": now["undo"], "selection": now["selection"],
+                          "source_visible": now["source_visible"], "active": now["active"], "undo": now["undo"],
+                          "selection": now["selection"],
                           "max_diff": max(abs(a - b) for a, b in zip(now["composite"], original))})
-            if now["tree"] == start_tree:
+            if now["tree"] == start["tree"] and now["source_visible"] == start["source_visible"]:
                 break
         # Krita activates a layer after an undo on its own schedule: the active layer a moment later.
         until = time.monotonic() + 1.0
@@ -165,8 +166,9 @@ class UndoScript:
         record = {"source": layer.name(), "splits": []}
         self.result["cases"]["twice"] = record
         yield from self.state(doc, layer)
-        original, start_tree = self.last_state["composite"], self.last_state["tree"]
-        record["start_tree"] = start_tree
+        start = self.last_state
+        original = start["composite"]
+        record["start_tree"] = start["tree"]
         selection = doc.selection().pixelData(0, 0, doc.width(), doc.height())
         for turn in range(2):
             if turn:
@@ -186,7 +188,7 @@ class UndoScript:
         # The move tool moves all of the active layer when nothing is selected: the Object active and no
         # selection left are what it needs (a drag cannot be sent to Krita's tools here: docs/krita-versions.md).
         record["action_enabled"] = self.k.action(ACTION_ID).isEnabled()
-        record["undo_steps"] = yield from self.undo_all(doc, layer, original, start_tree)
+        record["undo_steps"] = yield from self.undo_all(doc, layer, original, start)
         doc.setModified(False)
 
     def big_canvas(self):
@@ -271,17 +273,7 @@ class UndoScript:
         record["done_max_diff"] = max((abs(a - b) for a, b in zip(done["composite"], original)), default=0)
         if done["tree"] == start["tree"]:  # nothing was added (a refusal): nothing to undo
             return
-        steps = []
-        for _ in range(8):
-            self.k.action("edit_undo").trigger()
-            yield from self.state(doc, layer)
-            now = self.last_state
-            steps.append({"same_picture": now["composite"] == original, "tree": now["tree"],
-                          "source_visible": now["source_visible"], "undo": now["undo"],
-                          "selection": now["selection"],
-                          "max_diff": max(abs(a - b) for a, b in zip(now["composite"], original))})
-            if now["tree"] == start["tree"] and now["source_visible"] == start["source_visible"]:
-                break
+        steps = yield from self.undo_all(doc, layer, original, start)
         record["undo_steps"] = steps
         redo = []
         for _ in range(len(steps)):
