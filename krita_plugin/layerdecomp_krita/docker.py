@@ -92,6 +92,25 @@ class LayerDecompDocker(DockWidget):
         layout.addLayout(method_row)
         self.method_help = _wrapped("")
         layout.addWidget(self.method_help)
+        # The method's own settings: only those the server's method takes (its welcome's ``options``).
+        self.options_box = QtWidgets.QWidget()
+        self.options_box.setObjectName("layerdecomp-method-options")
+        options = QtWidgets.QFormLayout(self.options_box)
+        options.setContentsMargins(0, 0, 0, 0)
+        self.steps = QtWidgets.QSpinBox()
+        self.steps.setRange(0, 200)
+        self.steps.setSpecialValueText("the model's default")
+        self.steps.setToolTip("More steps: a more careful background, slower.")
+        self.seed = QtWidgets.QSpinBox()
+        self.seed.setRange(-1, 2**31 - 1)
+        self.seed.setSpecialValueText("different each time")
+        self.seed.setToolTip("The same number gives the same result for the same picture.")
+        self.option_fields = {"steps": ("Quality steps", self.steps), "seed": ("Variation", self.seed)}
+        for label, field in self.option_fields.values():
+            options.addRow(label, field)
+            field.valueChanged.connect(self._option_changed)
+        self.options_box.setVisible(False)
+        layout.addWidget(self.options_box)
 
         # The job's progress: shown while a job runs, in place of a window over the canvas.
         self.progress_box = QtWidgets.QWidget()
@@ -218,8 +237,29 @@ class LayerDecompDocker(DockWidget):
         self.server_state.setText(shown)
         self.server_state.setProperty("state", state)
 
+    def _option_changed(self) -> None:
+        current = settings_module.load(Krita.instance().readSetting)
+        current.steps, current.seed = self.steps.value(), self.seed.value()
+        settings_module.save(current, Krita.instance().writeSetting)
+
+    def _show_options(self, takes: list) -> None:
+        """The settings of the method the server runs, those it takes (and this docker knows) only."""
+        current = settings_module.load(Krita.instance().readSetting)
+        self.steps.blockSignals(True)
+        self.seed.blockSignals(True)
+        self.steps.setValue(max(0, current.steps))
+        self.seed.setValue(current.seed)
+        self.steps.blockSignals(False)
+        self.seed.blockSignals(False)
+        form = self.options_box.layout()
+        for name, (_label, field) in self.option_fields.items():
+            form.labelForField(field).setVisible(name in takes)
+            field.setVisible(name in takes)
+        self.options_box.setVisible(any(name in takes for name in self.option_fields))
+
     def _fill_methods(self, welcome: Any, chosen: str) -> None:
         """The methods: those the server runs enabled, the others greyed with the reason."""
+        self._show_options(list(getattr(welcome, "options", None) or []))
         offered = None if welcome is None else set(welcome.backends or [welcome.backend])
         names = [name for name, _label, _text in METHODS]
         if offered:

@@ -135,7 +135,6 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
                                     f"{label} 2 (split)", f"{label} 2 – clean plate", f"{label} 2 – object"])
     assert [first["active"], second["active"]] == [f"{label} – object", f"{label} 2 – object"]
     assert first["selection"] is False and second["selection"] is False
-    assert case["action_enabled"] is False  # nothing selected: Decompose Selection is greyed
     steps = case["undo_steps"]
     assert len(steps) == 4, steps  # per split: the selection, the layers
     # (within Krita's one level of rounding where the Object's soft edge lies over its clean plate)
@@ -149,9 +148,11 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
     growth = case["size_after"] - case["size_before"]
     print(f"6000x4000, 128x290 selected: pixel data {case['size_before'] / 2**20:.1f} MiB -> "
-          f"{case['size_after'] / 2**20:.1f} MiB; longest GUI block {case['longest_block_s'] * 1000:.0f} ms")
+          f"{case['size_after'] / 2**20:.1f} MiB; longest GUI block {case['longest_block_s'] * 1000:.0f} ms of "
+          f"the GUI thread's CPU time (longest wall-clock gap between 10 ms heartbeats "
+          f"{case['longest_wall_gap_s'] * 1000:.0f} ms, which includes waiting for a processor)")
     assert 0 < growth < 0.1 * case["full_layer"], case
-    assert case["longest_block_s"] < 0.2, case
+    assert case["longest_block_s"] < 0.2, case["longest_blocks"]
 
     # A transparent layer under the selection: a plain message, nothing changed.
     case = cases["transparent"]

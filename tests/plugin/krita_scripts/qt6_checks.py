@@ -164,6 +164,12 @@ model = panel.method.model()
 enabled = {panel.method.itemData(i): model.item(i).isEnabled() for i in range(panel.method.count())}
 assert enabled == {"": True, "classical": True, "learned": False, "diffusion": False}, enabled
 assert panel.method.currentData() == "classical"
+assert not panel.options_box.isVisibleTo(panel)  # the classical method takes no steps nor seed
+panel._fill_methods(Welcome(server="layerdecomp", backend="diffusion", backends=["diffusion"],
+                            options=["steps", "seed"]), "diffusion")
+assert panel.options_box.isVisibleTo(panel) and panel.steps.isVisibleTo(panel)
+panel.steps.setValue(30)
+assert settings.load(k.readSetting).steps == 30
 panel.show_server_state("not_found", "No server answers at this address.")
 assert panel.server_state.text().startswith("Not found.")
 print("docker ok")

@@ -187,7 +187,6 @@ class UndoScript:
             record["splits"].append(split)
         # The move tool moves all of the active layer when nothing is selected: the Object active and no
         # selection left are what it needs (a drag cannot be sent to Krita's tools here: docs/krita-versions.md).
-        record["action_enabled"] = self.k.action(ACTION_ID).isEnabled()
         record["undo_steps"] = yield from self.undo_all(doc, layer, original, start)
         doc.setModified(False)
 
@@ -224,15 +223,27 @@ class UndoScript:
             return JobResult((0, 0, request.width, request.height), bytes(fg), image,
                              bytes(request.mask).translate(bytes([0] + [255] * 255)), {})
 
+        controller = self.controller
+        # (wall time, the GUI thread's CPU time, the job still in hand, the follow-up still running). The beat
+        # runs on the GUI thread: between two beats, its CPU time is what blocked it (wall time also counts
+        # waiting for a processor, which on a loaded machine says little about the plugin).
         beats = []
+
+        def beat():
+            beats.append((time.monotonic(), time.thread_time(), controller.job is not None,
+                          controller.after_write is not None))
+
         heartbeat = QtCore.QTimer()
-        heartbeat.timeout.connect(lambda: beats.append(time.monotonic()))
+        heartbeat.timeout.connect(beat)
         heartbeat.start(10)
-        beats.append(time.monotonic())
+        beat()
         yield from self.decompose(record, run_job)
         heartbeat.stop()
-        beats.append(time.monotonic())
-        record["longest_block_s"] = max(b - a for a, b in zip(beats, beats[1:]))
+        beat()
+        gaps = sorted(((b[1] - a[1], b[0] - a[0], a[2:], b[2:]) for a, b in zip(beats, beats[1:])), reverse=True)
+        record["longest_block_s"] = gaps[0][0]
+        record["longest_blocks"] = gaps[:3]  # (CPU s, wall s, (job, follow-up) before, after)
+        record["longest_wall_gap_s"] = max(b[0] - a[0] for a, b in zip(beats, beats[1:]))
         doc.waitForDone()
         record["size_after"] = self.pixel_bytes(doc)
         record["full_layer"] = w * h * 4
@@ -368,11 +379,11 @@ class UndoScript:
             record["active"] = active.name() if active is not None else None
             record["groups"] = len([n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"])
             # Two undo steps: the selection back, then the layers.
-            for _step in range(2):
-                self.k.action("edit_undo").trigger()
-                yield self.wait(lambda: True, 1, "the undo")
+            self.k.action("edit_undo").trigger()
+            yield self.wait(lambda: doc.selection() is not None, 10, "the selection's undo")
+            record["selection_back"] = True
+            self.k.action("edit_undo").trigger()
             yield self.wait(lambda: not any(n.type() == "grouplayer" for n in doc.rootNode().childNodes()), 10,
                             "the undo")
-            record["selection_back"] = doc.selection() is not None
             runs.append(record)
         doc.setModified(False)
