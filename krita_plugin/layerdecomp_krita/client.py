@@ -33,8 +33,9 @@ CANCEL_GRACE_S = 2.0
 
 _job_ids = itertools.count(1)
 # The status once the picture is sent, until the server's first progress report.
-WORKING = "Working…"
-STARTING_SERVER = "Starting the local server…"
+# What a job's status says (messages.py; the docker reads them without the network modules).
+WORKING = messages.WORKING
+STARTING_SERVER = messages.STARTING_SERVER
 
 # report(kind, payload): ("status", "sentence") or ("progress", (stage, fraction)).
 Report = Callable[[str, Any], None]

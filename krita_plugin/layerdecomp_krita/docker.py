@@ -15,7 +15,7 @@ from typing import Any, Callable, List, Optional
 
 from krita import DockWidget, Krita
 
-from . import config, local_server
+from . import config, local_server, messages
 from . import settings as settings_module
 from .messages import UserError
 from .qt import QtCore, QtGui, QtWidgets
@@ -294,11 +294,9 @@ class LayerDecompDocker(DockWidget):
 
     def update_progress(self, text: str, fraction: Optional[float]) -> None:
         self.progress_label.setText(text)
-        from .client import STARTING_SERVER, WORKING
-
-        if text == STARTING_SERVER:
+        if text == messages.STARTING_SERVER:
             self.show_server_state("starting", "")
-        elif text == WORKING or fraction is not None:
+        elif text == messages.WORKING or fraction is not None:
             if self.server_state.property("state") != "running":
                 self.show_server_state("running", "Running.")
         if fraction is None:

@@ -171,6 +171,8 @@ def server_confused(detail: str) -> UserError:
     )
 
 
+WORKING = "Working…"
+STARTING_SERVER = "Starting the local server…"
 WAITING_FOR_CANCELLED = "Waiting for the server to stop the cancelled decomposition…"
 
 
