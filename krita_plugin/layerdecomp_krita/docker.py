@@ -70,7 +70,6 @@ class LayerDecompDocker(DockWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setWindowTitle(TITLE)
-        self.setObjectName("layerdecomp-docker")
         self._on_cancel: Optional[Callable[[], None]] = None
         self._asking: Optional[threading.Thread] = None
         self._answer: list = []

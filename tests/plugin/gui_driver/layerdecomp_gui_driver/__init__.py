@@ -327,7 +327,9 @@ class Driver(Extension):
 
     def docker_state(self):
         self.settings(server_url=f"ws://127.0.0.1:{self.config['auto_port']}", backend="classical")
-        dockers = [w for w in QtWidgets.QApplication.allWidgets() if w.objectName() == "layerdecomp-docker"]
+        from layerdecomp_krita import docker
+
+        dockers = [panel for panel in docker.DOCKERS if panel.window() is Krita.instance().activeWindow().qwindow()]
         record = {"dockers": len(dockers)}
         self.result["docker"] = record
         if not dockers:
