@@ -12,6 +12,7 @@ from layerdecomp import matting
 from layerdecomp.backends import Backend
 from layerdecomp.fill import patchmatch_fill
 from layerdecomp.layering import assemble
+from layerdecomp.options import job_options
 from layerdecomp.region import plan_region
 from layerdecomp.types import BackendResult
 from layerdecomp.validate import validate
@@ -22,7 +23,7 @@ class NaiveBaseline(Backend):
 
     name = "naive"
 
-    def run(self, image, mask, hole, *, progress, cancel, **options):
+    def run(self, image, mask, hole, options, *, progress, cancel):
         background = cv2.inpaint(image, hole.astype(np.uint8), 3, cv2.INPAINT_NS)
         return BackendResult(background=background, alpha=mask.astype(np.float32) / 255.0)
 
@@ -32,7 +33,7 @@ class StrongBaseline(Backend):
 
     name = "strong"
 
-    def run(self, image, mask, hole, *, progress, cancel, **options):
+    def run(self, image, mask, hole, options, *, progress, cancel):
         background = patchmatch_fill(image, hole)
         radius = max(2, matting.band_radius(mask) // 2)
         alpha = matting.guided_filter(image.astype(np.float32) / 255.0, mask.astype(np.float32) / 255.0, radius)
@@ -46,7 +47,8 @@ def run_backend(engine: Backend, image: np.ndarray, mask: np.ndarray, **options)
     region = plan_region(mask)
     crop = np.ascontiguousarray(image[region.box.slices][..., :3])
     result = engine.run(crop, np.ascontiguousarray(mask[region.box.slices]), region.hole,
-                        progress=lambda stage, fraction: None, cancel=threading.Event(), **options)
+                        job_options(engine.name, engine.option_specs, options),
+                        progress=lambda stage, fraction: None, cancel=threading.Event())
     decomposition = assemble(image, region, result, {"backend": engine.name, **result.metadata})
     seconds = time.perf_counter() - t0
     hole = np.zeros(mask.shape, bool)

@@ -5,7 +5,7 @@ Layout (what Krita's ``plugin_importer.py`` looks for)::
     layerdecomp_krita.desktop            X-KDE-Library=layerdecomp_krita
     layerdecomp_krita.action             (Krita copies it to its actions/ folder)
     layerdecomp_krita/                   the plugin package as committed, which includes exact copies of:
-        protocol.py                      server/protocol.py (one protocol, both sides)
+        protocol/                        server/protocol/ (one protocol, both sides)
         config.py                        layerdecomp/config.py (one rule for the token file)
         crop.py                          layerdecomp/crop.py (one crop rule)
       plus, added here:
@@ -29,10 +29,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_SOURCE = REPO_ROOT / "krita_plugin"
 PLUGIN_NAME = "layerdecomp_krita"
-# file in the plugin package -> the project file it is an exact copy of (standard library only, no
-# relative imports, so each runs inside Krita as is).
+# file or folder in the plugin package -> the project file or package it is an exact copy of (standard
+# library only, importing nothing outside itself, so each runs inside Krita as is).
 BUNDLED = {
-    "protocol.py": REPO_ROOT / "server" / "protocol.py",
+    "protocol": REPO_ROOT / "server" / "protocol",
     "config.py": REPO_ROOT / "layerdecomp" / "config.py",
     "crop.py": REPO_ROOT / "layerdecomp" / "crop.py",
 }
@@ -86,14 +86,47 @@ def _websockets_source() -> tuple[Path, str, Path | None]:
     return folder, version, licence
 
 
+def _bundled_sources(source: Path) -> dict[str, Path]:
+    """The files of one bundled source (a file, or a package's .py files) by their path inside it."""
+    if source.is_file():
+        return {"": source}
+    return {path.relative_to(source).as_posix(): path for path in sorted(source.rglob("*.py")) if not _skip(path)}
+
+
+def bundled_differences(name: str) -> list[str]:
+    """How the plugin's copy ``name`` differs from its source: the files missing, different or extra
+    (empty when it is an exact copy)."""
+    source, copy = BUNDLED[name], PLUGIN_SOURCE / PLUGIN_NAME / name
+    wanted = _bundled_sources(source)
+    differences = []
+    for rel, path in wanted.items():
+        target = copy / rel if rel else copy
+        if not target.is_file():
+            differences.append(f"{target.relative_to(REPO_ROOT)} is missing")
+        elif target.read_bytes() != path.read_bytes():
+            differences.append(f"{target.relative_to(REPO_ROOT)} differs from {path.relative_to(REPO_ROOT)}")
+    if copy.is_dir():
+        extra = sorted(set(_bundled_sources(copy)) - set(wanted))
+        differences += [f"{(copy / rel).relative_to(REPO_ROOT)} has no source" for rel in extra]
+    return differences
+
+
 def sync_bundled() -> list[str]:
-    """Copy each bundled file's source over its copy in the plugin tree; the names of those that changed."""
+    """Make each bundled copy in the plugin tree an exact copy of its source; the names of those that changed."""
     changed = []
     for name, source in BUNDLED.items():
+        if not bundled_differences(name):
+            continue
         copy = PLUGIN_SOURCE / PLUGIN_NAME / name
-        if not copy.is_file() or copy.read_bytes() != source.read_bytes():
+        if source.is_file():
             shutil.copyfile(source, copy)
-            changed.append(name)
+        else:
+            if copy.is_dir():
+                shutil.rmtree(copy)
+            for rel, path in _bundled_sources(source).items():
+                (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, copy / rel)
+        changed.append(name)
     return changed
 
 
@@ -104,7 +137,7 @@ def stage_plugin(dest: str | Path) -> Path:
     package_source = PLUGIN_SOURCE / PLUGIN_NAME
     needed = [package_source / "__init__.py", PLUGIN_SOURCE / f"{PLUGIN_NAME}.desktop"]
     for needed_file in needed + [package_source / name for name in BUNDLED]:
-        if not needed_file.is_file():
+        if not needed_file.exists():
             raise PackagingError(f"{needed_file} is missing; package from a complete layerdecomp checkout")
     dest.mkdir(parents=True, exist_ok=True)
     for name in (f"{PLUGIN_NAME}.desktop", f"{PLUGIN_NAME}.action"):

@@ -33,19 +33,18 @@ def config_module() -> ModuleType:
     return module
 
 
-def _protocol_module() -> ModuleType:
-    # Standard library only too (the plugin carries it as is); loaded on its own for the same reason.
-    path = Path(__file__).resolve().parent.parent / "server" / "protocol.py"
-    name = "_layerdecomp_protocol_for_installer"
-    spec = importlib.util.spec_from_file_location(name, path)
+def _protocol_constants() -> ModuleType:
+    # server/protocol/constants.py imports nothing; loaded on its own for the same reason (importing the
+    # ``layerdecomp_server`` package would import the core, and so numpy).
+    path = Path(__file__).resolve().parent.parent / "server" / "protocol" / "constants.py"
+    spec = importlib.util.spec_from_file_location("_layerdecomp_protocol_constants_for_installer", path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclasses look their module up while being made
     spec.loader.exec_module(module)
     return module
 
 
-# The server's port unless told otherwise (the one DEFAULT_PORT, in the protocol module).
-DEFAULT_PORT: int = _protocol_module().DEFAULT_PORT
+# The server's port unless told otherwise (the one DEFAULT_PORT, in the protocol package).
+DEFAULT_PORT: int = _protocol_constants().DEFAULT_PORT
 
 
 def config_dir() -> Path:

@@ -9,9 +9,10 @@ from typing import Any, Optional
 import numpy as np
 
 from . import backends
-from .errors import InvalidInput, raise_if_cancelled
+from . import options as option_rules
+from .errors import raise_if_cancelled
 from .layering import assemble
-from .region import DEFAULT_GROW, plan_region
+from .region import plan_region
 from .types import CancelToken, Decomposition, ProgressCallback
 from .validate import validate
 
@@ -28,13 +29,15 @@ class Decomposer:
         decomposer = Decomposer("diffusion", model="~/flux-fill", steps=28).load()
         result = decomposer.decompose(image, mask, seed=3)
 
-    ``options`` are the backend's load options (weights, device, ...) and defaults for its per-run options;
-    an option the backend does not know is an error here.
+    ``options`` are the backend's load options (weights, device, ...) and defaults for its per-run options,
+    each checked against the backend's declaration (``backend_class.option_specs``); an option the backend
+    does not have, or a value outside its rule, is an ``InvalidInput`` here.
     """
 
     def __init__(self, backend: str = "auto", **options: Any) -> None:
         self.backend_class = backends.resolve(backend, **options)
-        self.load_options, self.default_options = backends.split_options(self.backend_class, options)
+        self.load_options, self.default_options = option_rules.split_options(
+            self.name, self.backend_class.option_specs, options)
         self._engine: Optional[backends.Backend] = None
 
     @property
@@ -54,13 +57,18 @@ class Decomposer:
             self._engine = backends.instance(self.backend_class, self.load_options)
         return self
 
+    def job_options(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Every per-job option a run with ``given`` uses: checked (``InvalidInput`` for an option the
+        backend does not take per job, or a value outside its rule), over this decomposer's defaults."""
+        return option_rules.job_options(self.name, self.backend_class.option_specs, given, self.default_options)
+
     def decompose(
         self,
         image: np.ndarray,
         mask: np.ndarray,
         *,
         margin: Optional[int] = None,
-        grow: int = DEFAULT_GROW,
+        grow: Optional[int] = None,
         progress: Optional[ProgressCallback] = None,
         cancel: Optional[CancelToken] = None,
         **options: Any,
@@ -68,31 +76,18 @@ class Decomposer:
         """As :func:`decompose`, on this backend; ``options`` are per-run options (steps, seed, ...) over
         the defaults given when it was made."""
         started = time.perf_counter()
-        load_only = sorted(set(options) & self.backend_class.load_options)
-        if load_only:
-            raise InvalidInput(f"{', '.join(load_only)} is fixed when the {self.name} backend is loaded, "
-                               "not chosen per picture")
-        _, run_options = backends.split_options(self.backend_class, options)  # unknown ones: InvalidInput
+        run_options = self.job_options(options)
+        option_rules.check_geometry(margin, grow)
         image, mask = validate(image, mask)
         return self._run(image, mask, started, margin=margin, grow=grow, progress=progress, cancel=cancel,
-                         run_options={**self.default_options, **run_options})
+                         run_options=run_options)
 
-    def _seed_used(self, run_options: dict[str, Any]) -> dict[str, Any]:
-        """``{"seed": n}``, the seed the run used (given or the backend's default), for a backend that takes one:
-        with it the same result can be made again."""
-        if "seed" not in self.backend_class.run_options:
-            return {}
-        seed = run_options.get("seed", backends.run_option_defaults(self.backend_class).get("seed"))
-        return {} if seed is None else {"seed": seed}
-
-    def _run(self, image: np.ndarray, mask: np.ndarray, started: float, *, margin: Optional[int], grow: int,
-             progress: Optional[ProgressCallback], cancel: Optional[CancelToken],
+    def _run(self, image: np.ndarray, mask: np.ndarray, started: float, *, margin: Optional[int],
+             grow: Optional[int], progress: Optional[ProgressCallback], cancel: Optional[CancelToken],
              run_options: dict[str, Any]) -> Decomposition:
-        """The pipeline on validated input; ``started``: when the caller began (counted as region time)."""
-        backends.check_run_options(self.backend_class, run_options)  # seed="abc": InvalidInput, not ValueError
-        if grow > max(mask.shape):
-            raise InvalidInput(f"grow {grow} reaches beyond the {mask.shape[1]} x {mask.shape[0]} picture; "
-                               f"use at most {max(mask.shape)}")
+        """The pipeline on validated input and options; ``started``: when the caller began (counted as
+        region time)."""
+        grow = option_rules.check_geometry(margin, grow, (mask.shape[1], mask.shape[0]))
         report = progress or _no_progress
         timings: dict[str, float] = {}
         region = plan_region(mask, margin=margin, grow=grow)
@@ -109,9 +104,9 @@ class Decomposer:
             np.ascontiguousarray(crop[..., :3]),
             np.ascontiguousarray(mask[region.box.slices]),
             region.hole,
+            run_options,
             progress=report,
             cancel=cancel,
-            **run_options,
         )
         timings["backend"] = time.perf_counter() - t0
         raise_if_cancelled(cancel)
@@ -123,7 +118,7 @@ class Decomposer:
             "occlusion_recovery": bool(cls.supports_occlusion and result.amodal_alpha is not None),
             "box": list(region.box.as_tuple()),
             "options": {"margin": margin, "grow": grow, **self.load_options, **run_options},
-            **self._seed_used(run_options),
+            **option_rules.seed_used(cls.option_specs, run_options),
             **result.metadata,
         }
         decomposition = assemble(image, region, result, metadata)
@@ -139,7 +134,7 @@ def decompose(
     backend: str = "auto",
     *,
     margin: Optional[int] = None,
-    grow: int = DEFAULT_GROW,
+    grow: Optional[int] = None,
     progress: Optional[ProgressCallback] = None,
     cancel: Optional[CancelToken] = None,
     **options: Any,
@@ -148,12 +143,14 @@ def decompose(
 
     ``image``: H×W×3 or H×W×4 uint8 (RGB/RGBA). ``mask``: H×W uint8, 0 = not selected, 255 = selected,
     grey levels = partly selected. ``margin``: context in pixels around the selection (default: a quarter
-    of the selection's size). ``grow``: how far the hole reaches beyond the selection. Other ``options``
-    go to the backend (see its ``load_options`` / ``run_options``). A loaded backend is kept for the next
+    of the selection's size). ``grow``: how far the hole reaches beyond the selection (default
+    ``DEFAULT_GROW``). Other ``options`` go to the backend (its ``option_specs``; ``layerdecomp decompose
+    --help`` lists them). A loaded backend is kept for the next
     call with the same load options; to hold one explicitly, use :class:`Decomposer`.
     """
     started = time.perf_counter()
     image, mask = validate(image, mask)
+    option_rules.check_geometry(margin, grow)
     decomposer = Decomposer(backend, **options)
     return decomposer._run(image, mask, started, margin=margin, grow=grow, progress=progress, cancel=cancel,
-                           run_options=decomposer.default_options)
+                           run_options=decomposer.job_options({}))

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except LayerDecompError as exc:
-        print(f"layerdecomp: error: {exc}", file=sys.stderr)
+        print(f"layerdecomp: error: {exc} [{exc.code}]", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("layerdecomp: interrupted", file=sys.stderr)

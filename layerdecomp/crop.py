@@ -16,7 +16,7 @@ Rect = Tuple[int, int, int, int]
 # How far the hole reaches beyond the selection by default: hand-made selections stop a few pixels inside
 # the object's soft edge (hair beyond them), and whatever of the object is left outside the hole stays in
 # the background as a ghost outline. The matting looks for the object's edge this far out (its band's
-# least reach, matting.MIN_RADIUS); where it finds no object the background stays the input.
+# least reach, matting.MIN_RADIUS, is this number); where it finds no object the background stays the input.
 DEFAULT_GROW = 12
 
 
@@ -27,11 +27,8 @@ def default_margin(width: int, height: int) -> int:
 
 
 def crop_rect(selection: Rect, canvas: Rect, margin: Optional[int] = None, grow: int = DEFAULT_GROW) -> Rect:
-    """The crop for ``selection`` (its tight bounds) on ``canvas``; ``margin`` None: the default."""
-    if margin is not None and margin < 0:
-        raise ValueError("margin must be >= 0")
-    if grow < 0:
-        raise ValueError("grow must be >= 0")
+    """The crop for ``selection`` (its tight bounds) on ``canvas``; ``margin`` None: the default. ``margin``
+    and ``grow`` are 0 or more: callers take them through ``layerdecomp.options.check_geometry``."""
     x, y, w, h = selection
     pad = grow + (default_margin(w, h) if margin is None else int(margin))
     cx, cy, cw, ch = canvas

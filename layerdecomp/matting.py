@@ -52,6 +52,8 @@ from scipy import sparse
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 from scipy.sparse.linalg import splu
 
+from .crop import DEFAULT_GROW
+
 # Unknown band pixels above this are solved on a shrunk copy (a 25k-unknown solve takes ~0.15 s; real
 # photos score the same with 20k and 40k: the guided upsampling loses nothing).
 MAX_BAND_PIXELS = 25_000
@@ -63,8 +65,9 @@ PRIOR_WEIGHT = 1e-4
 
 
 # The band reaches at least this far to both sides of the selection's edge: hand-made selections are off
-# by that much (a lasso drawn around an object, a selection that stops short of hair).
-MIN_RADIUS = 12
+# by that much (a lasso drawn around an object, a selection that stops short of hair). The hole grows by
+# as much by default, so wherever the band finds the object's edge the hole covers it.
+MIN_RADIUS = DEFAULT_GROW
 # Pull of the colour models' alpha on the solve, at full confidence (real photos, all four selection
 # variants: 0.003 and 0.01 within 2% of each other in band SAD, 0.003 better on exact outlines; 0 is 10%
 # worse, 0.1 worse on exact outlines).

@@ -142,15 +142,18 @@ class DecompositionServer:
         log.info("loaded the %s backend in %.1f s", self.backend_class.name, time.perf_counter() - t0)
         # What the backend runs on, for the welcome message: its own word if it has one, else the option.
         self.device = str(getattr(self.engine, "device", None) or self.load_options.get("device") or "cpu")
+        rules = JobRules(self.backend_class, self.default_options)
         welcome = Welcome(
             server=f"layerdecomp {layerdecomp.__version__}",
             backend=self.backend_class.name,
             backends=[self.backend_class.name],
             device=self.device,
             options=sorted(self.backend_class.run_options),
+            methods=rules.methods(),
+            schema=rules.schema(),
             limits=self.limits,
         )
-        self.hub = Hub(token, self.limits, welcome, JobRules(self.backend_class).check)
+        self.hub = Hub(token, self.limits, welcome, rules.check)
         self.url: Optional[str] = None
         self.connections: dict[Session, _Connection] = {}
         self._queue: Optional[asyncio.Queue[Job]] = None

@@ -24,7 +24,8 @@ from websockets.sync.client import ClientConnection, connect
 from layerdecomp.config import read_token
 from layerdecomp.errors import BackendUnavailable, Cancelled, InvalidInput, LayerDecompError
 from layerdecomp.layering import from_crop_layers
-from layerdecomp.crop import DEFAULT_GROW, crop_rect
+from layerdecomp.crop import crop_rect
+from layerdecomp.options import check_geometry
 from layerdecomp.region import selection_bounds
 from layerdecomp.types import Box, CancelToken, Decomposition, ProgressCallback
 from layerdecomp.validate import validate
@@ -226,10 +227,10 @@ class Client:
         """
         canvas = (0, 0, mask.shape[1], mask.shape[0])
         try:
-            box = Box(*crop_rect(selection_bounds(mask).as_tuple(), canvas, margin,
-                                 DEFAULT_GROW if grow is None else grow))
-        except ValueError:
-            return None  # negative margin or grow: let the server say so
+            grow_used = check_geometry(margin, grow)
+        except InvalidInput:
+            return None  # a negative margin or grow: let the server say so
+        box = Box(*crop_rect(selection_bounds(mask).as_tuple(), canvas, margin, grow_used))
         if (box.w, box.h) == (mask.shape[1], mask.shape[0]) or box.w < 2 or box.h < 2:
             return None
         if mask[box.slices].min() == 255:

@@ -12,7 +12,6 @@ from typing import Callable, Union
 
 from layerdecomp import Decomposer, Decomposition
 from layerdecomp.errors import Cancelled, LayerDecompError
-from layerdecomp.region import DEFAULT_GROW
 from layerdecomp.types import CancelToken
 
 from . import pixels
@@ -51,7 +50,7 @@ def run(message: Decompose, frames: dict[Role, memoryview], *, decomposer: Decom
         result = decomposer.decompose(
             image, mask,
             margin=message.margin,
-            grow=DEFAULT_GROW if message.grow is None else message.grow,
+            grow=message.grow,
             progress=progress,
             cancel=cancel,
             **message.options,

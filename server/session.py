@@ -23,6 +23,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
+from layerdecomp.options import check_geometry
+
 from .protocol import (
     MAX_TEXT_BYTES,
     PRE_AUTH_MAX_BYTES,
@@ -335,10 +337,7 @@ class Session:
             if hub.closing:
                 raise ProtocolError(ErrorCode.SHUTTING_DOWN, "the server is shutting down", job)
             limits.check_size(message.width, message.height, job)
-            if message.grow is not None and message.grow > max(message.width, message.height):
-                raise ProtocolError(ErrorCode.TOO_LARGE, f"grow {message.grow} reaches beyond the "
-                                    f"{message.width} x {message.height} picture; use at most "
-                                    f"{max(message.width, message.height)}", job)
+            check_geometry(message.margin, message.grow, (message.width, message.height))  # the core's rule
             hub.check_job(message)
             mine = sum(1 for u in self.uploads.values() if u.collector is not None) + len(self.jobs)
             if mine >= limits.max_jobs_per_connection:

@@ -1,7 +1,7 @@
 """One decomposition job over the websocket: connect (starting the local server if configured), send
 the crop, follow progress, collect the result. Runs in a worker thread, never on Krita's GUI thread.
 
-Plain Python plus ``protocol.py`` (the server's own sans-I/O protocol module, an exact copy kept in
+Plain Python plus ``protocol`` (the server's own sans-I/O protocol package, an exact copy kept in
 this tree: scripts/sync_plugin) and the pure-Python ``websockets`` package (its synchronous client),
 which the packaging puts under ``_vendor``. Every failure comes out as a ``messages.UserError``.
 """
@@ -198,7 +198,7 @@ class _Conversation:
         start = P.Decompose(job=next(_job_ids), width=request.width, height=request.height,
                             format=P.PixelFormat.BGRA8.name, backend=self.settings.backend.strip() or None,
                             margin=request.margin, grow=request.grow,
-                            options=self.settings.backend_options(welcome.options))
+                            options=self.settings.backend_options(welcome.schema))
         job = P.ClientJob(start)
         log.info("job %d: %d x %d on %s (%s backend), margin %d", start.job, request.width, request.height,
                  self.settings.server_url, start.backend or welcome.backend, request.margin)

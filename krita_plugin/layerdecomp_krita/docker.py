@@ -1,9 +1,11 @@
 """The "Layer Decomposition" docker: the Decompose button, the method, the progress with Cancel, the
 server's state, the settings and the log files, in one panel beside the canvas.
 
-What the docker offers comes from the server: the methods it can run (its ``welcome``'s ``backends``);
-the ones it cannot are listed greyed, with the reason. The server is asked in a worker thread (the
-settings' Test connection path, which never starts a server), so the docker never waits on the network.
+What the docker offers comes from the server: its ``welcome`` announces every method it knows, with a
+plain description and, for one it cannot run, the reason (greyed here), and the options of the method it
+runs (drawn by ``option_widgets.OptionForm``). The server is asked in a worker thread (the settings' Test
+connection path, which never starts a server), so the docker never waits on the network; the last
+announcement is kept in the settings (``Settings.announced``) for when no server answers.
 The controller shows its progress here (``ui.QtUI`` routes it) instead of a window over the canvas.
 """
 
@@ -15,24 +17,17 @@ from typing import Any, Callable, List, Optional
 
 from krita import DockWidget, Krita
 
-from . import config, local_server, messages
+from . import config, local_server, messages, option_widgets
 from . import settings as settings_module
 from .messages import UserError
-from .qt import QtCore, QtGui, QtWidgets
+from .ui import METHODS, SERVER_CHOICE
+from .qt import QtCore, QtGui, QtWidgets, Qt
 
 log = logging.getLogger("layerdecomp_krita")
 
 DOCKER_ID = "layerdecomp_docker"
 TITLE = "Layer Decomposition"
 
-# (stored name, label, a plain one-line description) of the methods this plugin knows how to describe.
-# Which of them can run comes from the server; a method the server offers beyond these is listed by name.
-METHODS = (
-    ("", "The server's choice", "Whatever the server was started with."),
-    ("classical", "Fast (classical)", "Works on any computer, in seconds; good for clear edges."),
-    ("learned", "Learned models", "Neural networks trained for edges and backgrounds; needs their download."),
-    ("diffusion", "Diffusion model", "Paints the hidden background most convincingly; needs a graphics card."),
-)
 GROWTH_HELP = ("The object layer reaches a few pixels beyond your selection, so that soft edges (hair, fur, "
                "blur) come along; the clean plate is painted in from the picture around the selection "
                "(“Surroundings used” in Settings).")
@@ -57,13 +52,6 @@ def active_docker() -> Optional["LayerDecompDocker"]:
         if main is None or docker.window() is main:
             return docker
     return alive[0] if alive else None
-
-
-def describe(name: str) -> tuple:
-    for stored, label, description in METHODS:
-        if stored == name:
-            return label, description
-    return name, "Offered by the server."
 
 
 class LayerDecompDocker(DockWidget):
@@ -91,25 +79,10 @@ class LayerDecompDocker(DockWidget):
         layout.addLayout(method_row)
         self.method_help = _wrapped("")
         layout.addWidget(self.method_help)
-        # The method's own settings: only those the server's method takes (its welcome's ``options``).
-        self.options_box = QtWidgets.QWidget()
-        self.options_box.setObjectName("layerdecomp-method-options")
-        options = QtWidgets.QFormLayout(self.options_box)
-        options.setContentsMargins(0, 0, 0, 0)
-        self.steps = QtWidgets.QSpinBox()
-        self.steps.setRange(0, 200)
-        self.steps.setSpecialValueText("the model's default")
-        self.steps.setToolTip("More steps: a more careful background, slower.")
-        self.seed = QtWidgets.QSpinBox()
-        self.seed.setRange(-1, 2**31 - 1)
-        self.seed.setSpecialValueText("different each time")
-        self.seed.setToolTip("The same number gives the same result for the same picture.")
-        self.option_fields = {"steps": ("Quality steps", self.steps), "seed": ("Variation", self.seed)}
-        for label, field in self.option_fields.values():
-            options.addRow(label, field)
-            field.valueChanged.connect(self._option_changed)
-        self.options_box.setVisible(False)
-        layout.addWidget(self.options_box)
+        # The method's own settings: a form drawn from the options the server's method takes.
+        self.options_area = QtWidgets.QVBoxLayout()
+        self.option_form: Optional[option_widgets.OptionForm] = None
+        layout.addLayout(self.options_area)
 
         # The job's progress: shown while a job runs, in place of a window over the canvas.
         self.progress_box = QtWidgets.QWidget()
@@ -153,7 +126,8 @@ class LayerDecompDocker(DockWidget):
         layout.addWidget(growth)
         layout.addStretch(1)
         self.setWidget(body)
-        self._fill_methods(None, "")
+        stored = settings_module.load(Krita.instance().readSetting)
+        self._fill_methods(stored.announced, stored.backend)
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self._poll_answer)
         DOCKERS.append(self)
@@ -165,6 +139,7 @@ class LayerDecompDocker(DockWidget):
     # -- actions ------------------------------------------------------------------------------------
 
     def _decompose(self) -> None:
+        self._save_options()  # (a spin box still being edited has not said so yet)
         action = Krita.instance().action("layerdecomp_decompose_selection")
         if action is not None:
             action.trigger()
@@ -186,7 +161,7 @@ class LayerDecompDocker(DockWidget):
         current = settings_module.load(Krita.instance().readSetting)
         current.backend = name
         settings_module.save(current, Krita.instance().writeSetting)
-        self.method_help.setText(describe(name)[1])
+        self._show_method(current.announced)
 
     # -- the server's state -------------------------------------------------------------------------
 
@@ -222,11 +197,12 @@ class LayerDecompDocker(DockWidget):
         state, payload = self._answer[0]
         current = settings_module.load(Krita.instance().readSetting)
         if state == "running":
-            self._fill_methods(payload, current.backend)
+            current.announced = settings_module.announced_by(payload)
+            settings_module.save(current, Krita.instance().writeSetting)
             self.show_server_state("running", f"Running: {payload.server}, on {_device(payload.device)}.")
         else:
-            self._fill_methods(None, current.backend)
             self.show_server_state("not_found", payload)
+        self._fill_methods(current.announced, current.backend)
 
     def show_server_state(self, state: str, text: str) -> None:
         """``state``: running, starting, asking or not_found (``text`` says what to do)."""
@@ -236,48 +212,62 @@ class LayerDecompDocker(DockWidget):
         self.server_state.setText(shown)
         self.server_state.setProperty("state", state)
 
-    def _option_changed(self) -> None:
-        current = settings_module.load(Krita.instance().readSetting)
-        current.steps, current.seed = self.steps.value(), self.seed.value()
-        settings_module.save(current, Krita.instance().writeSetting)
-
-    def _show_options(self, takes: list) -> None:
-        """The settings of the method the server runs, those it takes (and this docker knows) only."""
-        current = settings_module.load(Krita.instance().readSetting)
-        self.steps.blockSignals(True)
-        self.seed.blockSignals(True)
-        self.steps.setValue(max(0, current.steps))
-        self.seed.setValue(current.seed)
-        self.steps.blockSignals(False)
-        self.seed.blockSignals(False)
-        form = self.options_box.layout()
-        for name, (_label, field) in self.option_fields.items():
-            form.labelForField(field).setVisible(name in takes)
-            field.setVisible(name in takes)
-        self.options_box.setVisible(any(name in takes for name in self.option_fields))
-
-    def _fill_methods(self, welcome: Any, chosen: str) -> None:
-        """The methods: those the server runs enabled, the others greyed with the reason."""
-        self._show_options(list(getattr(welcome, "options", None) or []))
-        offered = None if welcome is None else set(welcome.backends or [welcome.backend])
-        names = [name for name, _label, _text in METHODS]
-        if offered:
-            names += sorted(offered - set(names))
+    def _fill_methods(self, announced: dict, chosen: str) -> None:
+        """The methods the server announced, with their descriptions: those it cannot run greyed, with the
+        reason; the usual names until a server has announced its own."""
+        self.method.blockSignals(True)
         self.method.clear()
-        model = self.method.model()
-        for name in names:
-            label, description = describe(name)
+        for label, name in SERVER_CHOICE:
             self.method.addItem(label, name)
+        methods = announced.get("methods") or [{"name": n, "label": label} for label, n in METHODS[len(SERVER_CHOICE):]]
+        model = self.method.model()
+        for method in methods:
+            self.method.addItem(method.get("label") or method.get("name"), method.get("name"))
             item = model.item(self.method.count() - 1)
-            runnable = offered is None or name == "" or name in offered
-            if not runnable:
+            item.setToolTip(method.get("description") or "")
+            item.setData(method.get("description") or "", Qt.ItemDataRole.UserRole + 1)
+            if method.get("available") is False:
                 item.setEnabled(False)
-                item.setToolTip("Not installed with this server: run the installer with this method to add it.")
-            else:
-                item.setToolTip(description)
+                item.setToolTip(" ".join(t for t in (method.get("description"), method.get("reason")) if t))
         index = self.method.findData(chosen)
         self.method.setCurrentIndex(index if index >= 0 else 0)
-        self.method_help.setText(describe(self.method.currentData() or "")[1])
+        self.method.blockSignals(False)
+        self._show_method(announced)
+
+    def _show_method(self, announced: dict) -> None:
+        """The chosen method's description, and its options where the server runs it."""
+        item = self.method.model().item(self.method.currentIndex())
+        running = announced.get("backend")
+        chosen = self.method.currentData() or ""
+        text = item.data(Qt.ItemDataRole.UserRole + 1) if item is not None else ""
+        if chosen in ("", "auto"):
+            text = f"Whatever the server runs{f' (now: {running})' if running else ''}."
+        self.method_help.setText(text or "")
+        if self.option_form is not None:
+            self.options_area.removeWidget(self.option_form)
+            self.option_form.deleteLater()
+            self.option_form = None
+        schema = announced.get("schema") or []
+        if schema and chosen in ("", "auto", running):
+            current = settings_module.load(Krita.instance().readSetting)
+            self.option_form = option_widgets.OptionForm(schema, current.options)
+            for box in self.option_form.findChildren(QtWidgets.QAbstractSpinBox):
+                box.editingFinished.connect(self._save_options)
+            for box in self.option_form.findChildren(QtWidgets.QCheckBox):
+                box.toggled.connect(self._save_options)
+            for box in self.option_form.findChildren(QtWidgets.QComboBox):
+                box.currentIndexChanged.connect(self._save_options)
+            self.options_area.addWidget(self.option_form)
+
+    def _save_options(self) -> None:
+        """The form's values into the settings (the options it does not show are kept)."""
+        form = self.option_form
+        if form is None:
+            return
+        current = settings_module.load(Krita.instance().readSetting)
+        kept = {k: v for k, v in current.options.items() if k not in form.names()}
+        current.options = dict(kept, **form.values())
+        settings_module.save(current, Krita.instance().writeSetting)
 
     # -- progress (called by ui.QtUI) ---------------------------------------------------------------
 

@@ -102,12 +102,14 @@ class LayerDecompExtension(Extension):
             settings_module.save(dialog.values(), self.krita.writeSetting)
 
 
-def describe_server(settings: settings_module.Settings) -> str:
-    """Test connection (runs in the dialog's worker thread): what answered, in a sentence."""
+def describe_server(settings: settings_module.Settings) -> tuple:
+    """Test connection (runs in the dialog's worker thread): what answered, in a sentence, and what it
+    announced (its methods and its method's options, for the settings to draw)."""
     welcome = client.check_connection(settings)
     log.info("connection test: %s, backend %s (offers %s), device %s, protocol %s", welcome.server,
              welcome.backend, welcome.backends, welcome.device, welcome.protocol)
-    return messages.connected(welcome.server, welcome.backend, welcome.device)
+    return (messages.connected(welcome.server, welcome.backend, welcome.device),
+            settings_module.announced_by(welcome))
 
 
 EXTENSION: Optional[LayerDecompExtension] = None

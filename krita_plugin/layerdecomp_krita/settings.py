@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import os
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable
 
 from .config import config_dir, token_path
 from .protocol import DEFAULT_PORT
@@ -28,28 +28,59 @@ class Settings:
     token_file: str = ""
     # Empty: whatever backend the server was started with.
     backend: str = ""
-    # Backend options. 0 steps: the backend's default (not sent). Seed -1 ("random" in the dialog): a new
-    # random seed for every job, sent like a chosen one, so the result's metadata says which it was.
-    steps: int = 0
-    seed: int = -1
+    # The per-job options the artist set, by name (the server's welcome.schema says which there are). A
+    # seed option left out: a new random seed for every job, sent like a chosen one, so the result's
+    # metadata says which it was.
+    options: dict = field(default_factory=dict)
     # Context around the selection sent with it, in pixels; -1: a quarter of the selection's size.
     margin: int = -1
     # Start `server_command` when nothing answers at a loopback address, and stop it when Krita quits.
     auto_start: bool = True
     server_command: str = "layerdecomp serve"
+    # What the server said about itself when last asked (``announced``): its backend, methods and option
+    # schema, so the settings can draw the method's options without a connection.
+    announced: dict = field(default_factory=dict)
 
-    def backend_options(self, accepted: Optional[list] = None) -> dict:
-        """The options to send with a job; only those the server says its backend takes (``accepted``)."""
+    def backend_options(self, schema: list) -> dict:
+        """The options to send with a job: of those the server's backend takes (``schema``, its welcome's),
+        the ones the artist set with a value of the right kind, and a fresh seed for a seed left unset."""
         options = {}
-        if self.steps > 0:
-            options["steps"] = self.steps
-        options["seed"] = self.seed if self.seed >= 0 else random.randrange(2**31)
-        if accepted is not None:
-            options = {k: v for k, v in options.items() if k in accepted}
+        for entry in schema:
+            name, kind = entry.get("name"), entry.get("type")
+            value = self.options.get(name)
+            if value is not None and fits(entry, value):
+                options[name] = value
+            elif kind == "seed":
+                low = int(entry.get("min", 0))
+                options[name] = random.randint(low, max(low, min(int(entry.get("max", SEED_MAX)), SEED_MAX)))
         return options
 
     def resolved_token_file(self) -> Path:
         return Path(os.path.expanduser(self.token_file)) if self.token_file.strip() else token_path()
+
+
+# The largest seed the plugin draws (and its spin box shows: Qt's are 32-bit signed).
+SEED_MAX = 2**31 - 1
+
+
+def fits(entry: dict, value: Any) -> bool:
+    """Whether ``value`` is one the schema ``entry`` allows (its type, range or choices)."""
+    kind = entry.get("type")
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "choice":
+        return value in [c.get("value") for c in entry.get("choices", [])]
+    if kind in ("int", "seed", "float"):
+        ok = number and (kind == "float" or isinstance(value, int))
+        low, high = entry.get("min"), entry.get("max")
+        return ok and (low is None or value >= low) and (high is None or value <= high)
+    return False
+
+
+def announced_by(welcome: Any) -> dict:
+    """What to keep of a server's ``welcome`` (Settings.announced)."""
+    return {"backend": welcome.backend, "methods": list(welcome.methods), "schema": list(welcome.schema)}
 
 
 def read_token(settings: Settings) -> str:
@@ -63,6 +94,12 @@ def read_token(settings: Settings) -> str:
 
 
 def _parse(kind: type, text: str, default):
+    if kind is dict:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return default
+        return value if isinstance(value, dict) else default
     if kind is bool:
         return text.strip().lower() in ("1", "true", "yes", "on")
     if kind is int:
@@ -114,6 +151,8 @@ def save(settings: Settings, write: Callable[[str, str, str], None]) -> None:
 
 
 def _format(value) -> str:
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
+from . import option_widgets
 from . import settings as settings_module
 from .messages import TITLE, UserError
 from .qt import QtCore, QtGui, QtWidgets, Qt
@@ -122,96 +123,94 @@ class QtUI:
         return timer.stop
 
 
-# (shown, stored) for the method choice; a backend the server offers beyond these is listed by its name.
-METHODS = (
-    ("The server's choice", ""),
-    ("Automatic", "auto"),
+# (shown, stored): the choices offered whatever the server says, and the methods named until a server has
+# listed its own (welcome.methods); a backend the settings name beyond these is listed by its name.
+SERVER_CHOICE = (("The server's choice", ""), ("Automatic", "auto"))
+METHODS = SERVER_CHOICE + (
     ("Fast (classical)", "classical"),
     ("Learned models", "learned"),
     ("Diffusion model (needs a GPU)", "diffusion"),
 )
-# Which options each method takes (the others are hidden).
-METHOD_OPTIONS = {"diffusion": ("steps", "seed")}
+NO_SCHEMA_YET = "Test the connection to see this method's options."
+NOT_RUNNING = "This method's options show once the server runs it."
 
 
 class SettingsDialog(QtWidgets.QDialog):
     """The plugin's settings in an artist's words: how to reach the server (with a Test connection
-    button), the method and only the options it takes, the context around the selection; the server's
-    technical details under Advanced.
+    button), the method and only the options it takes (drawn from what the server announced:
+    ``option_widgets``), the context around the selection; the server's technical details under Advanced.
 
-    ``check_connection(settings)``: returns a sentence saying what answered, or raises ``UserError``; it
-    runs in a worker thread (see ``extension.check_connection``)."""
+    ``check_connection(settings)``: returns ``(sentence saying what answered, what the server announced:
+    settings.announced_by(welcome))``, or raises ``UserError``; it runs in a worker thread (see
+    ``extension.describe_server``)."""
 
     def __init__(self, current: settings_module.Settings, parent: Optional[QtWidgets.QWidget] = None,
-                 check_connection: Optional[Callable[[settings_module.Settings], str]] = None) -> None:
+                 check_connection: Optional[Callable[[settings_module.Settings], tuple]] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"{TITLE} Settings")
         self.setObjectName("layerdecomp-settings")
         self._check_connection = check_connection
         self._checking: Optional[Any] = None  # (thread, outcome list) of a connection test under way
+        self._announced = dict(current.announced)
+        self._options = dict(current.options)  # what the artist set, also for options not shown now
+        self.option_form: Optional[option_widgets.OptionForm] = None
         layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(self._server_box(current))
+        layout.addWidget(self._method_box(current))
+        layout.addWidget(self._advanced_box(current))
+        layout.addWidget(self._buttons())
+        self._show_method_options()
 
-        # -- the server ---------------------------------------------------------------------------
-        server_box = QtWidgets.QGroupBox("Decomposition server")
-        server = QtWidgets.QFormLayout(server_box)
+    # -- the parts of the dialog, top to bottom -----------------------------------------------------
+
+    def _server_box(self, current: settings_module.Settings) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Decomposition server")
+        form = QtWidgets.QFormLayout(box)
         self.auto_start = QtWidgets.QCheckBox("Start the server on this computer when it is not running")
         self.auto_start.setChecked(current.auto_start)
         self.auto_start.setToolTip("The server does the work. With this on, Decompose Selection starts the one "
                                    "installed on this computer when needed, and stops it when Krita quits.")
-        server.addRow(self.auto_start)
+        form.addRow(self.auto_start)
         self.server_url = QtWidgets.QLineEdit(current.server_url)
         self.server_url.setToolTip("Where the server listens. Keep the default for the server installed on this "
                                    "computer; change it only to use a server on another computer.")
-        server.addRow("Server address", self.server_url)
+        form.addRow("Server address", self.server_url)
         test_row = QtWidgets.QHBoxLayout()
         self.test_button = QtWidgets.QPushButton("Test connection")
         self.test_button.setObjectName("layerdecomp-test-connection")
-        self.test_button.setToolTip("Ask the server at this address what it is and what it runs on.")
+        self.test_button.setToolTip("Ask the server at this address what it is, what it runs on and which "
+                                    "options its method takes.")
         self.test_button.clicked.connect(self.test_connection)
         self.test_result = QtWidgets.QLabel("")
         self.test_result.setObjectName("layerdecomp-test-result")
         self.test_result.setWordWrap(True)
         test_row.addWidget(self.test_button)
         test_row.addStretch(1)
-        server.addRow(test_row)
+        form.addRow(test_row)
         # The answer gets a row of its own, the dialog's full width, wrapped: beside the button it was cut off.
         self.test_result.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred,
                                        QtWidgets.QSizePolicy.Policy.MinimumExpanding)
-        server.addRow(self.test_result)
-        layout.addWidget(server_box)
+        form.addRow(self.test_result)
+        return box
 
-        # -- the method and its options -----------------------------------------------------------
-        method_box = QtWidgets.QGroupBox("Method")
-        method = QtWidgets.QFormLayout(method_box)
+    def _method_box(self, current: settings_module.Settings) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Method")
+        form = QtWidgets.QFormLayout(box)
         self.backend = QtWidgets.QComboBox()
-        for label, name in METHODS:
-            self.backend.addItem(label, name)
-        if self.backend.findData(current.backend) < 0:
-            self.backend.addItem(current.backend, current.backend)
-        self.backend.setCurrentIndex(self.backend.findData(current.backend))
         self.backend.setToolTip("How the object and the background behind it are worked out. Fast works "
                                 "everywhere; the diffusion model needs a graphics card and more time. "
                                 "“The server's choice” uses what the server was started with.")
+        self._fill_methods(current.backend)
         self.backend.currentIndexChanged.connect(self._show_method_options)
-        method.addRow("Method", self.backend)
-
-        self.steps = QtWidgets.QSpinBox()
-        self.steps.setRange(0, 200)
-        self.steps.setSpecialValueText("the model's default")
-        self.steps.setValue(max(0, current.steps))
-        self.steps.setToolTip("More steps: a more careful background, slower. Leave at the default unless the "
-                              "painted-in background looks rough.")
-        self.steps_label = QtWidgets.QLabel("Quality steps")
-        method.addRow(self.steps_label, self.steps)
-
-        self.seed = QtWidgets.QSpinBox()
-        self.seed.setRange(-1, 2**31 - 1)
-        self.seed.setSpecialValueText("different each time")
-        self.seed.setValue(current.seed)
-        self.seed.setToolTip("The same number gives the same result for the same picture; choose another "
-                             "number for another try.")
-        self.seed_label = QtWidgets.QLabel("Variation")
-        method.addRow(self.seed_label, self.seed)
+        form.addRow("Method", self.backend)
+        # The method's options: a form drawn from the server's schema, or a note saying how to get one.
+        self.options_area = QtWidgets.QVBoxLayout()
+        self.options_note = QtWidgets.QLabel("")
+        self.options_note.setObjectName("layerdecomp-options-note")
+        self.options_note.setWordWrap(True)
+        self.options_area.addWidget(self.options_note)
+        form.addRow(self.options_area)
+        self._draw_options()
 
         self.margin = QtWidgets.QSpinBox()
         self.margin.setRange(-1, 4096)
@@ -220,12 +219,12 @@ class SettingsDialog(QtWidgets.QDialog):
         self.margin.setValue(current.margin)
         self.margin.setToolTip("How much of the picture around the selection is used to paint in the "
                                "background. Automatic: a quarter of the selection's size.")
-        method.addRow("Surroundings used", self.margin)
-        layout.addWidget(method_box)
+        form.addRow("Surroundings used", self.margin)
+        return box
 
-        # -- advanced -----------------------------------------------------------------------------
-        advanced_box = QtWidgets.QGroupBox("Advanced")
-        advanced = QtWidgets.QFormLayout(advanced_box)
+    def _advanced_box(self, current: settings_module.Settings) -> QtWidgets.QGroupBox:
+        box = QtWidgets.QGroupBox("Advanced")
+        form = QtWidgets.QFormLayout(box)
         token_row = QtWidgets.QHBoxLayout()
         self.token_file = QtWidgets.QLineEdit(current.token_file)
         self.token_file.setPlaceholderText(str(settings_module.token_path()))
@@ -235,27 +234,81 @@ class SettingsDialog(QtWidgets.QDialog):
         browse.clicked.connect(self._browse_token)
         token_row.addWidget(self.token_file)
         token_row.addWidget(browse)
-        advanced.addRow("Access key file", token_row)
+        form.addRow("Access key file", token_row)
         self.server_command = QtWidgets.QLineEdit(current.server_command)
         self.server_command.setToolTip("How the server is started on this computer (set by the installer).")
-        advanced.addRow("Server start command", self.server_command)
-        layout.addWidget(advanced_box)
+        form.addRow("Server start command", self.server_command)
+        return box
 
+    def _buttons(self) -> QtWidgets.QDialogButtonBox:
         buttons = QtWidgets.QDialogButtonBox(
             QtWidgets.QDialogButtonBox.StandardButton.Ok | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self._show_method_options()
+        return buttons
+
+    # -- the method and its options ------------------------------------------------------------------
+
+    def _fill_methods(self, chosen: str) -> None:
+        """The method menu: the server's own list once it has sent one (with why a method is not running),
+        else the usual methods; the stored choice stays chosen."""
+        self.backend.blockSignals(True)
+        self.backend.clear()
+        for label, name in SERVER_CHOICE:
+            self.backend.addItem(label, name)
+        methods = self._announced.get("methods") or [{"name": n, "label": label} for label, n in METHODS[2:]]
+        for method in methods:
+            label = method.get("label") or method.get("name")
+            if method.get("available") is False:
+                label += " (not running)"
+            self.backend.addItem(label, method.get("name"))
+            tip = " ".join(t for t in (method.get("description"), method.get("reason")) if t)
+            self.backend.setItemData(self.backend.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        if self.backend.findData(chosen) < 0:
+            self.backend.addItem(chosen, chosen)
+        self.backend.setCurrentIndex(self.backend.findData(chosen))
+        self.backend.blockSignals(False)
+
+    def _draw_options(self) -> None:
+        """(Re)make the option form from the announced schema, keeping what the artist set."""
+        if self.option_form is not None:
+            self._keep_option_values()
+            self.options_area.removeWidget(self.option_form)
+            self.option_form.deleteLater()
+            self.option_form = None
+        schema = self._announced.get("schema") or []
+        if schema:
+            self.option_form = option_widgets.OptionForm(schema, self._options)
+            self.options_area.addWidget(self.option_form)
+
+    def _keep_option_values(self) -> None:
+        form = self.option_form
+        if form is not None:
+            self._options = {k: v for k, v in self._options.items() if k not in form.names()}
+            self._options.update(form.values())
 
     def _show_method_options(self) -> None:
-        takes = METHOD_OPTIONS.get(self.backend.currentData() or "", ())
-        for name, label, field in (("steps", self.steps_label, self.steps), ("seed", self.seed_label, self.seed)):
-            label.setVisible(name in takes)
-            field.setVisible(name in takes)
+        """The form when the chosen method is the one whose options the server announced, else a note."""
+        chosen = self.backend.currentData() or ""
+        shown = self.option_form is not None and chosen in ("", "auto", self._announced.get("backend"))
+        if self.option_form is not None:
+            self.option_form.setVisible(shown)
+        self.options_note.setText("" if shown else NOT_RUNNING if self._announced else NO_SCHEMA_YET)
+        self.options_note.setVisible(not shown)
+
+    def set_announced(self, announced: dict) -> None:
+        """What a server just said about itself: its methods and the options of the one it runs."""
+        if not announced or announced == self._announced:
+            return
+        chosen = self.backend.currentData() or ""
+        self._announced = dict(announced)
+        self._fill_methods(chosen)
+        self._draw_options()
+        self._show_method_options()
 
     def option_visible(self, name: str) -> bool:
-        return {"steps": self.steps, "seed": self.seed}[name].isVisibleTo(self)
+        form = self.option_form
+        return form is not None and name in form.names() and form.widget(name).isVisibleTo(self)
 
     def _browse_token(self) -> None:
         path, _filter = QtWidgets.QFileDialog.getOpenFileName(self, "Access key file", self.token_file.text())
@@ -297,20 +350,26 @@ class SettingsDialog(QtWidgets.QDialog):
         self._poll_timer.stop()
         self._checking = None
         self.test_button.setEnabled(True)
-        kind, text = outcome[0]
+        kind, answer = outcome[0]
+        if kind == "ok":
+            text, announced = answer
+            self.set_announced(announced)
+        else:
+            text = answer
         self.test_result.setText(("✔ " if kind == "ok" else "✘ ") + text)
 
     def connection_test_running(self) -> bool:
         return self._checking is not None
 
     def values(self) -> settings_module.Settings:
+        self._keep_option_values()
         return settings_module.Settings(
             server_url=self.server_url.text().strip(),
             token_file=self.token_file.text().strip(),
             backend=self.backend.currentData() or "",
-            steps=self.steps.value(),
-            seed=self.seed.value(),
+            options=dict(self._options),
             margin=self.margin.value(),
             auto_start=self.auto_start.isChecked(),
             server_command=self.server_command.text().strip(),
+            announced=dict(self._announced),
         )

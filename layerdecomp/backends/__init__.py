@@ -9,25 +9,40 @@ from __future__ import annotations
 
 import abc
 import importlib
-import inspect
 import threading
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar, Mapping, Optional
 
 import numpy as np
 
-from ..errors import BackendUnavailable, InvalidInput
+from ..errors import BackendUnavailable
+from ..options import JOB, LOAD, OptionSpec
 from ..types import BackendResult, CancelToken, ProgressCallback
 
 
 class Backend(abc.ABC):
     name: ClassVar[str]
+    # For artists: the method's name in a menu, and one plain line about it (the welcome lists both).
+    label: ClassVar[str] = ""
+    description: ClassVar[str] = ""
     # Higher wins when the caller asks for "auto" and several backends can run.
     priority: ClassVar[int] = 0
     supports_occlusion: ClassVar[bool] = False
-    # Options taken when the backend is created (loading a model: kept per distinct value) and options
-    # taken per call (steps, seed, ...). Anything else a caller passes is refused with a clear error.
+    # Every option, declared once: those taken when the backend is created (scope LOAD: loading a model,
+    # kept per distinct value) and those taken per job (scope JOB: steps, seed, ...). Anything else a
+    # caller passes is refused with a clear error (layerdecomp.options).
+    option_specs: ClassVar[tuple[OptionSpec, ...]] = ()
+    # The names of each scope, derived from ``option_specs``.
     load_options: ClassVar[frozenset[str]] = frozenset()
     run_options: ClassVar[frozenset[str]] = frozenset()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.load_options = frozenset(s.name for s in cls.option_specs if s.scope == LOAD)
+        cls.run_options = frozenset(s.name for s in cls.option_specs if s.scope == JOB)
+
+    @classmethod
+    def job_option_specs(cls) -> tuple[OptionSpec, ...]:
+        return tuple(s for s in cls.option_specs if s.scope == JOB)
 
     @classmethod
     def unavailable_reason(cls, **options: Any) -> Optional[str]:
@@ -40,12 +55,13 @@ class Backend(abc.ABC):
         image: np.ndarray,
         mask: np.ndarray,
         hole: np.ndarray,
+        options: Mapping[str, Any],
         *,
         progress: ProgressCallback,
         cancel: Optional[CancelToken],
-        **options: Any,
     ) -> BackendResult:
-        """Decompose one crop. ``mask``: the selection's grey levels (uint8); ``hole``: bool, where to fill."""
+        """Decompose one crop. ``mask``: the selection's grey levels (uint8); ``hole``: bool, where to fill;
+        ``options``: every per-job option, checked against ``option_specs`` and with the defaults filled in."""
 
 
 # name -> module that defines it; imported lazily so that importing the core never pulls in torch.
@@ -78,6 +94,11 @@ def backend_class(name: str) -> type[Backend]:
     return module.BACKEND
 
 
+def registered_names() -> list[str]:
+    """Every backend's name, in the order they were registered."""
+    return list(_MODULES)
+
+
 def available_names() -> list[str]:
     return ["auto", *_MODULES]
 
@@ -101,46 +122,6 @@ def resolve(name: str, **options: Any) -> type[Backend]:
     if not candidates:
         raise BackendUnavailable("no backend can run here")
     return max(candidates, key=lambda c: c.priority)
-
-
-def split_options(cls: type[Backend], options: dict[str, Any]) -> tuple[dict, dict]:
-    """(load options, run options) for ``cls``; an option it does not know is an error."""
-    unknown = set(options) - cls.load_options - cls.run_options
-    if unknown:
-        known = ", ".join(sorted(cls.load_options | cls.run_options)) or "none"
-        raise InvalidInput(f"the {cls.name} backend has no option {', '.join(sorted(unknown))} (it takes: {known})")
-    load = {k: v for k, v in options.items() if k in cls.load_options}
-    run = {k: v for k, v in options.items() if k in cls.run_options}
-    return load, run
-
-
-def run_option_defaults(cls: type[Backend]) -> dict[str, Any]:
-    """The defaults of ``cls.run``'s options (what a run uses when the caller gives none)."""
-    return {name: p.default for name, p in inspect.signature(cls.run).parameters.items()
-            if p.default is not inspect.Parameter.empty}
-
-
-def check_run_options(cls: type[Backend], options: dict[str, Any]) -> None:
-    """Refuse a per-job option whose value is not of the kind its default in ``cls.run`` is (``seed="abc"``
-    is an InvalidInput here, not a ValueError deep inside a job)."""
-    defaults = run_option_defaults(cls)
-    for name, value in options.items():
-        default = defaults.get(name)
-        if default is None or value is None:
-            continue
-        if isinstance(default, bool):
-            ok, kind = isinstance(value, bool), "true or false"
-        elif isinstance(default, int):
-            ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
-        elif isinstance(default, float):
-            ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
-        elif isinstance(default, str):
-            ok, kind = isinstance(value, str), "text"
-        else:
-            continue
-        if not ok:
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
-            raise InvalidInput(f"the {cls.name} backend's option {name} must be {kind}, not {shown}")
 
 
 def instance(cls: type[Backend], load_options: dict[str, Any]) -> Backend:

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from .. import fill as fill_module
 from .. import matting as matting_module
-from ..errors import InvalidInput, raise_if_cancelled
+from ..errors import raise_if_cancelled
+from ..options import Choice, OptionSpec
 from ..progress import ProgressSplitter
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend
@@ -32,28 +33,30 @@ ALPHA_WEIGHT, FILL_WEIGHT = 1.0, 2.0
 
 class ClassicalBackend(Backend):
     name = "classical"
+    label = "Fast (classical)"
+    description = "Works on any computer, no downloads: a careful edge and a painted-in background."
     priority = 0
     supports_occlusion = False
-    # matting: "closed_form" (default) or "guided" (faster, softer edges); seed: PatchMatch's random seed.
-    run_options = frozenset({"matting", "seed"})
+    option_specs = (
+        OptionSpec("matting", "choice", "closed_form", "Edge",
+                   "How the soft edge is worked out: careful keeps hair and fur; quick is faster, with softer edges.",
+                   choices=(Choice("closed_form", "Careful"), Choice("guided", "Quick"))),
+        OptionSpec("seed", "seed", 0, "Variation",
+                   "The same number gives the same painted-in background; another number, another try."),
+    )
 
-    def run(self, image, mask, hole, *, progress: ProgressCallback, cancel: Optional[CancelToken],
-            matting: str = "closed_form", seed: int = 0, **options: Any) -> BackendResult:
-        # The options' defaults stay in run's signature: run_option_defaults reads them from there (to check
-        # a caller's types and to report the seed used).
+    def run(self, image, mask, hole, options: Mapping[str, Any], *, progress: ProgressCallback,
+            cancel: Optional[CancelToken]) -> BackendResult:
         # The edge and the fill run at the same time: one progress figure for both, the edge's name first.
         splitter = ProgressSplitter(progress, [("alpha", ALPHA_WEIGHT), ("fill", FILL_WEIGHT)])
         try:
-            return self._decompose(image, mask, hole, splitter=splitter, cancel=cancel, matting=matting,
-                                   seed=seed, **options)
+            return self._decompose(image, mask, hole, splitter=splitter, cancel=cancel, method=options["matting"],
+                                   seed=options["seed"])
         finally:
             splitter.close()  # a fill thread abandoned on a cancel or an error reports nothing more
 
     def _decompose(self, image, mask, hole, *, splitter: ProgressSplitter, cancel: Optional[CancelToken],
-                   matting: str, seed: int, **options: Any) -> BackendResult:
-        method = matting
-        if method not in ("closed_form", "guided"):
-            raise InvalidInput(f"matting must be 'closed_form' or 'guided', not {method!r}")
+                   method: str, seed: int) -> BackendResult:
         raise_if_cancelled(cancel)
         timings: dict[str, float] = {}
         outcome: dict[str, Any] = {}

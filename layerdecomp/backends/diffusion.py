@@ -15,19 +15,19 @@ backend is created.
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import cv2
 import numpy as np
 
 from ..errors import BackendUnavailable, InvalidInput
 from ..locations import MODEL_ENV, configured_adapter, configured_model, model_present
+from ..options import LOAD, Choice, OptionSpec
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend, missing_packages
 
 DEFAULT_RESOLUTION = 1024
 MIN_RESOLUTION = 512
-MODES = ("auto", "adapter", "zero-shot")
 
 
 def _truthy(value: Any) -> bool:
@@ -112,11 +112,39 @@ def removed_beside(small: np.ndarray, plate: np.ndarray, back) -> np.ndarray:
 
 class DiffusionBackend(Backend):
     name = "diffusion"
+    label = "Diffusion model (needs a GPU)"
+    description = "The paper's model: recovers hidden parts of the object; needs a graphics card and time."
     priority = 10  # above classical: when the model can run, auto prefers it
     supports_occlusion = True
-    load_options = frozenset({"model", "adapter", "dtype", "device", "offload", "quantization",
-                              "local_files_only", "depth_model", "segmentation_model"})
-    run_options = frozenset({"steps", "seed", "guidance", "mode", "resolution"})
+    option_specs = (
+        OptionSpec("model", "text", None, "Model", "The FLUX Fill model: a folder in diffusers layout or a hub id.",
+                   scope=LOAD),
+        OptionSpec("adapter", "text", None, "Adapter", "A layer-decomposition adapter (.safetensors); without "
+                   "it, zero-shot.", scope=LOAD),
+        OptionSpec("dtype", "text", None, "Precision", "The weights' precision: auto, bf16, fp16, fp32.", scope=LOAD),
+        OptionSpec("device", "text", None, "Device", "Where the model runs: cuda, cpu, mps, ...", scope=LOAD),
+        OptionSpec("offload", "text", None, "Offload", "Keep weights on the CPU between uses: model or "
+                   "sequential.", scope=LOAD),
+        OptionSpec("quantization", "text", None, "Quantization", "Load the base quantised: bnb4 (or give a "
+                   ".gguf model).", scope=LOAD),
+        OptionSpec("local_files_only", "bool", True, "Local files only", "Never download; false lets a hub id "
+                   "download.", scope=LOAD),
+        OptionSpec("depth_model", "text", None, "Depth model", "The adapter's depth estimator (empty: none).",
+                   scope=LOAD),
+        OptionSpec("segmentation_model", "text", None, "Segmentation model", "The adapter's segmentation model "
+                   "(empty: none).", scope=LOAD),
+        OptionSpec("steps", "int", 28, "Quality steps", "More steps: a more careful background, slower.",
+                   min=1, max=200),
+        OptionSpec("seed", "seed", 0, "Variation",
+                   "The same number gives the same result for the same picture; another number, another try."),
+        OptionSpec("guidance", "float", 30.0, "Guidance", "How closely the fill follows the model's prompt; "
+                   "leave it unless the background drifts.", min=0.0, max=100.0),
+        OptionSpec("mode", "choice", "auto", "Mode", "With an adapter: recover hidden parts too; zero-shot: the "
+                   "background only.", choices=(Choice("auto", "As loaded"), Choice("adapter", "Adapter"),
+                                                Choice("zero-shot", "Zero-shot"))),
+        OptionSpec("resolution", "int", DEFAULT_RESOLUTION, "Working size", "The longer side the model works "
+                   "at (at least 512 in the end): higher keeps detail, costs memory and time.", min=16, max=4096),
+    )
 
     @classmethod
     def unavailable_reason(cls, **options: Any) -> Optional[str]:
@@ -186,22 +214,21 @@ class DiffusionBackend(Backend):
                 f"the GPU ran out of memory loading {self.model_path}: load it with -O dtype=bf16, -O offload=model "
                 "(or sequential), or -O quantization=bnb4 / a .gguf file (see docs/model.md)") from exc
 
-    def run(self, image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, progress: ProgressCallback,
-            cancel: Optional[CancelToken], steps: int = 28, seed: int = 0, guidance: float = 30.0,
-            mode: str = "auto", resolution: int = DEFAULT_RESOLUTION, **options: Any) -> BackendResult:
+    def run(self, image: np.ndarray, mask: np.ndarray, hole: np.ndarray, options: Mapping[str, Any], *,
+            progress: ProgressCallback, cancel: Optional[CancelToken]) -> BackendResult:
         import torch
 
-        if mode not in MODES:
-            raise InvalidInput(f"unknown mode {mode!r} (option mode): use {', '.join(MODES)}")
+        steps, seed, guidance = options["steps"], options["seed"], options["guidance"]
+        mode, resolution = options["mode"], options["resolution"]
         if mode == "auto":
             mode = "adapter" if self.pipeline is not None else "zero-shot"
         if mode == "adapter" and self.pipeline is None:
             raise InvalidInput("mode=adapter needs an adapter: pass --adapter FILE or -O adapter=FILE")
         if mode == "zero-shot" and self.zero_shot is None:
             raise InvalidInput("mode=zero-shot runs the base model without an adapter: leave the adapter option out")
-        steps, resolution = int(steps), int(resolution)
-        if steps < 1 or resolution < self.multiple:
-            raise InvalidInput(f"steps must be >= 1 and resolution >= {self.multiple}")
+        if resolution < self.multiple:
+            raise InvalidInput(f"the diffusion backend's option resolution must be at least {self.multiple} "
+                               f"(this model's multiple), not {resolution}")
         height, width = image.shape[:2]
         size = working_size(height, width, resolution, self.multiple)
         shrink = size[0] * size[1] < height * width
@@ -215,8 +242,7 @@ class DiffusionBackend(Backend):
         def back(array: np.ndarray) -> np.ndarray:
             return cv2.resize(array, (width, height), interpolation=cv2.INTER_CUBIC if shrink else cv2.INTER_AREA)
 
-        metadata = {"mode": mode, "steps": steps, "seed": int(seed), "guidance": float(guidance),
-                    "working_size": [size[1], size[0]], "model": self.model_path}
+        metadata = {"mode": mode, "working_size": [size[1], size[0]], "model": self.model_path}
         try:
             if mode == "adapter":
                 maps, missing = self.estimators(small)

@@ -19,7 +19,7 @@ the weights are on disk (see ``layerdecomp.learned``). The models load once, whe
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import cv2
 import numpy as np
@@ -28,7 +28,8 @@ from .. import fill as fill_module
 from .. import learned, matting
 from ..learned.migan import NATIVE_SIZE as REMOVAL_SIZE
 from ..learned.vitmatte import make_trimap
-from ..errors import BackendUnavailable, InvalidInput, raise_if_cancelled
+from ..errors import BackendUnavailable, raise_if_cancelled
+from ..options import LOAD, OptionSpec
 from ..types import BackendResult, CancelToken, ProgressCallback
 from . import Backend, missing_packages
 
@@ -43,12 +44,17 @@ def _shrunk_size(height: int, width: int, longest: int) -> tuple[int, int]:
 
 class LearnedBackend(Backend):
     name = "learned"
+    label = "Learned models"
+    description = "Small trained models for the edge and the background; a few seconds on a CPU."
     priority = 5  # above classical, below diffusion
     supports_occlusion = False
-    # weights: the folder holding both models; device: where ViTMatte runs ("cpu", "cuda", ...).
-    load_options = frozenset({"weights", "device"})
-    # matting_resolution: the longest side ViTMatte works at (its cost grows with the square of it).
-    run_options = frozenset({"matting_resolution"})
+    option_specs = (
+        OptionSpec("weights", "text", None, "Weights folder", "The folder holding both models.", scope=LOAD),
+        OptionSpec("device", "text", None, "Device", "Where ViTMatte runs: cpu, cuda, ...", scope=LOAD),
+        # Its cost grows with the square of it (bench/learned_cost.py).
+        OptionSpec("matting_resolution", "int", DEFAULT_MATTING_RESOLUTION, "Edge detail",
+                   "The size the edge is worked out at: higher keeps finer hair, and is slower.", min=32, max=4096),
+    )
 
     @classmethod
     def unavailable_reason(cls, **options: Any) -> Optional[str]:
@@ -113,14 +119,9 @@ class LearnedBackend(Backend):
         small_fill = self.removal(small, small_hole)
         return fill_module.upscale_fill(image, hole, small_fill, small_hole), list(size)
 
-    def run(self, image, mask, hole, *, progress: ProgressCallback, cancel: Optional[CancelToken],
-            matting_resolution: int = DEFAULT_MATTING_RESOLUTION, **options: Any) -> BackendResult:
-        try:
-            resolution = int(matting_resolution)
-        except (TypeError, ValueError):
-            resolution = 0
-        if resolution < 32:
-            raise InvalidInput("matting_resolution must be at least 32 (pixels on the longer side)")
+    def run(self, image, mask, hole, options: Mapping[str, Any], *, progress: ProgressCallback,
+            cancel: Optional[CancelToken]) -> BackendResult:
+        resolution = options["matting_resolution"]
         hole = np.asarray(hole, bool)
         timings: dict[str, float] = {}
         raise_if_cancelled(cancel)

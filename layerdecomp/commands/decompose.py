@@ -10,10 +10,11 @@ from tqdm import tqdm
 
 from .. import backends
 from ..api import decompose
+from ..crop import DEFAULT_GROW
 from ..errors import OutputError
 from ..io import DEFAULT_MAX_PIXELS, check_output_dir, load_pair, write_outputs
+from ..options import check_geometry
 from ..validate import MAX_PIXELS
-from ..region import DEFAULT_GROW
 from .options import add_model_arguments, add_option_argument, backend_options
 
 
@@ -25,10 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the results (created if missing)")
     p.add_argument("--backend", default="auto", choices=backends.available_names(),
                    help="which method to use; auto picks the best one that can run here")
-    p.add_argument("--margin", type=_non_negative, default=None, metavar="PX",
+    p.add_argument("--margin", type=_whole_number, default=None, metavar="PX",
                    help="context around the selection in pixels (default: a quarter of the selection's size)")
-    p.add_argument("--grow", type=_non_negative, default=DEFAULT_GROW, metavar="PX",
-                   help="how far the removed region reaches beyond the selection")
+    p.add_argument("--grow", type=_whole_number, default=None, metavar="PX",
+                   help=f"how far the removed region reaches beyond the selection (default: {DEFAULT_GROW})")
     add_option_argument(p, "a backend option (repeatable), e.g. -O steps=28")
     add_model_arguments(p)
     p.add_argument("--max-pixels", type=_max_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
@@ -37,14 +38,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
 
 
-def _non_negative(text: str) -> int:
+def _whole_number(text: str) -> int:
+    # Only the type here: whether the number is a sane margin or grow is the core's check_geometry's.
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a whole number of pixels, 0 or more, not {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"a whole number of pixels, not {text!r}") from None
 
 
 def _max_pixels(text: str) -> int:
@@ -58,8 +57,9 @@ def _max_pixels(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    # Everything that can be checked is checked before the work: where the results go, then each
-    # picture's size from its header (before anything is decoded), then the pixels.
+    # Everything that can be checked is checked before the work: the geometry, where the results go, then
+    # each picture's size from its header (before anything is decoded), then the pixels.
+    check_geometry(args.margin, args.grow)
     check_output_dir(args.out)
     image, mask = load_pair(args.image, args.mask, max_pixels=args.max_pixels)
     with tqdm(total=1.0, disable=args.quiet, unit="", bar_format="{desc:<10} {bar} {elapsed}") as bar:

@@ -1,8 +1,8 @@
 /**
  * The layerdecomp wire protocol in JavaScript, sans I/O: messages <-> websocket frames, and their validation.
  *
- * A port of server/protocol.py (the reference; docs/protocol.md describes both). It is kept
- * byte-compatible with the Python module by shared golden vectors (tests/golden/protocol_vectors.json,
+ * A port of server/protocol/ (the reference; docs/protocol.md describes both). It is kept
+ * byte-compatible with the Python package by shared golden vectors (tests/golden/protocol_vectors.json,
  * written by the Python side): both languages' tests encode and decode every vector identically.
  *
  * One known difference, inherent to JavaScript: JSON numbers have no integer/float distinction here, so
@@ -118,6 +118,27 @@ function checkSize(limits, width, height, job = null) {
 
 // ------------------------------------------------------------------------------------------ messages
 
+// The keys each entry of welcome.methods and welcome.schema must have, with their JSON types (an entry
+// may hold more: a newer server may say more about a method or an option).
+/** @type {Record<string, string>} */
+const METHOD_KEYS = { name: "string", label: "string", description: "string", available: "boolean", reason: "string" };
+/** @type {Record<string, string>} */
+const SCHEMA_KEYS = { name: "string", type: "string", label: "string", help: "string" };
+
+/**
+ * `entries` is a list of objects, each with `keys` of their types.
+ * @param {string} where @param {any} entries @param {Record<string, string>} keys
+ */
+function expectEntries(where, entries, keys) {
+  expect(Array.isArray(entries) && entries.every(isObject), `${where} must be a list of objects`);
+  for (const entry of entries) {
+    for (const [key, kind] of Object.entries(keys)) {
+      expect(typeof entry[key] === kind,
+        `each of ${where} must have ${key} (${kind === "boolean" ? "true/false" : "a string"})`);
+    }
+  }
+}
+
 // Each message's fields in the reference's order, with defaults (undefined: required). The order is
 // the order on the wire, so the JSON text matches Python's byte for byte.
 /** @type {Record<string, Array<[string, any]>>} */
@@ -126,7 +147,8 @@ const FIELDS = {
   challenge: [["nonce", undefined], ["proof", undefined], ["protocol", PROTOCOL_VERSION]],
   auth: [["proof", undefined]],
   welcome: [["server", undefined], ["backend", undefined], ["backends", () => []], ["device", "cpu"],
-    ["options", () => []], ["limits", () => ({ ...DEFAULT_LIMITS })], ["protocol", PROTOCOL_VERSION]],
+    ["options", () => []], ["methods", () => []], ["schema", () => []], ["limits", () => ({ ...DEFAULT_LIMITS })],
+    ["protocol", PROTOCOL_VERSION]],
   decompose: [["job", undefined], ["width", undefined], ["height", undefined], ["format", "RGBA8"],
     ["backend", null], ["margin", null], ["grow", null], ["options", () => ({})]],
   progress: [["job", undefined], ["stage", undefined], ["fraction", undefined]],
@@ -201,6 +223,8 @@ const VALIDATORS = {
       "welcome.backends must be a list of strings");
     expect(Array.isArray(m.options) && m.options.every((/** @type {any} */ o) => typeof o === "string"),
       "welcome.options must be a list of strings");
+    expectEntries("welcome.methods", m.methods, METHOD_KEYS);
+    expectEntries("welcome.schema", m.schema, SCHEMA_KEYS);
     expect(isInt(m.protocol), "welcome.protocol must be an integer");
     m.limits = limitsFromJson(m.limits);
     return m;

@@ -1,5 +1,5 @@
 // protocol.js against the golden vectors the Python reference writes (tests/golden/protocol_vectors.json):
-// every message and frame encodes and decodes here exactly as it does in server/protocol.py.
+// every message and frame encodes and decodes here exactly as it does in server/protocol/.
 "use strict";
 const test = require("node:test");
 const assert = require("node:assert/strict");

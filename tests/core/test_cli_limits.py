@@ -126,7 +126,7 @@ def test_a_full_disk_or_read_only_folder_while_writing_is_one_line_and_leaves_no
 @pytest.mark.parametrize("args, fragment", [
     (["--grow", "-1"], "0 or more"),
     (["--max-pixels", "0"], "from 1 to"),
-    (["-O", "seed=abc", "--backend", "classical"], "seed must be an integer"),
+    (["-O", "seed=abc", "--backend", "classical"], "seed must be a whole number"),
     (["--grow", "100000", "--backend", "classical"], "reaches beyond"),
 ])
 def test_argument_mistakes_are_one_line_errors(args, fragment, tmp_path, capsys):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from layerdecomp.crop import default_margin
+from layerdecomp.crop import DEFAULT_GROW, default_margin
 from layerdecomp.region import plan_region, selection_bounds
 from layerdecomp.types import Box
 
@@ -56,10 +56,14 @@ def test_default_margin_scales_with_the_selection_within_bounds():
     assert default_margin(10000, 10) == 512
 
 
-def test_negative_settings_are_refused():
-    mask = np.zeros((10, 10), np.uint8)
-    mask[5, 5] = 255
-    with pytest.raises(ValueError):
-        plan_region(mask, margin=-1)
-    with pytest.raises(ValueError):
-        plan_region(mask, grow=-1)
+def test_negative_settings_are_refused_by_the_one_geometry_check():
+    # plan_region takes checked geometry; the core, the server's session and the CLI all check it here.
+    from layerdecomp.errors import InvalidInput
+    from layerdecomp.options import check_geometry
+
+    for margin, grow in ((-1, None), (None, -1), (None, 1.5), (True, None)):
+        with pytest.raises(InvalidInput):
+            check_geometry(margin, grow)
+    assert check_geometry(None, None) == DEFAULT_GROW and check_geometry(0, 10, (10, 4)) == 10
+    with pytest.raises(InvalidInput, match="reaches beyond the 10 x 4 picture"):
+        check_geometry(0, 11, (10, 4))

@@ -1,4 +1,4 @@
-"""Golden messages and frames of the wire protocol, written by the Python reference (server/protocol.py,
+"""Golden messages and frames of the wire protocol, written by the Python reference (server/protocol/,
 imported as layerdecomp_server.protocol).
 
 The JavaScript port (photoshop_plugin/src/protocol.js) is kept byte-compatible with the Python module
@@ -38,6 +38,24 @@ def _message_vectors() -> List[Dict[str, Any]]:
         ("auth", P.Auth(proof="0f" * 32)),
         ("welcome", P.Welcome(server="layerdecomp 0.1.0", backend="classical", backends=["classical"],
                               device="cpu", options=["seed"], limits=P.Limits())),
+        ("welcome, methods and schema", P.Welcome(
+            server="layerdecomp 0.2.0", backend="classical", backends=["classical"], device="cpu",
+            options=["matting", "seed"],
+            methods=[{"name": "classical", "label": "Fast (classical)", "description": "Works on any computer.",
+                      "available": True, "reason": ""},
+                     {"name": "learned", "label": "Learned models", "description": "Small trained models.",
+                      "available": False, "reason": "restart the server with this method"}],
+            schema=[{"name": "matting", "type": "choice", "default": "closed_form", "label": "Edge",
+                     "help": "How the soft edge is worked out.",
+                     "choices": [{"value": "closed_form", "label": "Careful"}, {"value": "guided", "label": "Quick"}]},
+                    {"name": "seed", "type": "seed", "default": 0, "label": "Variation", "help": "Another try.",
+                     "min": 0, "max": 4294967295},
+                    {"name": "steps", "type": "int", "default": 28, "label": "Quality steps", "help": "Slower.",
+                     "min": 1, "max": 200},
+                    {"name": "guidance", "type": "float", "default": 30.5, "label": "Guidance", "help": "x",
+                     "min": 0.0, "max": 100.0},
+                    {"name": "fast", "type": "bool", "default": False, "label": "Fast", "help": "y"}],
+            limits=P.Limits())),
         ("decompose, defaults", P.Decompose(job=1, width=640, height=480)),
         ("decompose, everything", P.Decompose(job=P.MAX_JOB_ID, width=3, height=2, format="RGBA8",
                                               backend="classical", margin=16, grow=4,
@@ -97,6 +115,14 @@ _INVALID_TEXTS = [
     ("hello, nonce in capitals", "{\"type\":\"hello\",\"nonce\":\"" + "AB" * P.NONCE_BYTES + "\"}"),
     ("hello, another version", "{\"type\":\"hello\",\"protocol\":1,\"token\":\"x\"}"),
     ("challenge, another version", "{\"type\":\"challenge\",\"protocol\":3,\"nonce\":\"\",\"proof\":\"\"}"),
+    ("welcome, methods not a list",
+     "{\"type\":\"welcome\",\"server\":\"s\",\"backend\":\"b\",\"methods\":{}}"),
+    ("welcome, a method without available",
+     "{\"type\":\"welcome\",\"server\":\"s\",\"backend\":\"b\",\"methods\":[{\"name\":\"x\",\"label\":\"X\","
+     "\"description\":\"\",\"reason\":\"\"}]}"),
+    ("welcome, a schema entry without a name",
+     "{\"type\":\"welcome\",\"server\":\"s\",\"backend\":\"b\",\"schema\":[{\"type\":\"int\",\"label\":\"X\","
+     "\"help\":\"\"}]}"),
     ("welcome, another version", "{\"type\":\"welcome\",\"protocol\":1,\"server\":\"s\",\"backend\":\"b\"}"),
     ("challenge, proof not hex",
      "{\"type\":\"challenge\",\"nonce\":\"" + SERVER_NONCE + "\",\"proof\":\"" + "zz" * 32 + "\"}"),
@@ -267,7 +293,7 @@ def _job_transcripts() -> List[Dict[str, Any]]:
 
 def build() -> Dict[str, Any]:
     return {
-        "about": ("Written by tests/golden/make_protocol_vectors.py from server/protocol.py "
+        "about": ("Written by tests/golden/make_protocol_vectors.py from server/protocol/ "
                   "(imported as layerdecomp_server.protocol); do not edit by hand."),
         "protocol_version": P.PROTOCOL_VERSION,
         "header_size": P.HEADER_SIZE,

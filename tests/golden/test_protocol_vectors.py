@@ -18,7 +18,7 @@ VECTORS = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
 
 def test_the_committed_vectors_are_current():
     assert VECTORS_PATH.read_text(encoding="utf-8") == render(), (
-        "server/protocol.py changed: run `python -m tests.golden.make_protocol_vectors`, commit the JSON, and "
+        "server/protocol/ changed: run `python -m tests.golden.make_protocol_vectors`, commit the JSON, and "
         "bring photoshop_plugin/src/protocol.js along (its Node tests read the same file)")
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from layerdecomp.backends.diffusion import DiffusionBackend
+from layerdecomp.options import job_options
 from layerdecomp.layering import layer_crop
 from layerdecomp.model.pipeline import LayerOutput
 
@@ -48,7 +49,8 @@ def stub_backend(foreground: np.ndarray, background: np.ndarray) -> DiffusionBac
 
 
 def run(engine, image, mask, hole):
-    return engine.run(image, mask, hole, progress=lambda stage, f: None, cancel=None, steps=1, resolution=WORK)
+    options = job_options("diffusion", DiffusionBackend.option_specs, {"steps": 1, "resolution": WORK})
+    return engine.run(image, mask, hole, options, progress=lambda stage, f: None, cancel=None)
 
 
 @pytest.fixture

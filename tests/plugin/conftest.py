@@ -1,7 +1,7 @@
 """Shared fixtures for the plugin tests.
 
 The plugin is always tested as packaged (``installer.package.stage_plugin``): with the copy of
-server/protocol.py and the bundled websockets that the zip carries. The fast tests load its logic
+server/protocol/ and the bundled websockets that the zip carries. The fast tests load its logic
 modules against the fake ``krita`` module in fake_krita/ without running the package's ``__init__``
 (which registers the extension and pulls in Qt); the Qt-facing modules are imported under PyQt6 in a
 subprocess (test_qt6.py) and run for real in Krita (test_krita_*.py).

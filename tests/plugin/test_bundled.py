@@ -8,17 +8,35 @@ import sys
 
 import pytest
 
-from installer.package import BUNDLED, PLUGIN_NAME, PLUGIN_SOURCE
-
-from .conftest import REPO
+from installer import package
+from installer.package import BUNDLED, PLUGIN_NAME, PLUGIN_SOURCE, bundled_differences
 
 
 @pytest.mark.parametrize("name", sorted(BUNDLED))
-def test_each_bundled_file_equals_its_source(name):
-    copy, source = PLUGIN_SOURCE / PLUGIN_NAME / name, BUNDLED[name]
-    assert copy.is_file() and copy.read_bytes() == source.read_bytes(), (
-        f"{copy.relative_to(REPO)} is not an exact copy of {source.relative_to(REPO)}: "
-        "run `scripts/sync_plugin` and commit the copies it updates")
+def test_each_bundled_copy_equals_its_source(name):
+    differences = bundled_differences(name)
+    assert not differences, (
+        f"{'; '.join(differences)}: run `scripts/sync_plugin` and commit the copies it updates")
+
+
+def test_a_bundled_package_copy_with_a_changed_missing_or_extra_file_is_caught(tmp_path, monkeypatch):
+    source, plugin = tmp_path / "source" / "pkg", tmp_path / "krita_plugin"
+    source.mkdir(parents=True)
+    (source / "__init__.py").write_text("from .a import A\n")
+    (source / "a.py").write_text("A = 1\n")
+    monkeypatch.setattr(package, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(package, "PLUGIN_SOURCE", plugin)
+    monkeypatch.setattr(package, "BUNDLED", {"pkg": source})
+    assert bundled_differences("pkg") == [f"krita_plugin/{PLUGIN_NAME}/pkg/__init__.py is missing",
+                                          f"krita_plugin/{PLUGIN_NAME}/pkg/a.py is missing"]
+    assert package.sync_bundled() == ["pkg"] and bundled_differences("pkg") == []
+    copy = plugin / PLUGIN_NAME / "pkg"
+    (copy / "a.py").write_text("A = 2\n")
+    (copy / "stale.py").write_text("")
+    assert bundled_differences("pkg") == [f"krita_plugin/{PLUGIN_NAME}/pkg/a.py differs from source/pkg/a.py",
+                                          f"krita_plugin/{PLUGIN_NAME}/pkg/stale.py has no source"]
+    assert package.sync_bundled() == ["pkg"] and bundled_differences("pkg") == []
+    assert not (copy / "stale.py").exists() and (copy / "a.py").read_text() == "A = 1\n"
 
 
 def test_the_plugin_tree_imports_as_it_stands_without_numpy():

@@ -363,8 +363,14 @@ def test_connection_test_says_what_answered(plugin, krita, classical_server, tok
     from layerdecomp_krita.messages import UserError
 
     good = settings.Settings(server_url=classical_server.url, token_file=str(token_file), auto_start=False)
-    text = extension.describe_server(good)
+    text, announced = extension.describe_server(good)
     assert text.startswith("Connected to ") and "“classical”" in text and "processor (CPU)" in text, text
+    # What the settings draw from: the loaded backend's options, and every method with what to do about it.
+    assert announced["backend"] == "classical"
+    assert [e["name"] for e in announced["schema"]] == ["matting", "seed"]
+    methods = {m["name"]: m for m in announced["methods"]}
+    assert methods["classical"]["available"] and not methods["diffusion"]["available"]
+    assert "restart the server with this method" in methods["diffusion"]["reason"]
 
     for values, words in (({"server_url": f"ws://127.0.0.1:{unused_port}"}, "No server answers"),
                           ({"server_url": f"ws://127.0.0.1:{unused_port}", "auto_start": True}, "will be started"),

@@ -252,7 +252,7 @@ def test_decompose_selection_in_krita_gui(tmp_path, krita_launcher):
     assert "Running" in docker["state_text"], docker
     methods = {m[1]: m for m in docker["methods"]}
     assert methods["classical"][2] is True and methods[""][2] is True
-    assert methods["diffusion"][2] is False and "installer" in methods["diffusion"][3]
+    assert methods["diffusion"][2] is False and "restart the server" in methods["diffusion"][3]  # the reason
 
     # The server the plugin started is stopped when Krita quits.
     pid = result["local_server_pid"]

@@ -471,22 +471,39 @@ def test_settings_round_trip_through_krita_strings(plugin, krita):
     from layerdecomp_krita import settings as s
 
     assert s.load(krita.readSetting) == s.Settings()
-    custom = s.Settings(server_url="ws://127.0.0.1:9999", token_file="~/t", backend="classical", steps=20,
-                        seed=7, margin=12, auto_start=False, server_command="/opt/x/layerdecomp serve")
+    announced = {"backend": "diffusion", "methods": [], "schema": SCHEMA}
+    custom = s.Settings(server_url="ws://127.0.0.1:9999", token_file="~/t", backend="classical",
+                        options={"steps": 20, "seed": 7}, margin=12, auto_start=False,
+                        server_command="/opt/x/layerdecomp serve", announced=announced)
     s.save(custom, krita.writeSetting)
     assert all(isinstance(v, str) for v in krita._settings.values())
     assert s.load(krita.readSetting) == custom
-    assert custom.backend_options(["steps"]) == {"steps": 20}
-    assert custom.backend_options(["steps", "seed"]) == {"steps": 20, "seed": 7}
-    assert s.Settings().backend_options(["steps"]) == {}
-    krita.writeSetting("layerdecomp", "steps", "many")
-    assert s.load(krita.readSetting).steps == 0
+    krita.writeSetting("layerdecomp", "options", "many")
+    assert s.load(krita.readSetting).options == {}
+
+
+# A welcome.schema as a server sends it (docs/protocol.md).
+SCHEMA = [{"name": "steps", "type": "int", "default": 28, "label": "Steps", "help": "h", "min": 1, "max": 200},
+          {"name": "seed", "type": "seed", "default": 0, "label": "Variation", "help": "h", "min": 0,
+           "max": 4294967295},
+          {"name": "mode", "type": "choice", "default": "auto", "label": "Mode", "help": "h",
+           "choices": [{"value": "auto", "label": "Auto"}, {"value": "zero-shot", "label": "Zero-shot"}]}]
+
+
+def test_a_job_sends_the_options_the_server_takes_with_values_that_fit(plugin):
+    from layerdecomp_krita import settings as s
+
+    custom = s.Settings(options={"steps": 20, "seed": 7, "mode": "zero-shot", "gone": 1})
+    assert custom.backend_options(SCHEMA) == {"steps": 20, "seed": 7, "mode": "zero-shot"}
+    assert custom.backend_options(SCHEMA[:1]) == {"steps": 20}  # only what this server's backend takes
+    assert s.Settings(options={"steps": 0, "mode": "x", "seed": 7}).backend_options(SCHEMA) == {"seed": 7}
+    assert s.Settings(options={"steps": 20}).backend_options([]) == {}
 
 
 def test_a_random_seed_is_a_new_one_each_job(plugin):
     from layerdecomp_krita import settings as s
 
-    seeds = [s.Settings(seed=-1).backend_options(["seed"])["seed"] for _ in range(5)]
+    seeds = [s.Settings().backend_options(SCHEMA)["seed"] for _ in range(5)]
     assert all(isinstance(x, int) and 0 <= x < 2**31 for x in seeds)
     assert len(set(seeds)) > 1  # five draws from 2^31 values: the same five times would be a broken "random"
 

@@ -38,7 +38,8 @@ def test_zip_imports_with_kritas_own_importer(tmp_path, krita_install):
     assert (resources / "actions" / f"{PLUGIN_NAME}.action").is_file()
     package = pykrita / PLUGIN_NAME
     assert (package / "__init__.py").is_file()
-    assert (package / "protocol.py").read_bytes() == (REPO / "server" / "protocol.py").read_bytes()
+    for module in (REPO / "server" / "protocol").glob("*.py"):
+        assert (package / "protocol" / module.name).read_bytes() == module.read_bytes()
     assert (package / "_vendor" / "websockets" / "sync" / "client.py").is_file()
     assert (package / "_vendor" / "websockets-LICENSE").is_file()
 

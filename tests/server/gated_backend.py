@@ -17,6 +17,7 @@ import numpy as np
 
 from layerdecomp.backends import Backend
 from layerdecomp.errors import Cancelled
+from layerdecomp.options import OptionSpec
 from layerdecomp.types import BackendResult
 
 HOLD_LIMIT_S = 30.0
@@ -25,9 +26,15 @@ HOLD_LIMIT_S = 30.0
 class GatedBackend(Backend):
     name = "test_gated"
     priority = -100  # never chosen by "auto"
-    run_options = frozenset({"hold", "steps", "step_s", "busy_s"})
+    option_specs = (
+        OptionSpec("hold", "bool", False, "Hold", "Wait until cancelled."),
+        OptionSpec("steps", "int", 0, "Steps", "Step events to report.", min=0),
+        OptionSpec("step_s", "float", 0.06, "Step time", "Seconds between steps.", min=0.0),
+        OptionSpec("busy_s", "float", 0.0, "Busy time", "Seconds of work without a checkpoint.", min=0.0),
+    )
 
-    def run(self, image, mask, hole, *, progress, cancel, hold=False, steps=0, step_s=0.06, busy_s=0.0):
+    def run(self, image, mask, hole, options, *, progress, cancel):
+        hold, steps, step_s, busy_s = options["hold"], options["steps"], options["step_s"], options["busy_s"]
         if busy_s:
             progress("busy", 0.0)
             time.sleep(busy_s)

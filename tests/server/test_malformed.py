@@ -146,8 +146,8 @@ def test_job_level_refusals(server):
         # A refused job's frames, sent right behind its message, are dropped without more noise.
         send_job(ws, 4, image, mask, colour="red")
         expect_error(ws, "invalid_input", job=4)
-        ws.send(decompose_message(5, 8, 8))
-        ws.send(decompose_message(5, 8, 8))
+        ws.send(decompose_message(5, 16, 16))
+        ws.send(decompose_message(5, 16, 16))
         expect_error(ws, "duplicate_job", job=5)
         ws.send(protocol.encode(protocol.Cancel(job=5)))
         assert recv_message(ws) == protocol.Cancelled(job=5)

@@ -1,4 +1,4 @@
-"""The sans-I/O protocol module on its own: what the Krita plugin imports."""
+"""The sans-I/O protocol package on its own: what the Krita plugin imports."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from layerdecomp_server.protocol import (
     Role,
 )
 
-PROTOCOL_FILE = Path(protocol.__file__)
+PROTOCOL_PACKAGE = Path(protocol.__file__).parent
 
 MESSAGES = [
     protocol.Hello(nonce="0" * 64, client="krita"),
@@ -135,28 +135,36 @@ def test_limits_refuse_big_images_with_advice():
         assert info.value.code == ErrorCode.TOO_LARGE and info.value.job == 3
 
 
-def test_the_module_is_self_contained_standard_library_python_3_9():
-    """The plugin zip carries this one file to Krita's Python: no numpy, no websockets, no package."""
-    source = PROTOCOL_FILE.read_text()
-    tree = ast.parse(source, feature_version=(3, 9))
+def test_the_package_is_self_contained_standard_library_python_3_9():
+    """The plugin zip carries this package to Krita's Python: no numpy, no websockets, nothing outside it."""
     imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "no relative imports: the file is copied on its own"
-            imported.add(node.module.split(".")[0])
+    for module in sorted(PROTOCOL_PACKAGE.glob("*.py")):
+        tree = ast.parse(module.read_text(), feature_version=(3, 9))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 1, f"{module.name}: imports from outside the package"
     assert imported <= set(sys.stdlib_module_names), imported - set(sys.stdlib_module_names)
-    # Loaded as a lone file in an isolated interpreter, it works and pulls in nothing heavy.
+    # Loaded under another name from its folder alone, in an isolated interpreter, it works and pulls in
+    # nothing heavy.
     script = (
         "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('protocol', {str(PROTOCOL_FILE)!r})\n"
+        f"spec = importlib.util.spec_from_file_location('protocol', {str(PROTOCOL_PACKAGE / '__init__.py')!r})\n"
         "p = sys.modules['protocol'] = importlib.util.module_from_spec(spec); spec.loader.exec_module(p)\n"
         "m = p.Decompose(job=1, width=2, height=2, format='BGRA8')\n"
         "assert p.decode(p.encode(m)) == m\n"
-        "assert not {'numpy', 'websockets'} & set(sys.modules)\n"
+        "assert not {'numpy', 'websockets', 'layerdecomp', 'layerdecomp_server'} & set(sys.modules)\n"
     )
     subprocess.run([sys.executable, "-I", "-c", script], check=True)
+
+
+def test_each_message_is_registered_once_under_its_type():
+    assert sorted(protocol.MESSAGE_TYPES) == sorted(cls.TYPE for cls in protocol.Message.__subclasses__())
+    for kind, cls in protocol.MESSAGE_TYPES.items():
+        assert cls.TYPE == kind and issubclass(cls, protocol.Message)
 
 
 def test_refusals_quote_at_most_a_short_prefix_of_what_the_peer_sent():
@@ -194,7 +202,7 @@ def test_proofs_are_hmac_sha256_over_the_documented_bytes():
         got = protocol.proof(EXAMPLE_TOKEN, side, EXAMPLE_CLIENT_NONCE, EXAMPLE_SERVER_NONCE)
         text = f"layerdecomp-v2 {side} {EXAMPLE_CLIENT_NONCE} {EXAMPLE_SERVER_NONCE}".encode("ascii")
         assert got == expected == hmac.new(EXAMPLE_TOKEN.encode(), text, hashlib.sha256).hexdigest()
-    doc = (PROTOCOL_FILE.parents[1] / "docs" / "protocol.md").read_text()
+    doc = (PROTOCOL_PACKAGE.parents[1] / "docs" / "protocol.md").read_text()
     assert EXAMPLE_SERVER_PROOF in doc and EXAMPLE_CLIENT_PROOF in doc
 
 

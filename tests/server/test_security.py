@@ -27,7 +27,7 @@ from layerdecomp_server.app import ServerConfig
 from layerdecomp_server.client import Client
 
 from .conftest import TEST_LIMITS
-from .helpers import TOKEN, expect_error, open_raw, picture, recv_message, wait_for
+from .helpers import TOKEN, expect_error, open_raw, picture, recv_message, send_job, wait_for
 from .test_malformed import assert_closed, assert_serving
 from .test_roundtrip import assert_same
 from .test_serve_cli import start, stop
@@ -203,20 +203,25 @@ def test_grow_and_option_mistakes_get_precise_codes(classical_server):
     height, width = mask.shape
     ws = open_raw(classical_server.url)
     try:
+        # Refused at once, before the upload: the geometry, and option names the backend does not take.
         for job, fields, code in [
-            (1, {"grow": 10**9}, "too_large"),
+            (1, {"grow": 10**9}, "invalid_input"),
             (2, {"grow": 1e9}, "bad_message"),
-            (3, {"options": {"seed": "abc"}}, "invalid_input"),
-            (4, {"options": {"matting": 5}}, "invalid_input"),
+            (3, {"options": {"steps": 4}}, "invalid_input"),
         ]:
             ws.send(json.dumps({"type": "decompose", "job": job, "width": width, "height": height,
                                 "format": "RGB8", **fields}))
             error = expect_error(ws, code, job=job)
-            assert ("grow" in error.message) if "grow" in fields else ("must be" in error.message), error
+            assert ("grow" in error.message) if "grow" in fields else ("no option steps" in error.message), error
+        # An option's value is the core's to check, as for the Python API: after the upload, same code.
+        for job, options in [(4, {"seed": "abc"}), (5, {"matting": 5})]:
+            send_job(ws, job, image, mask, **options)
+            error = expect_error(ws, "invalid_input", job=job)
+            assert "must be" in error.message, error
     finally:
         ws.close()
     with Client(classical_server.url, token=TOKEN) as client:
-        with pytest.raises(layerdecomp.InvalidInput, match="seed must be an integer"):
+        with pytest.raises(layerdecomp.InvalidInput, match="seed must be a whole number"):
             client.decompose(image, mask, seed="abc")
 
 

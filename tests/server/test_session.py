@@ -160,7 +160,7 @@ def test_cancel_while_queued_running_and_uploading():
 
 
 @pytest.mark.parametrize("fields, code", [
-    ({"grow": 10**9}, ErrorCode.TOO_LARGE),
+    ({"grow": 10**9}, ErrorCode.INVALID_INPUT),
     ({"options": {"colour": 1}}, ErrorCode.INVALID_INPUT),
     ({"width": 1000}, ErrorCode.TOO_LARGE),
 ])

@@ -13,7 +13,7 @@ app = QtWidgets.QApplication([])
 import krita  # noqa: E402  (the fake)
 
 import layerdecomp_krita  # noqa: E402, F401  (registers the extension, as at Krita's start-up)
-from layerdecomp_krita import extension, qt, settings, ui  # noqa: E402
+from layerdecomp_krita import extension, option_widgets, qt, settings, ui  # noqa: E402
 from layerdecomp_krita import messages as krita_messages  # noqa: E402
 
 assert qt.BINDING == "PyQt6", qt.BINDING
@@ -68,24 +68,68 @@ stop()
 assert len(ticks) >= 3
 
 # Settings dialog: values round trip.
-custom = settings.Settings(server_url="ws://127.0.0.1:9000", token_file="/t", backend="classical", steps=12,
-                           seed=3, margin=20, auto_start=False, server_command="x serve")
+SCHEMA = [{"name": "steps", "type": "int", "default": 28, "label": "Quality steps", "help": "More steps: slower.",
+           "min": 1, "max": 200},
+          {"name": "seed", "type": "seed", "default": 0, "label": "Variation", "help": "Another try.", "min": 0,
+           "max": 4294967295},
+          {"name": "guidance", "type": "float", "default": 30.0, "label": "Guidance", "help": "g", "min": 0.0,
+           "max": 100.0},
+          {"name": "fast", "type": "bool", "default": False, "label": "Fast", "help": "f"},
+          {"name": "mode", "type": "choice", "default": "auto", "label": "Mode", "help": "m",
+           "choices": [{"value": "auto", "label": "As loaded"}, {"value": "zero-shot", "label": "Zero-shot"}]},
+          {"name": "future", "type": "colour", "default": "red", "label": "Colour", "help": "c"}]
+ANNOUNCED = {"backend": "diffusion", "schema": SCHEMA,
+             "methods": [{"name": "classical", "label": "Fast", "description": "d", "available": False,
+                          "reason": "restart the server with this method"},
+                         {"name": "diffusion", "label": "Diffusion", "description": "d", "available": True,
+                          "reason": ""}]}
+custom = settings.Settings(server_url="ws://127.0.0.1:9000", token_file="/t", backend="classical",
+                           options={"steps": 12, "seed": 3}, margin=20, auto_start=False, server_command="x serve",
+                           announced=ANNOUNCED)
 dialog = ui.SettingsDialog(custom)
 assert dialog.values() == custom, dialog.values()
 assert ui.SettingsDialog(settings.Settings()).values() == settings.Settings()
-# Options only for the method that takes them; every input explains itself.
+# The form is drawn from the schema: a widget of the right kind for each type this plugin knows, starting at
+# the artist's values (else the defaults), labelled and explained in the backend's words.
+form = dialog.option_form
+assert form.names() == ["steps", "seed", "guidance", "fast", "mode"]  # an unknown type is left out
+assert isinstance(form.widget("steps"), QtWidgets.QSpinBox) and form.widget("steps").value() == 12
+assert (form.widget("steps").minimum(), form.widget("steps").maximum()) == (1, 200)
+assert isinstance(form.widget("guidance"), QtWidgets.QDoubleSpinBox)
+assert isinstance(form.widget("fast"), QtWidgets.QCheckBox) and isinstance(form.widget("mode"), QtWidgets.QComboBox)
+assert form.widget("mode").itemText(1) == "Zero-shot" and form.widget("steps").toolTip() == "More steps: slower."
+assert form.values() == {"steps": 12, "seed": 3}  # what the artist set; the rest is the server's default
+form.widget("seed").setValue(form.widget("seed").minimum())  # "different each time"
+form.widget("mode").setCurrentIndex(1)
+form.widget("fast").setChecked(True)
+assert form.values() == {"steps": 12, "fast": True, "mode": "zero-shot"}
+assert dialog.values().options == {"steps": 12, "fast": True, "mode": "zero-shot"}
+unset = option_widgets.OptionForm(SCHEMA)
+assert unset.widget("seed").text() == option_widgets.RANDOM_SEED_TEXT and unset.values() == {}
+# The menu is the server's list; options only for the method the server runs; every input explains itself.
 dialog.show()
+assert dialog.backend.itemText(dialog.backend.findData("classical")) == "Fast (not running)"
 assert not dialog.option_visible("steps") and not dialog.option_visible("seed")
+assert dialog.options_note.text() == ui.NOT_RUNNING
 dialog.backend.setCurrentIndex(dialog.backend.findData("diffusion"))
-assert dialog.option_visible("steps") and dialog.option_visible("seed")
+assert dialog.option_visible("steps") and not dialog.options_note.isVisible()
 assert dialog.values().backend == "diffusion"
-inputs = (QtWidgets.QLineEdit, QtWidgets.QSpinBox, QtWidgets.QComboBox, QtWidgets.QCheckBox)
+fresh = ui.SettingsDialog(settings.Settings())
+fresh.show()
+assert fresh.option_form is None and fresh.options_note.text() == ui.NO_SCHEMA_YET
+fresh.set_announced(ANNOUNCED)  # what a Test connection brings
+fresh.backend.setCurrentIndex(fresh.backend.findData("diffusion"))
+assert fresh.option_visible("mode") and fresh.values().announced == ANNOUNCED
+fresh.close()
+inputs = (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox, QtWidgets.QComboBox, QtWidgets.QCheckBox)
 untold = [w.objectName() or type(w).__name__ for w in dialog.findChildren(QtWidgets.QWidget)
-          if isinstance(w, inputs) and w.parent() is not None and not isinstance(w.parent(), QtWidgets.QSpinBox)
+          if isinstance(w, inputs) and w.parent() is not None
+          and not isinstance(w.parent(), QtWidgets.QAbstractSpinBox)
           and not isinstance(w.parent(), QtWidgets.QComboBox) and not w.toolTip()]
 assert untold == [], untold
 # Test connection runs in a worker thread and says what it found, or why not.
-answers = iter([lambda s: "Connected to layerdecomp 1.0: method “classical”, running on the processor (CPU).",
+answers = iter([lambda s: ("Connected to layerdecomp 1.0: method “classical”, running on the processor (CPU).",
+                           ANNOUNCED),
                 lambda s: (_ for _ in ()).throw(krita_messages.UserError("unreachable", "No server answers."))])
 tester = ui.SettingsDialog(custom, check_connection=lambda s: next(answers)(s))
 for expected in ("✔ Connected to layerdecomp 1.0", "✘ No server answers."):
@@ -145,7 +189,6 @@ print("qt6 ok")
 # The docker under PyQt6: registered with Krita; its progress and Cancel; the methods the server runs
 # enabled, the others greyed with the reason.
 from layerdecomp_krita import docker  # noqa: E402
-from layerdecomp_krita.protocol import Welcome  # noqa: E402
 
 assert [f.name for f in k.dock_factories] == [docker.DOCKER_ID]
 panel = docker.LayerDecompDocker()
@@ -159,17 +202,30 @@ panel.cancel_button.click()
 assert calls == ["docker cancel"], calls
 face.close_progress()
 assert panel.decompose_button.isEnabled() and not panel.progress_box.isVisibleTo(panel)
-panel._fill_methods(Welcome(server="layerdecomp", backend="classical", backends=["classical"]), "classical")
+announced = {"backend": "classical", "methods": [
+    {"name": "classical", "label": "Fast", "description": "Works everywhere.", "available": True, "reason": ""},
+    {"name": "diffusion", "label": "Diffusion", "description": "Paints the background.", "available": False,
+     "reason": "Needs a graphics card."}],
+    "schema": [{"name": "seed", "type": "seed", "default": None, "label": "Variation", "help": "Same number, same result."},
+               {"name": "detail", "type": "int", "default": 3, "label": "Detail", "help": "More: finer.", "min": 1,
+                "max": 9}]}
+panel._fill_methods(announced, "classical")
 model = panel.method.model()
 enabled = {panel.method.itemData(i): model.item(i).isEnabled() for i in range(panel.method.count())}
-assert enabled == {"": True, "classical": True, "learned": False, "diffusion": False}, enabled
-assert panel.method.currentData() == "classical"
-assert not panel.options_box.isVisibleTo(panel)  # the classical method takes no steps nor seed
-panel._fill_methods(Welcome(server="layerdecomp", backend="diffusion", backends=["diffusion"],
-                            options=["steps", "seed"]), "diffusion")
-assert panel.options_box.isVisibleTo(panel) and panel.steps.isVisibleTo(panel)
-panel.steps.setValue(30)
-assert settings.load(k.readSetting).steps == 30
+assert enabled == {"": True, "auto": True, "classical": True, "diffusion": False}, enabled
+tip = model.item(panel.method.findData("diffusion")).toolTip()
+assert "Needs a graphics card." in tip, tip
+assert panel.method.currentData() == "classical" and panel.method_help.text() == "Works everywhere."
+# The running method's options, drawn from the schema; a value set there goes to the settings.
+assert panel.option_form is not None and panel.option_form.names() == ["seed", "detail"]
+detail = panel.option_form.widget("detail")
+detail.setValue(7)
+detail.editingFinished.emit()
+assert settings.load(k.readSetting).options == {"detail": 7}, settings.load(k.readSetting).options
+# Another method chosen: no options shown (the server announced those of the method it runs).
+panel.method.setCurrentIndex(panel.method.findData(""))
+panel._show_method(announced)
+assert panel.option_form is not None  # the server's choice runs the announced method
 panel.show_server_state("not_found", "No server answers at this address.")
 assert panel.server_state.text().startswith("Not found.")
 print("docker ok")

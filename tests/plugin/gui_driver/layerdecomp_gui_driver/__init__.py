@@ -242,7 +242,7 @@ class Driver(Extension):
         # 2. Success; the plugin starts the local server itself. A fixed seed, so the test can ask the library
         # for the same result ("random" draws a new one each job).
         self.settings(server_url=f"ws://127.0.0.1:{cfg['auto_port']}", auto_start=True, backend="classical",
-                      server_command=cfg["server_command"], seed=7)
+                      server_command=cfg["server_command"], options='{"seed": 7}')
         doc.refreshProjection()
         yield self.wait(lambda: True, 1, "")
         composite_before = doc.pixelData(0, 0, doc.width(), doc.height()).data()
