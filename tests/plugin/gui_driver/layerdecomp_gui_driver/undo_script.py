@@ -136,12 +136,21 @@ class UndoScript:
         yield from self.cancel_keys()
         yield from self.twenty_runs()
 
+    def history_step(self, name):
+        """Trigger ``edit_undo`` or ``edit_redo`` and wait until Krita has taken the step (Krita 5.2+ runs it
+        a moment later: the undo and redo actions' texts change when it has)."""
+        texts = (self.k.action("edit_undo").text(), self.k.action("edit_redo").text())
+        self.k.action(name).trigger()
+        until = time.monotonic() + 5
+        yield self.wait(lambda: (self.k.action("edit_undo").text(), self.k.action("edit_redo").text()) != texts
+                        or time.monotonic() > until, 10, f"{name} to be taken")
+
     def undo_all(self, doc, layer, original, start):
         """Undo step by step until the layer tree and the source's visibility are as at ``start``; the
         picture, the selection and the active layer after each step."""
         steps = []
         for _ in range(8):
-            self.k.action("edit_undo").trigger()
+            yield from self.history_step("edit_undo")
             yield from self.state(doc, layer)
             now = self.last_state
             steps.append({"same_picture": now["composite"] == original, "tree": now["tree"],
@@ -288,7 +297,7 @@ class UndoScript:
         record["undo_steps"] = steps
         redo = []
         for _ in range(len(steps)):
-            self.k.action("edit_redo").trigger()
+            yield from self.history_step("edit_redo")
             yield from self.state(doc, layer)
             now = self.last_state
             redo.append({"tree": now["tree"], "source_visible": now["source_visible"],
