@@ -26,8 +26,10 @@ def _main_window(krita: Any) -> Optional[Any]:
 
 
 class QtUI:
-    def __init__(self, krita: Any) -> None:
+    def __init__(self, krita: Any, find_panel: Optional[Callable[[], Optional[Any]]] = None) -> None:
+        """``find_panel``: the docker to show the progress in (``docker.active_docker``), None for none."""
         self.krita = krita
+        self.find_panel = find_panel
         self.progress: Optional[QtWidgets.QProgressDialog] = None
         self._boxes: list = []
 
@@ -37,11 +39,7 @@ class QtUI:
     # -- progress -----------------------------------------------------------------------------------
 
     def _docker(self) -> Optional[Any]:
-        try:
-            from . import docker
-        except ImportError:  # a Krita without dockers for scripts: the progress window instead
-            return None
-        return docker.active_docker()
+        return self.find_panel() if self.find_panel is not None else None
 
     def show_progress(self, text: str, on_cancel: Callable[[], None]) -> None:
         self.close_progress()

@@ -193,7 +193,7 @@ from layerdecomp_krita import docker  # noqa: E402
 assert [f.name for f in k.dock_factories] == [docker.DOCKER_ID]
 panel = docker.LayerDecompDocker()
 assert docker.active_docker() is panel
-face = ui.QtUI(k)
+face = ui.QtUI(k, find_panel=docker.active_docker)
 calls.clear()
 face.show_progress("Working…", lambda: calls.append("docker cancel"))
 face.update_progress("Painting the background…", 0.25)
@@ -206,7 +206,8 @@ announced = {"backend": "classical", "methods": [
     {"name": "classical", "label": "Fast", "description": "Works everywhere.", "available": True, "reason": ""},
     {"name": "diffusion", "label": "Diffusion", "description": "Paints the background.", "available": False,
      "reason": "Needs a graphics card."}],
-    "schema": [{"name": "seed", "type": "seed", "default": None, "label": "Variation", "help": "Same number, same result."},
+    "schema": [{"name": "seed", "type": "seed", "default": None, "label": "Variation",
+                "help": "Same number, same result."},
                {"name": "detail", "type": "int", "default": 3, "label": "Detail", "help": "More: finer.", "min": 1,
                 "max": 9}]}
 panel._fill_methods(announced, "classical")
