@@ -57,8 +57,18 @@ class SourceAfterUndo:
         self.krita, self.document, self.source_node, self.group = krita, document, source_node, group
         self._group_was_in = True
         self._activating: Optional[Iterator[None]] = None
+        self._stepping = False
 
     def step(self) -> bool:
+        if self._stepping:  # (a tick inside Krita's event loop run from one of our calls: see AfterWrite)
+            return False
+        self._stepping = True
+        try:
+            return self._step()
+        finally:
+            self._stepping = False
+
+    def _step(self) -> bool:
         try:
             doc = self.document
             if not any(d == doc for d in self.krita.documents()) or not canvas.contains_node(doc, self.source_node):
@@ -102,9 +112,15 @@ class AfterWrite:
         self.mask_upgrade = mask_upgrade
         self.hid_source_undoably: Optional[bool] = None  # None: nothing to hide
         self._script = self._run()
+        self._stepping = False
 
     def step(self) -> bool:
         """One timer tick. True when everything is done (or given up)."""
+        if self._stepping:
+            # Krita ran its event loop inside one of our calls (its Deselect does in Krita 6) and the timer
+            # ticked again: that tick waits for the step under way.
+            return False
+        self._stepping = True
         try:
             next(self._script)
             return False
@@ -113,6 +129,8 @@ class AfterWrite:
         except Exception:  # Krita surprised us: the result stays as written, which is a valid state
             log.exception("the steps after writing the result failed")
             return True
+        finally:
+            self._stepping = False
 
     def _run(self) -> Iterator[None]:
         if self.mask_upgrade is not None:

@@ -621,12 +621,14 @@ class FakeView:
         monkeypatch.setattr(krita, "activeWindow", lambda: self, raising=False)
         monkeypatch.setattr(krita, "action", self.action, raising=False)
         monkeypatch.setattr(doc, "setActiveNode", self.pending.append)
+        self.inside_action = lambda: None
 
     def action(self, name):
         class Action:
             def trigger(inner):
                 assert name in ("toggle_layer_visibility", "deselect"), name
                 if name == "deselect":
+                    self.inside_action()  # Krita 6 runs its event loop in there: our timers tick
                     self.doc.setSelection(None)
                     self.doc.undo_log.append("Deselect")
                     return
@@ -689,6 +691,39 @@ def test_after_success_the_object_is_active_and_the_source_hidden_by_an_undo_ste
             ui.tick()
             view.event_loop()
         assert doc.activeNode() is node
+
+
+def test_a_timer_tick_inside_krita_s_own_event_loop_waits_for_the_step_under_way(plugin, krita, monkeypatch):
+    """Krita 6's Deselect runs Krita's event loop inside the action, so the follow-up's timer ticks while
+    its step is still running: that tick must wait (it broke the follow-up: "generator already executing")."""
+    from layerdecomp_krita.client import JobResult
+    from layerdecomp_krita.controller import Controller
+
+    doc, _ = _opaque_doc(krita)
+    node = doc.rootNode().childNodes()[0]
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 10:20] = 255
+    _select(doc, mask)
+    view = FakeView(krita, doc, monkeypatch)
+    ui = TimerUI()
+    view.inside_action = ui.tick
+
+    def run_job(settings, request, cancel, report):
+        fg = bytes(request.image)
+        return JobResult((0, 0, request.width, request.height), fg, fg, fg[3::4], {})
+
+    controller = Controller(krita, ui, run_job=run_job)
+    controller.trigger()
+    controller.job.thread.join(5)
+    controller.poll()
+    for _ in range(100):
+        if controller.after_write is None:
+            break
+        view.event_loop()
+        ui.tick()
+    assert controller.after_write is None
+    assert doc.selection() is None and doc.undo_log[-1] == "Deselect"
+    assert doc.activeNode() is controller.last_written.obj and node.visible()
 
 
 def test_progress_moves_forward_in_stage_order_and_never_fills_while_work_remains(plugin):
