@@ -140,10 +140,16 @@ class UndoScript:
         """Trigger ``edit_undo`` or ``edit_redo`` and wait until Krita has taken the step (Krita 5.2+ runs it
         a moment later: the undo and redo actions' texts change when it has)."""
         texts = (self.k.action("edit_undo").text(), self.k.action("edit_redo").text())
-        self.k.action(name).trigger()
-        until = time.monotonic() + 5
-        yield self.wait(lambda: (self.k.action("edit_undo").text(), self.k.action("edit_redo").text()) != texts
-                        or time.monotonic() > until, 10, f"{name} to be taken")
+
+        def taken():
+            return (self.k.action("edit_undo").text(), self.k.action("edit_redo").text()) != texts
+
+        for _try in range(2):  # (a trigger while Krita is still busy with the last step can be dropped)
+            self.k.action(name).trigger()
+            until = time.monotonic() + 5
+            yield self.wait(lambda: taken() or time.monotonic() > until, 10, f"{name} to be taken")
+            if taken():
+                return
 
     def undo_all(self, doc, layer, original, start):
         """Undo step by step until the layer tree and the source's visibility are as at ``start``; the
@@ -388,10 +394,10 @@ class UndoScript:
             record["active"] = active.name() if active is not None else None
             record["groups"] = len([n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"])
             # Two undo steps: the selection back, then the layers.
-            self.k.action("edit_undo").trigger()
+            yield from self.history_step("edit_undo")
             yield self.wait(lambda: doc.selection() is not None, 10, "the selection's undo")
             record["selection_back"] = True
-            self.k.action("edit_undo").trigger()
+            yield from self.history_step("edit_undo")
             yield self.wait(lambda: not any(n.type() == "grouplayer" for n in doc.rootNode().childNodes()), 10,
                             "the undo")
             runs.append(record)
