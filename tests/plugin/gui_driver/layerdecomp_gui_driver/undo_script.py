@@ -187,12 +187,15 @@ class UndoScript:
         selection = doc.selection().pixelData(0, 0, doc.width(), doc.height())
         for turn in range(2):
             if turn:
+                undo_text = self.k.action("edit_undo").text()
                 again = Selection()
                 again.setPixelData(selection, 0, 0, doc.width(), doc.height())
                 doc.setSelection(again)
                 doc.setActiveNode(layer)
                 yield self.wait(lambda: doc.activeNode() is not None and doc.activeNode().name() == layer.name(),
                                 10, "the source to be active again")
+                # (Krita 5.3 and 6 record a script's setSelection as an undo step of its own, unnamed)
+                record["reselect_undo_step"] = self.k.action("edit_undo").text() != undo_text
             split = {}
             yield from self.decompose(split, self.fake_job(spec, doc, layer))
             yield from self.state(doc, layer)
