@@ -357,20 +357,15 @@ Krita.addDockWidgetFactory = _add_dock_widget_factory
 
 
 def __getattr__(name):
-    """``DockWidget``: Krita's is a QDockWidget; made from the binding already loaded (never importing one,
-    so this module stays usable without Qt)."""
+    """``DockWidget``: Krita's is a QDockWidget; made from the binding already loaded, else the one the
+    plugin's chooser picks (Qt is imported only when this is asked for: the rest of the fake needs none)."""
     if name == "DockWidget":
-        import sys
+        from layerdecomp_krita.qt import QtWidgets
 
-        for binding in ("PyQt6", "PyQt5"):
-            if binding + ".QtWidgets" in sys.modules:
-                widgets = sys.modules[binding + ".QtWidgets"]
+        class DockWidget(QtWidgets.QDockWidget):
+            def canvasChanged(self, canvas):
+                pass
 
-                class DockWidget(widgets.QDockWidget):
-                    def canvasChanged(self, canvas):
-                        pass
-
-                globals()["DockWidget"] = DockWidget
-                return DockWidget
-        raise ImportError("krita.DockWidget needs PyQt5 or PyQt6 loaded first")
+        globals()["DockWidget"] = DockWidget
+        return DockWidget
     raise AttributeError(name)
