@@ -1,6 +1,6 @@
 """What follows a result's writing and needs Krita's event loop in between: covering a semi-transparent
 source in a group of its own, Krita 5.1's transparency mask, showing a group inserted hidden for it, hiding
-the source layer undoably, and making the Object the active layer.
+the source layer undoably, making the Object the active layer and dropping the selection.
 
 Krita activates a node the scripting API asked for (``setActiveNode``) only after its event loop has run,
 and it may still activate the inserted group after that. So these are steps of a small script that a
