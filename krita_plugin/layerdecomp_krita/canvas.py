@@ -11,8 +11,8 @@ is opaque or empty there, normal blending, full opacity: a photo), the source st
 the clean plate holds only that box: a small selection on a big canvas adds a small layer, not a copy of
 the canvas (nor a group projection the canvas's size). Otherwise (soft edges or semi-transparent paint
 in the box, opacity, blending, masks) the source must be hidden or replaced, so the clean plate is a
-duplicate of the whole layer with the box replaced: Krita shares the duplicate's unchanged tiles with the source, and a
-painted layer's extent is only what was painted.
+duplicate of the whole layer with the box replaced (a painted layer's extent is only what was painted; a
+smaller exact form for this case is still to be found).
 
 The source layer is not hidden here: ``Node.setVisible`` is not undoable in Krita 5.1, and a source hidden
 that way would stay hidden after the undo (a blank canvas). Where the result covers the source exactly
