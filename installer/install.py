@@ -82,7 +82,7 @@ SET_BACKEND = {"none": "classical", "diffusion": "diffusion", "compact": "learne
 
 
 def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights_set: str, weights_dir: Path | None,
-                    gpu, port: int, log) -> None:
+                    gpu, port: int, log, say: bool = True) -> None:
     """The server's settings file and its token (through layerdecomp.config, the server's own helpers)."""
     config = serverconfig.config_module()
     changes.make_dirs(config.config_dir())
@@ -116,7 +116,8 @@ def _write_settings(changes: Changes, server_env: environment.ServerEnv, weights
     if not existed:
         changes.adopt_file(token_path)
         changes.changed = True
-    log(f"server settings: {serverconfig.settings_path()} (token in {token_path})")
+    if say:
+        log(f"server settings: {serverconfig.settings_path()} (token in {token_path})")
 
 
 def _weights(args, changes: Changes, gpu: gpus.Gpu, log) -> tuple[str, Path | None]:
@@ -168,8 +169,9 @@ def run(args, log=print) -> int:
     manifest = Manifest.load(serverconfig.manifest_path())
     if args.plugin_only:
         install_plugin(args, manifest, log)
-        log("next: (re)start Krita; the plugin's action is Tools > Scripts > Decompose Selection. Run "
-            "`python -m installer install` without --plugin-only to set up the server too.")
+        log("next: (re)start Krita; the plugin is the Layer Decomposition docker (Settings > Dockers > Layer "
+            "Decomposition), also Select > Decompose Selection (Ctrl+Alt+Shift+D). Run `python -m installer "
+            "install` without --plugin-only to set up the server too.")
         return 0
     locate_krita(args)  # no Krita: say so before setting anything else up
     try:
@@ -189,7 +191,7 @@ def run(args, log=print) -> int:
         install_plugin(args, manifest, log, plugin)
         server_env = _server_env(args, changes, gpu, log)
     if not serverconfig.settings_path().exists():  # a working classical setup, whatever happens next
-        _write_settings(changes, server_env, "none", None, gpu, args.port, log)
+        _write_settings(changes, server_env, "none", None, gpu, args.port, log, say=False)  # (said below)
     try:
         weights_set, weights_dir = _weights(args, changes, gpu, log)
     except InstallError as exc:
@@ -209,6 +211,8 @@ def run(args, log=print) -> int:
             f"plugin with: {json.loads(serverconfig.settings_path().read_text())['server_command']} --port {args.port}")
     log("done. Next:")
     log("  1. Start Krita (restart it if it was open), open a picture, select an object.")
-    log("  2. Tools > Scripts > Decompose Selection: the plugin starts the server itself the first time.")
+    log("  2. Settings > Dockers > Layer Decomposition opens the plugin's docker: its Decompose Selection button")
+    log("     (also Select > Decompose Selection, Ctrl+Alt+Shift+D) starts the server itself the first time;")
+    log("     the docker shows the server's state, the methods it runs, the progress and the log files.")
     log("  Check everything with `python -m installer status`; remove it all with `python -m installer uninstall`.")
     return 0

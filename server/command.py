@@ -71,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
     level = logging.INFO if args.verbose else logging.WARNING
     if args.log_file is not None:
+        # A log file is read after the fact: it keeps every job's outcome (INFO), whatever --verbose says.
         try:
-            logging.basicConfig(level=level, handlers=[log_file_handler(args.log_file)])
+            logging.basicConfig(level=logging.INFO, handlers=[log_file_handler(args.log_file)])
         except OSError as exc:
             print(f"layerdecomp: error: cannot write the log file {args.log_file}: {exc}", file=sys.stderr)
             return 2

@@ -7,6 +7,7 @@ frames, or one ``error`` / ``cancelled``), so every way a job can end becomes ex
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable, Union
 
 from layerdecomp import Decomposer, Decomposition
@@ -40,6 +41,7 @@ def run(message: Decompose, frames: dict[Role, memoryview], *, decomposer: Decom
     bytes can go) on the server's loaded backend, with the job's options over the server's defaults, and
     return what to send back."""
     job = message.job
+    started = time.perf_counter()
     try:
         image_header, mask_header = upload_frames(message)
         image = pixels.frame_to_array(image_header, frames[Role.IMAGE])
@@ -56,14 +58,20 @@ def run(message: Decompose, frames: dict[Role, memoryview], *, decomposer: Decom
         del image, mask
         if cancel.is_set():
             raise Cancelled("cancelled after the last checkpoint")
+        log.info("job %s done in %.1f s: %dx%d, result box %s", job, time.perf_counter() - started,
+                 image_header.width, image_header.height, result.box)
         return frame_result(message, result)
     except Cancelled:
+        log.info("job %s cancelled after %.1f s", job, time.perf_counter() - started)
         return [encode(CancelledMessage(job=job))]
     except LayerDecompError as exc:
+        log.warning("job %s failed (%s): %s", job, exc.code, exc)
         return [encode(Error(code=exc.code, message=str(exc), job=job))]
     except ProtocolError as exc:
+        log.warning("job %s refused (%s): %s", job, exc.code, exc.message)
         return [encode(Error(code=exc.code, message=exc.message, job=job))]
     except MemoryError:
+        log.warning("job %s ran out of memory", job)
         return [encode(Error(code=ErrorCode.TOO_LARGE, message="the server ran out of memory on this job: "
                              "select a smaller region", job=job))]
     except Exception as exc:  # a bug: say what it was, keep serving

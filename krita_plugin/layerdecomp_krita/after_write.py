@@ -1,6 +1,6 @@
 """What follows a result's writing and needs Krita's event loop in between: covering a semi-transparent
 source in a group of its own, Krita 5.1's transparency mask, showing a group inserted hidden for it, hiding
-the source layer undoably, and making the Object the active layer.
+the source layer undoably, making the Object the active layer and dropping the selection.
 
 Krita activates a node the scripting API asked for (``setActiveNode``) only after its event loop has run,
 and it may still activate the inserted group after that. So these are steps of a small script that a
@@ -18,6 +18,14 @@ GUI-thread timer advances (``step()``), each waiting for what Krita shows, never
    the insertion on the undo stack, so undoing it first leaves the result over the source, never a blank
    canvas. Without a view of the document (a script, batch mode) the source is hidden without an undo step.
 3. Activate the Object layer, until Krita reports it active on three ticks in a row.
+4. Drop the selection, so that the move tool carries all of the Object (it reaches a few pixels beyond
+   the selection): Krita's own "Deselect" action, the last undo step (the scripting API can neither add
+   to the insertion's step nor name it), so the first Ctrl+Z brings the selection back, the next the
+   layers. Without a view, ``Document.setSelection(None)`` (no undo step).
+
+``SourceAfterUndo`` then watches the document: when the result group leaves it (the artist's undo),
+Krita leaves no layer active; the source layer is made active again, so Decompose Selection can run
+again at once.
 """
 
 from __future__ import annotations
@@ -31,12 +39,75 @@ log = logging.getLogger("layerdecomp_krita")
 
 TOGGLE_VISIBILITY = "toggle_layer_visibility"
 QUICK_GROUP = "create_quick_group"
+DESELECT = "deselect"
 MAX_TICKS = 60  # at the controller's 50 ms timer: how long one step waits for Krita (about 3 s)
 STABLE_TICKS = 3
 
 
 def _same(a: Any, b: Any) -> bool:
     return a is not None and b is not None and a.uniqueId() == b.uniqueId()
+
+
+def _has_selection(document: Any) -> bool:
+    selection = document.selection()
+    return selection is not None and selection.width() > 0 and selection.height() > 0
+
+
+class SourceAfterUndo:
+    """Run on a slow timer after a split (``step()``; True when there is nothing more to watch): each time
+    the result group leaves the document while the source layer is still in it (undo), make the source
+    the active layer. Ends when the document closes or the source layer goes."""
+
+    def __init__(self, krita: Any, document: Any, source_node: Any, group: Any) -> None:
+        self.krita, self.document, self.source_node, self.group = krita, document, source_node, group
+        self._group_was_in = True
+        self._activating: Optional[Iterator[None]] = None
+        self._stepping = False
+
+    def step(self) -> bool:
+        if self._stepping:  # (a tick inside Krita's event loop run from one of our calls: see AfterWrite)
+            return False
+        self._stepping = True
+        try:
+            return self._step()
+        finally:
+            self._stepping = False
+
+    def _step(self) -> bool:
+        try:
+            doc = self.document
+            if not any(d == doc for d in self.krita.documents()) or not canvas.contains_node(doc, self.source_node):
+                return True
+            group_in = canvas.contains_node(doc, self.group)
+            if self._group_was_in and not group_in:
+                self._activating = _keep_active(doc, self.source_node)
+            self._group_was_in = group_in
+            if self._activating is not None:
+                try:
+                    next(self._activating)
+                except StopIteration:
+                    self._activating = None
+            return False
+        except Exception:  # the document is going: nothing to watch
+            log.exception("watching for the split's undo failed")
+            return True
+
+
+def _keep_active(doc: Any, node: Any) -> Iterator[None]:
+    """Make ``node`` active until Krita reports it so on STABLE_TICKS ticks in a row (see the docstring)."""
+    stable = 0
+    for _tick in range(MAX_TICKS):
+        if not canvas.contains_node(doc, node):
+            return
+        if _same(doc.activeNode(), node):
+            stable += 1
+            if stable >= STABLE_TICKS:
+                return
+        else:
+            stable = 0
+            doc.setActiveNode(node)
+        yield
+    log.info("Krita did not keep %s active", node.name())
 
 
 class AfterWrite:
@@ -46,13 +117,15 @@ class AfterWrite:
         self.mask_upgrade = mask_upgrade
         self.hid_source_undoably: Optional[bool] = None  # None: nothing to hide
         self._script = self._run()
-        self._in_step = False
+        self._stepping = False
 
     def step(self) -> bool:
         """One timer tick. True when everything is done (or given up)."""
-        if self._in_step:  # a Krita call inside the step ran the event loop, and with it this timer
+        if self._stepping:
+            # Krita ran its event loop inside one of our calls (its Deselect does in Krita 6; Quick Group's
+            # stroke may) and the timer ticked again: that tick waits for the step under way.
             return False
-        self._in_step = True
+        self._stepping = True
         try:
             next(self._script)
             return False
@@ -62,7 +135,7 @@ class AfterWrite:
             log.exception("the steps after writing the result failed")
             return True
         finally:
-            self._in_step = False
+            self._stepping = False
 
     def _run(self) -> Iterator[None]:
         if self.written.cover_in_group:
@@ -90,6 +163,23 @@ class AfterWrite:
             if not hidden:
                 canvas.set_visible_without_undo(self.source_node, False)
         yield from self._activate(self.written.obj)
+        yield from self._deselect()
+
+    def _deselect(self) -> Iterator[None]:
+        doc = self.document
+        if not _has_selection(doc) or not canvas.contains_node(doc, self.written.group):
+            return
+        if self._has_view():
+            action = self.krita.action(DESELECT)
+            if action is not None:
+                action.trigger()
+                for _tick in range(MAX_TICKS):  # Krita applies it through its own job queue
+                    if not _has_selection(doc):
+                        log.info("dropped the selection (one undo step)")
+                        return
+                    yield
+            log.warning("Krita's Deselect action left the selection; dropping it directly")
+        doc.setSelection(None)
 
     def _has_view(self) -> bool:
         return (hasattr(self.krita, "action") and self.krita.activeWindow() is not None
@@ -199,17 +289,4 @@ class AfterWrite:
         return False
 
     def _activate(self, obj: Any) -> Iterator[None]:
-        doc = self.document
-        stable = 0
-        for _tick in range(MAX_TICKS):
-            if not canvas.contains_node(doc, obj):
-                return
-            if _same(doc.activeNode(), obj):
-                stable += 1
-                if stable >= STABLE_TICKS:
-                    return
-            else:
-                stable = 0
-                doc.setActiveNode(obj)
-            yield
-        log.info("Krita did not keep the Object layer active")
+        yield from _keep_active(self.document, obj)

@@ -1,19 +1,27 @@
 """Reading the source pixels from Krita and writing the result layers back.
 
 The document is only read until a complete result is in hand; then ``write_result`` adds one group
-above the source layer ("Flower (split)": "Flower – background" = the layer with the object removed,
+above the source layer ("Flower (split)": "Flower – clean plate" = the picture with the object removed,
 "Flower – object" = the object) in ONE undoable step: the group is assembled off the layer tree (with
 ``setChildNodes``, which Krita does not record) and inserted with one ``addChildNode``. So the artist's
 first Ctrl+Z removes it and shows the picture exactly as before.
 
+Small results stay small. Where the result covers the source exactly inside the result's box (the source
+is opaque or empty there, normal blending, full opacity: a photo), the source stays visible underneath and
+the clean plate holds only that box: a small selection on a big canvas adds a small layer, not a copy of
+the canvas (nor a group projection the canvas's size). Otherwise (soft edges or semi-transparent paint
+in the box, opacity, blending, masks) the source must be hidden or replaced, so the clean plate is a
+duplicate of the whole layer with the box replaced (a painted layer's extent is only what was painted; a
+smaller exact form for this case is still to be found).
+
 The source layer is not hidden here: ``Node.setVisible`` is not undoable in Krita 5.1, and a source hidden
 that way would stay hidden after the undo (a blank canvas). Where the result covers the source exactly
-(the source is opaque wherever it has pixels, normal blending, full opacity: a photo) it needs no hiding:
-it stays visible underneath. A semi-transparent source (normal blending, full opacity) in a document with
-a view is covered too: the follow-up (``after_write``) puts it in a group of its own with Krita's undoable
-"Quick Group" and inserts the result group above it there, blending "copy" (``Written.cover_in_group``).
-Otherwise ``Written.hide_source`` tells the follow-up to hide it through Krita's own undoable "Toggle layer
-visibility" action.
+(above: a small clean plate) it needs no hiding: it stays visible underneath. A semi-transparent source
+(normal blending, full opacity) in a document with a view is covered too: the follow-up (``after_write``)
+puts it in a group of its own with Krita's undoable "Quick Group" and inserts the result group above it
+there, blending "copy" (``Written.cover_in_group``; the clean plate is then the whole layer's duplicate, as
+"copy" replaces the source everywhere). Otherwise ``Written.hide_source`` tells the follow-up to hide it
+through Krita's own undoable "Toggle layer visibility" action.
 
 Integer RGBA pixel data from Krita is B, G, R, A; it travels to the server as is (``BGRA8``).
 """
@@ -23,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, Optional
 
 from . import messages, visibility_mask
@@ -42,8 +51,8 @@ def _bytes(data: Any) -> bytes:
 
 @dataclass(frozen=True)
 class Names:
-    """The result's layer names, after the source layer's, so that a second split of another layer (or of
-    a layer itself called "Background") never gives two things the same name."""
+    """The result's layer names: the source's label first (the layers docker cuts long names at the end),
+    then the role."""
 
     group: str
     object: str
@@ -51,15 +60,41 @@ class Names:
     hidden_parts: str
 
 
-def names_for(layer_name: str) -> Names:
-    return Names(f"{layer_name} (split)", f"{layer_name} – object", f"{layer_name} – background",
-                 f"{layer_name} – hidden parts")
+# Every opened photo's single layer is called this: the names then come from the document instead.
+GENERIC_LAYER_NAMES = ("background", "")
+
+
+def source_label(document: Any, node: Any, x: int, y: int) -> str:
+    """What the result is named after: the layer's name; for a layer called "Background", the document's
+    file name (or title); failing that the object's position on the canvas."""
+    name = node.name().strip()
+    if name.lower() not in GENERIC_LAYER_NAMES:
+        return name
+    file_name = document.fileName() if hasattr(document, "fileName") else ""
+    title = PurePath(file_name).stem if file_name else ""
+    if title.lower() in GENERIC_LAYER_NAMES and hasattr(document, "name"):
+        title = document.name().strip()
+    if title.lower() not in GENERIC_LAYER_NAMES:
+        return title
+    return f"Object at {x}, {y}"
+
+
+def names_for(document: Any, node: Any, x: int, y: int) -> Names:
+    """The result's names; a second split of the same source is numbered ("coffee 2 (split)")."""
+    label = source_label(document, node, x, y)
+    taken = {n.name() for n in _walk(document.rootNode())}
+    base, number = label, 1
+    while f"{base} (split)" in taken:
+        number += 1
+        base = f"{label} {number}"
+    return Names(f"{base} (split)", f"{base} – object", f"{base} – clean plate", f"{base} – hidden parts")
 
 
 @dataclass
 class Written:
-    """What ``write_result`` added. ``hide_source``: the source layer must still be hidden (undoably, by
-    the follow-up); False where the result covers it exactly or it was hidden already."""
+    """What ``write_result`` added. ``background``: the clean plate layer. ``hide_source``: the source layer
+    must still be hidden (undoably, by the follow-up); False where the result covers it exactly or it was
+    hidden already. ``plate_only_box``: the clean plate holds only the result's box (the source covered)."""
 
     group: Any
     obj: Any
@@ -68,6 +103,7 @@ class Written:
     hide_source: bool
     # The group was inserted hidden, for the follow-up to show (undoably) once Krita 5.1's mask is made.
     show_group: bool = False
+    plate_only_box: bool = False
     # Not inserted yet: a semi-transparent source is put in a group of its own by the follow-up (Krita's
     # undoable "Quick Group", which leaves the picture as it is), and this group, blending "copy", goes in
     # above it there: it replaces the source exactly, so no undo step shows another picture.
@@ -158,19 +194,18 @@ def _any_both(a: bytes, b: bytes) -> bool:
 
 
 def covers_source(source: "Source", result: Any) -> bool:
-    """True when the result group, put above the source layer, hides it exactly, so the source needs no
-    hiding: the layer is opaque wherever it has pixels (no soft alpha anywhere), has full opacity and
-    normal blending, and the new layers are opaque wherever the source is inside the result's box
-    (outside it the Background is the source's own copy)."""
+    """True when the result group, put above the source layer, hides the source exactly where it holds
+    pixels (the result's box; outside it the group is empty and the source shows as before), so the source
+    needs no hiding: full opacity, normal blending, no masks, and inside the box the source is opaque or
+    empty (no soft alpha) and the new layers are opaque wherever it is opaque."""
     node = source.node
     if node.opacity() != 255 or node.blendingMode() != "normal" or node.childNodes():
         return False  # (masks or filters on the layer change how it looks beyond its pixels)
-    alpha = _bytes(node.pixelData(0, 0, source.document.width(), source.document.height()))[3::4]
-    if alpha.translate(None, b"\x00\xff"):
-        return False  # soft edges or semi-transparent paint: the result over the layer would differ there
     bx, by, bw, bh = result.box
     x, y = source.crop.x + bx, source.crop.y + by
     inside = _bytes(node.pixelData(x, y, bw, bh))[3::4]
+    if inside.translate(None, b"\x00\xff"):
+        return False  # soft edges or semi-transparent paint: the result over the layer would differ there
     opaque_result = (int.from_bytes(result.background[3::4].translate(_FULL), "little")
                      | int.from_bytes(result.foreground[3::4].translate(_FULL), "little"))
     return int.from_bytes(inside.translate(_FULL), "little") & ~opaque_result == 0
@@ -225,23 +260,13 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     x, y = source.crop.x + bx, source.crop.y + by
     if not (0 <= bx and 0 <= by and bx + bw <= source.crop.w and by + bh <= source.crop.h):
         raise messages.server_confused(f"the result box {result.box} lies outside the picture sent")
-    names = names_for(node.name())
+    names = names_for(doc, node, x, y)
+    covered = covers_source(source, result)
 
     # Built off the tree, then inserted at once: the document is untouched until the last step.
-    # The Background is a duplicate of the whole layer (its pixels beyond the crop too, any masks it has),
-    # with the crop replaced by the clean plate.
-    background = node.duplicate()
-    background.setName(names.background)
-    background.setVisible(True)
-    background.setOpacity(255)
-    if background.blendingMode() != "normal":
-        background.setBlendingMode("normal")
-    background.setPixelData(result.background, x, y, bw, bh)
+    background = _clean_plate(source, result, names.background, covered, x, y)
 
-    obj = doc.createNode(names.object, "paintlayer")
-    if (obj.colorModel(), obj.colorDepth(), obj.colorProfile()) != (node.colorModel(), node.colorDepth(),
-                                                                  node.colorProfile()):
-        obj.setColorSpace(node.colorModel(), node.colorDepth(), node.colorProfile())
+    obj = _new_layer_like(doc, node, names.object)
     hidden_layer = None
     masks = []
     if not has_hidden_parts(result.foreground, result.visibility):
@@ -262,9 +287,7 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
         # that layer for a mask made through Krita's own action where the document has a view.
         seen, unseen = split_by_visibility(result.foreground, result.visibility)
         obj.setPixelData(seen, x, y, bw, bh)
-        hidden_layer = doc.createNode(names.hidden_parts, "paintlayer")
-        if hidden_layer.colorProfile() != node.colorProfile():
-            hidden_layer.setColorSpace(node.colorModel(), node.colorDepth(), node.colorProfile())
+        hidden_layer = _new_layer_like(doc, node, names.hidden_parts)
         hidden_layer.setPixelData(unseen, x, y, bw, bh)
         hidden_layer.setVisible(False)
     if masks:
@@ -282,7 +305,7 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     source_visible = node.visible()
     if not source_visible:
         group.setVisible(False)  # a hidden layer's result is hidden too: the picture stays the same
-    hide_source = source_visible and not covers_source(source, result)
+    hide_source = source_visible and not covered
     show_group = defer_show and source_visible and hidden_layer is not None
     if show_group:
         group.setVisible(False)
@@ -292,22 +315,51 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
         group.setBlendingMode(COVER_BLENDING)
         return Written(group, obj, background, None, hide_source=False, cover_in_group=True)
     insert_above(doc, node, group)
-    return Written(group, obj, background, hidden_layer, hide_source, show_group)
+    return Written(group, obj, background, hidden_layer, hide_source, show_group, plate_only_box=covered)
 
 
 def insert_above(doc: Any, node: Any, group: Any) -> None:
     """Insert the result group just above the source layer ``node``: one undo step ("Add Layer")."""
     parent = node.parentNode()
     try:
+        # (No refreshProjection: adding the node updates its area; a full refresh recomposes the whole
+        # canvas and blocks the GUI until it is done.)
         if not parent.addChildNode(group, node):
             raise RuntimeError("Krita refused to add the group layer")
-        doc.refreshProjection()
     except Exception as exc:
         log.exception("writing the result failed")
         if group.parentNode() is not None:
             group.remove()
             doc.refreshProjection()
         raise messages.write_failed(str(exc)) from None
+
+
+def _new_layer_like(doc: Any, node: Any, name: str) -> Any:
+    """An empty paint layer in ``node``'s colour space, off the tree."""
+    layer = doc.createNode(name, "paintlayer")
+    if (layer.colorModel(), layer.colorDepth(), layer.colorProfile()) != (node.colorModel(), node.colorDepth(),
+                                                                        node.colorProfile()):
+        layer.setColorSpace(node.colorModel(), node.colorDepth(), node.colorProfile())
+    return layer
+
+
+def _clean_plate(source: Source, result: Any, name: str, covered: bool, x: int, y: int) -> Any:
+    """The clean plate layer (see the module's docstring): the result's box alone where the source stays
+    visible underneath (``covered``), else the whole layer duplicated with the box replaced (its pixels
+    beyond the crop too, any masks it has)."""
+    node = source.node
+    _bx, _by, bw, bh = result.box
+    if covered:
+        plate = _new_layer_like(source.document, node, name)
+    else:
+        plate = node.duplicate()
+        plate.setName(name)
+        plate.setVisible(True)
+        plate.setOpacity(255)
+        if plate.blendingMode() != "normal":
+            plate.setBlendingMode("normal")
+    plate.setPixelData(result.background, x, y, bw, bh)
+    return plate
 
 
 def set_visible_without_undo(node: Any, visible: bool) -> None:

@@ -38,7 +38,9 @@ HANDSHAKE_RETRY_S = 0.05
 
 _job_ids = itertools.count(1)
 # The status once the picture is sent, until the server's first progress report.
-WORKING = "Working…"
+# What a job's status says (messages.py; the docker reads them without the network modules).
+WORKING = messages.WORKING
+STARTING_SERVER = messages.STARTING_SERVER
 
 # report(kind, payload): ("status", "sentence") or ("progress", (stage, fraction)).
 Report = Callable[[str, Any], None]
@@ -120,7 +122,7 @@ def connect_or_start(settings: Settings, cancel: threading.Event, report: Report
                 raise messages.unreachable(url) from None
             if not is_local(url):
                 raise messages.unreachable(url, remote=True) from None
-    report("status", "Starting the local server…")
+    report("status", STARTING_SERVER)
     command = settings.server_command
     try:
         server.start(serve_arguments(command, url, settings.backend))

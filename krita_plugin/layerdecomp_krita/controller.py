@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, List, Optional, Tuple
 
-from . import after_write, canvas, client, messages
+from . import after_write, canvas, client, config, messages
 from .progress import ProgressView
 from . import settings as settings_module
 from .messages import Notice, UserError
@@ -26,6 +26,7 @@ from .messages import Notice, UserError
 log = logging.getLogger("layerdecomp_krita")
 
 PUMP_MS = 50
+WATCH_MS = 100  # how often the latest split's document is checked for its undo
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Controller:
         self.last_written: Optional[canvas.Written] = None
         self.after_write: Optional[after_write.AfterWrite] = None  # the follow-up still in progress
         self._stop_pump: Optional[Callable[[], None]] = None
+        self._stop_watch: Optional[Callable[[], None]] = None
         self._cancelled_worker: Optional[threading.Thread] = None  # may still be telling the server
 
     # -- entry points (GUI thread) ------------------------------------------------------------------
@@ -163,7 +165,8 @@ class Controller:
         self.last_group, self.last_written = written.group, written
         source = job.source
         upgrade = canvas.mask_upgrade(self.krita, source, result, written)
-        self._start_after_write(after_write.AfterWrite(self.krita, source.document, source.node, written, upgrade))
+        self._start_after_write(after_write.AfterWrite(self.krita, source.document, source.node, written, upgrade),
+                                after_write.SourceAfterUndo(self.krita, source.document, source.node, written.group))
         name, group = source.node.name(), written.group.name()
         if not source.node.visible():
             return "info", Notice("done", messages.done_hidden(name, group))
@@ -177,9 +180,11 @@ class Controller:
         except Exception:
             return False
 
-    def _start_after_write(self, follow_up: after_write.AfterWrite) -> None:
-        """Run the follow-up on timer ticks (it waits for Krita's event loop). Its first step runs at once."""
+    def _start_after_write(self, follow_up: after_write.AfterWrite, watch: after_write.SourceAfterUndo) -> None:
+        """Run the follow-up on timer ticks (it waits for Krita's event loop; its first step runs at once),
+        then watch for the split's undo (only the latest split is watched)."""
         self.after_write = follow_up
+        self._stop_watching()
         stop: List[Callable[[], None]] = []
 
         def tick() -> None:
@@ -188,9 +193,22 @@ class Controller:
                     stop.pop()()
                 if self.after_write is follow_up:
                     self.after_write = None
+                    self._watch(watch)
 
         stop.append(self.ui.start_timer(tick, PUMP_MS))
         tick()
+
+    def _watch(self, watch: after_write.SourceAfterUndo) -> None:
+        def tick() -> None:
+            if watch.step():
+                self._stop_watching()
+
+        self._stop_watch = self.ui.start_timer(tick, WATCH_MS)
+
+    def _stop_watching(self) -> None:
+        if self._stop_watch is not None:
+            self._stop_watch()
+            self._stop_watch = None
 
     def _close(self, job: Job) -> None:
         """Stop following the job: no more timer ticks, no progress dialog (so no late Cancel)."""
@@ -211,7 +229,10 @@ class Controller:
             self._stop_pump = None
 
     def _tell(self, level: str, notice: Notice) -> None:
-        self.messages.append((level, notice.code, notice.message))
+        text = notice.message
+        if level == "error":  # where to look: the technical detail is in the log
+            text = f"{text} {messages.log_hint(str(config.log_dir()))}"
+        self.messages.append((level, notice.code, text))
         getattr(log, level)("[%s] %s%s", notice.code, notice.message,
                             f" (detail: {notice.detail})" if notice.detail else "")
-        self.ui.notify(level, notice.message)
+        self.ui.notify(level, text)

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from krita import Extension, Krita
 
-from . import client, config, messages
+from . import client, config, docker, messages
 from . import settings as settings_module
 from .controller import Controller
 from .local_server import LOCAL
@@ -47,7 +47,7 @@ class LayerDecompExtension(Extension):
         super().__init__(parent)
         _setup_logging()
         self.krita = Krita.instance()
-        self.controller = Controller(self.krita, QtUI(self.krita))
+        self.controller = Controller(self.krita, QtUI(self.krita, find_panel=docker.active_docker))
         self._pending: list = []  # (main window, action) still to add to the Select menu
 
     def setup(self) -> None:
@@ -119,4 +119,5 @@ def register() -> LayerDecompExtension:
     global EXTENSION
     EXTENSION = LayerDecompExtension(Krita.instance())
     Krita.instance().addExtension(EXTENSION)
+    docker.register(Krita.instance())
     return EXTENSION

@@ -111,7 +111,12 @@ def busy() -> UserError:
 
 # --- while talking to the server ---------------------------------------------------------------------
 
-SETTINGS = "Tools › Scripts › Decompose Selection Settings…"
+SETTINGS = "the Layer Decomposition docker's Settings (or Tools › Scripts › Decompose Selection Settings…)"
+
+
+def log_hint(folder: str) -> str:
+    """Added to every failure message: where the details are ("Show log files" in the docker opens it)."""
+    return f"Details are in the log files in {folder} (the docker's “Show log files” opens it)."
 
 
 def unreachable(url: str, remote: bool = False) -> UserError:
@@ -177,7 +182,7 @@ def server_start_failed(command: str, detail: str) -> UserError:
     return UserError(
         "server_start_failed",
         "Could not start the decomposition server on this computer. Run the installer again to repair it, or "
-        f"check “Server start command” under Advanced in {SETTINGS} (the plugin's log says what went wrong). "
+        f"check “Server start command” under Advanced in {SETTINGS}. "
         + UNCHANGED, detail=f"{command!r}: {detail}",
     )
 
@@ -190,6 +195,8 @@ def server_confused(detail: str) -> UserError:
     )
 
 
+WORKING = "Working…"
+STARTING_SERVER = "Starting the local server…"
 WAITING_FOR_CANCELLED = "Waiting for the server to stop the cancelled decomposition…"
 
 
@@ -230,8 +237,9 @@ _SERVER_ERRORS = {
                            "versions of both.",
     "too_large": "The selection is too large for the server: {detail}.",
     "busy": "The server is busy with other pictures. Try again in a moment.",
-    "backend_unavailable": "The server cannot use the chosen method: {detail}. Choose another backend in "
-                           "Decompose Selection Settings, or leave it empty for the server's default.",
+    "backend_unavailable": "The server cannot use the chosen method: {detail}. Choose another method in the "
+                           "Layer Decomposition docker (the ones this server runs are not greyed out), or "
+                           "“The server's choice”.",
     "invalid_input": "The server could not work on this selection: {detail}.",
     "shutting_down": "The server is shutting down. Start it again and retry.",
     "timeout": "The picture took too long to reach the server. Try again.",

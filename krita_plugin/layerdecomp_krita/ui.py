@@ -26,8 +26,10 @@ def _main_window(krita: Any) -> Optional[Any]:
 
 
 class QtUI:
-    def __init__(self, krita: Any) -> None:
+    def __init__(self, krita: Any, find_panel: Optional[Callable[[], Optional[Any]]] = None) -> None:
+        """``find_panel``: the docker to show the progress in (``docker.active_docker``), None for none."""
         self.krita = krita
+        self.find_panel = find_panel
         self.progress: Optional[QtWidgets.QProgressDialog] = None
         self._boxes: list = []
 
@@ -36,9 +38,18 @@ class QtUI:
 
     # -- progress -----------------------------------------------------------------------------------
 
+    def _docker(self) -> Optional[Any]:
+        return self.find_panel() if self.find_panel is not None else None
+
     def show_progress(self, text: str, on_cancel: Callable[[], None]) -> None:
         self.close_progress()
         if self._batch():
+            return
+        # In the Layer Decomposition docker where there is one (it is shown if the artist closed it).
+        panel = self._docker()
+        if panel is not None:
+            panel.show_progress(text, on_cancel)
+            self.progress = panel
             return
         dialog = QtWidgets.QProgressDialog(text, "Cancel", 0, 0, _main_window(self.krita))
         dialog.setObjectName(PROGRESS_OBJECT_NAME)
@@ -57,6 +68,9 @@ class QtUI:
         dialog = self.progress
         if dialog is None:
             return
+        if not isinstance(dialog, QtWidgets.QProgressDialog):
+            dialog.update_progress(text, fraction)
+            return
         dialog.setLabelText(text)
         if fraction is None:
             dialog.setRange(0, 0)  # busy indicator until the server reports a fraction
@@ -67,6 +81,9 @@ class QtUI:
     def close_progress(self) -> None:
         dialog, self.progress = self.progress, None
         if dialog is None:
+            return
+        if not isinstance(dialog, QtWidgets.QProgressDialog):
+            dialog.close_progress()
             return
         # Closing a QProgressDialog emits canceled() and rejected(); the job is over, so nobody must hear it.
         dialog.canceled.disconnect()
@@ -166,8 +183,12 @@ class SettingsDialog(QtWidgets.QDialog):
         self.test_result.setObjectName("layerdecomp-test-result")
         self.test_result.setWordWrap(True)
         test_row.addWidget(self.test_button)
-        test_row.addWidget(self.test_result, 1)
+        test_row.addStretch(1)
         form.addRow(test_row)
+        # The answer gets a row of its own, the dialog's full width, wrapped: beside the button it was cut off.
+        self.test_result.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred,
+                                       QtWidgets.QSizePolicy.Policy.MinimumExpanding)
+        form.addRow(self.test_result)
         return box
 
     def _method_box(self, current: settings_module.Settings) -> QtWidgets.QGroupBox:

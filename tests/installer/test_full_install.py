@@ -54,6 +54,9 @@ def test_warm_up_then_status_starts_the_installed_server_and_sees_it_answer(prof
     installed = profile.run("install", "--use-current-env", "--plugin-zip", str(plugin_zip), "--weights-set", "none",
                             "--port", str(profile.port))
     assert "warm-up: running the classical backend once\n  done" in installed.stdout
+    # The next steps name the plugin's docker; the server settings line comes once.
+    assert "Settings > Dockers > Layer Decomposition" in installed.stdout
+    assert installed.stdout.count("server settings: ") == 1, installed.stdout
     status = profile.run("status", "--start-server")
     assert "-m layerdecomp serve` starts and answers" in status.stdout, status.stdout
     profile.run("uninstall")

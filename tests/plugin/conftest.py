@@ -96,7 +96,12 @@ class KritaLauncher:
 
     def gui(self, env: dict, cwd: Path, log) -> subprocess.Popen:
         """Krita's GUI on a virtual screen, in its own process group (kill it with os.killpg)."""
-        command = self.install.command("xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", "krita", "--nosplash")
+        # xvfb-run -a takes the first free display from -n on; runs started at once on this machine (several
+        # test sessions) raced for the same one ("could not connect to display"): each process starts its
+        # search elsewhere.
+        first = 100 + (os.getpid() * 7919) % 20000
+        command = self.install.command("xvfb-run", "-a", "-n", str(first), "-s", "-screen 0 1600x1000x24", "krita",
+                                       "--nosplash")
         return subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
 

@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parents[2]
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 CHROOTS = Path(os.environ.get("LAYERDECOMP_KRITA_CHROOTS", "/var/cache/layerdecomp-krita"))
 # suite -> the Krita minor version Debian ships there
-SUITES = {"system": "5.1", "trixie": "5.2", "sid": "5.3"}
+SUITES = {"system": "5.1", "trixie": "5.2", "sid": "5.3", "experimental": "6.0"}
 MAKE_CHROOTS = "scripts/krita-chroots (scripts/test runs it)"
 
 

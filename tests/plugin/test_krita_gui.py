@@ -184,19 +184,22 @@ def test_decompose_selection_in_krita_gui(tmp_path, krita_launcher):
     assert [m[:2] for m in success["messages"]] == [["info", "done"]], success["messages"]
     assert success["shown"] == []  # a success is a floating message on the canvas, not a box
     tree = success["tree"]
-    source_name = tree[0][0]
-    assert tree[0][1] == "paintlayer" and tree[0][2] is True and success["source_visible"] is True
-    assert tree[1][:3] == [f"{source_name} (split)", "grouplayer", True]
-    assert tree[1][3] == [[f"{source_name} – background", "paintlayer", True],
-                          [f"{source_name} – object", "paintlayer", True]]
-    assert success["active"] == f"{source_name} – object"
+    assert tree[0][:3] == ["Background", "paintlayer", True] and success["source_visible"] is True
+    # A photo's layer is "Background": the result is named after the file.
+    assert tree[1][:3] == ["coffee (split)", "grouplayer", True]
+    assert tree[1][3] == [["coffee – clean plate", "paintlayer", True], ["coffee – object", "paintlayer", True]]
+    assert success["active"] == "coffee – object"
     w, h = result["size"]
     source = _layers(out / "success_source.raw", h, w)
     assert np.array_equal(source[..., 3], np.full((h, w), 255, np.uint8))
     assert success["before"]["nodes"][0][4] == success["after"]["nodes"][0][4]  # source pixels untouched
     expected = layerdecomp.decompose(source, mask, backend="classical", seed=7)  # the seed the driver set
     assert np.array_equal(_layers(out / "success_object.raw", h, w), expected.foreground)
-    assert np.array_equal(_layers(out / "success_background.raw", h, w), expected.background)
+    # The clean plate holds the result's box only; the source, visible under it, is the rest.
+    plate = _layers(out / "success_background.raw", h, w)
+    inside = np.zeros((h, w), bool)
+    inside[expected.box.slices] = True
+    assert np.array_equal(plate[inside], expected.background[inside]) and not plate[~inside].any()
     # The composite: unchanged (within one level of rounding on soft edges).
     before = _layers(out / "composite_before.raw", h, w).astype(int)
     after = _layers(out / "composite_after.raw", h, w).astype(int)
@@ -221,14 +224,16 @@ def test_decompose_selection_in_krita_gui(tmp_path, krita_launcher):
     assert phases["killed"]["killed_while"] == "working"
 
     # 6. Recovered hidden parts: the Object keeps them under a transparency mask equal to the visibility
-    # (made through Krita 5.1's own action), so the picture is exactly as before; the selection is back.
+    # (made through Krita 5.1's own action), so the picture is exactly as before; no selection is left.
     phase = phases["hidden_parts"]
     assert [m[:2] for m in phase["messages"]] == [["info", "done"]], phase["messages"]
-    assert phase["tree"] == [["Background – background", "paintlayer", True, []],
-                             ["Background – object", "paintlayer", True,
+    label = phase["group"].removesuffix(" (split)")
+    assert label and label != "Background", phase["group"]
+    assert phase["tree"] == [[f"{label} – clean plate", "paintlayer", True, []],
+                             [f"{label} – object", "paintlayer", True,
                               [["Visible part", "transparencymask", True]]]]
-    assert phase["selection_restored"] is True
-    assert phase["active"] == "Background – object"
+    assert phase["selection_left"] is False
+    assert phase["active"] == f"{label} – object"
     hw, hh = hidden["size"]
     mask_pixels = np.frombuffer((out / "hidden_object_transparencymask.raw").read_bytes(), np.uint8)
     assert np.array_equal(mask_pixels.reshape(hh, hw), hidden["visibility"])
@@ -240,6 +245,14 @@ def test_decompose_selection_in_krita_gui(tmp_path, krita_launcher):
     steps = phase["undo_steps"]
     assert steps and steps[-1]["groups"] == 0 and steps[-1]["source_visible"], steps
     assert all(step["same_picture"] for step in steps), steps
+
+    # 7. The docker: the server's state, the methods it runs enabled, the others greyed with the reason.
+    docker = result["docker"]
+    assert docker["dockers"] >= 1 and docker["state"] == "running", docker
+    assert "Running" in docker["state_text"], docker
+    methods = {m[1]: m for m in docker["methods"]}
+    assert methods["classical"][2] is True and methods[""][2] is True
+    assert methods["diffusion"][2] is False and "restart the server" in methods["diffusion"][3]  # the reason
 
     # The server the plugin started is stopped when Krita quits.
     pid = result["local_server_pid"]

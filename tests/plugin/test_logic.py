@@ -192,7 +192,7 @@ def test_write_result_inserts_one_group_in_one_undo_step(plugin, krita):
     assert written.hide_source  # opacity 200: the group over the source would not look the same
     assert group.opacity() == 200 and group.visible()
     assert [(c.name(), c.visible(), c.opacity()) for c in group.childNodes()] == [
-        ("Photo – background", True, 255), ("Photo – object", True, 255)]
+        ("Photo – clean plate", True, 255), ("Photo – object", True, 255)]
     background, obj = group.childNodes()
     assert (written.background, written.obj) == (background, obj)
     x, y = source.crop.x + 3, source.crop.y + 2
@@ -223,8 +223,8 @@ def _opaque_result(plugin, source, box):
 
 
 @pytest.mark.parametrize("case, covered", [
-    ("opaque", True), ("soft_pixel", False), ("half_opacity", False), ("multiply", False),
-    ("hole_in_background", False), ("transparent_area", True)])
+    ("opaque", True), ("soft_pixel_far", True), ("soft_pixel_inside", False), ("half_opacity", False),
+    ("multiply", False), ("hole_in_background", False), ("transparent_area", True)])
 def test_an_opaque_source_is_covered_and_needs_no_hiding(plugin, krita, case, covered):
     """Where the group over the source looks exactly like the group alone, the source is not hidden (so
     undo has nothing else to restore); any soft alpha, opacity or blending on the source, or a hole in
@@ -234,8 +234,8 @@ def test_an_opaque_source_is_covered_and_needs_no_hiding(plugin, krita, case, co
 
     doc, pixels = _opaque_doc(krita)
     node = doc.rootNode().childNodes()[0]
-    if case == "soft_pixel":
-        node.setPixelData(bytes([1, 2, 3, 128]), 39, 29, 1, 1)  # far from the selection
+    if case == "soft_pixel_far":
+        node.setPixelData(bytes([1, 2, 3, 128]), 39, 29, 1, 1)  # outside the result's box: untouched there
     elif case == "half_opacity":
         node.setOpacity(128)
     elif case == "multiply":
@@ -247,6 +247,8 @@ def test_an_opaque_source_is_covered_and_needs_no_hiding(plugin, krita, case, co
     _select(doc, mask)
     source = canvas.read_source(doc, node)
     result = _opaque_result(plugin, source, (0, 0, 6, 6))
+    if case == "soft_pixel_inside":
+        node.setPixelData(bytes([1, 2, 3, 128]), source.crop.x + 1, source.crop.y + 1, 1, 1)
     if case == "hole_in_background":
         bg = bytearray(result.background)
         fg = bytearray(result.foreground)
@@ -257,6 +259,12 @@ def test_an_opaque_source_is_covered_and_needs_no_hiding(plugin, krita, case, co
     written = canvas.write_result(source, result)
     assert written.hide_source is (not covered)
     assert node.visible()
+    # Covered: the clean plate holds the result's box alone; else the whole layer with the box replaced.
+    plate_extent = np.frombuffer(written.background.pixelData(0, 0, 40, 30), np.uint8).reshape(30, 40, 4)[..., 3] > 0
+    ys, xs = np.nonzero(plate_extent)
+    box_only = (ys.min(), xs.min(), ys.max() + 1, xs.max() + 1) == (source.crop.y, source.crop.x,
+                                                                     source.crop.y + 6, source.crop.x + 6)
+    assert written.plate_only_box is covered and box_only is covered
     # A blending mode other than Normal costs two recorded no-op steps before the one that counts (the
     # Background back to Normal and the group to the source's mode, both off the tree).
     expected_log = ["Add Layer"] if case != "multiply" else ["Composition Mode Change"] * 2 + ["Add Layer"]
@@ -297,20 +305,47 @@ def test_nothing_to_decompose_under_the_selection(plugin, krita):
     assert canvas.read_source(doc, node).crop.w > 0
 
 
-def test_names_an_artist_can_tell_apart(plugin, krita):
+def _split_opaque(plugin, doc, node=None):
     from layerdecomp_krita import canvas
 
-    doc, _ = _opaque_doc(krita)
-    node = doc.rootNode().childNodes()[0]
-    assert node.name() == "Background"  # a PNG's single layer
     mask = np.zeros((30, 40), np.uint8)
     mask[8:16, 10:20] = 255
     _select(doc, mask)
-    source = canvas.read_source(doc, node)
-    canvas.write_result(source, _opaque_result(plugin, source, (0, 0, 6, 6)))
+    source = canvas.read_source(doc, node or doc.rootNode().childNodes()[0])
+    return canvas.write_result(source, _opaque_result(plugin, source, (0, 0, 6, 6)))
+
+
+@pytest.mark.parametrize("file_name, title, label", [
+    ("/photos/coffee.jpg", "", "coffee"),
+    ("", "Portrait study", "Portrait study"),
+    ("", "", "Object at 0, 0"),  # an unsaved document: where the result box is on the canvas
+])
+def test_a_layer_called_background_is_named_after_the_document(plugin, krita, file_name, title, label):
+    """A photo's only layer is "Background": the result is named after the file (or the document's title,
+    or the object's position), by role; a second split of the same source gets a number."""
+    from layerdecomp_krita import canvas
+
+    doc, _ = _opaque_doc(krita)
+    doc.setFileName(file_name)
+    doc.setName(title)
+    assert doc.rootNode().childNodes()[0].name() == "Background"  # a PNG's single layer
+    first = _split_opaque(plugin, doc)
+    second = _split_opaque(plugin, doc)
+    assert [(w.group.name(), [c.name() for c in w.group.childNodes()]) for w in (first, second)] == [
+        (f"{label} (split)", [f"{label} – clean plate", f"{label} – object"]),
+        (f"{label} 2 (split)", [f"{label} 2 – clean plate", f"{label} 2 – object"])]
     names = [n.name() for n in canvas._walk(doc.rootNode())]
-    assert names == ["Background", "Background (split)", "Background – background", "Background – object"]
     assert len(set(names)) == len(names)
+
+
+def test_a_named_layer_gives_its_name(plugin, krita):
+    doc, _ = _opaque_doc(krita)
+    doc.setFileName("/photos/coffee.jpg")
+    node = doc.rootNode().childNodes()[0]
+    node.setName("Cup")
+    written = _split_opaque(plugin, doc, node)
+    assert [written.group.name(), written.obj.name(), written.background.name()] == [
+        "Cup (split)", "Cup – object", "Cup – clean plate"]
 
 
 def test_hidden_parts_are_kept_but_hidden(plugin, krita):
@@ -327,8 +362,9 @@ def test_hidden_parts_are_kept_but_hidden(plugin, krita):
     assert canvas.has_hidden_parts(result.foreground, result.visibility)
     group = canvas.write_result(source, result).group
     names = [(c.name(), c.visible()) for c in group.childNodes()]
-    assert names == [("Background – background", True), ("Background – object", True),
-                     ("Background – hidden parts", False)]
+    label = canvas.source_label(doc, source.node, source.crop.x, source.crop.y)
+    assert names == [(f"{label} – clean plate", True), (f"{label} – object", True),
+                     (f"{label} – hidden parts", False)]
     x, y = source.crop.x, source.crop.y
     seen = np.frombuffer(group.childNodes()[1].pixelData(x, y, 10, 8), np.uint8).reshape(8, 10, 4)
     unseen = np.frombuffer(group.childNodes()[2].pixelData(x, y, 10, 8), np.uint8).reshape(8, 10, 4)
@@ -581,7 +617,8 @@ class TimerUI:
 
 class FakeView:
     """Krita with a window showing ``doc``: ``toggle_layer_visibility`` toggles the active layer and is an
-    undo step, ``create_quick_group`` puts it in a new group in its place (one step); ``setActiveNode`` takes
+    undo step, ``create_quick_group`` puts it in a new group in its place (one step), ``deselect`` drops the
+    selection (one step; Krita 6 runs its event loop inside it: ``inside_action``); ``setActiveNode`` takes
     effect only a tick later, after Krita has activated the inserted group, as the real one does."""
 
     def __init__(self, krita, doc, monkeypatch):
@@ -590,10 +627,17 @@ class FakeView:
         monkeypatch.setattr(krita, "activeWindow", lambda: self, raising=False)
         monkeypatch.setattr(krita, "action", self.action, raising=False)
         monkeypatch.setattr(doc, "setActiveNode", self.pending.append)
+        self.inside_action = lambda: None
 
     def action(self, name):
         class Action:
             def trigger(inner):
+                assert name in ("toggle_layer_visibility", "deselect", "create_quick_group"), name
+                if name == "deselect":
+                    self.inside_action()  # Krita 6 runs its event loop in there: our timers tick
+                    self.doc.setSelection(None)
+                    self.doc.undo_log.append("Deselect")
+                    return
                 node = self.doc._active
                 if name == "create_quick_group":
                     parent = node.parentNode()
@@ -604,7 +648,6 @@ class FakeView:
                     group.setChildNodes([node])
                     self.doc.undo_log.append("Quick Group")
                     return
-                assert name == "toggle_layer_visibility", name
                 node.setVisible(not node.visible())
                 self.doc.undo_log.append("Property Changes")
         return Action()
@@ -642,31 +685,40 @@ def test_after_success_the_object_is_active_and_no_undo_step_shows_another_pictu
     controller = Controller(krita, ui, run_job=run_job)
     for _ in range(3):
         doc._active = node
+        _select(doc, mask)
         doc.undo_log.clear()
         controller.trigger()
         controller.job.thread.join(5)
         controller.poll()
         assert controller.messages[-1][:2] == ("info", "done")
         group = controller.last_group
+        name = group.name()
         doc._active = group  # what Krita does with the node just inserted
         for _ in range(100):
             if controller.after_write is None:
                 break
             view.event_loop()
             ui.tick()
-        assert controller.after_write is None and ui.timers == []
+        assert controller.after_write is None and len(ui.timers) == 1  # the watch for the split's undo
         assert doc.activeNode() is controller.last_written.obj
         assert node.visible()
-        if opaque:  # the group covers the source: one step
-            assert doc.undo_log == ["Add Layer"]
-            group.remove()
-            continue
-        # A semi-transparent source: in a group of its own, the result above it there replaces it ("copy").
-        wrapper = node.parentNode()
-        assert wrapper is not doc.rootNode() and wrapper.childNodes() == [node, group]
-        assert group.blendingMode() == "copy" and wrapper.name() == "Background (split)"
-        assert doc.undo_log == ["Composition Mode Change", "Quick Group", "Add Layer"]
+        # The selection is dropped last (so the move tool carries all of the Object), by an undo step.
+        assert doc.selection() is None
+        if opaque:  # the group covers the source: one step, then the Deselect
+            assert doc.undo_log == ["Add Layer", "Deselect"]
+        else:
+            # A semi-transparent source: in a group of its own, the result above it there replaces it ("copy").
+            wrapper = node.parentNode()
+            assert wrapper is not doc.rootNode() and wrapper.childNodes() == [node, group]
+            assert group.blendingMode() == "copy" and wrapper.name() == name and group.name() == f"{name} – result"
+            assert doc.undo_log == ["Composition Mode Change", "Quick Group", "Add Layer", "Deselect"]
+        # The artist undoes the split: Krita leaves no layer active; the source becomes active again.
         doc.rootNode().setChildNodes([node])
+        doc._active = None
+        for _ in range(10):
+            ui.tick()
+            view.event_loop()
+        assert doc.activeNode() is node
 
 
 def test_where_krita_does_not_group_the_source_the_result_goes_above_it_and_hides_it(plugin, krita, monkeypatch):
@@ -705,8 +757,46 @@ def test_where_krita_does_not_group_the_source_the_result_goes_above_it_and_hide
     group = controller.last_group
     assert controller.after_write is None and group.parentNode() is doc.rootNode()
     assert doc.rootNode().childNodes() == [node, group] and group.blendingMode() == "normal"
-    assert not node.visible()
-    assert doc.undo_log == ["Composition Mode Change"] * 2 + ["Add Layer", "Property Changes"]
+    assert not node.visible() and doc.selection() is None
+    assert doc.undo_log == ["Composition Mode Change"] * 2 + ["Add Layer", "Property Changes", "Deselect"]
+
+
+@pytest.mark.parametrize("opaque", [True, False])
+def test_a_timer_tick_inside_krita_s_own_event_loop_waits_for_the_step_under_way(plugin, krita, monkeypatch,
+                                                                                   caplog, opaque):
+    """Krita 6's Deselect runs Krita's event loop inside the action, so the follow-up's timer ticks while
+    its step is still running: that tick must wait (it broke the follow-up: "generator already executing")."""
+    from layerdecomp_krita.client import JobResult
+    from layerdecomp_krita.controller import Controller
+
+    doc, _ = _opaque_doc(krita) if opaque else _doc(krita, 40, 30)
+    node = doc.rootNode().childNodes()[0]
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 10:20] = 255
+    _select(doc, mask)
+    view = FakeView(krita, doc, monkeypatch)
+    ui = TimerUI()
+    view.inside_action = ui.tick
+
+    def run_job(settings, request, cancel, report):
+        fg = bytes(request.image)
+        return JobResult((0, 0, request.width, request.height), fg, fg, fg[3::4].translate(bytes([0] + [255] * 255)),
+                         {})
+
+    controller = Controller(krita, ui, run_job=run_job)
+    doc._active = node
+    controller.trigger()
+    controller.job.thread.join(5)
+    controller.poll()
+    for _ in range(400):
+        if controller.after_write is None:
+            break
+        view.event_loop()
+        ui.tick()
+    assert controller.after_write is None
+    assert "the steps after writing the result failed" not in caplog.text  # (it was given up half-way)
+    assert doc.selection() is None and doc.undo_log[-1] == "Deselect"
+    assert doc.activeNode() is controller.last_written.obj and node.visible()
 
 
 def test_progress_moves_forward_in_stage_order_and_never_fills_while_work_remains(plugin):
@@ -820,5 +910,5 @@ def test_a_result_awaiting_krita_5_1s_mask_goes_in_hidden_and_is_shown_by_an_und
     assert controller.after_write is None
     # The group shown, then the source hidden (this result does not cover it): each its own undo step.
     assert written.hide_source and written.group.visible() and not source_node.visible()
-    assert doc.undo_log == ["Add Layer", "Property Changes", "Property Changes"]
+    assert doc.undo_log == ["Add Layer", "Property Changes", "Property Changes", "Deselect"]
     assert doc.activeNode() is written.obj

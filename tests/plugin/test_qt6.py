@@ -14,4 +14,4 @@ def test_plugin_runs_under_pyqt6(staged_plugin):
     run = subprocess.run([sys.executable, str(HERE / "krita_scripts" / "qt6_checks.py"), str(FAKE_KRITA),
                           str(staged_plugin)], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "qt6 ok" in run.stdout
+    assert "qt6 ok" in run.stdout and "docker ok" in run.stdout

@@ -238,6 +238,20 @@ class Document:
         self._selection = None
         self._active = self._root.childNodes()[0]
         self.closed = False
+        self._file_name = ""
+        self._title = ""
+
+    def fileName(self):
+        return self._file_name
+
+    def setFileName(self, path):
+        self._file_name = path
+
+    def name(self):
+        return self._title
+
+    def setName(self, title):
+        self._title = title
 
     def width(self):
         return self._w
@@ -324,3 +338,34 @@ class Krita:
         self._documents.append(doc)
         self._active_document = doc
         return doc
+
+
+class DockWidgetFactoryBase:
+    DockRight = "right"
+
+
+class DockWidgetFactory:
+    def __init__(self, name, position, klass):
+        self.name, self.position, self.klass = name, position, klass
+
+
+def _add_dock_widget_factory(self, factory):
+    self.dock_factories = getattr(self, "dock_factories", []) + [factory]
+
+
+Krita.addDockWidgetFactory = _add_dock_widget_factory
+
+
+def __getattr__(name):
+    """``DockWidget``: Krita's is a QDockWidget; made from the binding already loaded, else the one the
+    plugin's chooser picks (Qt is imported only when this is asked for: the rest of the fake needs none)."""
+    if name == "DockWidget":
+        from layerdecomp_krita.qt import QtWidgets
+
+        class DockWidget(QtWidgets.QDockWidget):
+            def canvasChanged(self, canvas):
+                pass
+
+        globals()["DockWidget"] = DockWidget
+        return DockWidget
+    raise AttributeError(name)

@@ -138,6 +138,12 @@ for expected in ("✔ Connected to layerdecomp 1.0", "✘ No server answers."):
     while tester.connection_test_running() and not deadline.hasExpired():
         app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
     assert tester.test_result.text().startswith(expected), tester.test_result.text()
+    # All of the answer shows: the label is as tall as its wrapped text needs at its width.
+    tester.show()
+    for _ in range(5):
+        app.processEvents(QtCore.QEventLoop.ProcessEventsFlag.AllEvents, 20)
+    label = tester.test_result
+    assert label.height() >= label.heightForWidth(label.width()), (label.height(), label.heightForWidth(label.width()))
 dialog.close()
 tester.close()
 
@@ -179,3 +185,48 @@ assert settings.load(k.readSetting) == settings.Settings()
 action.trigger()
 assert extension.EXTENSION.controller.messages[-1][1] == "no_document"
 print("qt6 ok")
+
+# The docker under PyQt6: registered with Krita; its progress and Cancel; the methods the server runs
+# enabled, the others greyed with the reason.
+from layerdecomp_krita import docker  # noqa: E402
+
+assert [f.name for f in k.dock_factories] == [docker.DOCKER_ID]
+panel = docker.LayerDecompDocker()
+assert docker.active_docker() is panel
+face = ui.QtUI(k, find_panel=docker.active_docker)
+calls.clear()
+face.show_progress("Working…", lambda: calls.append("docker cancel"))
+face.update_progress("Painting the background…", 0.25)
+assert panel.progress_bar.value() == 25 and not panel.decompose_button.isEnabled()
+panel.cancel_button.click()
+assert calls == ["docker cancel"], calls
+face.close_progress()
+assert panel.decompose_button.isEnabled() and not panel.progress_box.isVisibleTo(panel)
+announced = {"backend": "classical", "methods": [
+    {"name": "classical", "label": "Fast", "description": "Works everywhere.", "available": True, "reason": ""},
+    {"name": "diffusion", "label": "Diffusion", "description": "Paints the background.", "available": False,
+     "reason": "Needs a graphics card."}],
+    "schema": [{"name": "seed", "type": "seed", "default": None, "label": "Variation",
+                "help": "Same number, same result."},
+               {"name": "detail", "type": "int", "default": 3, "label": "Detail", "help": "More: finer.", "min": 1,
+                "max": 9}]}
+panel._fill_methods(announced, "classical")
+model = panel.method.model()
+enabled = {panel.method.itemData(i): model.item(i).isEnabled() for i in range(panel.method.count())}
+assert enabled == {"": True, "auto": True, "classical": True, "diffusion": False}, enabled
+tip = model.item(panel.method.findData("diffusion")).toolTip()
+assert "Needs a graphics card." in tip, tip
+assert panel.method.currentData() == "classical" and panel.method_help.text() == "Works everywhere."
+# The running method's options, drawn from the schema; a value set there goes to the settings.
+assert panel.option_form is not None and panel.option_form.names() == ["seed", "detail"]
+detail = panel.option_form.widget("detail")
+detail.setValue(7)
+detail.editingFinished.emit()
+assert settings.load(k.readSetting).options == {"detail": 7}, settings.load(k.readSetting).options
+# Another method chosen: no options shown (the server announced those of the method it runs).
+panel.method.setCurrentIndex(panel.method.findData(""))
+panel._show_method(announced)
+assert panel.option_form is not None  # the server's choice runs the announced method
+panel.show_server_state("not_found", "No server answers at this address.")
+assert panel.server_state.text().startswith("Not found.")
+print("docker ok")

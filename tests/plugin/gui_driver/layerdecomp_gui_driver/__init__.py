@@ -16,10 +16,9 @@ import traceback
 
 from krita import Extension, Krita, Selection
 
-try:
-    from PyQt5 import QtCore, QtWidgets
-except ImportError:  # Krita 6
-    from PyQt6 import QtCore, QtWidgets
+# The binding Krita loaded (PyQt5 in Krita 5, PyQt6 in Krita 6), through the plugin's own chooser: trying
+# `import PyQt5` first would succeed where both are installed and crash Krita 6 (two Qt versions).
+from layerdecomp_krita.qt import QtCore, QtWidgets
 
 ACTION_ID = "layerdecomp_decompose_selection"
 
@@ -158,10 +157,14 @@ class Driver(Extension):
         k.activeWindow().addView(doc)
         node = [n for n in doc.rootNode().childNodes() if n.type() == "paintlayer"][0]
         doc.setActiveNode(node)
+        self.select(doc, mask_path)
+        return doc, node
+
+    @staticmethod
+    def select(doc, mask_path):
         selection = Selection()
         selection.setPixelData(_read(mask_path), 0, 0, doc.width(), doc.height())
         doc.setSelection(selection)
-        return doc, node
 
     def trigger(self, phase, doc, controller):
         """Trigger the action as a user would (shortcut or menu) and record what it led to."""
@@ -180,7 +183,7 @@ class Driver(Extension):
         record["after"] = _state(doc)
         record["unchanged"] = record["after"] == record["before"]
         record["progress_open"] = any(w.objectName() == "layerdecomp-progress" and w.isVisible()
-                                      for w in QtWidgets.QApplication.topLevelWidgets())
+                                      for w in QtWidgets.QApplication.allWidgets())
 
     # -- the script -------------------------------------------------------------------------------------
 
@@ -271,7 +274,9 @@ class Driver(Extension):
         yield self.wait(settled, 30, "the projection")
         _write(self.out, "composite_after.raw", reads[-1])
 
-        # 3. An error reply from the server (it runs the classical backend, not this one).
+        # 3. An error reply from the server (it runs the classical backend, not this one). The success dropped
+        # the selection: select the object again.
+        self.select(doc, cfg["mask"])
         doc.setActiveNode(node)
         self.settings(backend="diffusion")
         self.trigger("error_reply", doc, controller)
@@ -286,11 +291,12 @@ class Driver(Extension):
         job = controller.job
         yield self.wait(lambda: job is None or job.state == "working" or controller.job is None, 60,
                         "the job to run")
-        dialogs = [w for w in QtWidgets.QApplication.topLevelWidgets()
-                   if w.objectName() == "layerdecomp-progress" and w.isVisible()]
+        # The docker's Cancel button (the progress is in the docker, not in a window over the canvas).
+        dialogs = [w for w in QtWidgets.QApplication.allWidgets()
+                   if w.objectName() == "layerdecomp-cancel" and w.isVisible()]
         self.result["phases"]["cancel"]["dialog_seen"] = bool(dialogs)
         if dialogs:
-            dialogs[0].findChild(QtWidgets.QPushButton).click()  # the Cancel button
+            dialogs[0].click()
         yield self.wait(done, 10, "the cancel")
         self.conclude("cancel", big, controller)
         # The worker tells the server and winds down by itself.
@@ -311,10 +317,33 @@ class Driver(Extension):
         # through Krita's own action.
         yield from self.hidden_parts(controller, done)
 
+        # 7. The docker, asked about the server the plugin started in phase 2.
+        yield from self.docker_state()
+
         # The plugin started a server in phase 2; it stops it when Krita quits (checked by the test).
         from layerdecomp_krita.local_server import LOCAL
 
         self.result["local_server_pid"] = LOCAL.process.pid if LOCAL.process else None
+
+    def docker_state(self):
+        self.settings(server_url=f"ws://127.0.0.1:{self.config['auto_port']}", backend="classical")
+        from layerdecomp_krita import docker
+
+        dockers = [panel for panel in docker.DOCKERS if panel.window() is Krita.instance().activeWindow().qwindow()]
+        record = {"dockers": len(dockers)}
+        self.result["docker"] = record
+        if not dockers:
+            return
+        panel = dockers[0]
+        panel.refresh()
+        yield self.wait(lambda: panel.server_state.property("state") in ("running", "not_found"), 30,
+                        "the docker's answer from the server")
+        model = panel.method.model()
+        record["state"] = panel.server_state.property("state")
+        record["state_text"] = panel.server_state.text()
+        record["methods"] = [[panel.method.itemText(i), panel.method.itemData(i), model.item(i).isEnabled(),
+                              model.item(i).toolTip()] for i in range(panel.method.count())]
+        record["visible"] = panel.isVisible()
 
     def hidden_parts(self, controller, done):
         """Decompose Selection on a small picture, with the job's network part replaced by a synthetic
@@ -345,7 +374,6 @@ class Driver(Extension):
         yield self.wait(lambda: doc.activeNode() is not None and doc.activeNode().name() == layer.name(), 10,
                         "the hidden-parts layer to be active")
         _write(self.out, "hidden_composite_before.raw", reads[-1])
-        selection_before = doc.selection().pixelData(0, 0, w, h).data()
 
         c = canvas.read_source(doc, layer).crop  # the crop the plugin reads when triggered
 
@@ -371,8 +399,8 @@ class Driver(Extension):
             "seconds": finished,
             "tree": [[n.name(), n.type(), n.visible(), [[m.name(), m.type(), m.visible()] for m in n.childNodes()]]
                      for n in group.childNodes()],
-            "selection_restored": doc.selection() is not None
-            and doc.selection().pixelData(0, 0, w, h).data() == selection_before,
+            "selection_left": doc.selection() is not None and doc.selection().width() > 0,
+            "group": group.name(),
             "active": doc.activeNode().name() if doc.activeNode() else None})
         obj = controller.last_written.obj
         _write(self.out, "hidden_object.raw", obj.pixelData(0, 0, w, h).data())

@@ -26,7 +26,8 @@ def _digest(data):
 
 
 def _tree(node):
-    return [[c.name(), c.type(), c.visible(), _tree(c)] for c in node.childNodes()]
+    """The layers (the global selection, a "selectionmask" node, is reported apart)."""
+    return [[c.name(), c.type(), c.visible(), _tree(c)] for c in node.childNodes() if c.type() != "selectionmask"]
 
 
 class UndoScript:
@@ -117,26 +118,15 @@ class UndoScript:
         record["messages"] = controller.messages[count:]
         self.driver.close_message_boxes()
 
-    def history_step(self, action, doc):
-        """Trigger ``edit_undo`` / ``edit_redo`` and wait until it has acted: Krita 5.2+ runs some undo
-        commands (Quick Group) as strokes, and the projection alone cannot tell when it shows the same
-        picture either way."""
-        def seen():
-            return _tree(doc.rootNode()), self.k.action("edit_undo").text(), self.k.action("edit_redo").text()
-
-        # Krita disables undo and redo while a stroke (an earlier step's) still runs.
-        yield self.wait(lambda: self.k.action(action).isEnabled(), 10, f"{action} to be enabled")
-        before = seen()
-        self.k.action(action).trigger()
-        yield self.wait(lambda: seen() != before, 10, f"{action} to take effect ({doc.name()})")
-
     def state(self, doc, layer):
         into = []
         yield from self.settled(doc, into)
         active = doc.activeNode()
+        selection = doc.selection()
         self.last_state = {
             "composite": into[0], "tree": _tree(doc.rootNode()), "source_visible": layer.visible(),
             "active": active.name() if active is not None else None,
+            "selection": selection is not None and selection.width() > 0,
             "undo": self.k.action("edit_undo").text(), "redo": self.k.action("edit_redo").text()}
 
     # -- the script ------------------------------------------------------------------------------------
@@ -144,8 +134,162 @@ class UndoScript:
     def run(self):
         for name, spec in self.cfg["undo_cases"].items():
             yield from self.undo_case(name, spec)
+        yield from self.split_twice(self.cfg["undo_cases"]["opaque"])
+        yield from self.big_canvas()
         yield from self.cancel_keys()
         yield from self.twenty_runs()
+
+    def history_step(self, name, doc):
+        """Trigger ``edit_undo`` or ``edit_redo`` and wait until Krita has taken the step: Krita 5.2+ runs it
+        a moment later, some (Quick Group's) as strokes, so the projection alone cannot tell; the layer
+        tree, the selection or the undo and redo actions' texts change when it has."""
+        def seen():
+            selection = doc.selection()
+            return (_tree(doc.rootNode()), selection is not None and selection.width() > 0,
+                    self.k.action("edit_undo").text(), self.k.action("edit_redo").text())
+
+        before = seen()
+        for _try in range(2):  # (a trigger while Krita is still busy with the last step can be dropped)
+            # Krita disables undo and redo while a stroke (an earlier step's) still runs.
+            yield self.wait(lambda: self.k.action(name).isEnabled(), 10, f"{name} to be enabled")
+            self.k.action(name).trigger()
+            until = time.monotonic() + 5
+            yield self.wait(lambda: seen() != before or time.monotonic() > until, 10,
+                            f"{name} to be taken ({doc.name()})")
+            if seen() != before:
+                return
+
+    def undo_all(self, doc, layer, original, start):
+        """Undo step by step until the layer tree and the source's visibility are as at ``start``; the
+        picture, the selection and the active layer after each step."""
+        steps = []
+        for _ in range(8):
+            yield from self.history_step("edit_undo", doc)
+            yield from self.state(doc, layer)
+            now = self.last_state
+            steps.append({"same_picture": now["composite"] == original, "tree": now["tree"],
+                          "source_visible": now["source_visible"], "active": now["active"], "undo": now["undo"],
+                          "selection": now["selection"],
+                          "max_diff": max(abs(a - b) for a, b in zip(now["composite"], original))})
+            if now["tree"] == start["tree"] and now["source_visible"] == start["source_visible"]:
+                break
+        # Krita activates a layer after an undo on its own schedule: the active layer a moment later.
+        until = time.monotonic() + 1.0
+        yield self.wait(lambda: time.monotonic() > until, 3, "a moment")
+        active = doc.activeNode()
+        steps[-1]["active_after_a_moment"] = active.name() if active is not None else None
+        return steps
+
+    def split_twice(self, spec):
+        """A photo's layer "Background", split twice (the second time on the same selection): distinct
+        names, the Object active and no selection after each (so the move tool carries all of the Object);
+        undo back to the start, the picture the original at every step and the source active at the end."""
+        yield from self.open_case("twice", spec)
+        doc, layer = self.doc, self.layer
+        record = {"source": layer.name(), "splits": []}
+        self.result["cases"]["twice"] = record
+        yield from self.state(doc, layer)
+        start = self.last_state
+        original = start["composite"]
+        record["start_tree"] = start["tree"]
+        selection = doc.selection().pixelData(0, 0, doc.width(), doc.height())
+        for turn in range(2):
+            if turn:
+                undo_text = self.k.action("edit_undo").text()
+                again = Selection()
+                again.setPixelData(selection, 0, 0, doc.width(), doc.height())
+                doc.setSelection(again)
+                doc.setActiveNode(layer)
+                yield self.wait(lambda: doc.activeNode() is not None and doc.activeNode().name() == layer.name(),
+                                10, "the source to be active again")
+                # (Krita 5.3 and 6 record a script's setSelection as an undo step of its own, unnamed)
+                record["reselect_undo_step"] = self.k.action("edit_undo").text() != undo_text
+            split = {}
+            yield from self.decompose(split, self.fake_job(spec, doc, layer))
+            yield from self.state(doc, layer)
+            split.update(tree=self.last_state["tree"], active=self.last_state["active"],
+                         selection=self.last_state["selection"], undo=self.last_state["undo"],
+                         same_picture=self.last_state["composite"] == original)
+            record["splits"].append(split)
+        # The move tool moves all of the active layer when nothing is selected: the Object active and no
+        # selection left are what it needs (a drag cannot be sent to Krita's tools here: docs/krita-versions.md).
+        record["undo_steps"] = yield from self.undo_all(doc, layer, original, start)
+        doc.setModified(False)
+
+    def big_canvas(self):
+        """A small selection on a 6000x4000 photo: the document's pixel data (every layer's and group's
+        extent) before and after, and the longest the GUI thread was blocked from the trigger until the
+        result was written and followed up (a 10 ms heartbeat timer)."""
+        from layerdecomp_krita.client import JobResult
+        from layerdecomp_krita.qt import QtCore
+
+        k = self.k
+        w, h = 6000, 4000
+        doc = k.createDocument(w, h, "big", "RGBA", "U8", "", 72.0)
+        k.activeWindow().addView(doc)
+        yield self.wait(lambda: k.activeDocument() == doc, 60, "the big document's view")
+        layer = [n for n in doc.rootNode().childNodes() if n.type() == "paintlayer"][0]
+        row = b"".join(bytes([(x * 7) % 256, 90, (x * 3) % 256, 255]) for x in range(w))
+        layer.setPixelData(row * h, 0, 0, w, h)
+        selection = Selection()
+        selection.select(2000, 1500, 128, 290, 255)
+        doc.setSelection(selection)
+        doc.setActiveNode(layer)
+        yield self.wait(lambda: doc.activeNode() is not None and doc.activeNode().name() == layer.name(), 10,
+                        "the big layer to be active")
+        doc.refreshProjection()
+        doc.waitForDone()
+        record = {"size_before": self.pixel_bytes(doc)}
+        self.result["cases"]["big"] = record
+
+        def run_job(settings, request, cancel, emit):
+            image = bytes(request.image)
+            fg = bytearray(image)
+            fg[3::4] = bytes(request.mask)
+            return JobResult((0, 0, request.width, request.height), bytes(fg), image,
+                             bytes(request.mask).translate(bytes([0] + [255] * 255)), {})
+
+        controller = self.controller
+        # (wall time, the GUI thread's CPU time, the job still in hand, the follow-up still running). The beat
+        # runs on the GUI thread: between two beats, its CPU time is what blocked it (wall time also counts
+        # waiting for a processor, which on a loaded machine says little about the plugin).
+        beats = []
+
+        def beat():
+            beats.append((time.monotonic(), time.thread_time(), controller.job is not None,
+                          controller.after_write is not None))
+
+        heartbeat = QtCore.QTimer()
+        heartbeat.timeout.connect(beat)
+        heartbeat.start(10)
+        beat()
+        yield from self.decompose(record, run_job)
+        heartbeat.stop()
+        beat()
+        gaps = sorted(((b[1] - a[1], b[0] - a[0], a[2:], b[2:]) for a, b in zip(beats, beats[1:])), reverse=True)
+        record["longest_block_s"] = gaps[0][0]
+        record["longest_blocks"] = gaps[:3]  # (CPU s, wall s, (job, follow-up) before, after)
+        record["longest_wall_gap_s"] = max(b[0] - a[0] for a, b in zip(beats, beats[1:]))
+        doc.waitForDone()
+        record["size_after"] = self.pixel_bytes(doc)
+        record["full_layer"] = w * h * 4
+        doc.setModified(False)
+        doc.close()
+
+    @staticmethod
+    def pixel_bytes(doc):
+        """The document's pixel data: every layer's and group's extent, 4 bytes a pixel (RGBA 8-bit)."""
+        def walk(node):
+            for child in node.childNodes():
+                yield child
+                yield from walk(child)
+
+        total = 0
+        for node in walk(doc.rootNode()):
+            if node.type() in ("paintlayer", "grouplayer"):
+                bounds = node.bounds()
+                total += bounds.width() * bounds.height() * 4
+        return total
 
     def undo_case(self, name, spec):
         """Decompose, then undo step by step back to where we started (comparing the picture after every
@@ -166,16 +310,7 @@ class UndoScript:
         record["done_max_diff"] = max((abs(a - b) for a, b in zip(done["composite"], original)), default=0)
         if done["tree"] == start["tree"]:  # nothing was added (a refusal): nothing to undo
             return
-        steps = []
-        for _ in range(8):
-            yield from self.history_step("edit_undo", doc)
-            yield from self.state(doc, layer)
-            now = self.last_state
-            steps.append({"same_picture": now["composite"] == original, "tree": now["tree"],
-                          "source_visible": now["source_visible"], "undo": now["undo"],
-                          "max_diff": max(abs(a - b) for a, b in zip(now["composite"], original))})
-            if now["tree"] == start["tree"] and now["source_visible"] == start["source_visible"]:
-                break
+        steps = yield from self.undo_all(doc, layer, original, start)
         record["undo_steps"] = steps
         redo = []
         for _ in range(len(steps)):
@@ -188,16 +323,17 @@ class UndoScript:
         doc.setModified(False)
 
     def cancel_keys(self):
-        """Esc and the window's close button on the progress dialog cancel the job like Cancel does."""
-        from PyQt5 import QtCore, QtGui, QtWidgets
+        """The docker's Cancel button cancels the job; so do Esc and the window's close button on the
+        progress window shown where there is no docker (the docker list emptied for those two)."""
+        from layerdecomp_krita.qt import QtCore, QtGui, QtWidgets
 
-        from layerdecomp_krita import messages
+        from layerdecomp_krita import docker, messages
 
         spec = self.cfg["undo_cases"]["opaque"]
         yield from self.open_case("cancel keys", spec)
         doc = self.doc
         controller = self.controller
-        for how in ("escape", "close"):
+        for how in ("docker", "escape", "close"):
             record = {"before": _tree(doc.rootNode())}
             self.result["cases"][how] = record
             ended = threading.Event()
@@ -213,30 +349,38 @@ class UndoScript:
             real = controller.run_job
             controller.run_job = held
             count = len(controller.messages)
+            dockers = docker.DOCKERS[:]
+            if how != "docker":
+                docker.DOCKERS.clear()
             try:
                 self.k.action(ACTION_ID).trigger()
                 dialogs = []
 
                 def dialog_shown():
-                    dialogs[:] = [w for w in QtWidgets.QApplication.topLevelWidgets()
-                                  if w.objectName() == "layerdecomp-progress" and w.isVisible()]
+                    dialogs[:] = [w for w in QtWidgets.QApplication.allWidgets()
+                                  if w.objectName() == ("layerdecomp-cancel" if how == "docker" else
+                                                        "layerdecomp-progress") and w.isVisible()]
                     return bool(dialogs)
 
-                yield self.wait(dialog_shown, 10, "the progress dialog")
-                if how == "escape":
+                yield self.wait(dialog_shown, 10, "the progress")
+                record["in_docker"] = dialogs[0].parentWidget() is not None
+                if how == "docker":
+                    dialogs[0].click()
+                elif how == "escape":
                     dialogs[0].activateWindow()
                     QtWidgets.QApplication.sendEvent(dialogs[0], QtGui.QKeyEvent(
-                        QtCore.QEvent.KeyPress, QtCore.Qt.Key_Escape, QtCore.Qt.NoModifier))
+                        QtCore.QEvent.Type.KeyPress, QtCore.Qt.Key.Key_Escape, QtCore.Qt.KeyboardModifier.NoModifier))
                 else:
                     dialogs[0].close()  # what the window's close button does
                 yield self.wait(lambda: controller.job is None, 10, "the job to end")
                 yield self.wait(ended.is_set, 10, "the worker to stop")
             finally:
                 controller.run_job = real
+                docker.DOCKERS[:] = dockers
             record["messages"] = controller.messages[count:]
             record["after"] = _tree(doc.rootNode())
             record["progress_open"] = any(w.objectName() == "layerdecomp-progress" and w.isVisible()
-                                          for w in QtWidgets.QApplication.topLevelWidgets())
+                                          for w in QtWidgets.QApplication.allWidgets())
             record["worker_stopped"] = ended.is_set()
             self.driver.close_message_boxes()
         doc.setModified(False)
@@ -260,7 +404,11 @@ class UndoScript:
             active = doc.activeNode()
             record["active"] = active.name() if active is not None else None
             record["groups"] = len([n for n in doc.rootNode().childNodes() if n.type() == "grouplayer"])
-            self.k.action("edit_undo").trigger()
+            # Two undo steps: the selection back, then the layers.
+            yield from self.history_step("edit_undo", doc)
+            yield self.wait(lambda: doc.selection() is not None, 10, "the selection's undo")
+            record["selection_back"] = True
+            yield from self.history_step("edit_undo", doc)
             yield self.wait(lambda: not any(n.type() == "grouplayer" for n in doc.rootNode().childNodes()), 10,
                             "the undo")
             runs.append(record)
