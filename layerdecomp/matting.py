@@ -454,7 +454,7 @@ def _solve_with_models(solver: BandSolver, mask: np.ndarray, model: ColourModel,
 
 def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str = "closed_form",
           radius: Optional[int] = None, max_band_pixels: int = MAX_BAND_PIXELS, return_background: bool = False,
-          segment: bool = True):
+          segment: bool = False):
     """Alpha and colours of the selected object.
 
     ``image``: H×W×3 uint8; ``mask``: H×W uint8 selection (grey = partly selected); ``hole``: H×W bool,

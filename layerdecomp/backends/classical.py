@@ -43,8 +43,11 @@ class ClassicalBackend(Backend):
     supports_occlusion = False
     option_specs = (
         OptionSpec("matting", "choice", "closed_form", "Edge",
-                   "How the soft edge is worked out: careful keeps hair and fur; quick is faster, with softer edges.",
-                   choices=(Choice("closed_form", "Careful"), Choice("guided", "Quick"))),
+                   "How the soft edge is worked out: careful keeps hair and fur; quick is faster, with softer edges; "
+                   "find the object also sheds the background a loose lasso took in (it can take away parts "
+                   "whose colour the background shares).",
+                   choices=(Choice("closed_form", "Careful"), Choice("guided", "Quick"),
+                            Choice("segmented", "Find the object (loose lasso)"))),
         OptionSpec("seed", "seed", 0, "Variation",
                    "The same number gives the same painted-in background; another number, another try."),
     )
@@ -68,7 +71,12 @@ class ClassicalBackend(Backend):
 
         alpha_progress(0.0)
         t0, c0 = time.perf_counter(), time.thread_time()
-        alpha, foreground = matting_module.matte(image, mask, hole, method=method)
+        # "segmented": a graph cut of the whole selection before the careful matting (segmentation.py). Not
+        # the default: where the object's colours are the background's (a red cup on a red saucer) the cut
+        # takes parts of the object away.
+        segmented = method == "segmented"
+        alpha, foreground = matting_module.matte(image, mask, hole, method="closed_form" if segmented else method,
+                                                 segment=segmented)
         timings["alpha"] = time.perf_counter() - t0
         timings["alpha_cpu"] = time.thread_time() - c0
         alpha_progress(1.0)

@@ -179,3 +179,20 @@ def test_a_half_selection_keeps_its_share_away_from_the_outline():
     inner = cv2.erode(mask, np.ones((13, 13), np.uint8)) > 0
     assert 126 <= alpha[inner].min() and alpha[inner].max() <= 129
     assert (alpha > 129).mean() < 0.05
+
+
+def test_the_readme_example_keeps_the_whole_cup():
+    """The README's red cup on a red saucer, lassoed quickly: the whole cup (body and handle) goes to the
+    Object layer. A graph cut of the selection (``-O matting=segmented``) takes the cup's red body for the
+    saucer; the default must not."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    import layerdecomp
+
+    image = np.asarray(Image.open("examples/coffee.jpg").convert("RGB"))
+    mask = np.asarray(Image.open("examples/coffee_mask.png").convert("L"))
+    out = layerdecomp.decompose(image, mask, backend="classical")
+    core = cv2.erode(mask, np.ones((31, 31), np.uint8)) > 0
+    assert (out.foreground[..., 3][core] > 128).mean() > 0.95

@@ -54,7 +54,7 @@ def test_a_loose_lasso_s_background_and_the_object_s_hole_are_found():
 
 def test_a_15_px_and_a_4_px_lasso_give_nearly_the_same_object():
     image, alpha = ring_on_texture(seed=1)
-    mattes = [matting.matte(image, lasso(alpha, px), _hole(lasso(alpha, px)))[0] for px in (15, 4)]
+    mattes = [matting.matte(image, lasso(alpha, px), _hole(lasso(alpha, px)), segment=True)[0] for px in (15, 4)]
     assert np.abs(mattes[0] - mattes[1]).mean() < 0.01
     assert np.abs(mattes[0] - alpha).mean() < 0.02
     naive = np.abs(lasso(alpha, 15) / 255.0 - alpha).mean()
@@ -118,5 +118,5 @@ def test_on_noise_the_cut_finds_nothing_and_the_selection_stands():
     cv2.circle(mask, (70, 60), 22, 255, -1)
     found, doubt, _ = segmentation.segment(image, mask, _hole(mask))
     assert np.array_equal(found, mask > 0) and not doubt.any()
-    alpha, _ = matting.matte(image, mask, _hole(mask))
+    alpha, _ = matting.matte(image, mask, _hole(mask), segment=True)
     assert (alpha[mask > 0] > 0.99).mean() > 0.2  # the object's core stays opaque
