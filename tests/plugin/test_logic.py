@@ -592,6 +592,27 @@ def test_an_unexpected_error_while_writing_ends_the_job_cleanly(plugin, krita, m
     assert "object" not in str(before)
 
 
+def _source_as_result(settings, request, cancel, report):
+    """A job whose object is the uploaded picture itself, all of it visible (JobResult as the client makes it)."""
+    from layerdecomp_krita.client import JobResult
+
+    fg = bytes(request.image)
+    visible = fg[3::4].translate(bytes([0] + [255] * 255))  # nothing hidden
+    return JobResult((0, 0, request.width, request.height), fg, fg, visible, {})
+
+
+def _split_and_settle(controller, view, ui) -> None:
+    """Run a split through the controller and its follow-up steps (Krita's event loop and the timers by hand)."""
+    controller.trigger()
+    controller.job.thread.join(5)
+    controller.poll()
+    for _ in range(400):
+        if controller.after_write is None:
+            break
+        view.event_loop()
+        ui.tick()
+
+
 class TimerUI:
     """The controller's window side, with every timer run by hand (``tick``)."""
 
@@ -666,7 +687,6 @@ class FakeView:
 @pytest.mark.parametrize("opaque", [True, False])
 def test_after_success_the_object_is_active_and_no_undo_step_shows_another_picture(plugin, krita, monkeypatch,
                                                                                    opaque):
-    from layerdecomp_krita.client import JobResult
     from layerdecomp_krita.controller import Controller
 
     doc, _ = _opaque_doc(krita) if opaque else _doc(krita, 40, 30)
@@ -677,12 +697,7 @@ def test_after_success_the_object_is_active_and_no_undo_step_shows_another_pictu
     view = FakeView(krita, doc, monkeypatch)
     ui = TimerUI()
 
-    def run_job(settings, request, cancel, report):
-        fg = bytes(request.image)
-        visible = fg[3::4].translate(bytes([0] + [255] * 255))  # nothing hidden
-        return JobResult((0, 0, request.width, request.height), fg, fg, visible, {})
-
-    controller = Controller(krita, ui, run_job=run_job)
+    controller = Controller(krita, ui, run_job=_source_as_result)
     for _ in range(3):
         doc._active = node
         _select(doc, mask)
@@ -724,7 +739,6 @@ def test_after_success_the_object_is_active_and_no_undo_step_shows_another_pictu
 def test_where_krita_does_not_group_the_source_the_result_goes_above_it_and_hides_it(plugin, krita, monkeypatch):
     """A semi-transparent source that Krita's Quick Group leaves where it was: the result group goes back to
     Normal blending, above the source, and the source is hidden by the undoable visibility action."""
-    from layerdecomp_krita.client import JobResult
     from layerdecomp_krita.controller import Controller
 
     doc, _ = _doc(krita, 40, 30)
@@ -738,22 +752,10 @@ def test_where_krita_does_not_group_the_source_the_result_goes_above_it_and_hide
                         type("Inert", (), {"trigger": lambda self: None})())
     ui = TimerUI()
 
-    def run_job(settings, request, cancel, report):
-        fg = bytes(request.image)
-        return JobResult((0, 0, request.width, request.height), fg, fg, fg[3::4].translate(bytes([0] + [255] * 255)),
-                         {})
-
-    controller = Controller(krita, ui, run_job=run_job)
+    controller = Controller(krita, ui, run_job=_source_as_result)
     doc._active = node
     doc.undo_log.clear()
-    controller.trigger()
-    controller.job.thread.join(5)
-    controller.poll()
-    for _ in range(400):
-        if controller.after_write is None:
-            break
-        view.event_loop()
-        ui.tick()
+    _split_and_settle(controller, view, ui)
     group = controller.last_group
     assert controller.after_write is None and group.parentNode() is doc.rootNode()
     assert doc.rootNode().childNodes() == [node, group] and group.blendingMode() == "normal"
@@ -766,7 +768,6 @@ def test_a_timer_tick_inside_krita_s_own_event_loop_waits_for_the_step_under_way
                                                                                    caplog, opaque):
     """Krita 6's Deselect runs Krita's event loop inside the action, so the follow-up's timer ticks while
     its step is still running: that tick must wait (it broke the follow-up: "generator already executing")."""
-    from layerdecomp_krita.client import JobResult
     from layerdecomp_krita.controller import Controller
 
     doc, _ = _opaque_doc(krita) if opaque else _doc(krita, 40, 30)
@@ -778,21 +779,9 @@ def test_a_timer_tick_inside_krita_s_own_event_loop_waits_for_the_step_under_way
     ui = TimerUI()
     view.inside_action = ui.tick
 
-    def run_job(settings, request, cancel, report):
-        fg = bytes(request.image)
-        return JobResult((0, 0, request.width, request.height), fg, fg, fg[3::4].translate(bytes([0] + [255] * 255)),
-                         {})
-
-    controller = Controller(krita, ui, run_job=run_job)
+    controller = Controller(krita, ui, run_job=_source_as_result)
     doc._active = node
-    controller.trigger()
-    controller.job.thread.join(5)
-    controller.poll()
-    for _ in range(400):
-        if controller.after_write is None:
-            break
-        view.event_loop()
-        ui.tick()
+    _split_and_settle(controller, view, ui)
     assert controller.after_write is None
     assert "the steps after writing the result failed" not in caplog.text  # (it was given up half-way)
     assert doc.selection() is None and doc.undo_log[-1] == "Deselect"
