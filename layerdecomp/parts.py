@@ -66,8 +66,7 @@ def find_parts(mask: np.ndarray, *, max_parts: int = MAX_PARTS) -> list[Part]:
         return []
     largest = int(areas.max())
     keep = [k + 1 for k in np.argsort(-areas, kind="stable")
-            if areas[k] >= MIN_PART_PIXELS or areas[k] >= MIN_PART_SHARE * largest]
-    keep = [k for k in keep if areas[k - 1] > 0]
+            if areas[k] > 0 and (areas[k] >= MIN_PART_PIXELS or areas[k] >= MIN_PART_SHARE * largest)]
     if len(keep) > max_parts:
         raise InvalidInput(f"the selection has {len(keep)} separate parts; at most {max_parts} can be split at "
                            "once: select fewer, or join some of them")

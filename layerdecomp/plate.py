@@ -202,7 +202,8 @@ def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarra
     blur = lambda x: cv2.GaussianBlur(x, (0, 0), AGREEMENT_SMOOTH)  # noqa: E731
     around = nearest_background(image, alpha <= 0)
     distance = np.linalg.norm(local - around, axis=2) * where
-    mismatch = blur(distance) / np.maximum(blur(where), 1e-6)
+    soft = np.maximum(blur(where), 1e-6)  # the soft edge's share of each neighbourhood
+    mismatch = blur(distance) / soft
     agreement = np.clip(2.0 - mismatch / AGREEMENT, 0.0, 1.0)
     # Where the object's colours are close to the background's the alpha is ill-determined (and a wrong
     # alpha puts the object's own shading into the local background): the fill is safer there.
@@ -210,7 +211,7 @@ def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarra
     if CONTRAST > 0:
         agreement *= np.clip(contrast / CONTRAST - 1.0, 0.0, 1.0)
     agreement *= gradient_consistency(image, alpha, contrast)
-    soft = np.maximum(blur(where), 1e-6)
+    # A plateau of fractional alpha (PLATEAU_SPREAD) takes the local background whatever it agrees with.
     mean = blur(alpha * where) / soft
     spread = np.sqrt(np.maximum(blur(alpha * alpha * where) / soft - mean * mean, 0.0))
     agreement = np.maximum(agreement, np.clip(2.0 - spread / PLATEAU_SPREAD, 0.0, 1.0))
