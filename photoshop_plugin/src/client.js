@@ -45,10 +45,16 @@ let nextJobId = 1;
 /**
  * @typedef {{width: number, height: number, image: Uint8Array, mask: Uint8Array, margin: number, grow: number}} JobRequest
  *   the crop: `image` RGBA8 and `mask` A8, rows top to bottom
- * @typedef {{box: number[], foreground: Uint8Array, background: Uint8Array, visibility: Uint8Array, metadata: object}} JobResult
- *   `box` [x, y, w, h] inside the crop; foreground/background RGBA8 and visibility A8 over it
+ * @typedef {{box: number[], foreground: Uint8Array, visibility: Uint8Array}} ObjectPart
+ *   one object of a split selection: `box` [x, y, w, h] inside the crop; its RGBA8 pixels and A8 visibility over it
+ * @typedef {{box: number[], foreground?: Uint8Array, background: Uint8Array, visibility?: Uint8Array, objects: ObjectPart[],
+ *   metadata: object}} JobResult
+ *   `box` [x, y, w, h] inside the crop; background RGBA8 over it. One object: `objects` is empty and
+ *   foreground (RGBA8) and visibility (A8) cover `box`. Several (a selection of separate parts, split):
+ *   `objects`, bottom to top, each over its own box, and no whole-result foreground or visibility.
  * @typedef {(kind: "status" | "progress", payload: any) => void} Report
- * @typedef {{url: string, token: string, backend?: string | null, options?: Record<string, any>}} ServerSettings
+ * @typedef {{url: string, token: string, backend?: string | null, options?: Record<string, any>, parts?: boolean}} ServerSettings
+ *   `parts`: one object layer per separate part of the selection, when the server can (default true)
  */
 
 /**
@@ -212,9 +218,11 @@ class Conversation {
     for (const [key, value] of Object.entries(this.settings.options || {})) {
       if (welcome.options.includes(key)) options[key] = value;
     }
+    // Only a server that announces "parts" is asked for them: an older one refuses the field.
+    const parts = this.settings.parts !== false && (welcome.features || []).includes("parts");
     const job = new P.ClientJob({
       type: "decompose", job: nextJobId++, width: request.width, height: request.height, format: "RGBA8",
-      backend: (this.settings.backend || "").trim() || null, margin: request.margin, grow: request.grow, options,
+      backend: (this.settings.backend || "").trim() || null, margin: request.margin, grow: request.grow, options, parts,
     });
     this.job = job;
     this.report("status", "Sending the picture…");
@@ -238,9 +246,7 @@ class Conversation {
       if (JSON.stringify(result.formats) !== JSON.stringify(wanted)) {
         throw new P.ProtocolError(P.ErrorCode.BAD_MESSAGE, `result formats ${JSON.stringify(result.formats)}`);
       }
-      const got = job.frames;
-      this.finish(null, { box: result.box, foreground: got.foreground, background: got.background,
-        visibility: got.visibility, metadata: result.metadata });
+      this.finish(null, jobResult(result, job.received));
     } else if (job.outcome === "error") {
       const error = /** @type {Record<string, any>} */ (job.error);
       this.finish(M.forServerError(error.code, error.message));
@@ -367,6 +373,22 @@ function probe(settings, WebSocketClass, trace = newTrace(settings.url)) {
   return converse(settings, null, new CancelToken(), () => {}, WebSocketClass, trace);
 }
 
+/**
+ * A complete result as the host writes it, from the result message and its frames in arrival order
+ * (protocol.resultFrames: the collector has checked each header, so the order is known).
+ * @param {Record<string, any>} result @param {Array<[any, Uint8Array]>} frames @returns {JobResult}
+ */
+function jobResult(result, frames) {
+  const pixels = frames.map(([, data]) => data);
+  if (!result.objects.length) {
+    const [foreground, background, visibility] = pixels;
+    return { box: result.box, foreground, background, visibility, objects: [], metadata: result.metadata };
+  }
+  const objects = result.objects.map((/** @type {any} */ o, /** @type {number} */ i) =>
+    ({ box: o.box, foreground: pixels[2 * i], visibility: pixels[2 * i + 1] }));
+  return { box: result.box, background: pixels[pixels.length - 1], objects, metadata: result.metadata };
+}
+
 /** Any failure while talking as a UserError an artist can act on. @param {any} err */
 function asUserError(err) {
   if (err instanceof M.UserError) return err;
@@ -382,4 +404,4 @@ function asUserError(err) {
   return M.serverConfused(String(err && err.message ? err.message : err));
 }
 
-module.exports = { CLIENT_NAME, HANDSHAKE_TRIES, CancelToken, runJob, probe, newTrace, literalUrl };
+module.exports = { CLIENT_NAME, HANDSHAKE_TRIES, CancelToken, runJob, probe, newTrace, literalUrl, jobResult };

@@ -29,7 +29,9 @@ const STAGES = {
 /**
  * @typedef {{showProgress(text: string, onCancel: () => void): void, updateProgress(text: string, fraction: number | null): void,
  *   closeProgress(): void, notify(level: "info" | "warning" | "error", text: string): void}} UI
- * @typedef {{url: string, margin: number, backend: string, options?: Record<string, any>}} Settings
+ * @typedef {{url: string, margin: number, backend: string, options?: Record<string, any>, parts?: boolean}} Settings
+ *   `parts` ("One layer per separate part", default on): a selection of separate parts becomes one object
+ *   layer per part, when the server can split them
  */
 
 class Controller {
@@ -70,7 +72,8 @@ class Controller {
       this.ui.showProgress("Decomposing the selection…", () => this.cancel());
       const request = { width: source.crop.w, height: source.crop.h, image: source.image, mask: source.mask,
         margin: source.margin, grow: source.grow };
-      const server = { url: settings.url, token, backend: settings.backend, options: settings.options };
+      const server = { url: settings.url, token, backend: settings.backend, options: settings.options,
+        parts: settings.parts !== false };
       this.lastTrace = newTrace(settings.url);
       const result = await this.runJob(server, request, job.cancel, (kind, payload) => this.onReport(job, kind, payload),
         this.WebSocket, this.lastTrace);

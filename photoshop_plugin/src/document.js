@@ -14,6 +14,12 @@
  * parts), and the source hidden, all one history state, one undo. If anything fails on the way, the
  * suspension is resumed without committing, so Photoshop drops every change: the document is as it was.
  *
+ * A result with several objects (a selection of separate parts, split by the server) is written the same
+ * way, as one history state: a group "<source> (split)" holding "<source> – object n" ... "<source> –
+ * object 1" (objects[0] is object 1, the bottom one; each its own small layer and, with hidden parts,
+ * its own mask) over "<source> – clean plate"; afterwards the top object is the active layer and nothing
+ * is selected (the old selection would only get in the way of moving the objects apart).
+ *
  * Where the documentation is silent the write does not depend on the answer (docs/photoshop.md):
  * pixels only ever go into freshly made, empty layers (whether `putPixels` with `replace: false`
  * overwrites or blends, into an empty layer both give the data itself); the group's children are read
@@ -31,6 +37,13 @@ const HISTORY_NAME = "Decompose Selection";
 
 /** @param {string} layerName */
 const groupName = (layerName) => `${layerName} (decomposed)`;
+// A split result's names (the same as the Krita plugin's).
+/** @param {string} layerName */
+const splitGroupName = (layerName) => `${layerName} (split)`;
+/** @param {string} layerName @param {number} n 1 for the bottom object */
+const objectName = (layerName, n) => `${layerName} – object ${n}`;
+/** @param {string} layerName */
+const plateName = (layerName) => `${layerName} – clean plate`;
 
 /**
  * @typedef {{documentID: number, layerID: number, layerName: string, depth: 8 | 16, crop: R.Rect, margin: number,
@@ -216,7 +229,8 @@ function createHost(photoshop) {
     const doc = app.documents.find((/** @type {any} */ d) => d.id === source.documentID);
     if (!doc) throw M.documentGone();
     const documentID = doc.id;
-    const name = groupName(source.layerName);
+    const split = (result.objects || []).length > 0;
+    const name = split ? splitGroupName(source.layerName) : groupName(source.layerName);
     await core.executeAsModal(async (/** @type {any} */ context) => {
       const layer = findLayer(doc.layers, source.layerID);
       if (!layer) throw M.layerGone();
@@ -226,7 +240,8 @@ function createHost(photoshop) {
       const suspension = await context.hostControl.suspendHistory({ documentID, name: HISTORY_NAME });
       let commit = false;
       try {
-        await build(doc, layer, source, result, target, name);
+        if (split) await buildSplit(doc, layer, source, result, target, name);
+        else await build(doc, layer, source, result, target, name);
         commit = true;
       } catch (err) {
         if (err instanceof M.UserError) throw err;
@@ -248,12 +263,40 @@ function createHost(photoshop) {
     const background = await newLayerWith(doc, BACKGROUND_NAME, ...(await backgroundPixels(doc, layer, source, result, target)));
     const [, , w, h] = result.box;
     const box = { x: target.left, y: target.top, w, h };
-    const object = await newLayerWith(doc, OBJECT_NAME, result.foreground, box, source.depth);
-    if (hasHiddenParts(result.foreground, result.visibility)) {
-      await addHidingMask(doc, object, result.visibility, box, source.depth);
-    }
+    // A result without objects has both (client.jobResult).
+    const foreground = /** @type {Uint8Array} */ (result.foreground), visibility = /** @type {Uint8Array} */ (result.visibility);
+    const object = await newLayerWith(doc, OBJECT_NAME, foreground, box, source.depth);
+    if (hasHiddenParts(foreground, visibility)) await addHidingMask(doc, object, visibility, box, source.depth);
     await groupInOrder(doc, layer, name, [object, background]);
     layer.visible = false;
+  }
+
+  /**
+   * A split result: the clean plate, one layer per object (bottom first, so the last is on top), the
+   * group; then the top object active and the selection gone. Inside the suspended history, as `build`.
+   * @param {any} doc @param {any} layer @param {Source} source @param {import("./client.js").JobResult} result
+   * @param {{left: number, top: number, width: number, height: number}} target @param {string} name
+   */
+  async function buildSplit(doc, layer, source, result, target, name) {
+    const plate = await newLayerWith(doc, plateName(source.layerName),
+      ...(await backgroundPixels(doc, layer, source, result, target)));
+    const objects = [];
+    for (const [i, part] of result.objects.entries()) {
+      const [x, y, w, h] = part.box;
+      const box = { x: source.crop.x + x, y: source.crop.y + y, w, h };
+      const object = await newLayerWith(doc, objectName(source.layerName, i + 1), part.foreground, box, source.depth);
+      if (hasHiddenParts(part.foreground, part.visibility)) {
+        await addHidingMask(doc, object, part.visibility, box, source.depth);
+      }
+      objects.push(object);
+    }
+    const top = objects[objects.length - 1];
+    await groupInOrder(doc, layer, name, [...objects].reverse().concat([plate]));
+    layer.visible = false;
+    // (The DOM has no documented call to make a layer active: batchPlay's select, as for the mask.)
+    await play([{ _obj: "select", _target: [{ _ref: "layer", _id: top.id }], makeVisible: false }],
+      "selecting the top object");
+    await doc.selection.deselect();
   }
 
   /**
@@ -306,15 +349,22 @@ function createHost(photoshop) {
    * @param {any} doc @param {any} object @param {Uint8Array} visibility @param {R.Rect} box @param {8 | 16} depth
    */
   async function addHidingMask(doc, object, visibility, box, depth) {
-    const answers = await action.batchPlay([
+    await play([
       { _obj: "select", _target: [{ _ref: "layer", _id: object.id }], makeVisible: false },
       { _obj: "make", new: { _class: "channel" }, at: { _ref: "channel", _enum: "channel", _value: "mask" },
         using: { _enum: "userMaskEnabled", _value: "revealAll" } },
-    ], {});
-    // batchPlay may answer a failed command with an error descriptor instead of throwing.
-    const failed = (answers || []).find((/** @type {any} */ a) => a && a._obj === "error");
-    if (failed) throw new Error(`adding the layer mask failed: ${failed.message || failed.result}`);
+    ], "adding the layer mask");
     await put("putLayerMask", doc.id, object.id, visibility, box, 1, depth);
+  }
+
+  /**
+   * Play `descriptors`; a failure throws, whether batchPlay rejects or (as it may) answers with an error
+   * descriptor instead. @param {any[]} descriptors @param {string} what for the error message
+   */
+  async function play(descriptors, what) {
+    const answers = await action.batchPlay(descriptors, {});
+    const failed = (answers || []).find((/** @type {any} */ a) => a && a._obj === "error");
+    if (failed) throw new Error(`${what} failed: ${failed.message || failed.result}`);
   }
 
   /**
@@ -352,4 +402,4 @@ function describeMode(mode) {
   return names[mode] || mode;
 }
 
-module.exports = { OBJECT_NAME, BACKGROUND_NAME, HISTORY_NAME, groupName, createHost, hasHiddenParts, to8, to16 };
+module.exports = { OBJECT_NAME, BACKGROUND_NAME, HISTORY_NAME, groupName, splitGroupName, objectName, plateName, createHost, hasHiddenParts, to8, to16 };

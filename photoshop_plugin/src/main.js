@@ -2,8 +2,8 @@
  * The plugin's entry: the panel and the "Decompose Selection" command, wired to the controller.
  *
  * The only file that touches the panel's DOM and UXP's globals; everything it calls is tested in Node.
- * Settings live in the panel (UXP's localStorage): the server address, the margin, the backend, and
- * the token (read from the server's token file unless one is pasted or another file named).
+ * Settings live in the panel (UXP's localStorage): the server address, the margin, the backend, whether
+ * a selection of separate parts becomes one layer per part, and the token (read from the server's token file unless one is pasted or another file named).
  * Diagnostics checks the connection and shows a report to copy into a bug report.
  */
 "use strict";
@@ -18,7 +18,7 @@ const { tokenReader } = require("./token.js");
 const { DEFAULT_URL } = require("./settings.js");
 const { formFields, optionsFrom, methodChoices } = require("./options.js");
 
-const DEFAULTS = { url: DEFAULT_URL, margin: -1, backend: "", options: {}, token: "", tokenFile: "" };
+const DEFAULTS = { url: DEFAULT_URL, margin: -1, backend: "", options: {}, parts: true, token: "", tokenFile: "" };
 const STORAGE_KEY = "layerdecomp.settings";
 
 function loadSettings() {
@@ -164,6 +164,7 @@ function showSettings() {
   $("url").value = s.url;
   $("margin").value = String(s.margin);
   $("backend").value = s.backend;
+  $("parts").checked = s.parts !== false;
   $("token").value = s.token;
   $("token-file").value = s.tokenFile;
 }
@@ -181,7 +182,7 @@ function bindPanel() {
       return;
     }
     saveSettings({ url: $("url").value.trim() || DEFAULTS.url, margin: Number.isFinite(margin) ? margin : -1,
-      backend: $("backend").value, options, token: $("token").value.trim(), tokenFile: $("token-file").value.trim() });
+      backend: $("backend").value, options, parts: Boolean($("parts").checked), token: $("token").value.trim(), tokenFile: $("token-file").value.trim() });
     ui.notify("info", "Settings saved.");
   };
   showSettings();

@@ -158,15 +158,24 @@ const FIELDS = {
   auth: [["proof", undefined]],
   welcome: [["server", undefined], ["backend", undefined], ["backends", () => []], ["device", "cpu"],
     ["options", () => []], ["methods", () => []], ["schema", () => []], ["limits", () => ({ ...DEFAULT_LIMITS })],
-    ["protocol", PROTOCOL_VERSION]],
+    ["protocol", PROTOCOL_VERSION], ["features", () => []]],
   decompose: [["job", undefined], ["width", undefined], ["height", undefined], ["format", "RGBA8"],
-    ["backend", null], ["margin", null], ["grow", null], ["options", () => ({})]],
+    ["backend", null], ["margin", null], ["grow", null], ["options", () => ({})], ["parts", false]],
   progress: [["job", undefined], ["stage", undefined], ["fraction", undefined]],
   result: [["job", undefined], ["width", undefined], ["height", undefined], ["box", undefined],
-    ["formats", undefined], ["metadata", () => ({})]],
+    ["formats", undefined], ["metadata", () => ({})], ["objects", () => []]],
   error: [["code", undefined], ["message", undefined], ["job", null]],
   cancel: [["job", undefined]],
   cancelled: [["job", undefined]],
+};
+
+// Fields the encoder leaves out while they hold their default, so that a new client talking to an older
+// server (which refuses unknown fields) sends exactly what it sent before, and an older client reads
+// every result a new server sends it (issue 26: `parts` is only sent to a server announcing "parts").
+/** @type {Record<string, Record<string, (value: any) => boolean>>} */
+const OMITTED_WHEN = {
+  decompose: { parts: (value) => value === false },
+  result: { objects: (value) => Array.isArray(value) && value.length === 0 },
 };
 
 /** @param {any} v */
@@ -236,6 +245,8 @@ const VALIDATORS = {
     expectEntries("welcome.methods", m.methods, METHOD_KEYS);
     expectEntries("welcome.schema", m.schema, SCHEMA_KEYS);
     expect(isInt(m.protocol), "welcome.protocol must be an integer");
+    expect(Array.isArray(m.features) && m.features.every((/** @type {any} */ f) => typeof f === "string"),
+      "welcome.features must be a list of strings");
     m.limits = limitsFromJson(m.limits);
     return m;
   },
@@ -255,6 +266,7 @@ const VALIDATORS = {
       expect(value === null || typeof value === "string" || typeof value === "boolean" || isNumber(value),
         `decompose.options.${key} must be a string, number, true/false or null`, m.job);
     }
+    expect(typeof m.parts === "boolean", "decompose.parts must be true or false", m.job);
     return m;
   },
   progress(m) {
@@ -280,6 +292,16 @@ const VALIDATORS = {
         `result.formats holds an unknown pixel format ${JSON.stringify(name)}`, m.job);
     }
     expect(isObject(m.metadata), "result.metadata must be an object", m.job);
+    expect(Array.isArray(m.objects), "result.objects must be a list", m.job);
+    for (const entry of m.objects) {
+      const inner = isObject(entry) ? entry.box : null;
+      expect(isObject(entry) && Object.keys(entry).join() === "box" && Array.isArray(inner) && inner.length === 4 &&
+        inner.every((/** @type {any} */ v) => isInt(v) && v >= 0),
+      "each of result.objects must be {\"box\": [x, y, w, h]}, non-negative integers", m.job);
+      const [ox, oy, ow, oh] = inner;
+      expect(ow > 0 && oh > 0 && ox >= x && oy >= y && ox + ow <= x + w && oy + oh <= y + h,
+        "each of result.objects must have a non-empty box inside result.box", m.job);
+    }
     return m;
   },
   error(m) {
@@ -331,7 +353,10 @@ function encode(fields) {
   const m = message(fields);
   /** @type {Record<string, any>} */
   const ordered = { type: m.type };
-  for (const [name] of FIELDS[m.type]) ordered[name] = m[name];
+  const omitted = OMITTED_WHEN[m.type] || {};
+  for (const [name] of FIELDS[m.type]) {
+    if (!(name in omitted && omitted[name](m[name]))) ordered[name] = m[name];
+  }
   return asciiOnly(JSON.stringify(ordered));
 }
 
@@ -480,10 +505,19 @@ function uploadFrames(m) {
   ];
 }
 
-/** The frames a server sends after a result message, in order. @param {Record<string, any>} m */
+/**
+ * The frames a server sends after a result message, in order: foreground, background, visibility at
+ * `box`; or, for a result with objects, each object's foreground and visibility at its own box (bottom
+ * object first), then one background at `box`.
+ * @param {Record<string, any>} m
+ */
 function resultFrames(m) {
-  const [x, y, width, height] = m.box;
-  return RESULT_ROLES.map((role) => ({ job: m.job, role, format: m.formats[role], width, height, x, y }));
+  /** @param {string} role @param {number[]} box @returns {FrameHeader} */
+  const at = (role, [x, y, width, height]) => ({ job: m.job, role, format: m.formats[role], width, height, x, y });
+  const objects = m.objects || [];
+  if (!objects.length) return RESULT_ROLES.map((role) => at(role, m.box));
+  return [...objects.flatMap((/** @type {any} */ o) => [at("foreground", o.box), at("visibility", o.box)]),
+    at("background", m.box)];
 }
 
 /** @param {FrameHeader} a @param {FrameHeader} b */
@@ -497,8 +531,10 @@ class FrameCollector {
   /** @param {FrameHeader[]} expected */
   constructor(expected) {
     this.expected = [...expected];
-    /** @type {Record<string, Uint8Array>} */
+    /** @type {Record<string, Uint8Array>} each role's last frame (a result without objects has one of each) */
     this.frames = {};
+    /** @type {Array<[FrameHeader, Uint8Array]>} every frame, in arrival order (several may share a role) */
+    this.received = [];
   }
 
   get complete() { return this.expected.length === 0; }
@@ -517,6 +553,7 @@ class FrameCollector {
         `${header.format} at (${header.x}, ${header.y})`, header.job);
     }
     this.frames[header.role] = pixels;
+    this.received.push([header, pixels]);
     this.expected.shift();
     return this.complete;
   }
@@ -723,7 +760,7 @@ class ClientHandshake {
  *     send(encode(job.request)); send each of job.uploadHeaders packed with its pixels
  *     while (!job.done) progress = job.receive(decode(text))  or  job.receive(unpackFrame(data))
  *     (to stop it: const m = job.cancel(); if (m) send(encode(m)))
- *     job.outcome: "result" (job.result, job.frames), "error" (job.error) or "cancelled"
+ *     job.outcome: "result" (job.result; job.frames, or with objects job.received), "error" (job.error) or "cancelled"
  */
 class ClientJob {
   /** @param {Record<string, any>} request a decompose message */
@@ -748,6 +785,9 @@ class ClientJob {
 
   /** @returns {Record<string, Uint8Array>} */
   get frames() { return this.collector ? this.collector.frames : {}; }
+
+  /** Every result frame in arrival order. @returns {Array<[FrameHeader, Uint8Array]>} */
+  get received() { return this.collector ? this.collector.received : []; }
 
   /** The `cancel` message to send, once (null when sent already or the job is over). */
   cancel() {
@@ -788,6 +828,10 @@ class ClientJob {
       if (m.width !== this.request.width || m.height !== this.request.height) {
         throw new ProtocolError(ErrorCode.BAD_MESSAGE, `the result of job ${job} is ${m.width} x ${m.height}; ` +
           `the upload was ${this.request.width} x ${this.request.height}`);
+      }
+      if (m.objects.length && !this.request.parts) {
+        throw new ProtocolError(ErrorCode.BAD_MESSAGE, `the result of job ${job} is split into objects; ` +
+          "the job did not ask for parts");
       }
       this.result = m;
       this.collector = new FrameCollector(resultFrames(m));

@@ -230,3 +230,120 @@ test("a 16-bit selection given at 8 bits a component, or an 8-bit one at 16, rea
     }
   }
 });
+
+// ------------------------------------------------------------------ several objects (a split selection)
+
+const RED = [220, 20, 20, 255], BLUE = [20, 40, 210, 255], GREY = [100, 110, 120, 255];
+/** @param {number} x @param {number} y */
+const inRed = (x, y) => x >= 3 && x < 8 && y >= 4 && y < 9;
+/** @param {number} x @param {number} y */
+const inBlue = (x, y) => x >= 14 && x < 20 && y >= 8 && y < 14;
+
+/** A grey picture with a red and a blue square, both selected (two separate parts). @param {8 | 16} depth @param {any} [behaviour] */
+function setupTwo(depth = 8, behaviour = {}) {
+  const ps = new Photoshop(behaviour);
+  const doc = ps.createDocument({ width: W, height: H, depth });
+  const image = new Uint8Array(W * H * 4);
+  const selection = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      image.set(inRed(x, y) ? RED : inBlue(x, y) ? BLUE : GREY, (y * W + x) * 4);
+      selection[y * W + x] = inRed(x, y) || inBlue(x, y) ? 255 : 0;
+    }
+  }
+  const layer = doc.addPixelLayer("Photo", image);
+  doc.select(selection);
+  return { ps, doc, layer, host: createHost(ps.module) };
+}
+
+/**
+ * A split result as the server would send it (boxes in crop coordinates): object 1 the red square,
+ * object 2 the blue one plus a recovered strip below it that its visibility marks 0; the plate grey.
+ * @param {any} source
+ */
+function splitResult(source) {
+  /** @param {number[]} box @param {(x: number, y: number) => [number[] | null, number]} paint */
+  const layer = ([bx, by, bw, bh], paint) => {
+    const foreground = new Uint8Array(bw * bh * 4), visibility = new Uint8Array(bw * bh);
+    for (let y = 0; y < bh; y++) {
+      for (let x = 0; x < bw; x++) {
+        const [colour, seen] = paint(source.crop.x + bx + x, source.crop.y + by + y);
+        if (colour) foreground.set(colour, (y * bw + x) * 4);
+        visibility[y * bw + x] = seen;
+      }
+    }
+    return { box: [bx, by, bw, bh], foreground, visibility };
+  };
+  const red = layer([3 - source.crop.x, 4 - source.crop.y, 5, 5], () => [RED, 255]);
+  const blue = layer([14 - source.crop.x, 8 - source.crop.y, 6, 8],
+    (x, y) => (inBlue(x, y) ? [BLUE, 255] : [BLUE, 0])); // rows 14 and 15: hidden
+  const box = [2 - source.crop.x, 3 - source.crop.y, 20, 14];
+  const background = new Uint8Array(20 * 14 * 4);
+  for (let i = 0; i < 20 * 14; i++) background.set(GREY, i * 4);
+  return { box, background, objects: [red, blue], metadata: {} };
+}
+
+for (const depth of /** @type {const} */ ([8, 16])) {
+  test(`${depth}-bit, several objects: "Photo (split)" holds object 2, object 1 and the clean plate; one history state; the picture unchanged`, async () => {
+    const { ps, doc, layer, host } = setupTwo(depth);
+    const composite = doc.composite();
+    const source = await host.readSource(4);
+    const name = await host.writeResult(source, splitResult(source));
+    assert.equal(name, "Photo (split)");
+    assert.deepEqual(doc.historyStates, ["Open", HISTORY_NAME]);
+    assert.deepEqual(doc.layers.map((l) => [l.name, l.visible, (l.layers || []).map((c) => c.name)]), [
+      ["Photo (split)", true, ["Photo – object 2", "Photo – object 1", "Photo – clean plate"]],
+      ["Photo", false, []],
+    ]);
+    assert.equal(doc.layers[1], layer);
+    const [blue, red, plate] = doc.layers[0].layers;
+    // Each object layer holds its own square only; the plate is grey everywhere.
+    const redPixels = doc.pixels8(red), bluePixels = doc.pixels8(blue), platePixels = doc.pixels8(plate);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = (y * W + x) * 4;
+        assert.deepEqual(Array.from(redPixels.subarray(i, i + 4)), inRed(x, y) ? RED : [0, 0, 0, 0], `red at ${x},${y}`);
+        const hidden = x >= 14 && x < 20 && y >= 14 && y < 16;
+        assert.deepEqual(Array.from(bluePixels.subarray(i, i + 4)), inBlue(x, y) || hidden ? BLUE : [0, 0, 0, 0], `blue at ${x},${y}`);
+        assert.deepEqual(Array.from(platePixels.subarray(i, i + 4)), GREY, `plate at ${x},${y}`);
+      }
+    }
+    // The recovered strip stays behind the blue object's own mask; the red one needs none.
+    assert.equal(red.mask, null);
+    const mask = doc.mask8(blue);
+    assert.equal(mask[14 * W + 15], 0);
+    assert.equal(mask[10 * W + 15], 255);
+    assert.deepEqual(Array.from(doc.composite()), Array.from(composite), "the composite is exactly the picture");
+    // The top object is the active layer, and nothing is selected.
+    assert.deepEqual(doc.activeLayers, [blue]);
+    assert.equal(doc.selection.bounds, null);
+    assert.equal(ps.modal, false);
+  });
+}
+
+test("several objects: every answer to the silent points writes the same document", async () => {
+  const reference = setupTwo(8, DEFAULT_BEHAVIOUR);
+  const referenceSource = await reference.host.readSource(4);
+  await reference.host.writeResult(referenceSource, splitResult(referenceSource));
+  const expected = reference.doc.describe();
+  for (const behaviour of everyBehaviour()) {
+    const { doc, host } = setupTwo(8, behaviour);
+    const source = await host.readSource(4);
+    await host.writeResult(source, splitResult(source));
+    assert.deepEqual(doc.describe(), expected, JSON.stringify(behaviour));
+  }
+});
+
+for (const refuse of ["make", "select"]) {
+  test(`several objects: a failing batchPlay (${refuse}) leaves the document, its selection too, as it was`, async () => {
+    for (const batchPlayErrors of /** @type {const} */ (["throw", "answer"])) {
+      const { ps, doc, host } = setupTwo(8, { batchPlayErrors, refuse: [refuse] });
+      const source = await host.readSource(4);
+      const before = doc.describe();
+      assert.ok(before.selection, "something is selected");
+      await assert.rejects(host.writeResult(source, splitResult(source)), { code: "write_failed" });
+      assert.deepEqual(doc.describe(), before);
+      assert.equal(ps.modal, false);
+    }
+  });
+}

@@ -11,7 +11,8 @@
  *   for a background layer (no alpha); `getSelection` gives the document's depth (16 bit: 0..32768);
  * - `putPixels` / `putLayerMask` want image data of the document's depth (assumption), and with
  *   `replace: false` change only the target rectangle;
- * - new layers and groups go above the active layer and become active.
+ * - new layers and groups go above the active layer and become active;
+ * - `selection.deselect()` is an edit (Select › Deselect adds a history state).
  *
  * Where the documentation is silent, the fake offers each answer (`new Photoshop(behaviour)`), and the
  * tests run the plugin under each (docs/photoshop.md lists them):
@@ -409,6 +410,7 @@ class FakeDocument {
         });
         return x1 < 0 ? null : { left: x0, top: y0, right: x1 + 1, bottom: y1 + 1 };
       },
+      async deselect() { doc.edit("Deselect", () => { doc.selectionData = null; }); },
     };
   }
 
@@ -502,7 +504,7 @@ class FakeDocument {
     const copy = (layer) => ({ layer, name: layer._name, visible: layer._visible, opacity: layer._opacity,
       blendMode: layer._blendMode, parent: layer._parent, pixels: layer.pixels && layer.pixels.slice(),
       mask: layer.mask && layer.mask.slice(), children: layer.children.map(copy) });
-    return { top: this.top.map(copy), active: [...this.active] };
+    return { top: this.top.map(copy), active: [...this.active], selection: this.selectionData && this.selectionData.slice() };
   }
 
   /** @param {any} snapshot */
@@ -516,6 +518,7 @@ class FakeDocument {
     };
     this.top = snapshot.top.map(back);
     this.active = snapshot.active;
+    this.selectionData = snapshot.selection;
   }
 
   /** A description of everything, to compare "untouched" (pixels as digests). */
@@ -526,7 +529,7 @@ class FakeDocument {
     const one = (layer) => ({ id: layer.id, name: layer._name, kind: layer.kind, visible: layer._visible,
       opacity: layer._opacity, blendMode: layer._blendMode, pixels: digest(layer.pixels), mask: digest(layer.mask),
       children: layer.children.map(one) });
-    return { layers: this.top.map(one), history: [...this.historyStates] };
+    return { layers: this.top.map(one), history: [...this.historyStates], selection: digest(this.selectionData) };
   }
 
   /** The visible picture, RGBA8, from Photoshop's normal blending of visible layers (masks, opacity, groups). */
