@@ -81,7 +81,7 @@ class Controller {
       this.ui.closeProgress();
       job.writing = true; // too late to cancel: the write is one step that either happens or not
       const group = await this.host.writeResult(source, result);
-      this.end(job, "info", new M.UserError("done", M.done(source.layerName, group)));
+      this.end(job, "info", new M.UserError("done", M.done(source.layerName, group, (result.objects || []).length)));
     } catch (err) {
       if (this.job !== job) return; // already ended (cancelled); the late failure is moot
       const error = err instanceof M.UserError ? err : M.unexpected(String(/** @type {Error} */ (err).message || err));

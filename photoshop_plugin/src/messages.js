@@ -79,9 +79,9 @@ const messages = {
   unexpected: (/** @type {string} */ detail) => make("bug",
     `Something went wrong: ${detail}. (If Photoshop is busy with another command, wait for it and try again.) ${UNCHANGED}`),
   writeFailed: (/** @type {string} */ detail) => make("write_failed", `Could not add the result layers (${detail}). ${UNCHANGED}`),
-  done: (/** @type {string} */ layer, /** @type {string} */ group) =>
-    `Separated “${layer}” into the group “${group}” (Object and Background). The original layer is hidden below it; ` +
-    "Edit › Undo takes it all back in one step.",
+  done: (/** @type {string} */ layer, /** @type {string} */ group, objects = 0) =>
+    `Separated “${layer}” into the group “${group}” (${objects > 1 ? `${objects} objects and the clean plate` : "Object and Background"}). ` +
+    "The original layer is hidden below it; Edit › Undo takes it all back in one step.",
 };
 
 /** @type {Record<string, string>} */
