@@ -36,11 +36,43 @@ function picture() {
   return { image, mask };
 }
 
+/**
+ * Two textured discs apart (a separate part each), both selected with a soft edge; or `count` small
+ * squares, each selected.
+ */
+function twoParts() {
+  const image = new Uint8Array(W * H * 4);
+  const mask = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      const a = Math.hypot(x - 26, y - 36), b = Math.hypot(x - 68, y - 46);
+      const colour = a < 12 ? [200 + (x % 5) * 8, 30 + (y % 7) * 4, 40, 255] : b < 11 ? [40, 150 + (x % 3) * 20, 60 + (y % 4) * 9, 255]
+        : [60 + x, 90 + y, 150 + ((x * y) % 40), 255];
+      image.set(colour, i * 4);
+      const d = Math.min(a + 1, b + 2); // the same soft edge two pixels out from each disc
+      mask[i] = d < 15 ? 255 : d < 17 ? Math.round(255 * (17 - d) / 2) : 0;
+    }
+  }
+  return { image, mask };
+}
+
+/** `count` 9 x 9 squares in rows, 6 a row, each selected: `count` separate parts. @param {number} count */
+function squares(count) {
+  const { image } = picture();
+  const mask = new Uint8Array(W * H);
+  for (let k = 0; k < count; k++) {
+    const x0 = 3 + (k % 6) * 15, y0 = 5 + Math.floor(k / 6) * 25;
+    for (let y = y0; y < y0 + 9; y++) mask.fill(255, y * W + x0, y * W + x0 + 9);
+  }
+  return { image, mask };
+}
+
 /** A panel over one document: the fake Photoshop, the controller and what its UI showed. */
-function panel({ url, home, depth = 8, settings = {}, WebSocketClass = WebSocket, fake = {}, jobRunner = runJob }) {
+function panel({ url, home, depth = 8, settings = {}, WebSocketClass = WebSocket, fake = {}, jobRunner = runJob, draw = picture }) {
   const ps = new Photoshop(fake);
   const doc = ps.createDocument({ width: W, height: H, depth });
-  const { image, mask } = picture();
+  const { image, mask } = draw();
   doc.addPixelLayer("Background", new Uint8Array(W * H * 4).fill(255), { background: true });
   const source = doc.addPixelLayer("Photo", image);
   doc.select(mask);
@@ -533,4 +565,99 @@ test("a server busy with another client's job refuses the handshake: Diagnostics
   } finally {
     await small.stop();
   }
+});
+
+// ------------------------------------------------------------------------------ several objects (issue 26)
+
+/** A WebSocket that keeps every text the panel sends (after the handshake: without its session tag). */
+function spying() {
+  /** @type {any[]} */
+  const sent = [];
+  class Spying extends WebSocket {
+    /** @param {any} data */
+    send(data) {
+      if (typeof data === "string") sent.push(JSON.parse(sent.length < 2 ? data : data.slice(64)));
+      super.send(data);
+    }
+  }
+  return { sent, Spying };
+}
+
+for (const depth of /** @type {const} */ ([8, 16])) {
+  test(`${depth}-bit, a selection of two separate parts: two object layers over one clean plate, each the library's, the composite unchanged, one history state`, async () => {
+    const { sent, Spying } = spying();
+    const p = panel({ url: server.url, home, depth, draw: twoParts, WebSocketClass: Spying });
+    const before = p.doc.describe();
+    const composite = p.doc.composite();
+    await p.controller.trigger();
+
+    assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "done"]]);
+    assert.match(p.controller.messages[0][2], /“Photo \(split\)” \(2 objects and the clean plate\)/);
+    // The server announced "parts", and the panel (its setting on by default) asked for them.
+    const welcome = /** @type {any} */ (p.controller.lastTrace).welcome;
+    assert.ok(welcome.features.includes("parts"), "the server announces parts");
+    assert.equal(sent.find((m) => m.type === "decompose").parts, true);
+    assert.deepEqual(p.doc.historyStates, [...before.history, HISTORY_NAME]);
+    const tree = p.doc.layers.map((l) => [l.name, l.kind, l.visible, (l.layers || []).map((c) => [c.name, c.visible])]);
+    assert.deepEqual(tree, [
+      ["Photo (split)", "group", true, [["Photo – object 2", true], ["Photo – object 1", true], ["Photo – clean plate", true]]],
+      ["Photo", "pixel", false, []],
+      ["Background", "pixel", true, []],
+    ]);
+    assert.deepEqual(p.doc.describe().layers[1].pixels, before.layers[0].pixels, "the source's pixels are untouched");
+
+    // Each layer is what layerdecomp.decompose(..., split_parts=True) makes of the whole picture.
+    const expected = expectedLayers(p.image, p.mask, W, H, { parts: true });
+    assert.equal(expected.objects.length, 2);
+    const [top, bottom, plate] = /** @type {any[]} */ (p.doc.layers[0].layers);
+    assert.ok(Buffer.from(p.doc.pixels8(plate)).equals(Buffer.from(expected.background)), "clean plate = the library's background");
+    for (const [layer, want, name] of [[bottom, expected.objects[0], "object 1"], [top, expected.objects[1], "object 2"]]) {
+      assert.ok(Buffer.from(p.doc.pixels8(layer)).equals(Buffer.from(want.foreground)), `${name} = the library's objects[${name === "object 1" ? 0 : 1}]`);
+      const hidden = want.visibility.some((v, i) => v === 0 && want.foreground[i * 4 + 3] !== 0);
+      if (!hidden) assert.equal(layer.mask, null, `${name}: no hidden parts, no layer mask`);
+      else assert.ok(layer.mask, `${name}: its hidden parts behind a mask`);
+    }
+    // The two objects never overlap, and the picture looks the same.
+    const a = p.doc.pixels8(top), b = p.doc.pixels8(bottom);
+    for (let i = 3; i < a.length; i += 4) assert.ok(a[i] === 0 || b[i] === 0, `the objects overlap at pixel ${(i - 3) / 4}`);
+    const after = p.doc.composite();
+    let worst = 0;
+    for (let i = 0; i < after.length; i++) worst = Math.max(worst, Math.abs(after[i] - composite[i]));
+    assert.ok(worst <= 1, `the composite moved by ${worst} levels`);
+    // Ready to move the objects apart: the top one active, nothing selected.
+    assert.deepEqual(p.doc.activeLayers, [top]);
+    assert.equal(p.doc.selection.bounds, null);
+    assert.deepEqual(p.ps.modalCommands, ["Reading the selection", HISTORY_NAME]);
+  });
+}
+
+test("two separate parts with \"One layer per separate part\" off: today's one Object over Background; parts is not sent", async () => {
+  const { sent, Spying } = spying();
+  const p = panel({ url: server.url, home, draw: twoParts, settings: { parts: false }, WebSocketClass: Spying });
+  await p.controller.trigger();
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["info", "done"]]);
+  assert.ok(!("parts" in sent.find((m) => m.type === "decompose")), "no parts field at all");
+  assert.deepEqual(p.doc.layers[0].layers.map((/** @type {any} */ l) => l.name), ["Object", "Background"]);
+  assert.equal(p.doc.layers[0].name, "Photo (decomposed)");
+  const expected = expectedLayers(p.image, p.mask, W, H);
+  assert.ok(Buffer.from(p.doc.pixels8(p.doc.layers[0].layers[0])).equals(Buffer.from(expected.foreground)));
+});
+
+test("one part with parts asked for: today's result, unchanged", async () => {
+  const { sent, Spying } = spying();
+  const p = panel({ url: server.url, home, WebSocketClass: Spying });
+  await p.controller.trigger();
+  assert.equal(sent.find((m) => m.type === "decompose").parts, true);
+  assert.equal(p.doc.layers[0].name, "Photo (decomposed)");
+  assert.deepEqual(p.doc.layers[0].layers.map((/** @type {any} */ l) => l.name), ["Object", "Background"]);
+});
+
+test("more than 16 separate parts: the server's plain message, the document untouched", async () => {
+  const p = panel({ url: server.url, home, draw: () => squares(17) });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  const [[level, code, text]] = p.controller.messages;
+  assert.deepEqual([level, code], ["error", "invalid_input"]);
+  assert.match(text, /17 separate parts.*16/);
+  assertUntouched(p, before);
 });

@@ -52,19 +52,23 @@ function startServer(where, extra = []) {
 }
 
 /**
- * `layerdecomp.decompose` on the whole canvas, through expected_layers.py.
+ * `layerdecomp.decompose` on the whole canvas, through expected_layers.py; with `parts`, split into
+ * its separate parts (`objects`: each object alone on the canvas, bottom first; empty for one part).
  * @param {Uint8Array} image RGBA8 @param {Uint8Array} mask A8 @param {number} width @param {number} height
+ * @param {{parts?: boolean}} [how]
  */
-function expectedLayers(image, mask, width, height) {
+function expectedLayers(image, mask, width, height, { parts = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ldps-expected-"));
   try {
     fs.writeFileSync(path.join(dir, "image.raw"), image);
     fs.writeFileSync(path.join(dir, "mask.raw"), mask);
-    const run = spawnSync(projectPython(), [path.join(__dirname, "expected_layers.py"), dir, String(width), String(height)],
-      { cwd: REPO, encoding: "utf8" });
+    const run = spawnSync(projectPython(), [path.join(__dirname, "expected_layers.py"), dir, String(width), String(height),
+      ...(parts ? ["parts"] : [])], { cwd: REPO, encoding: "utf8" });
     if (run.status !== 0) throw new Error(`expected_layers.py failed:\n${run.stdout}${run.stderr}`);
     const read = (/** @type {string} */ name) => new Uint8Array(fs.readFileSync(path.join(dir, `${name}.raw`)));
-    return { foreground: read("foreground"), background: read("background"), visibility: read("visibility") };
+    const count = Number(fs.readFileSync(path.join(dir, "objects.txt"), "utf8"));
+    const objects = Array.from({ length: count }, (_, i) => ({ foreground: read(`object${i}`), visibility: read(`object${i}_visibility`) }));
+    return { foreground: read("foreground"), background: read("background"), visibility: read("visibility"), objects };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
