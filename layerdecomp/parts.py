@@ -194,6 +194,14 @@ def _object_layer(foreground: np.ndarray, visibility: np.ndarray, mine: np.ndarr
     return ObjectLayer(pixels, seen, Box(box.x + x, box.y + y, w, h))
 
 
+def whole_object(result: Decomposition) -> ObjectLayer:
+    """A single-object result's object as the one layer of ``objects`` (also what a client rebuilds from a
+    server's one-part answer)."""
+    box = result.box
+    return _object_layer(result.foreground[box.slices], result.visibility[box.slices],
+                         result.foreground[box.slices][..., 3] > 0, box)
+
+
 def decompose_parts(run: Callable[..., Decomposition], image: np.ndarray, mask: np.ndarray, *, grow: int,
                     progress: ProgressCallback, cancel: Optional[CancelToken]) -> Decomposition:
     """The parts of ``mask`` decomposed as the module's docstring says. ``run(image, mask, progress)`` is one
@@ -203,8 +211,7 @@ def decompose_parts(run: Callable[..., Decomposition], image: np.ndarray, mask: 
     parts = find_parts(mask)
     if len(parts) <= 1:
         result = run(image, mask, progress)
-        result.objects = [_object_layer(result.foreground[result.box.slices], result.visibility[result.box.slices],
-                                        result.foreground[result.box.slices][..., 3] > 0, result.box)]
+        result.objects = [whole_object(result)]
         return result
     groups = group_parts(parts, grow, mask.shape)
     plate = image

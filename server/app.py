@@ -278,6 +278,7 @@ class DecompositionServer:
             methods=rules.methods(),
             schema=rules.schema(),
             limits=self.limits,
+            features=jobs.FEATURES,
         )
         self.hub = Hub(token, self.limits, welcome, rules.check)
         self.origins = OriginPolicy(config.allowed_origins)

@@ -27,8 +27,9 @@ from layerdecomp.errors import BackendUnavailable, Cancelled, InvalidInput, Laye
 from layerdecomp.layering import from_crop_layers
 from layerdecomp.crop import crop_rect
 from layerdecomp.options import check_geometry
+from layerdecomp.parts import whole_object
 from layerdecomp.region import selection_bounds
-from layerdecomp.types import Box, CancelToken, Decomposition, ProgressCallback
+from layerdecomp.types import Box, CancelToken, Decomposition, ObjectLayer, ProgressCallback
 from layerdecomp.validate import validate
 
 from . import pixels, protocol
@@ -175,16 +176,22 @@ class Client:
         grow: Optional[int] = None,
         progress: Optional[ProgressCallback] = None,
         cancel: Optional[CancelToken] = None,
+        split_parts: bool = False,
         **options: Any,
     ) -> Decomposition:
         """As :func:`layerdecomp.decompose`, on the server. ``cancel.is_set()`` stops the job
-        (raises :class:`~layerdecomp.Cancelled` once the server confirms)."""
+        (raises :class:`~layerdecomp.Cancelled` once the server confirms). ``split_parts``: one object
+        layer per separate part (``Decomposition.objects``), from a server whose welcome lists "parts"."""
         image, mask = validate(image, mask)  # the library's own checks and messages, before any upload
         with self._lock:
-            self.connect()
+            welcome = self.connect()
             assert self._ws is not None
+            if split_parts and protocol.FEATURE_PARTS not in welcome.features:
+                raise ServerError("unsupported", f"the server at {self.url} ({welcome.server}) cannot split a "
+                                  "selection into parts: update it, or leave split_parts off")
             try:
-                outcome = self._run(self._ws, image, mask, backend, margin, grow, progress, cancel, options)
+                outcome = self._run(self._ws, image, mask, backend, margin, grow, progress, cancel, options,
+                                    split_parts)
             except ConnectionClosed as exc:
                 self.close()
                 raise ServerError("closed", f"the server closed the connection ({exc})") from None
@@ -199,13 +206,15 @@ class Client:
 
     def _run(self, ws: ClientConnection, image: np.ndarray, mask: np.ndarray, backend: str,
              margin: Optional[int], grow: Optional[int], progress: Optional[ProgressCallback],
-             cancel: Optional[CancelToken], options: dict[str, Any]) -> Union[Decomposition, LayerDecompError]:
+             cancel: Optional[CancelToken], options: dict[str, Any],
+             split_parts: bool = False) -> Union[Decomposition, LayerDecompError]:
         """Send one job and follow it to its end: the result, or the error the server ended it with."""
         region = self._upload_region(mask, margin, grow) if self.upload_region_only else None
         region = region or Box(0, 0, mask.shape[1], mask.shape[0])
         request = protocol.Decompose(
             job=next(self._job_ids), width=region.w, height=region.h, format=pixels.image_format(image).name,
             backend=None if backend == "auto" else backend, margin=margin, grow=grow, options=options,
+            parts=split_parts,
         )
         job = protocol.ClientJob(request)
         image_header, mask_header = job.upload_headers
@@ -243,7 +252,10 @@ class Client:
                 raise _error(job.error.code, job.error.message)  # about the connection: it is going
             return _error(job.error.code, job.error.message)
         assert job.result is not None
-        return self._assemble(job, image, region)
+        result = self._assemble(job, image, region)
+        if split_parts and result.objects is None:
+            result.objects = [whole_object(result)]  # one part: the library's one-layer list
+        return result
 
     @staticmethod
     def _upload_region(mask: np.ndarray, margin: Optional[int], grow: Optional[int]) -> Optional[Box]:
@@ -271,11 +283,23 @@ class Client:
         assert result is not None
         x, y, w, h = result.box
         box = Box(region.x + x, region.y + y, w, h)  # from the uploaded crop's coordinates to the picture's
-        crops = {header.role: pixels.frame_to_array(header, job.frames[header.role])
-                 for header in protocol.result_frames(result)}
+        arrays = [(header, pixels.frame_to_array(header, view)) for header, view in job.received]
         metadata = dict(result.metadata)
         if "box" in metadata:
             metadata["box"] = list(box.as_tuple())
-        # The server sends only the box; outside it the layers are "transparent / the input / not visible".
-        return from_crop_layers(image, box, crops[Role.FOREGROUND], crops[Role.BACKGROUND], crops[Role.VISIBILITY],
-                                metadata)
+        if not result.objects:
+            crops = {header.role: array for header, array in arrays}
+            # The server sends only the box; outside it the layers are "transparent / the input / not visible".
+            return from_crop_layers(image, box, crops[Role.FOREGROUND], crops[Role.BACKGROUND],
+                                    crops[Role.VISIBILITY], metadata)
+        # Objects: (foreground, visibility) per object at its own box, bottom to top, then the plate at the box.
+        objects = [ObjectLayer(np.array(fg), np.array(vis), Box(region.x + at.x, region.y + at.y, at.width, at.height))
+                   for (at, fg), (_, vis) in zip(arrays[0:-1:2], arrays[1:-1:2])]
+        if "parts" in metadata:
+            metadata["parts"] = [{"box": list(layer.box.as_tuple())} for layer in objects]
+        decomposition = from_crop_layers(image, box, np.zeros((h, w, 4), np.uint8), arrays[-1][1],
+                                         np.zeros((h, w), np.uint8), metadata)
+        for layer in objects:
+            layer.paste(decomposition.foreground, decomposition.visibility)
+        decomposition.objects = objects
+        return decomposition

@@ -1,7 +1,7 @@
 """One job, in a worker thread: pixel frames in, the server's loaded ``Decomposer``, the framed result out.
 
-No sockets and no event loop here: ``run`` returns the messages to send (a ``result`` and its three
-frames, or one ``error`` / ``cancelled``), so every way a job can end becomes exactly one answer.
+No sockets and no event loop here: ``run`` returns the messages to send (a ``result`` and its frames,
+or one ``error`` / ``cancelled``), so every way a job can end becomes exactly one answer.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from layerdecomp.types import CancelToken
 
 from . import pixels
 from .protocol import (
+    FEATURE_PARTS,
     Decompose,
     Error,
     ErrorCode,
@@ -33,6 +34,9 @@ from .protocol import Cancelled as CancelledMessage
 log = logging.getLogger("layerdecomp.server")
 
 Frame = Union[str, bytearray]
+
+# What this server does beyond the core protocol (``welcome.features``): it splits a selection into parts.
+FEATURES = [FEATURE_PARTS]
 
 
 def run(message: Decompose, frames: dict[Role, memoryview], *, decomposer: Decomposer,
@@ -53,6 +57,7 @@ def run(message: Decompose, frames: dict[Role, memoryview], *, decomposer: Decom
             grow=message.grow,
             progress=progress,
             cancel=cancel,
+            split_parts=message.parts,
             **message.options,
         )
         del image, mask
@@ -82,9 +87,13 @@ def run(message: Decompose, frames: dict[Role, memoryview], *, decomposer: Decom
 
 def frame_result(message: Decompose, result: Decomposition) -> list[Frame]:
     """The ``result`` message and its frames: each layer cropped to ``result.box`` (outside it nothing
-    changed), the foreground and background in the upload's byte order."""
+    changed), the foreground and background in the upload's byte order. With 2 or more objects (a job
+    that asked for ``parts``): each object's foreground and visibility cut to its own box, then the plate."""
     image_format = PixelFormat[message.format]
     box = result.box
+    objects = [layer for layer in (result.objects or []) if layer.box.w and layer.box.h] if message.parts else []
+    if len(objects) < 2:
+        objects = []  # one part: exactly the single-object result
     reply = Result(
         job=message.job,
         width=message.width,
@@ -96,8 +105,13 @@ def frame_result(message: Decompose, result: Decomposition) -> list[Frame]:
             "visibility": PixelFormat.A8.name,
         },
         metadata=result.metadata,
+        objects=[{"box": list(layer.box.as_tuple())} for layer in objects],
     )
-    layers = {Role.FOREGROUND: result.foreground, Role.BACKGROUND: result.background,
-              Role.VISIBILITY: result.visibility}
-    return [encode(reply), *(pixels.array_to_frame(header, layers[header.role][box.slices])
-                             for header in result_frames(reply))]
+    if objects:
+        crops = [crop for layer in objects for crop in (layer.foreground, layer.visibility)]
+        crops.append(result.background[box.slices])
+    else:
+        crops = [result.foreground[box.slices], result.background[box.slices], result.visibility[box.slices]]
+    # In result_frames' order; array_to_frame refuses a crop that does not fit its header.
+    return [encode(reply), *(pixels.array_to_frame(header, crop)
+                             for header, crop in zip(result_frames(reply), crops, strict=True))]

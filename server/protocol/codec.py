@@ -19,6 +19,8 @@ def encode(message: Message) -> str:
     data: Dict[str, Any] = {"type": message.TYPE}
     for f in fields(message):  # type: ignore[arg-type]  # every Message is a dataclass
         value = getattr(message, f.name)
+        if f.metadata.get("omit_default") and value == _default(f):
+            continue  # a field older peers do not know, left out while it says nothing new
         if isinstance(value, Limits):
             value = value.to_json()
         elif isinstance(value, tuple):
@@ -77,6 +79,10 @@ def decode(text: Union[str, bytes]) -> Message:
         missing = sorted(f.name for f in declared if f.name not in data and _required(f))
         raise ProtocolError(ErrorCode.BAD_MESSAGE, f"{kind} lacks field(s) {', '.join(missing)}", job) from None
     return message.validated()
+
+
+def _default(f: Any) -> Any:
+    return f.default_factory() if f.default_factory is not MISSING else f.default
 
 
 def _required(f: Any) -> bool:

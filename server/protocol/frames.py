@@ -129,10 +129,14 @@ def unpack_frame(data: Union[bytes, bytearray, memoryview]) -> Tuple[FrameHeader
 
 
 class FrameCollector:
-    """Gathers the binary frames of one job, checking each against the frame expected next."""
+    """Gathers the binary frames of one job, checking each against the frame expected next.
+
+    ``received``: every frame taken, in arrival order (a result with objects has several frames of one
+    role); ``frames``: the last one taken of each role (all of them when no role repeats)."""
 
     def __init__(self, expected: List[FrameHeader]) -> None:
         self._expected = list(expected)
+        self.received: List[Tuple[FrameHeader, memoryview]] = []
         self.frames: Dict[Role, memoryview] = {}
 
     @property
@@ -158,6 +162,7 @@ class FrameCollector:
                 f"{header.width} x {header.height} {header.format.name} at ({header.x}, {header.y})",
                 header.job,
             )
+        self.received.append((header, pixels))
         self.frames[header.role] = pixels
         self._expected.pop(0)
         return self.complete

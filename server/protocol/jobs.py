@@ -3,7 +3,7 @@ and frame from the server fed in, in order, until the job has its outcome."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from .constants import MAC_BYTES
 from .errors import ErrorCode, ProtocolError
@@ -20,7 +20,7 @@ class ClientJob:
         while not job.done:
             progress = job.receive(decode(text))  or  job.receive(unpack_frame(data))
             (and, to stop it: message = job.cancel(); if message: send(encode(message)))
-        job.outcome: "result" (job.result, job.frames), "error" (job.error) or "cancelled"
+        job.outcome: "result" (job.result, job.received), "error" (job.error) or "cancelled"
 
     Messages about other jobs (late answers to earlier ones) are ignored. ``result_max_bytes`` is the
     largest binary frame the server may send for this job: a client reads no more than that.
@@ -45,7 +45,13 @@ class ClientJob:
 
     @property
     def frames(self) -> Dict[Role, memoryview]:
+        """The result's frames by role (for a result without objects, where no role repeats)."""
         return self._collector.frames if self._collector is not None else {}
+
+    @property
+    def received(self) -> List[Tuple[FrameHeader, memoryview]]:
+        """The result's frames in arrival order, each with its header (``result_frames(job.result)``)."""
+        return self._collector.received if self._collector is not None else []
 
     def cancel(self) -> Optional[Cancel]:
         """The ``cancel`` message to send, once (None when sent already or the job is over)."""

@@ -56,7 +56,12 @@ def _message_vectors() -> List[Dict[str, Any]]:
                      "min": 0.0, "max": 100.0},
                     {"name": "fast", "type": "bool", "default": False, "label": "Fast", "help": "y"}],
             limits=P.Limits())),
+        ("welcome, features", P.Welcome(server="layerdecomp 0.3.0", backend="classical", backends=["classical"],
+                                        device="cpu", options=["seed"], limits=P.Limits(),
+                                        features=[P.FEATURE_PARTS])),
         ("decompose, defaults", P.Decompose(job=1, width=640, height=480)),
+        ("decompose, parts", P.Decompose(job=2, width=640, height=480, format="BGRA8", parts=True)),
+        ("decompose, parts false is left out", P.Decompose(job=3, width=8, height=8, parts=False)),
         ("decompose, everything", P.Decompose(job=P.MAX_JOB_ID, width=3, height=2, format="RGBA8",
                                               backend="classical", margin=16, grow=4,
                                               options={"steps": 28, "seed": 7, "strength": 0.75,
@@ -66,6 +71,10 @@ def _message_vectors() -> List[Dict[str, Any]]:
         ("result", P.Result(job=7, width=640, height=480, box=(100, 80, 300, 260),
                             formats={"foreground": "RGBA8", "background": "RGBA8", "visibility": "A8"},
                             metadata={"backend": "classical", "timings": {"alpha": 0.5}, "notes": []})),
+        ("result, two objects", P.Result(job=8, width=640, height=480, box=(100, 80, 300, 260),
+                                         formats={"foreground": "BGRA8", "background": "BGRA8", "visibility": "A8"},
+                                         metadata={"backend": "classical"},
+                                         objects=[{"box": [100, 200, 120, 140]}, {"box": [250, 80, 150, 100]}])),
         ("error about a job", P.Error(code="invalid_input", message="the selection is empty", job=3)),
         ("error about the connection", P.Error(code="unauthorized", message="wrong or missing token")),
         ("cancel", P.Cancel(job=9)),
@@ -79,6 +88,13 @@ def _message_vectors() -> List[Dict[str, Any]]:
         sender = "client" if message.TYPE in CLIENT_TYPES else "server"
         vectors.append({"name": name, "sender": sender, "text": text, "fields": json.loads(P.encode(decoded))})
     return vectors
+
+
+def _result_text(**fields: Any) -> str:
+    """A result's JSON, 2 x 2 at (0, 0) of a 10 x 10 image, with ``fields`` added."""
+    return json.dumps({"type": "result", "job": 1, "width": 10, "height": 10, "box": [0, 0, 2, 2],
+                       "formats": {"foreground": "RGBA8", "background": "RGBA8", "visibility": "A8"}, **fields},
+                      separators=(",", ":"))
 
 
 # Texts the reference refuses, with the error code (and job) it refuses them with.
@@ -106,6 +122,17 @@ _INVALID_TEXTS = [
                           "\"formats\":{\"foreground\":\"RGBA8\",\"background\":\"RGBA8\",\"visibility\":\"A8\"}}"),
     ("result, formats incomplete", "{\"type\":\"result\",\"job\":1,\"width\":10,\"height\":10,\"box\":[0,0,1,1],"
                                    "\"formats\":{\"foreground\":\"RGBA8\"}}"),
+    ("decompose, parts not a boolean",
+     "{\"type\":\"decompose\",\"job\":2,\"width\":5,\"height\":5,\"parts\":1}"),
+    ("result, one object", _result_text(objects=[{"box": [0, 0, 1, 1]}])),
+    ("result, objects not a list", _result_text(objects={"box": [0, 0, 1, 1]})),
+    ("result, an object box outside the box", _result_text(objects=[{"box": [0, 0, 1, 1]}, {"box": [1, 1, 2, 1]}])),
+    ("result, an empty object box", _result_text(objects=[{"box": [0, 0, 1, 1]}, {"box": [1, 1, 0, 1]}])),
+    ("result, an object with another key",
+     _result_text(objects=[{"box": [0, 0, 1, 1]}, {"box": [1, 1, 1, 1], "name": "cup"}])),
+    ("result, too many objects", _result_text(objects=[{"box": [0, 0, 1, 1]}] * (P.MAX_OBJECTS + 1))),
+    ("welcome, features not strings",
+     "{\"type\":\"welcome\",\"server\":\"s\",\"backend\":\"b\",\"features\":[1]}"),
     ("progress, fraction a string", "{\"type\":\"progress\",\"job\":1,\"stage\":\"x\",\"fraction\":\"0.5\"}"),
     ("welcome, limits not an object",
      "{\"type\":\"welcome\",\"server\":\"s\",\"backend\":\"b\",\"limits\":3}"),
@@ -208,8 +235,15 @@ def _expected_frames() -> Dict[str, Any]:
         return [{"job": h.job, "role": h.role.label, "format": h.format.name, "x": h.x, "y": h.y,
                  "width": h.width, "height": h.height, "header": h.pack().hex()} for h in headers]
 
+    # Several objects: each one's foreground and visibility at its own box, bottom to top, then one plate.
+    decompose_parts = P.Decompose(job=12, width=9, height=6, format="BGRA8", parts=True)
+    result_objects = P.Result(job=12, width=9, height=6, box=(1, 1, 7, 4),
+                              formats={"foreground": "BGRA8", "background": "BGRA8", "visibility": "A8"},
+                              objects=[{"box": [1, 2, 2, 3]}, {"box": [5, 1, 3, 2]}])
     return {"decompose": P.encode(decompose), "upload": describe(P.upload_frames(decompose)),
-            "result": P.encode(result), "download": describe(P.result_frames(result))}
+            "result": P.encode(result), "download": describe(P.result_frames(result)),
+            "decompose_parts": P.encode(decompose_parts), "upload_parts": describe(P.upload_frames(decompose_parts)),
+            "result_objects": P.encode(result_objects), "download_objects": describe(P.result_frames(result_objects))}
 
 
 def _handshake_vectors() -> List[Dict[str, Any]]:
@@ -252,6 +286,12 @@ def _job_transcripts() -> List[Dict[str, Any]]:
                       formats={"foreground": "RGBA8", "background": "RGBA8", "visibility": "A8"})
     frames = [P.pack_frame(h, _pattern(h.payload_size, i)).hex() for i, h in enumerate(P.result_frames(result))]
 
+    parts_request = P.Decompose(job=6, width=6, height=4, format="RGBA8", parts=True)
+    objects_result = P.Result(job=6, width=6, height=4, box=(0, 1, 6, 2), formats=result.formats,
+                              objects=[{"box": [0, 1, 2, 2]}, {"box": [4, 1, 2, 1]}])
+    object_frames = [P.pack_frame(h, _pattern(h.payload_size, 10 + i)).hex()
+                     for i, h in enumerate(P.result_frames(objects_result))]
+
     def text(message: Any) -> Dict[str, str]:
         return {"text": P.encode(message)}
 
@@ -276,10 +316,16 @@ def _job_transcripts() -> List[Dict[str, Any]]:
             text(P.Result(job=5, width=5, height=3, box=(1, 1, 2, 1), formats=result.formats))],
         "a frame out of order": [text(result), {"frame": frames[1]}],
         "a message the server does not send": [text(P.Cancel(job=5))],
+        "a result with two objects": [text(objects_result), *({"frame": f} for f in object_frames)],
+        "two objects: the plate before the objects' frames": [text(objects_result), {"frame": object_frames[-1]}],
+        "two objects: a visibility frame at the wrong object's box": [
+            text(objects_result), {"frame": object_frames[0]}, {"frame": object_frames[3]}],
     }
+    requests = dict.fromkeys(list(scripts)[-3:], parts_request)  # the three above ask for parts
     transcripts = []
     for name, steps in scripts.items():
-        job = P.ClientJob(request)
+        this_request = requests.get(name, request)
+        job = P.ClientJob(this_request)
         recorded = []
         for step in steps:
             out: Dict[str, Any] = dict(step)
@@ -297,11 +343,16 @@ def _job_transcripts() -> List[Dict[str, Any]]:
                 break
             recorded.append(out)
         transcripts.append({
-            "name": name, "request": P.encode(request), "steps": recorded, "outcome": job.outcome,
+            "name": name, "request": P.encode(this_request), "steps": recorded, "outcome": job.outcome,
             "error": P.encode(job.error) if job.error is not None else None,
             "result": P.encode(job.result) if job.result is not None and job.outcome == "result" else None,
+            # By role for a result without objects (no role repeats); null with objects.
             "frames": ({role.label: bytes(view).hex() for role, view in job.frames.items()}
-                       if job.outcome == "result" else None),
+                       if job.outcome == "result" and not job.result.objects else None),
+            # Every result frame in arrival order, with its header.
+            "received": ([{"role": h.role.label, "format": h.format.name, "x": h.x, "y": h.y, "width": h.width,
+                           "height": h.height, "pixels": bytes(view).hex()} for h, view in job.received]
+                         if job.outcome == "result" else None),
         })
     return transcripts
 

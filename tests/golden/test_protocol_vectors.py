@@ -86,3 +86,22 @@ def test_client_job_transcripts(vector):
         assert (P.encode(got) if got is not None else None) == step["returns"]
     assert job.outcome == vector["outcome"]
     assert (P.encode(job.error) if job.error is not None else None) == vector["error"]
+    if vector["outcome"] == "result":
+        assert P.encode(job.result) == vector["result"]
+        assert [{"role": h.role.label, "format": h.format.name, "x": h.x, "y": h.y, "width": h.width,
+                 "height": h.height, "pixels": bytes(view).hex()} for h, view in job.received] == vector["received"]
+
+
+def test_a_result_with_objects_expects_each_objects_frames_then_one_plate():
+    expected = VECTORS["expected_frames"]
+    result = P.decode(expected["result_objects"])
+    boxes = [o["box"] for o in result.objects]
+    download = expected["download_objects"]
+    assert [(d["role"], [d["x"], d["y"], d["width"], d["height"]]) for d in download] == [
+        ("foreground", boxes[0]), ("visibility", boxes[0]), ("foreground", boxes[1]), ("visibility", boxes[1]),
+        ("background", list(result.box))]
+    assert [d["format"] for d in download] == ["BGRA8", "A8", "BGRA8", "A8", "BGRA8"]
+    assert json.loads(expected["decompose_parts"])["parts"] is True
+    # A request without parts is what an older server always got: no "parts" field at all.
+    assert "parts" not in json.loads(expected["decompose"])
+    assert "objects" not in json.loads(expected["result"])

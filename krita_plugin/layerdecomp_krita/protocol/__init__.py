@@ -10,9 +10,9 @@ In short:
                                              <-     challenge {protocol, nonce, proof}
     auth {proof}                             ->     (only once the server's proof checked out)
                                              <-     welcome {protocol, server, backend, backends, device,
-                                                             options, methods, schema, limits}
+                                                             options, methods, schema, limits, features}
     decompose {job, width, height, format,   ->
-               backend?, margin?, grow?, options}
+               backend?, margin?, grow?, options, parts?}
     binary frame: header(job, image, RGBA8|BGRA8|RGB8, w, h) + pixels        ->
     binary frame: header(job, mask, A8, w, h) + pixels                        ->
                                              <-     progress {job, stage, fraction}     (any number, in order)
@@ -23,6 +23,10 @@ In short:
                                              <-     binary frame: header(job, foreground, RGBA8|BGRA8, box)
                                              <-     binary frame: header(job, background, <image format>, box)
                                              <-     binary frame: header(job, visibility, A8, box)
+
+With ``parts`` (sent only to a server whose welcome lists "parts") a selection of 2 or more separate
+parts gives a result with ``objects`` [{box}, ...] (bottom to top), and its frames are instead: for each
+object, foreground and visibility at the object's box; then one background at ``box``.
 
 From the welcome on, every message both ways carries a session tag (``channel``: protocol 3), so nothing
 can be changed, replayed, reordered, dropped or injected unnoticed. Control messages are JSON text frames
@@ -59,6 +63,7 @@ from .constants import (
     ECHO_CHARS,
     MAC_BYTES,
     MAX_JOB_ID,
+    MAX_OBJECTS,
     MAX_TEXT_BYTES,
     NONCE_BYTES,
     PRE_AUTH_MAX_BYTES,
@@ -83,6 +88,7 @@ from .handshake import ClientHandshake, Refused, endpoint, new_nonce, proof, pro
 from .jobs import ClientJob
 from .limits import Limits
 from .messages import (
+    FEATURE_PARTS,
     MESSAGE_TYPES,
     Auth,
     Cancel,
@@ -100,13 +106,14 @@ from .messages import (
 )
 
 __all__ = [
-    "CLIENT_PRE_AUTH_MAX_BYTES", "DEFAULT_PORT", "ECHO_CHARS", "MAC_BYTES", "MAX_JOB_ID", "MAX_TEXT_BYTES",
-    "NONCE_BYTES",
+    "CLIENT_PRE_AUTH_MAX_BYTES", "DEFAULT_PORT", "ECHO_CHARS", "MAC_BYTES", "MAX_JOB_ID", "MAX_OBJECTS",
+    "MAX_TEXT_BYTES", "NONCE_BYTES",
     "PRE_AUTH_MAX_BYTES", "PROOF_HEX_DIGITS", "PROTOCOL_VERSION",
     "CloseCode", "ErrorCode", "ProtocolError", "quote", "quote_name",
     "FRAME_MAGIC", "HEADER_SIZE", "IMAGE_FORMATS", "RESULT_ROLES", "FrameCollector", "FrameHeader", "PixelFormat",
     "Role", "foreground_format", "pack_frame", "unpack_frame",
     "Limits",
+    "FEATURE_PARTS",
     "MESSAGE_TYPES", "Message", "Hello", "Challenge", "Auth", "Welcome", "Decompose", "Progress", "Result", "Error",
     "Cancel", "Cancelled", "upload_frames", "result_frames",
     "encode", "decode",

@@ -3,6 +3,8 @@
 PROTOCOL_VERSION = 3
 DEFAULT_PORT = 8765
 MAX_JOB_ID = 2**32 - 1
+# The most objects one result may carry (a decompose with ``parts``: one per separate part of the selection).
+MAX_OBJECTS = 16
 
 # The handshake (handshake.py, docs/protocol.md): each side proves it knows the token with an HMAC-SHA256
 # over both sides' fresh nonces; the token itself never travels.

@@ -10,13 +10,21 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional, Tuple, Type
 
 from .checks import check_job, check_size, expect, is_hex, is_int, is_number
-from .constants import NONCE_BYTES, PROOF_HEX_DIGITS, PROTOCOL_VERSION
+from .constants import MAX_OBJECTS, NONCE_BYTES, PROOF_HEX_DIGITS, PROTOCOL_VERSION
 from .errors import quote, quote_name
 from .frames import IMAGE_FORMATS, RESULT_ROLES, FrameHeader, PixelFormat, Role
 from .limits import Limits
 
 # type -> message class, filled in as the classes below are defined.
 MESSAGE_TYPES: Dict[str, Type["Message"]] = {}
+
+# Field metadata: ``encode`` leaves the field out while it holds its default, so a peer that predates the
+# field (and refuses unknown fields) gets exactly what it got before.
+OMIT_DEFAULT = {"omit_default": True}
+
+# What a server can do beyond the protocol's core, announced in ``welcome.features``:
+# "parts": a ``decompose`` may ask for one object per separate part of its selection (``parts``).
+FEATURE_PARTS = "parts"
 
 
 class Message:
@@ -98,7 +106,8 @@ class Welcome(Message):
     """server -> client, answer to a good ``auth``. ``options``: the names of the per-job options the
     backend takes; ``schema``: those options described (name, type, default, label, help, and min/max or
     choices), to draw a form from; ``methods``: every backend this server knows, with a label, a plain
-    description, whether this server runs it and, when not, the ``reason`` in words."""
+    description, whether this server runs it and, when not, the ``reason`` in words. ``features``: what
+    this server can do beyond the core protocol (``FEATURE_PARTS``); a client uses only what is listed."""
 
     TYPE: ClassVar[str] = "welcome"
     VERSIONED: ClassVar[bool] = True
@@ -112,6 +121,7 @@ class Welcome(Message):
     schema: List[Dict[str, Any]] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
     protocol: int = PROTOCOL_VERSION
+    features: List[str] = field(default_factory=list)
 
     def validated(self) -> "Welcome":
         expect(isinstance(self.server, str) and isinstance(self.backend, str) and isinstance(self.device, str),
@@ -120,12 +130,14 @@ class Welcome(Message):
                "welcome.backends must be a list of strings")
         expect(isinstance(self.options, list) and all(isinstance(o, str) for o in self.options),
                "welcome.options must be a list of strings")
+        expect(isinstance(self.features, list) and all(isinstance(f, str) for f in self.features),
+               "welcome.features must be a list of strings")
         _expect_entries("welcome.methods", self.methods, METHOD_KEYS)
         _expect_entries("welcome.schema", self.schema, SCHEMA_KEYS)
         expect(is_int(self.protocol), "welcome.protocol must be an integer")
         limits = self.limits if isinstance(self.limits, Limits) else Limits.from_json(self.limits)
         return Welcome(self.server, self.backend, self.backends, self.device, self.options, self.methods,
-                       self.schema, limits, self.protocol)
+                       self.schema, limits, self.protocol, self.features)
 
 
 def _expect_entries(where: str, entries: Any, keys: Dict[str, type]) -> None:
@@ -144,7 +156,8 @@ class Decompose(Message):
 
     The image and mask frames follow, in that order (``upload_frames``). ``format`` is the image's pixel
     format. ``backend``: None or the server's backend. ``options``: the backend's per-job options (JSON
-    scalars).
+    scalars). ``parts``: one object per separate part of the selection (only to a server whose welcome
+    lists ``FEATURE_PARTS``; left out of the JSON when false, so older servers see what they always saw).
     """
 
     TYPE: ClassVar[str] = "decompose"
@@ -156,6 +169,7 @@ class Decompose(Message):
     margin: Optional[int] = None
     grow: Optional[int] = None
     options: Dict[str, Any] = field(default_factory=dict)
+    parts: bool = field(default=False, metadata=OMIT_DEFAULT)
 
     def validated(self) -> "Decompose":
         job = self.job
@@ -174,6 +188,7 @@ class Decompose(Message):
         for key, value in self.options.items():
             expect(value is None or isinstance(value, (str, bool)) or is_number(value),
                    f"decompose.options.{quote_name(key)} must be a string, number, true/false or null", job)
+        expect(isinstance(self.parts, bool), "decompose.parts must be true or false", job)
         return self
 
 
@@ -196,11 +211,14 @@ class Progress(Message):
 
 @dataclass(frozen=True)
 class Result(Message):
-    """server -> client: job done; three binary frames follow (foreground, background, visibility:
-    ``result_frames``).
+    """server -> client: job done; its binary frames follow (``result_frames``).
 
-    ``width`` x ``height``: the uploaded image's size. ``box``: (x, y, w, h), the rectangle the frames
-    cover. ``formats``: pixel format per role. ``metadata``: backend, timings, options, ...
+    ``width`` x ``height``: the uploaded image's size. ``box``: (x, y, w, h), the rectangle that holds
+    every changed pixel. ``formats``: pixel format per role. ``metadata``: backend, timings, options, ...
+    ``objects``: for a job that asked for ``parts`` and whose selection has 2 to ``MAX_OBJECTS`` parts,
+    one ``{"box": [x, y, w, h]}`` per object layer, bottom to top, each inside ``box``; empty (and left
+    out of the JSON) otherwise. Frames without objects: foreground, background, visibility at ``box``.
+    With objects: each object's foreground and visibility at its own box, then one background at ``box``.
     """
 
     TYPE: ClassVar[str] = "result"
@@ -210,6 +228,7 @@ class Result(Message):
     box: Tuple[int, int, int, int]
     formats: Dict[str, str]
     metadata: Dict[str, Any] = field(default_factory=dict)
+    objects: List[Dict[str, Any]] = field(default_factory=list, metadata=OMIT_DEFAULT)
 
     def validated(self) -> "Result":
         job = self.job
@@ -228,7 +247,21 @@ class Result(Message):
             expect(isinstance(name, str) and name in PixelFormat.__members__,
                    f"result.formats holds an unknown pixel format {quote(name)}", job)
         expect(isinstance(self.metadata, dict), "result.metadata must be an object", job)
-        return Result(job, self.width, self.height, (x, y, w, h), dict(self.formats), self.metadata)
+        objects = self.objects
+        expect(isinstance(objects, list) and (len(objects) == 0 or 2 <= len(objects) <= MAX_OBJECTS),
+               f"result.objects must be a list of 2 to {MAX_OBJECTS} objects (or left out)", job)
+        checked = []
+        for entry in objects:
+            expect(isinstance(entry, dict) and set(entry) == {"box"}, "each of result.objects must be {\"box\": "
+                   "[x, y, w, h]}", job)
+            ob = entry["box"]
+            expect(isinstance(ob, (list, tuple)) and len(ob) == 4 and all(is_int(v) and v >= 0 for v in ob),
+                   "each result.objects box must be [x, y, w, h], non-negative integers", job)
+            ox, oy, ow, oh = ob
+            expect(ow > 0 and oh > 0 and ox >= x and oy >= y and ox + ow <= x + w and oy + oh <= y + h,
+                   "each result.objects box must be a non-empty rectangle inside result.box", job)
+            checked.append({"box": [ox, oy, ow, oh]})
+        return Result(job, self.width, self.height, (x, y, w, h), dict(self.formats), self.metadata, checked)
 
 
 @dataclass(frozen=True)
@@ -280,7 +313,18 @@ def upload_frames(message: Decompose) -> List[FrameHeader]:
 
 
 def result_frames(message: Result) -> List[FrameHeader]:
-    """The frames a server sends after ``message``, in order: foreground, background, visibility."""
-    x, y, w, h = message.box
-    return [FrameHeader(message.job, role, PixelFormat[message.formats[role.label]], w, h, x, y)
-            for role in RESULT_ROLES]
+    """The frames a server sends after ``message``, in order: foreground, background, visibility at its
+    ``box``; or, with ``objects``, each object's foreground and visibility at the object's box (bottom
+    to top), then the background at ``box``."""
+    job, formats = message.job, message.formats
+
+    def at(role: Role, box: Any) -> FrameHeader:
+        x, y, w, h = box
+        return FrameHeader(job, role, PixelFormat[formats[role.label]], w, h, x, y)
+
+    if not message.objects:
+        return [at(role, message.box) for role in RESULT_ROLES]
+    frames = []
+    for entry in message.objects:
+        frames += [at(Role.FOREGROUND, entry["box"]), at(Role.VISIBILITY, entry["box"])]
+    return [*frames, at(Role.BACKGROUND, message.box)]
