@@ -20,6 +20,8 @@ const DEFAULT_PORT = 8765;
 const FRAME_MAGIC = [0x4c, 0x44, 0x50, 0x58]; // "LDPX"
 const HEADER_SIZE = 28;
 const MAX_JOB_ID = 4294967295;
+// The most objects one result may carry (a decompose with `parts`: one per separate part of the selection).
+const MAX_OBJECTS = 16;
 
 // The handshake (ClientHandshake, docs/protocol.md): each side proves it knows the token with an
 // HMAC-SHA256 over both sides' fresh nonces; the token itself never travels.
@@ -292,7 +294,8 @@ const VALIDATORS = {
         `result.formats holds an unknown pixel format ${JSON.stringify(name)}`, m.job);
     }
     expect(isObject(m.metadata), "result.metadata must be an object", m.job);
-    expect(Array.isArray(m.objects), "result.objects must be a list", m.job);
+    expect(Array.isArray(m.objects) && (m.objects.length === 0 || (m.objects.length >= 2 && m.objects.length <= MAX_OBJECTS)),
+      `result.objects must be a list of 2 to ${MAX_OBJECTS} objects (or left out)`, m.job);
     for (const entry of m.objects) {
       const inner = isObject(entry) ? entry.box : null;
       expect(isObject(entry) && Object.keys(entry).join() === "box" && Array.isArray(inner) && inner.length === 4 &&
@@ -843,7 +846,7 @@ class ClientJob {
 }
 
 module.exports = {
-  PROTOCOL_VERSION, DEFAULT_PORT, HEADER_SIZE, MAX_JOB_ID, DEFAULT_LIMITS, IMAGE_FORMATS, RESULT_ROLES,
+  PROTOCOL_VERSION, DEFAULT_PORT, HEADER_SIZE, MAX_JOB_ID, MAX_OBJECTS, DEFAULT_LIMITS, IMAGE_FORMATS, RESULT_ROLES,
   NONCE_BYTES, PROOF_HEX_DIGITS, MAC_BYTES, CLIENT_PRE_AUTH_MAX_BYTES, MAX_TEXT_BYTES, MAX_JSON_DEPTH,
   ErrorCode, CloseCode, ProtocolError, Refused, Role, PixelFormat, CHANNELS,
   foregroundFormat, checkSize, message, encode, decode,

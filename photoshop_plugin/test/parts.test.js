@@ -46,21 +46,25 @@ test("result: objects decode, and are left out of the JSON when empty", () => {
   assert.deepEqual(JSON.parse(P.encode(split)), JSON.parse(resultText(TWO)));
 });
 
-test("result: an object box must be non-empty and inside the result's box, and nothing but a box", () => {
+test("result: 2 to 16 objects, each a non-empty box inside the result's box, and nothing but a box", () => {
+  const good = TWO[0];
   for (const bad of [
-    [{ box: [4, 2, 0, 8] }], // empty
-    [{ box: [3, 2, 10, 8] }], // left of the box
-    [{ box: [4, 2, 31, 8] }], // past its right edge
-    [{ box: [4, 2, 10, 21] }], // past its bottom
-    [{ box: [4, 2, 10] }],
-    [{ box: [4, 2, 10, -1] }],
-    [{ box: [4, 2, 10, 8], name: "cup" }],
-    [[4, 2, 10, 8]],
-    [{}],
-    { box: [4, 2, 10, 8] },
+    { box: [4, 2, 0, 8] }, // empty
+    { box: [3, 2, 10, 8] }, // left of the box
+    { box: [4, 2, 31, 8] }, // past its right edge
+    { box: [4, 2, 10, 21] }, // past its bottom
+    { box: [4, 2, 10] },
+    { box: [4, 2, 10, -1] },
+    { box: [4, 2, 10, 8], name: "cup" },
+    [4, 2, 10, 8],
+    {},
   ]) {
-    assert.throws(() => P.decode(resultText(bad)), { code: "bad_message", job: 5 }, JSON.stringify(bad));
+    assert.throws(() => P.decode(resultText([good, bad])), { code: "bad_message", job: 5 }, JSON.stringify(bad));
   }
+  assert.throws(() => P.decode(resultText({ box: [4, 2, 10, 8] })), { code: "bad_message", job: 5 });
+  assert.throws(() => P.decode(resultText([good])), { code: "bad_message", job: 5 }, "one object is an ordinary result");
+  assert.equal(P.decode(resultText(Array(P.MAX_OBJECTS).fill(good))).objects.length, 16);
+  assert.throws(() => P.decode(resultText(Array(P.MAX_OBJECTS + 1).fill(good))), { code: "bad_message", job: 5 });
 });
 
 test("frames after a result with objects: each object's foreground and visibility at its box, then one background", () => {

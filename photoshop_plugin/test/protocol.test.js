@@ -86,6 +86,15 @@ test("the frames expected after decompose and result", () => {
   const download = P.resultFrames(P.decode(expected.result));
   assert.deepEqual(download, strip(expected.download));
   assert.deepEqual(download.map((h) => hex(P.packHeader(h))), expected.download.map((/** @type {any} */ h) => h.header));
+  // Several objects: each one's foreground and visibility at its own box, bottom first, then one plate.
+  const parts = P.decode(expected.decompose_parts);
+  assert.equal(parts.parts, true);
+  assert.equal(P.encode(parts), expected.decompose_parts);
+  assert.deepEqual(P.uploadFrames(parts), strip(expected.upload_parts));
+  const objects = P.resultFrames(P.decode(expected.result_objects));
+  assert.deepEqual(objects.map((h) => h.role), ["foreground", "visibility", "foreground", "visibility", "background"]);
+  assert.deepEqual(objects, strip(expected.download_objects));
+  assert.deepEqual(objects.map((h) => hex(P.packHeader(h))), expected.download_objects.map((/** @type {any} */ h) => h.header));
 });
 
 test("FrameCollector takes the expected frames in order and refuses others", () => {
@@ -181,8 +190,16 @@ for (const vector of VECTORS.client_jobs || []) {
     assert.equal(job.outcome, vector.outcome);
     assert.equal(job.error ? P.encode(job.error) : null, vector.error);
     if (vector.outcome === "result") {
-      assert.equal(P.encode(/** @type {any} */ (job.result)), vector.result);
-      assert.deepEqual(Object.fromEntries(Object.entries(job.frames).map(([role, pixels]) => [role, hex(pixels)])), vector.frames);
+      const result = /** @type {any} */ (job.result);
+      assert.equal(P.encode(result), vector.result);
+      // By role only where no role repeats (a result without objects); every frame in arrival order always.
+      if (!result.objects.length) {
+        assert.deepEqual(Object.fromEntries(Object.entries(job.frames).map(([role, pixels]) => [role, hex(pixels)])), vector.frames);
+      } else {
+        assert.equal(vector.frames, null);
+      }
+      assert.deepEqual(job.received.map(([h, pixels]) => ({ role: h.role, format: h.format, x: h.x, y: h.y, width: h.width,
+        height: h.height, pixels: hex(pixels) })), vector.received);
     }
   });
 }
