@@ -18,7 +18,8 @@ function traceLines(trace) {
     `  address: ${trace.url}`,
     `  socket opened: ${trace.opened ? "yes" : "no"}; got as far as: ${trace.stage}; ${closed}` +
       (trace.tries > 1 ? ` (handshake try ${trace.tries}: the server was busy or dropped the earlier ones)` : ""),
-    `  server: ${trace.server || "?"}, backend ${trace.backend || "?"} on ${trace.device || "?"}, protocol ${trace.protocol ?? "?"}`,
+    `  server: ${trace.server || "?"}, backend ${trace.backend || "?"} on ${trace.device || "?"}, protocol ${trace.protocol ?? "?"}` +
+      (trace.welcome ? `, features: ${(trace.welcome.features || []).join(", ") || "none"}` : ""),
   ];
 }
 
@@ -32,7 +33,8 @@ function diagnosticsReport(facts) {
   return [
     "Decompose Selection — diagnostics",
     ...Object.entries(about).map(([key, value]) => `${key}: ${value}`),
-    `settings: address ${settings.url}, margin ${settings.margin}, backend ${settings.backend || "(the server's)"}, token ${token}`,
+    `settings: address ${settings.url}, margin ${settings.margin}, backend ${settings.backend || "(the server's)"}, ` +
+      `one layer per separate part ${settings.parts === false ? "off" : "on"}, token ${token}`,
     `connection check: ${facts.checkError ? `failed (${facts.checkError.message})` : "ok"}`,
     ...traceLines(facts.check),
     "last job's connection:",

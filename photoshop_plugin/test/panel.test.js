@@ -288,7 +288,8 @@ test("Diagnostics: versions, what the handshake saw, the last error; never the t
   assert.match(report, /^plugin: test$/m);
   assert.match(report, /connection check: ok/);
   assert.match(report, /socket opened: yes; got as far as: welcome; not closed by the server/);
-  assert.match(report, /server: layerdecomp [^,]+, backend classical on cpu, protocol \d+/);
+  assert.match(report, /server: layerdecomp [^,]+, backend classical on cpu, protocol \d+, features: parts/);
+  assert.match(report, /one layer per separate part on/);
   assert.match(report, /last job's connection:\n {2}address: ws:\/\/127\.0\.0\.1:\d+\n {2}socket opened: yes; got as far as: working/);
   assert.match(report, /last error: none/);
   const token = fs.readFileSync(home.tokenFile, "utf8").trim();
@@ -656,5 +657,51 @@ test("more than 16 separate parts: the server's plain message, the document unto
   const [[level, code, text]] = p.controller.messages;
   assert.deepEqual([level, code], ["error", "invalid_input"]);
   assert.match(text, /17 separate parts.*16/);
+  assertUntouched(p, before);
+});
+
+test("a server that does not announce parts (an older one) is never sent the field, which it would refuse", async () => {
+  const { WebSocketServer } = require("ws");
+  const P = require("../src/protocol.js");
+  const token = "an older server's token";
+  const old = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await new Promise((resolve) => old.once("listening", resolve));
+  const address = `127.0.0.1:${/** @type {any} */ (old.address()).port}`;
+  /** @type {any[]} */
+  const decomposes = [];
+  // The handshake as protocol 3 has it, then a welcome without features; the decompose is answered with an error.
+  old.on("connection", (socket) => {
+    const serverNonce = "5e".repeat(32);
+    /** @type {any} */
+    let channel = null;
+    socket.on("message", (data, isBinary) => {
+      if (isBinary) return;
+      if (!channel) {
+        const m = JSON.parse(String(data));
+        if (m.type === "hello") {
+          channel = { nonce: m.nonce };
+          socket.send(P.encode({ type: "challenge", nonce: serverNonce, proof: P.proof(token, "server", m.nonce, serverNonce, address) }));
+        }
+        return;
+      }
+      if (!channel.open) {
+        channel.open = new P.Channel(P.sessionKey(token, channel.nonce, serverNonce, address), "server");
+        const welcome = JSON.parse(P.encode({ type: "welcome", server: "layerdecomp 0.1", backend: "classical" }));
+        delete welcome.features;
+        socket.send(channel.open.sealText(JSON.stringify(welcome)));
+        return;
+      }
+      const m = JSON.parse(channel.open.openText(String(data)));
+      decomposes.push(m);
+      socket.send(channel.open.sealText(P.encode({ type: "error", code: "invalid_input", message: "no", job: m.job })));
+    });
+  });
+  const p = panel({ url: `ws://${address}`, home, draw: twoParts, settings: { token } });
+  const before = p.doc.describe();
+  await p.controller.trigger();
+  await new Promise((resolve) => old.close(resolve));
+  assert.deepEqual(p.controller.messages.map(([level, code]) => [level, code]), [["error", "invalid_input"]]);
+  assert.equal(decomposes.length, 1);
+  assert.ok(!("parts" in decomposes[0]), JSON.stringify(decomposes[0]));
   assertUntouched(p, before);
 });
