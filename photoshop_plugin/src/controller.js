@@ -34,6 +34,18 @@ const STAGES = {
  *   layer per part, when the server can split them
  */
 
+/**
+ * A server's stage in words. A selection split into parts is worked on in groups, one after another,
+ * whose stages come numbered ("fill 2/3"): said as "… (2 of 3)", and not at all when there is one.
+ * @param {string} stage
+ */
+function stageText(stage) {
+  const numbered = /^(.+) (\d+)\/(\d+)$/.exec(stage);
+  const base = numbered ? numbered[1] : stage;
+  const text = STAGES[base] || `${base[0].toUpperCase()}${base.slice(1)}…`;
+  return numbered && numbered[3] !== "1" ? `${text} (${numbered[2]} of ${numbered[3]})` : text;
+}
+
 class Controller {
   /**
    * @param {{host: {readSource(margin: number | null): Promise<any>, writeResult(source: any, result: any): Promise<string>},
@@ -130,8 +142,7 @@ class Controller {
   onReport(job, kind, payload) {
     if (this.job !== job) return;
     if (kind === "status") this.ui.updateProgress(payload, null);
-    else this.ui.updateProgress(STAGES[payload.stage] || `${payload.stage[0].toUpperCase()}${payload.stage.slice(1)}…`,
-      payload.fraction);
+    else this.ui.updateProgress(stageText(payload.stage), payload.fraction);
   }
 
   /** @param {any} job @param {"info" | "warning" | "error"} level @param {UserError} outcome */
@@ -150,4 +161,4 @@ class Controller {
   }
 }
 
-module.exports = { Controller, STAGES };
+module.exports = { Controller, STAGES, stageText };

@@ -598,6 +598,8 @@ for (const depth of /** @type {const} */ ([8, 16])) {
     const welcome = /** @type {any} */ (p.controller.lastTrace).welcome;
     assert.ok(welcome.features.includes("parts"), "the server announces parts");
     assert.equal(sent.find((m) => m.type === "decompose").parts, true);
+    assert.ok(p.shown.progress.some(([, fraction]) => fraction !== null), "progress was shown");
+    for (const [text] of p.shown.progress) assert.doesNotMatch(text, /\d\/\d/, "a numbered stage is said in words");
     assert.deepEqual(p.doc.historyStates, [...before.history, HISTORY_NAME]);
     const tree = p.doc.layers.map((l) => [l.name, l.kind, l.visible, (l.layers || []).map((c) => [c.name, c.visible])]);
     assert.deepEqual(tree, [

@@ -7,6 +7,7 @@ const test = require("node:test");
 const assert = require("node:assert/strict");
 const P = require("../src/protocol.js");
 const { jobResult } = require("../src/client.js");
+const { stageText } = require("../src/controller.js");
 
 const FORMATS = { foreground: "RGBA8", background: "RGBA8", visibility: "A8" };
 
@@ -122,4 +123,11 @@ test("a result split into objects for a job that did not ask for parts is refuse
   const job = new P.ClientJob({ type: "decompose", job: 5, width: 40, height: 30 });
   assert.doesNotMatch(P.encode(job.request), /parts/);
   assert.throws(() => job.receive(P.decode(resultText(TWO))), { code: "bad_message" });
+});
+
+test("the numbered stages of a split (one group of parts after another) are said in words", () => {
+  assert.equal(stageText("fill"), "Painting the background behind the object…");
+  assert.equal(stageText("fill 2/3"), "Painting the background behind the object… (2 of 3)");
+  assert.equal(stageText("alpha 1/1"), "Finding the object's edge…");
+  assert.equal(stageText("refine 1/2"), "Refine… (1 of 2)");
 });
