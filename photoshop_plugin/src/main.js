@@ -3,7 +3,8 @@
  *
  * The only file that touches the panel's DOM and UXP's globals; everything it calls is tested in Node.
  * Settings live in the panel (UXP's localStorage): the server address, the margin, the backend, whether
- * a selection of separate parts becomes one layer per part, and the token (read from the server's token file unless one is pasted or another file named).
+ * a selection of separate parts becomes one layer per part, and the token (read from the server's token
+ * file unless one is pasted or another file named).
  * Diagnostics checks the connection and shows a report to copy into a bug report.
  */
 "use strict";
@@ -182,7 +183,8 @@ function bindPanel() {
       return;
     }
     saveSettings({ url: $("url").value.trim() || DEFAULTS.url, margin: Number.isFinite(margin) ? margin : -1,
-      backend: $("backend").value, options, parts: Boolean($("parts").checked), token: $("token").value.trim(), tokenFile: $("token-file").value.trim() });
+      backend: $("backend").value, options, parts: Boolean($("parts").checked), token: $("token").value.trim(),
+      tokenFile: $("token-file").value.trim() });
     ui.notify("info", "Settings saved.");
   };
   showSettings();
