@@ -307,10 +307,15 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     if masks:
         obj.setChildNodes(masks)
 
-    group = doc.createNode(names.group, "grouplayer")
+    # (a GroupLayer, which has the pass-through switch; createNode's is a plain Node in Krita 5.1)
+    group = doc.createGroupLayer(names.group) if hasattr(doc, "createGroupLayer") else doc.createNode(names.group,
+                                                                                                    "grouplayer")
     # setChildNodes, unlike addChildNode, leaves no entry on Krita's undo stack: the artist's undo
     # history gets exactly one step for the whole result (bottom to top).
-    group.setChildNodes([background, obj] + ([hidden_layer] if hidden_layer is not None else []))
+    hole = _hole(doc, node, names.hole, x, y, bw, bh) if cover_in_group else None
+    # (Once only: a second setChildNodes on the same group takes out just its first child.)
+    group.setChildNodes(([hole] if hole is not None else []) + [background, obj]
+                        + ([hidden_layer] if hidden_layer is not None else []))
     # The group takes the source layer's place in the stack, so it takes its opacity and blending too
     # (setBlendingMode is recorded by Krita even off the tree: only when it changes something).
     group.setOpacity(node.opacity())
@@ -324,8 +329,6 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     if show_group:
         group.setVisible(False)
     if cover_in_group:
-        hole = _hole(doc, node, names.hole, x, y, bw, bh)
-        group.setChildNodes([hole, background, obj])
         _set_pass_through(group, True)
         return Written(group, obj, background, None, hide_source=False, cover_in_group=True, hole=hole,
                        box=(x, y, bw, bh))
@@ -403,7 +406,10 @@ def uncover(source_node: Any, written: Written) -> None:
     if plate.blendingMode() != "normal":
         plate.setBlendingMode("normal")
     plate.setPixelData(written.background.pixelData(x, y, w, h), x, y, w, h)
-    written.group.setChildNodes([plate, written.obj])
+    group = written.group
+    for _ in range(len(group.childNodes())):  # Krita's setChildNodes takes out only the first child each time
+        group.setChildNodes([])
+    group.setChildNodes([plate, written.obj])
     _set_pass_through(written.group, False)
     written.background, written.hole, written.cover_in_group = plate, None, False
 
