@@ -209,8 +209,8 @@ class AfterWrite:
 
     def _cover_in_group(self) -> Iterator[None]:
         """Put the source in a group of its own with Krita's "Quick Group" (one undo step; the picture is
-        the same), then insert the result group above it there (a second step): it replaces
-        the source exactly (``canvas``: the hole). Returns whether that was done; False leaves the document as it was."""
+        the same), then insert the result group above it there (a second step): it replaces the source
+        exactly (``canvas``: the hole). Returns whether that was done; False leaves the document as it was."""
         node, group = self.source_node, self.written.group
         before = node.parentNode()
         selected = yield from self._select_only(node)

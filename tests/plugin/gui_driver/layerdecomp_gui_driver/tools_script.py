@@ -47,7 +47,8 @@ def _shifted(data, w, h, dx, dy, bpp=4):
         x0, x1 = max(0, dx), min(w, w + dx)
         if x0 >= x1:
             continue
-        out[(row * w + x0) * bpp:(row * w + x1) * bpp] = data[(src_row * w + x0 - dx) * bpp:(src_row * w + x1 - dx) * bpp]
+        src = (src_row * w - dx) * bpp
+        out[(row * w + x0) * bpp:(row * w + x1) * bpp] = data[src + x0 * bpp:src + x1 * bpp]
     return bytes(out)
 
 
