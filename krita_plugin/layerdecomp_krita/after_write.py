@@ -7,9 +7,10 @@ and it may still activate the inserted group after that. So these are steps of a
 GUI-thread timer advances (``step()``), each waiting for what Krita shows, never for a fixed time:
 
 0. A semi-transparent source (``Written.cover_in_group``): Krita's "Quick Group" action puts it in a group
-   of its own (an undo step; the same picture), then the result group, blending "copy", is inserted above
-   it there (a second step): it replaces the source exactly, so every undo step shows the original picture
-   (no order of hiding the source and showing the result can: one of them would show both, or neither).
+   of its own (an undo step; the same picture), then the result group (pass-through, its "erase" hole
+   layer at the bottom) is inserted above it there (a second step): it replaces the source exactly inside
+   the result's box, so every undo step shows the original picture (no order of hiding the source and
+   showing the result can: one of them would show both, or neither).
 1. Krita 5.1 only: swap the recovered-hidden-parts layer for a transparency mask (``visibility_mask``),
    inside the group, which was inserted hidden for this (``Written.show_group``); then show the group
    with Krita's own "Toggle layer visibility" action (an undo step).
@@ -142,7 +143,7 @@ class AfterWrite:
             covered = yield from self._cover_in_group()
             if not covered:  # as for any source the group does not cover: above it, the source hidden
                 log.warning("could not group %s with its result; hiding it instead", self.source_node.name())
-                self.written.group.setBlendingMode("normal")
+                canvas.uncover(self.source_node, self.written)
                 canvas.insert_above(self.document, self.source_node, self.written.group)
                 hidden = yield from self._toggle(self.source_node, visible=False, other=self.written.group)
                 self.hid_source_undoably = hidden
@@ -208,8 +209,8 @@ class AfterWrite:
 
     def _cover_in_group(self) -> Iterator[None]:
         """Put the source in a group of its own with Krita's "Quick Group" (one undo step; the picture is
-        the same), then insert the result group, blending "copy", above it there (a second step): it replaces
-        the source exactly. Returns whether that was done; False leaves the document as it was."""
+        the same), then insert the result group above it there (a second step): it replaces the source
+        exactly (``canvas``: the hole). Returns whether that was done; False leaves the document as it was."""
         node, group = self.source_node, self.written.group
         before = node.parentNode()
         selected = yield from self._select_only(node)
@@ -231,7 +232,7 @@ class AfterWrite:
         else:
             return False
         if [c.uniqueId() for c in wrapper.childNodes()] != [node.uniqueId()]:
-            # (The same picture still; but "copy" would replace those layers too.)
+            # (The same picture still; but the hole would erase those layers too.)
             log.warning("Krita's Quick Group took other layers with %s", node.name())
             return False
         # Krita 5.2+ groups in a stroke and activates a layer when it ends: let that settle first, or it
@@ -241,9 +242,9 @@ class AfterWrite:
         name = group.name()
         group.setName(f"{name} – result")
         wrapper.setName(name)
+        # (No refreshProjection: adding the group updates its area; a full refresh blocks the GUI.)
         if not wrapper.addChildNode(group, node):
             return False
-        self.document.refreshProjection()
         log.info("covered %s with its result in a group of its own (two undo steps)", node.name())
         return True
 

@@ -11,17 +11,19 @@ is opaque or empty there, normal blending, full opacity: a photo), the source st
 the clean plate holds only that box: a small selection on a big canvas adds a small layer, not a copy of
 the canvas (nor a group projection the canvas's size). Otherwise (soft edges or semi-transparent paint
 in the box, opacity, blending, masks) the source must be hidden or replaced, so the clean plate is a
-duplicate of the whole layer with the box replaced (a painted layer's extent is only what was painted; a
-smaller exact form for this case is still to be found).
+duplicate of the whole layer with the box replaced (a painted layer's extent is only what was painted),
+except where the source is covered in a group of its own (below): there the clean plate is the box too.
 
 The source layer is not hidden here: ``Node.setVisible`` is not undoable in Krita 5.1, and a source hidden
 that way would stay hidden after the undo (a blank canvas). Where the result covers the source exactly
 (above: a small clean plate) it needs no hiding: it stays visible underneath. A semi-transparent source
 (normal blending, full opacity) in a document with a view is covered too: the follow-up (``after_write``)
 puts it in a group of its own with Krita's undoable "Quick Group" and inserts the result group above it
-there, blending "copy" (``Written.cover_in_group``; the clean plate is then the whole layer's duplicate, as
-"copy" replaces the source everywhere). Otherwise ``Written.hide_source`` tells the follow-up to hide it
-through Krita's own undoable "Toggle layer visibility" action.
+there (``Written.cover_in_group``). That result group is pass-through, and its bottom layer, "<name> –
+hole", is opaque over the result's box with the "erase" blending: inside the source's own group it erases
+the source there, exactly (alpha times 0), and nothing outside the box or below that group; the clean plate
+(the box alone) and the Object then composite over the hole. Otherwise ``Written.hide_source`` tells the
+follow-up to hide it through Krita's own undoable "Toggle layer visibility" action.
 
 Integer RGBA pixel data from Krita is B, G, R, A; it travels to the server as is (``BGRA8``).
 """
@@ -40,8 +42,10 @@ from .region import GROW, Rect, all_selected, plan_crop, tight_bounds
 log = logging.getLogger("layerdecomp_krita")
 
 VISIBLE_MASK_NAME = "Visible part"
-# Krita's "Copy" blending: the layer replaces what is below it in its group (alpha included).
-COVER_BLENDING = "copy"
+# Krita's "Erase" blending: the layer removes what is below it (in its group) where it is opaque. Unlike
+# "Copy" (which replaces everything below, box or not, hence needed a copy of the whole layer), it acts
+# only where the layer has pixels.
+HOLE_BLENDING = "erase"
 
 
 def _bytes(data: Any) -> bytes:
@@ -58,6 +62,7 @@ class Names:
     object: str
     background: str
     hidden_parts: str
+    hole: str = ""
 
 
 # Every opened photo's single layer is called this: the names then come from the document instead.
@@ -87,7 +92,8 @@ def names_for(document: Any, node: Any, x: int, y: int) -> Names:
     while f"{base} (split)" in taken:
         number += 1
         base = f"{label} {number}"
-    return Names(f"{base} (split)", f"{base} – object", f"{base} – clean plate", f"{base} – hidden parts")
+    return Names(f"{base} (split)", f"{base} – object", f"{base} – clean plate", f"{base} – hidden parts",
+                 f"{base} – hole")
 
 
 @dataclass
@@ -105,9 +111,13 @@ class Written:
     show_group: bool = False
     plate_only_box: bool = False
     # Not inserted yet: a semi-transparent source is put in a group of its own by the follow-up (Krita's
-    # undoable "Quick Group", which leaves the picture as it is), and this group, blending "copy", goes in
-    # above it there: it replaces the source exactly, so no undo step shows another picture.
+    # undoable "Quick Group", which leaves the picture as it is), and this group (pass-through, a hole at its
+    # bottom) goes in above it there: it replaces the source exactly, so no undo step shows another picture.
     cover_in_group: bool = False
+    # With cover_in_group: the opaque "erase" layer at the bottom of the (pass-through) group, and the box
+    # (canvas x, y, w, h) it and the clean plate hold.
+    hole: Optional[Any] = None
+    box: Optional[tuple] = None
 
 
 @dataclass
@@ -262,9 +272,13 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
         raise messages.server_confused(f"the result box {result.box} lies outside the picture sent")
     names = names_for(doc, node, x, y)
     covered = covers_source(source, result)
+    plain = node.opacity() == 255 and node.blendingMode() == "normal"  # so a group of its own looks the same
+    # (not where Krita 5.1 needs a hidden-parts layer and the group inserted hidden: see show_group)
+    mask_later = has_hidden_parts(result.foreground, result.visibility) and not hasattr(doc, "createTransparencyMask")
+    cover_in_group = defer_show and not covered and node.visible() and plain and not mask_later
 
     # Built off the tree, then inserted at once: the document is untouched until the last step.
-    background = _clean_plate(source, result, names.background, covered, x, y)
+    background = _clean_plate(source, result, names.background, covered or cover_in_group, x, y)
 
     obj = _new_layer_like(doc, node, names.object)
     hidden_layer = None
@@ -293,10 +307,15 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     if masks:
         obj.setChildNodes(masks)
 
-    group = doc.createNode(names.group, "grouplayer")
+    # (a GroupLayer, which has the pass-through switch; createNode's is a plain Node in Krita 5.1)
+    group = doc.createGroupLayer(names.group) if hasattr(doc, "createGroupLayer") else doc.createNode(names.group,
+                                                                                                    "grouplayer")
     # setChildNodes, unlike addChildNode, leaves no entry on Krita's undo stack: the artist's undo
     # history gets exactly one step for the whole result (bottom to top).
-    group.setChildNodes([background, obj] + ([hidden_layer] if hidden_layer is not None else []))
+    hole = _hole(doc, node, names.hole, x, y, bw, bh) if cover_in_group else None
+    # (Once only: a second setChildNodes on the same group takes out just its first child.)
+    group.setChildNodes(([hole] if hole is not None else []) + [background, obj]
+                        + ([hidden_layer] if hidden_layer is not None else []))
     # The group takes the source layer's place in the stack, so it takes its opacity and blending too
     # (setBlendingMode is recorded by Krita even off the tree: only when it changes something).
     group.setOpacity(node.opacity())
@@ -309,11 +328,10 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     show_group = defer_show and source_visible and hidden_layer is not None
     if show_group:
         group.setVisible(False)
-    plain = node.opacity() == 255 and node.blendingMode() == "normal"  # so a group of its own looks the same
-    if defer_show and hide_source and hidden_layer is None and plain:
-        # (Recorded by Krita even off the tree: an undo step that changes nothing in the picture.)
-        group.setBlendingMode(COVER_BLENDING)
-        return Written(group, obj, background, None, hide_source=False, cover_in_group=True)
+    if cover_in_group:
+        _set_pass_through(group, True)
+        return Written(group, obj, background, None, hide_source=False, cover_in_group=True, hole=hole,
+                       box=(x, y, bw, bh))
     insert_above(doc, node, group)
     return Written(group, obj, background, hidden_layer, hide_source, show_group, plate_only_box=covered)
 
@@ -360,6 +378,40 @@ def _clean_plate(source: Source, result: Any, name: str, covered: bool, x: int, 
             plate.setBlendingMode("normal")
     plate.setPixelData(result.background, x, y, bw, bh)
     return plate
+
+
+def _hole(doc: Any, node: Any, name: str, x: int, y: int, w: int, h: int) -> Any:
+    """The layer that erases the source under the result's box: opaque there, "erase" blending (recorded by
+    Krita even off the tree: an undo step that changes nothing in the picture)."""
+    hole = _new_layer_like(doc, node, name)
+    hole.setPixelData(b"\x00\x00\x00\xff" * (w * h), x, y, w, h)
+    hole.setBlendingMode(HOLE_BLENDING)
+    return hole
+
+
+def _set_pass_through(group: Any, on: bool) -> None:
+    """A pass-through group composites its layers straight into its parent (not recorded by Krita)."""
+    group.setPassThroughMode(on)
+
+
+def uncover(source_node: Any, written: Written) -> None:
+    """For a result built to cover its source in a group of its own, where that group could not be made:
+    the usual layers instead (the whole layer's duplicate with the box replaced, a normal group), for the
+    follow-up to insert above the hidden source. The group is still off the tree (nothing recorded)."""
+    x, y, w, h = written.box
+    plate = source_node.duplicate()
+    plate.setName(written.background.name())
+    plate.setVisible(True)
+    plate.setOpacity(255)
+    if plate.blendingMode() != "normal":
+        plate.setBlendingMode("normal")
+    plate.setPixelData(written.background.pixelData(x, y, w, h), x, y, w, h)
+    group = written.group
+    for _ in range(len(group.childNodes())):  # Krita's setChildNodes takes out only the first child each time
+        group.setChildNodes([])
+    group.setChildNodes([plate, written.obj])
+    _set_pass_through(written.group, False)
+    written.background, written.hole, written.cover_in_group = plate, None, False
 
 
 def set_visible_without_undo(node: Any, visible: bool) -> None:

@@ -32,8 +32,48 @@ GROWTH_HELP = ("The object layer reaches a few pixels beyond your selection, so 
                "blur) come along; the clean plate is painted in from the picture around the selection "
                "(“Surroundings used” in Settings).")
 
+DECOMPOSE_TIP = ("Split the selected object out of the active paint layer (also in the Select menu; "
+                 "Ctrl+Alt+Shift+D).")
+NOTHING_SELECTED_TIP = "Select the object first (for example with the Freehand Selection tool)."
+
 # Every docker this plugin made (one a main window); the controller's progress goes to a visible one.
 DOCKERS: List["LayerDecompDocker"] = []
+
+
+def something_selected(krita: Any) -> bool:
+    """Whether the active document has a selection (what Decompose Selection needs; cheap: Krita keeps the
+    selection's bounds). A surprise says yes: the action then explains itself."""
+    try:
+        document = krita.activeDocument()
+        selection = document.selection() if document is not None else None
+        return selection is not None and selection.width() > 0 and selection.height() > 0
+    except Exception:
+        return True
+
+
+class EscapeCancels(QtCore.QObject):
+    """While a job runs, Esc in Krita's window (or the docker) cancels it, as it did in the old progress
+    window. Installed on the application only for the job's length; a dialog in front keeps its own Esc."""
+
+    def __init__(self, panel: "LayerDecompDocker") -> None:
+        super().__init__(panel)
+        self.panel = panel
+
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        kind = event.type()
+        if kind not in (QtCore.QEvent.Type.KeyPress, QtCore.QEvent.Type.ShortcutOverride):
+            return False
+        if event.key() != Qt.Key.Key_Escape or event.modifiers() != Qt.KeyboardModifier.NoModifier:
+            return False
+        if not isinstance(watched, QtWidgets.QWidget) or QtWidgets.QApplication.activeModalWidget() is not None:
+            return False
+        if watched.window() not in (self.panel.window(), self.panel):
+            return False
+        if kind == QtCore.QEvent.Type.ShortcutOverride:
+            event.accept()  # ours: no Esc shortcut of Krita's fires, and the key press comes here next
+            return True
+        self.panel._cancel()
+        return True
 
 
 def active_docker() -> Optional["LayerDecompDocker"]:
@@ -66,8 +106,7 @@ class LayerDecompDocker(DockWidget):
 
         self.decompose_button = QtWidgets.QPushButton("Decompose Selection")
         self.decompose_button.setObjectName("layerdecomp-decompose")
-        self.decompose_button.setToolTip("Split the selected object out of the active paint layer "
-                                         "(also in the Select menu; Ctrl+Alt+Shift+D).")
+        self.decompose_button.setToolTip(DECOMPOSE_TIP)
         self.decompose_button.clicked.connect(self._decompose)
         layout.addWidget(self.decompose_button)
 
@@ -130,6 +169,12 @@ class LayerDecompDocker(DockWidget):
         self._fill_methods(stored.announced, stored.backend)
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self._poll_answer)
+        self._escape: Optional[EscapeCancels] = None
+        # Greyed with nothing selected (Krita's script actions ignore activation flags): a cheap look at the
+        # active document a few times a second.
+        self._ready_timer = QtCore.QTimer(self)
+        self._ready_timer.timeout.connect(self._update_decompose_button)
+        self._ready_timer.start(300)
         DOCKERS.append(self)
         QtCore.QTimer.singleShot(0, lambda: self.refresh())
 
@@ -147,6 +192,16 @@ class LayerDecompDocker(DockWidget):
     def _cancel(self) -> None:
         if self._on_cancel is not None:
             self._on_cancel()
+
+    def _update_decompose_button(self) -> None:
+        if self._on_cancel is not None:
+            return  # a job runs: the button stays off until it ends
+        ready = something_selected(Krita.instance())
+        tip = DECOMPOSE_TIP if ready else NOTHING_SELECTED_TIP
+        if ready != self.decompose_button.isEnabled():
+            self.decompose_button.setEnabled(ready)
+        if self.decompose_button.toolTip() != tip:
+            self.decompose_button.setToolTip(tip)
 
     def _settings(self) -> None:
         action = Krita.instance().action("layerdecomp_settings")
@@ -277,6 +332,9 @@ class LayerDecompDocker(DockWidget):
         self.progress_bar.setRange(0, 0)
         self.progress_box.setVisible(True)
         self.decompose_button.setEnabled(False)
+        if self._escape is None:
+            self._escape = EscapeCancels(self)
+            QtWidgets.QApplication.instance().installEventFilter(self._escape)
         if not self.isVisible():
             self.show()
         self.raise_()
@@ -296,8 +354,12 @@ class LayerDecompDocker(DockWidget):
 
     def close_progress(self) -> None:
         self._on_cancel = None
+        if self._escape is not None:
+            QtWidgets.QApplication.instance().removeEventFilter(self._escape)
+            self._escape.deleteLater()
+            self._escape = None
         self.progress_box.setVisible(False)
-        self.decompose_button.setEnabled(True)
+        self._update_decompose_button()
         QtCore.QTimer.singleShot(0, lambda: self.refresh())  # the server's state after the job
 
 

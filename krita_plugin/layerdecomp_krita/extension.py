@@ -49,6 +49,7 @@ class LayerDecompExtension(Extension):
         self.krita = Krita.instance()
         self.controller = Controller(self.krita, QtUI(self.krita, find_panel=docker.active_docker))
         self._pending: list = []  # (main window, action) still to add to the Select menu
+        self._greyed_menus: set = set()  # the menus that grey the action as they open
 
     def setup(self) -> None:
         notifier = self.krita.notifier()
@@ -77,9 +78,27 @@ class LayerDecompExtension(Extension):
             try:
                 if not self._add_to_menu(main_window, action, EXTRA_MENU):
                     still.append((main_window, action))
+                self._grey_in_menus(main_window, action)
             except RuntimeError:  # the window is gone
                 continue
         self._pending = still
+
+    def _grey_in_menus(self, main_window: Any, action: Any) -> None:
+        """Every menu holding the action greys it while it is open with nothing selected. (Krita's script
+        actions ignore their activation flags.) Only while open: a disabled action's shortcut would do
+        nothing, and the shortcut with nothing selected should still say what to do."""
+        menus = [a.menu() for a in main_window.menuBar().actions() if a.menu() is not None]
+        while menus:
+            menu = menus.pop()
+            menus += [a.menu() for a in menu.actions() if a.menu() is not None]
+            if action not in menu.actions() or id(menu) in self._greyed_menus:
+                continue
+            self._greyed_menus.add(id(menu))
+            menu.aboutToShow.connect(lambda: action.setEnabled(self._can_start()))
+            menu.aboutToHide.connect(lambda: action.setEnabled(True))
+
+    def _can_start(self) -> bool:
+        return self.controller.job is None and docker.something_selected(self.krita)
 
     @staticmethod
     def _add_to_menu(main_window: Any, action: Any, name: str) -> bool:

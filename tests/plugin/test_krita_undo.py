@@ -96,8 +96,9 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     print(f"undo action texts: {[step['undo'] for step in [case['done']] + steps]}")
 
     # A soft-edged painted layer, alone and over paper: a group over it cannot cover it, so Krita's "Quick
-    # Group" puts it in a group of its own (the same picture) and the result goes in above it there, blending
-    # "copy": it replaces the source exactly. After the split the picture is the original (object over
+    # Group" puts it in a group of its own (the same picture) and the result goes in above it there, a
+    # pass-through group whose "erase" hole cuts the source out under the result's box: it replaces the
+    # source exactly. After the split the picture is the original (object over
     # background is the layer, soft edge and hole included), and so is it after every undo step: the
     # selection back (dropped last), the result removed, the source's own group removed.
     for name in ("soft", "soft on paper"):
@@ -109,7 +110,8 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
         assert wrapper[:3] == ["Flower (split)", "grouplayer", True], case["done"]["tree"]
         assert [c[:3] for c in wrapper[3]] == [["Flower", "paintlayer", True],
                                                ["Flower (split) – result", "grouplayer", True]], wrapper
-        assert [c[0] for c in wrapper[3][1][3]] == ["Flower – clean plate", "Flower – object"], wrapper
+        # (the hole, "erase" blending in a pass-through group, cuts the source out under the result's box)
+        assert [c[0] for c in wrapper[3][1][3]] == ["Flower – hole", "Flower – clean plate", "Flower – object"], wrapper
         print(f"{name}: largest difference from the original after the split {case['done_max_diff']}")
         assert case["done_max_diff"] <= 1, name
         steps = case["undo_steps"]

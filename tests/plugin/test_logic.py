@@ -722,10 +722,21 @@ def test_after_success_the_object_is_active_and_no_undo_step_shows_another_pictu
         if opaque:  # the group covers the source: one step, then the Deselect
             assert doc.undo_log == ["Add Layer", "Deselect"]
         else:
-            # A semi-transparent source: in a group of its own, the result above it there replaces it ("copy").
+            # A semi-transparent source: in a group of its own, the result above it there replaces it inside
+            # the result's box (a pass-through group whose bottom layer, "erase", cuts the source there).
             wrapper = node.parentNode()
             assert wrapper is not doc.rootNode() and wrapper.childNodes() == [node, group]
-            assert group.blendingMode() == "copy" and wrapper.name() == name and group.name() == f"{name} – result"
+            assert wrapper.name() == name and group.name() == f"{name} – result"
+            hole, plate, obj = group.childNodes()
+            assert group.passThroughMode() and group.blendingMode() == "normal"
+            assert hole.blendingMode() == "erase" and hole.name().endswith(" – hole")
+            assert obj is controller.last_written.obj and plate is controller.last_written.background
+            x, y, w, h = controller.last_written.box
+            assert set(hole.pixelData(x, y, w, h)[3::4]) == {255}
+            # the hole and the clean plate hold the result's box only
+            for layer in (hole, plate):
+                everything = layer.pixelData(0, 0, 40, 30)[3::4]
+                assert sum(a > 0 for a in everything) == sum(a > 0 for a in layer.pixelData(x, y, w, h)[3::4])
             assert doc.undo_log == ["Composition Mode Change", "Quick Group", "Add Layer", "Deselect"]
         # The artist undoes the split: Krita leaves no layer active; the source becomes active again.
         doc.rootNode().setChildNodes([node])
@@ -759,8 +770,13 @@ def test_where_krita_does_not_group_the_source_the_result_goes_above_it_and_hide
     group = controller.last_group
     assert controller.after_write is None and group.parentNode() is doc.rootNode()
     assert doc.rootNode().childNodes() == [node, group] and group.blendingMode() == "normal"
+    assert not group.passThroughMode()
+    # the usual layers: the whole layer's clean plate (no hole), as for any source the group does not cover
+    plate, obj = group.childNodes()
+    assert plate.name().endswith(" – clean plate") and obj is controller.last_written.obj
+    assert plate.pixelData(0, 0, 40, 30)[3::4] != bytes(40 * 30)
     assert not node.visible() and doc.selection() is None
-    assert doc.undo_log == ["Composition Mode Change"] * 2 + ["Add Layer", "Property Changes", "Deselect"]
+    assert doc.undo_log == ["Composition Mode Change", "Add Layer", "Property Changes", "Deselect"]
 
 
 @pytest.mark.parametrize("opaque", [True, False])

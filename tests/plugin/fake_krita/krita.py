@@ -151,6 +151,12 @@ class Node:
         self._blending = mode
         self._doc.undo_log.append("Composition Mode Change")  # Krita 5.1 records it, on or off the tree
 
+    def passThroughMode(self):  # (a GroupLayer's; not recorded on the undo stack)
+        return getattr(self, "_pass_through", False)
+
+    def setPassThroughMode(self, value):
+        self._pass_through = bool(value)
+
     # pixels
     def pixelData(self, x, y, w, h):
         bpp, width, height = self._bpp(), self._doc.width(), self._doc.height()

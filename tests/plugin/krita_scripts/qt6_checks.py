@@ -201,7 +201,26 @@ assert panel.progress_bar.value() == 25 and not panel.decompose_button.isEnabled
 panel.cancel_button.click()
 assert calls == ["docker cancel"], calls
 face.close_progress()
-assert panel.decompose_button.isEnabled() and not panel.progress_box.isVisibleTo(panel)
+assert not panel.progress_box.isVisibleTo(panel)
+# Esc cancels while the progress shows (an application-wide filter, for the job's length only).
+face.show_progress("Working…", lambda: calls.append("docker escape"))
+for kind in (QtCore.QEvent.Type.ShortcutOverride, QtCore.QEvent.Type.KeyPress):
+    QtWidgets.QApplication.sendEvent(panel.cancel_button, QtGui.QKeyEvent(
+        kind, QtCore.Qt.Key.Key_Escape, QtCore.Qt.KeyboardModifier.NoModifier))
+assert calls == ["docker cancel", "docker escape"], calls
+face.close_progress()
+QtWidgets.QApplication.sendEvent(panel.cancel_button, QtGui.QKeyEvent(
+    QtCore.QEvent.Type.KeyPress, QtCore.Qt.Key.Key_Escape, QtCore.Qt.KeyboardModifier.NoModifier))
+assert calls == ["docker cancel", "docker escape"], calls  # no job: Esc is Krita's again
+# Greyed with nothing selected (no document here), with the reason; enabled once something is.
+assert not panel.decompose_button.isEnabled(), "the Decompose button is enabled with nothing selected"
+assert panel.decompose_button.toolTip() == docker.NOTHING_SELECTED_TIP
+selected_doc = k.createDocument(20, 10, "selected")  # (the active document)
+chosen = krita.Selection()
+chosen.select(2, 2, 5, 5, 255)
+selected_doc.setSelection(chosen)
+panel._update_decompose_button()
+assert panel.decompose_button.isEnabled() and panel.decompose_button.toolTip() == docker.DECOMPOSE_TIP
 announced = {"backend": "classical", "methods": [
     {"name": "classical", "label": "Fast", "description": "Works everywhere.", "available": True, "reason": ""},
     {"name": "diffusion", "label": "Diffusion", "description": "Paints the background.", "available": False,

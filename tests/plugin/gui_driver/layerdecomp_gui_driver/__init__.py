@@ -201,6 +201,11 @@ class Driver(Extension):
 
             yield from UndoScript(self, controller).run()
             return
+        if cfg.get("script") == "tools":
+            from .tools_script import ToolsScript
+
+            yield from ToolsScript(self, controller).run()
+            return
 
         def in_select_menu():
             return any(top.objectName() == "Select" and k.action(ACTION_ID) in top.menu().actions()

@@ -216,20 +216,21 @@ class UndoScript:
         record["undo_steps"] = yield from self.undo_all(doc, layer, original, start)
         doc.setModified(False)
 
-    def big_canvas(self):
-        """A small selection on a 6000x4000 photo: the document's pixel data (every layer's and group's
-        extent) before and after, and the longest the GUI thread was blocked from the trigger until the
-        result was written and followed up (a 10 ms heartbeat timer)."""
+    def big_canvas(self, case="big", alpha=lambda x: 255):
+        """A small selection on a 6000x4000 photo (``alpha``: its alpha by column; a transparent layer where
+        not 255): the document's pixel data (every layer's and group's extent) before and after, and the
+        longest the GUI thread was blocked from the trigger until the result was written and followed up (a
+        10 ms heartbeat timer)."""
         from layerdecomp_krita.client import JobResult
         from layerdecomp_krita.qt import QtCore
 
         k = self.k
         w, h = 6000, 4000
-        doc = k.createDocument(w, h, "big", "RGBA", "U8", "", 72.0)
+        doc = k.createDocument(w, h, case, "RGBA", "U8", "", 72.0)
         k.activeWindow().addView(doc)
         yield self.wait(lambda: k.activeDocument() == doc, 60, "the big document's view")
         layer = [n for n in doc.rootNode().childNodes() if n.type() == "paintlayer"][0]
-        row = b"".join(bytes([(x * 7) % 256, 90, (x * 3) % 256, 255]) for x in range(w))
+        row = b"".join(bytes([(x * 7) % 256, 90, (x * 3) % 256, alpha(x)]) for x in range(w))
         layer.setPixelData(row * h, 0, 0, w, h)
         selection = Selection()
         selection.select(2000, 1500, 128, 290, 255)
@@ -240,7 +241,7 @@ class UndoScript:
         doc.refreshProjection()
         doc.waitForDone()
         record = {"size_before": self.pixel_bytes(doc)}
-        self.result["cases"]["big"] = record
+        self.result["cases"][case] = record
 
         def run_job(settings, request, cancel, emit):
             image = bytes(request.image)
@@ -273,6 +274,7 @@ class UndoScript:
         doc.waitForDone()
         record["size_after"] = self.pixel_bytes(doc)
         record["full_layer"] = w * h * 4
+        record["nodes"] = self.node_bounds(doc)
         doc.setModified(False)
         doc.close()
 
@@ -290,6 +292,17 @@ class UndoScript:
                 bounds = node.bounds()
                 total += bounds.width() * bounds.height() * 4
         return total
+
+    @staticmethod
+    def node_bounds(doc):
+        """[name, type, width, height, pass-through] of every layer and mask: where the pixel data is."""
+        def walk(node):
+            for child in node.childNodes():
+                yield child
+                yield from walk(child)
+
+        return [[n.name(), n.type(), n.bounds().width(), n.bounds().height(),
+                 n.passThroughMode() if hasattr(n, "passThroughMode") else None] for n in walk(doc.rootNode())]
 
     def undo_case(self, name, spec):
         """Decompose, then undo step by step back to where we started (comparing the picture after every
