@@ -1016,3 +1016,35 @@ def test_the_setting_and_the_servers_features_decide_whether_parts_are_asked(plu
     assert settings.load(krita.readSetting).split_parts is False
     # Without parts the request is byte for byte what an older server always got.
     assert "parts" not in P.encode(P.Decompose(job=1, width=2, height=2, parts=False))
+
+
+def test_hidden_parts_of_several_objects_stay_hidden_with_their_object(plugin, krita):
+    """Krita 5.1 (no createTransparencyMask): each object's recovered parts go to a hidden layer just above
+    it; the topmost Object (not a hidden-parts layer) is the one made active."""
+    from layerdecomp_krita import canvas
+    from layerdecomp_krita.client import ObjectResult, with_objects
+
+    doc, _ = _doc(krita, 30, 30)
+    mask = np.zeros((30, 30), np.uint8)
+    mask[4:10, 4:10] = 255
+    mask[18:26, 18:26] = 255
+    _select(doc, mask)
+    source = canvas.read_source(doc, doc.activeNode())
+    rng = np.random.default_rng(8)
+    objects = []
+    for ox in (0, 12):
+        fg = rng.integers(1, 256, (4, 5, 4), dtype=np.uint8)
+        vis = np.full((4, 5), 255, np.uint8)
+        vis[0] = 0  # the top row recovered behind something
+        objects.append(ObjectResult((ox, ox, 5, 4), fg.tobytes(), vis.tobytes()))
+    result = with_objects((0, 0, 17, 16), bytes(17 * 16 * 4), objects)
+    written = canvas.write_result(source, result)
+    label = canvas.source_label(doc, source.node, source.crop.x, source.crop.y)
+    assert [(c.name(), c.visible()) for c in written.group.childNodes()] == [
+        (f"{label} – clean plate", True), (f"{label} – object 1", True), (f"{label} – object 1 – hidden parts", False),
+        (f"{label} – object 2", True), (f"{label} – object 2 – hidden parts", False)]
+    assert written.obj is written.group.childNodes()[3] and written.hidden_layer is None
+    x, y = source.crop.x + 12, source.crop.y + 12
+    seen = np.frombuffer(written.obj.pixelData(x, y, 5, 4), np.uint8).reshape(4, 5, 4)
+    assert not seen[0].any() and np.array_equal(seen[1:], np.frombuffer(objects[1].foreground, np.uint8)
+                                                  .reshape(4, 5, 4)[1:])
