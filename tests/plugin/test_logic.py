@@ -1048,3 +1048,18 @@ def test_hidden_parts_of_several_objects_stay_hidden_with_their_object(plugin, k
     seen = np.frombuffer(written.obj.pixelData(x, y, 5, 4), np.uint8).reshape(4, 5, 4)
     assert not seen[0].any() and np.array_equal(seen[1:], np.frombuffer(objects[1].foreground, np.uint8)
                                                   .reshape(4, 5, 4)[1:])
+
+
+def test_progress_of_parts_far_apart_names_the_group_at_work(plugin):
+    """Separate parts far apart are decomposed one group after another, whose stages come numbered
+    ("fill 2/2"): the label says which, and the bar still only moves forward."""
+    from layerdecomp_krita.progress import ProgressView
+
+    view = ProgressView()
+    reports = [("region 1/2", 1.0), ("alpha 1/2", 0.5), ("fill 1/2", 1.0), ("alpha 1/2", 1.0),
+               ("region 2/2", 1.0), ("fill 2/2", 0.5), ("alpha 2/2", 1.0), ("fill 2/2", 1.0)]
+    shown = [view.update(stage, fraction) for stage, fraction in reports]
+    assert shown[1][0] == "Finding the object's edge (1 of 2)…"
+    assert shown[5][0] == "Painting the background behind the object (2 of 2)…"
+    fractions = [fraction for _, fraction in shown]
+    assert fractions == sorted(fractions) and fractions[-1] < 1.0
