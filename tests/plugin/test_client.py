@@ -523,3 +523,29 @@ def test_three_coins_lassoed_at_once_give_three_object_layers(plugin, krita, cla
         a = layer[..., 3:] / 255.0
         out = layer[..., :3] * a + out * (1 - a)
     assert np.abs(out - image).max() <= 1
+
+
+def test_more_than_sixteen_parts_is_a_plain_message_and_nothing_changes(plugin, krita, classical_server, token_file):
+    import krita as fake
+
+    h, w = 120, 240
+    rng = np.random.default_rng(4)
+    bgra = np.dstack([rng.integers(0, 256, (h, w, 3), dtype=np.uint8), np.full((h, w), 255, np.uint8)])
+    mask = np.zeros((h, w), np.uint8)
+    for i in range(17):
+        x, y = 6 + (i % 9) * 26, 10 + (i // 9) * 60
+        mask[y:y + 12, x:x + 12] = 255
+    doc = krita.createDocument(w, h, "dots", "RGBA", "U8", "", 72.0)
+    doc.activeNode().setPixelData(bgra.tobytes(), 0, 0, w, h)
+    selection = fake.Selection()
+    selection.setPixelData(mask.tobytes(), 0, 0, w, h)
+    doc.setSelection(selection)
+    configure(krita, server_url=classical_server.url, token_file=str(token_file), auto_start=False)
+    controller, ui = make_controller(krita)
+    before = snapshot(doc)
+    controller.trigger()
+    pump(controller, ui)
+    level, code, text = controller.messages[-1]
+    assert (level, code) == ("error", "invalid_input"), controller.messages
+    assert "17 separate parts" in text and "at most 16" in text
+    assert snapshot(doc) == before
