@@ -2,9 +2,10 @@
 
 The document is only read until a complete result is in hand; then ``write_result`` adds one group
 above the source layer ("Flower (split)": "Flower – clean plate" = the picture with the object removed,
-"Flower – object" = the object) in ONE undoable step: the group is assembled off the layer tree (with
-``setChildNodes``, which Krita does not record) and inserted with one ``addChildNode``. So the artist's
-first Ctrl+Z removes it and shows the picture exactly as before.
+"Flower – object" = the object; for a selection of separate parts split one layer per part, "Flower –
+object 1" (bottom) ... "Flower – object n" (top) over the plate) in ONE undoable step: the group is
+assembled off the layer tree (with ``setChildNodes``, which Krita does not record) and inserted with one
+``addChildNode``. So the artist's first Ctrl+Z removes it and shows the picture exactly as before.
 
 Small results stay small. Where the result covers the source exactly inside the result's box (the source
 is opaque or empty there, normal blending, full opacity: a photo), the source stays visible underneath and
@@ -280,6 +281,12 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     # Built off the tree, then inserted at once: the document is untouched until the last step.
     background = _clean_plate(source, result, names.background, covered or cover_in_group, x, y)
 
+    objects = getattr(result, "objects", None)
+    if objects:
+        # One Object layer per separate part, bottom to top; the topmost is the one made active.
+        layers, top = _object_layers(source, objects, names)
+        return _insert_group(source, names, layers, background, top, None, covered, defer_show, cover_in_group,
+                             (x, y, bw, bh))
     obj = _new_layer_like(doc, node, names.object)
     hidden_layer = None
     masks = []
@@ -306,7 +313,19 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
         hidden_layer.setVisible(False)
     if masks:
         obj.setChildNodes(masks)
+    layers = [obj] + ([hidden_layer] if hidden_layer is not None else [])
+    return _insert_group(source, names, layers, background, obj, hidden_layer, covered, defer_show, cover_in_group,
+                         (x, y, bw, bh))
 
+
+def _insert_group(source: Source, names: Names, layers: list, background: Any, obj: Any,
+                  hidden_layer: Optional[Any], covered: bool, defer_show: bool, cover_in_group: bool,
+                  box: tuple) -> Written:
+    """The result group (the clean plate, then ``layers`` bottom to top) assembled off the tree and inserted
+    above the source in one step, or left for the follow-up to insert (see ``write_result``). ``box``:
+    (x, y, w, h) of the result on the canvas."""
+    doc, node = source.document, source.node
+    x, y, bw, bh = box
     # (a GroupLayer, which has the pass-through switch; createNode's is a plain Node in Krita 5.1)
     group = doc.createGroupLayer(names.group) if hasattr(doc, "createGroupLayer") else doc.createNode(names.group,
                                                                                                     "grouplayer")
@@ -314,8 +333,7 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
     # history gets exactly one step for the whole result (bottom to top).
     hole = _hole(doc, node, names.hole, x, y, bw, bh) if cover_in_group else None
     # (Once only: a second setChildNodes on the same group takes out just its first child.)
-    group.setChildNodes(([hole] if hole is not None else []) + [background, obj]
-                        + ([hidden_layer] if hidden_layer is not None else []))
+    group.setChildNodes(([hole] if hole is not None else []) + [background] + layers)
     # The group takes the source layer's place in the stack, so it takes its opacity and blending too
     # (setBlendingMode is recorded by Krita even off the tree: only when it changes something).
     group.setOpacity(node.opacity())
@@ -334,6 +352,42 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
                        box=(x, y, bw, bh))
     insert_above(doc, node, group)
     return Written(group, obj, background, hidden_layer, hide_source, show_group, plate_only_box=covered)
+
+
+def _object_layers(source: Source, objects: list, names: Names) -> tuple:
+    """The Object layers of a several-part result, bottom to top ("<source> – object 1" is the bottom one),
+    off the tree, and the topmost Object. Recovered hidden parts stay hidden as for one object: behind a
+    transparency mask (Krita 5.2+), or on a hidden layer of their own above their object (Krita 5.1)."""
+    doc, node = source.document, source.node
+    layers = []
+    for number, item in enumerate(objects, 1):
+        ox, oy, ow, oh = item.box
+        x, y = source.crop.x + ox, source.crop.y + oy
+        if not (0 <= ox and 0 <= oy and ox + ow <= source.crop.w and oy + oh <= source.crop.h):
+            raise messages.server_confused(f"an object box {item.box} lies outside the picture sent")
+        obj = _new_layer_like(doc, node, f"{names.object} {number}")
+        hidden = has_hidden_parts(item.foreground, item.visibility)
+        if hidden and not hasattr(doc, "createTransparencyMask"):
+            seen, unseen = split_by_visibility(item.foreground, item.visibility)
+            obj.setPixelData(seen, x, y, ow, oh)
+            hidden_layer = _new_layer_like(doc, node, f"{names.object} {number} – hidden parts")
+            hidden_layer.setPixelData(unseen, x, y, ow, oh)
+            hidden_layer.setVisible(False)
+            layers += [obj, hidden_layer]
+            top = obj
+            continue
+        obj.setPixelData(item.foreground, x, y, ow, oh)
+        if hidden:
+            from krita import Selection
+
+            mask = doc.createTransparencyMask(VISIBLE_MASK_NAME)
+            visible = Selection()
+            visible.setPixelData(item.visibility, x, y, ow, oh)
+            mask.setSelection(visible)
+            obj.setChildNodes([mask])
+        layers.append(obj)
+        top = obj
+    return layers, top
 
 
 def insert_above(doc: Any, node: Any, group: Any) -> None:

@@ -59,14 +59,46 @@ class JobRequest:
 
 
 @dataclass
+class ObjectResult:
+    """One object of a several-part result: ``box`` (x, y, w, h) inside the crop, ``foreground`` BGRA8 and
+    ``visibility`` A8 over it (transparent and 0 where another object's pixels are)."""
+
+    box: tuple
+    foreground: bytes
+    visibility: bytes
+
+
+@dataclass
 class JobResult:
-    """``box`` (x, y, w, h) inside the crop; ``foreground``/``background`` BGRA8 and ``visibility`` A8 over it."""
+    """``box`` (x, y, w, h) inside the crop; ``foreground``/``background`` BGRA8 and ``visibility`` A8 over it.
+    ``objects``: for a selection of separate parts split one layer per part, the object layers bottom to
+    top (``foreground`` and ``visibility`` then hold all of them, for the checks made on the whole result)."""
 
     box: tuple
     foreground: bytes
     background: bytes
     visibility: bytes
     metadata: dict = field(default_factory=dict)
+    objects: list = field(default_factory=list)
+
+
+def with_objects(box: tuple, background: bytes, objects: list, metadata: Optional[dict] = None) -> JobResult:
+    """The ``JobResult`` of a several-object answer: the objects' pixels gathered over ``box`` too. Objects
+    never share a pixel, and each is zero outside its own, so gathering is a bitwise OR, row by row."""
+    bx, by, bw, bh = box
+    gathered = {4: bytearray(bw * bh * 4), 1: bytearray(bw * bh)}
+    for obj in objects:
+        ox, oy, ow, oh = obj.box
+        for size, data in ((4, obj.foreground), (1, obj.visibility)):
+            target = gathered[size]
+            for row in range(oh):
+                start = ((oy - by + row) * bw + ox - bx) * size
+                end = start + ow * size
+                piece = data[row * ow * size:(row + 1) * ow * size]
+                merged = int.from_bytes(target[start:end], "little") | int.from_bytes(piece, "little")
+                target[start:end] = merged.to_bytes(end - start, "little")
+    return JobResult(tuple(box), bytes(gathered[4]), background, bytes(gathered[1]), dict(metadata or {}),
+                     list(objects))
 
 
 class _Unreachable(Exception):
@@ -173,6 +205,12 @@ def run_job(settings: Settings, request: JobRequest, cancel: threading.Event, re
         return conversation.run(request, welcome)
 
 
+def asks_for_parts(settings: Settings, welcome: P.Welcome) -> bool:
+    """One layer per separate part: the artist's setting, and only from a server that announced it (an older
+    server refuses a decompose with a field it does not know)."""
+    return settings.split_parts and P.FEATURE_PARTS in welcome.features
+
+
 def check_connection(settings: Settings) -> P.Welcome:
     """Connect and prove the token both ways, nothing more (the settings dialog's Test connection): the
     server's welcome, or a ``messages.UserError``. Never starts a server."""
@@ -241,10 +279,14 @@ class _Conversation:
         except P.ProtocolError as exc:
             raise messages.for_server_error(exc.code, exc.message) from None
 
+        parts = asks_for_parts(self.settings, welcome)
+        # With parts and the automatic margin, each part's context is its own (a quarter of its size, as
+        # the library does), not the whole selection's: the crop sent holds all of them either way.
+        margin = None if parts and self.settings.margin < 0 else request.margin
         start = P.Decompose(job=next(_job_ids), width=request.width, height=request.height,
                             format=P.PixelFormat.BGRA8.name, backend=self.settings.backend.strip() or None,
-                            margin=request.margin, grow=request.grow,
-                            options=self.settings.backend_options(welcome.schema))
+                            margin=margin, grow=request.grow,
+                            options=self.settings.backend_options(welcome.schema), parts=parts)
         job = P.ClientJob(start)
         log.info("job %d: %d x %d on %s (%s backend), margin %d", start.job, request.width, request.height,
                  self.settings.server_url, start.backend or welcome.backend, request.margin)
@@ -303,7 +345,17 @@ class _Conversation:
         wanted = {"foreground": "BGRA8", "background": "BGRA8", "visibility": "A8"}
         if job.result.formats != wanted:
             raise messages.server_confused(f"result formats {job.result.formats}, expected {wanted}")
+        if job.result.objects:
+            return self._finish_objects(job.result, job.received)
         return self._finish(job.result, job.frames)
+
+    def _finish_objects(self, result: P.Result, received: list) -> JobResult:
+        """Frames: each object's foreground and visibility at its box (bottom to top), then the plate."""
+        log.info("job %d: done, %d objects%s", result.job, len(result.objects),
+                 f", seed {result.metadata['seed']}" if "seed" in result.metadata else "")
+        objects = [ObjectResult((fg.x, fg.y, fg.width, fg.height), bytes(fg_pixels), bytes(vis_pixels))
+                   for (fg, fg_pixels), (_vis, vis_pixels) in zip(received[0:-1:2], received[1:-1:2])]
+        return with_objects(tuple(result.box), bytes(received[-1][1]), objects, result.metadata)
 
     def _finish(self, result: P.Result, got: dict) -> JobResult:
         if "seed" in result.metadata:  # what "random" drew, to make the same result again

@@ -122,6 +122,7 @@ class LayerDecompDocker(DockWidget):
         self.options_area = QtWidgets.QVBoxLayout()
         self.option_form: Optional[option_widgets.OptionForm] = None
         layout.addLayout(self.options_area)
+        layout.addWidget(self._parts_checkbox())
 
         # The job's progress: shown while a job runs, in place of a window over the canvas.
         self.progress_box = QtWidgets.QWidget()
@@ -207,6 +208,7 @@ class LayerDecompDocker(DockWidget):
         action = Krita.instance().action("layerdecomp_settings")
         if action is not None:
             action.trigger()
+        self.split_parts.setChecked(settings_module.load(Krita.instance().readSetting).split_parts)
         self.refresh()
 
     def _method_chosen(self, index: int) -> None:
@@ -313,6 +315,22 @@ class LayerDecompDocker(DockWidget):
             for box in self.option_form.findChildren(QtWidgets.QComboBox):
                 box.currentIndexChanged.connect(self._save_options)
             self.options_area.addWidget(self.option_form)
+
+    def _parts_checkbox(self) -> QtWidgets.QCheckBox:
+        """The setting "One layer per separate part", kept in the settings as soon as it is toggled."""
+        box = QtWidgets.QCheckBox(messages.PARTS_LABEL)
+        box.setObjectName("layerdecomp-split-parts")
+        box.setToolTip(messages.PARTS_HELP)
+        box.setChecked(settings_module.load(Krita.instance().readSetting).split_parts)
+
+        def toggled(on: bool) -> None:
+            current = settings_module.load(Krita.instance().readSetting)
+            current.split_parts = bool(on)
+            settings_module.save(current, Krita.instance().writeSetting)
+
+        box.toggled.connect(toggled)
+        self.split_parts = box
+        return box
 
     def _save_options(self) -> None:
         """The form's values into the settings (the options it does not show are kept)."""

@@ -265,3 +265,10 @@ def done(layer_name: str, group_name: str, source_hidden: bool) -> str:
 def done_hidden(layer_name: str, group_name: str) -> str:
     return (f"Separated “{layer_name}” into the group “{group_name}”. Like “{layer_name}”, the new group is "
             "hidden: show it in the Layers docker to see it.")
+
+
+# The setting "One layer per separate part" (settings dialog and docker).
+PARTS_LABEL = "One layer per separate part"
+PARTS_HELP = ("A selection made of separate parts (several objects lassoed with Shift) gives one Object layer "
+              "per part, each movable on its own, over one clean plate with all of them removed. Off: one "
+              "Object layer holds them all.")

@@ -42,8 +42,15 @@ class ProgressView:
         """Take one report; returns (label, overall fraction) to show."""
         if stage not in self._labels:
             self._order.append(stage)
-            self._labels[stage] = f"{stage.replace('_', ' ').capitalize()}…"
-            self._weights[stage] = UNKNOWN_WEIGHT
+            base, _, numbered = stage.rpartition(" ")
+            if base in self._weights and numbered.replace("/", "", 1).isdigit() and "/" in numbered:
+                # Separate parts far apart run one group after another ("fill 2/3"): the stage's own label.
+                number, count = numbered.split("/")
+                self._labels[stage] = f"{self._labels[base].rstrip('…')} ({number} of {count})…"
+                self._weights[stage] = self._weights[base]
+            else:
+                self._labels[stage] = f"{stage.replace('_', ' ').capitalize()}…"
+                self._weights[stage] = UNKNOWN_WEIGHT
         fraction = min(1.0, max(0.0, float(fraction)))
         self.fractions[stage] = max(fraction, self.fractions.get(stage, 0.0))
         seen = [name for name in self._order if name in self.fractions]

@@ -35,6 +35,9 @@ class Settings:
     options: dict = field(default_factory=dict)
     # Context around the selection sent with it, in pixels; -1: a quarter of the selection's size.
     margin: int = -1
+    # "One layer per separate part": a selection of separate parts gives one Object layer per part over one
+    # clean plate (asked of servers that announce it).
+    split_parts: bool = True
     # Start `server_command` when nothing answers at a loopback address, and stop it when Krita quits.
     auto_start: bool = True
     server_command: str = "layerdecomp serve"

@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 
 from . import option_widgets
 from . import settings as settings_module
-from .messages import TITLE, UserError
+from .messages import PARTS_HELP, PARTS_LABEL, TITLE, UserError
 from .qt import QtCore, QtGui, QtWidgets, Qt
 
 log = logging.getLogger("layerdecomp_krita")
@@ -218,6 +218,11 @@ class SettingsDialog(QtWidgets.QDialog):
         self.margin.setToolTip("How much of the picture around the selection is used to paint in the "
                                "background. Automatic: a quarter of the selection's size.")
         form.addRow("Surroundings used", self.margin)
+        self.split_parts = QtWidgets.QCheckBox(PARTS_LABEL)
+        self.split_parts.setObjectName("layerdecomp-split-parts")
+        self.split_parts.setChecked(current.split_parts)
+        self.split_parts.setToolTip(PARTS_HELP)
+        form.addRow(self.split_parts)
         return box
 
     def _advanced_box(self, current: settings_module.Settings) -> QtWidgets.QGroupBox:
@@ -367,6 +372,7 @@ class SettingsDialog(QtWidgets.QDialog):
             backend=self.backend.currentData() or "",
             options=dict(self._options),
             margin=self.margin.value(),
+            split_parts=self.split_parts.isChecked(),
             auto_start=self.auto_start.isChecked(),
             server_command=self.server_command.text().strip(),
             announced=dict(self._announced),

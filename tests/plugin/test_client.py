@@ -472,3 +472,80 @@ def test_the_plugin_retries_a_handshake_refused_as_busy(plugin, krita, photo, he
             logger.setLevel(level)
     assert controller.messages[-1][:2] == ("info", "done"), controller.messages
     assert refusals and all("busy" in text for text in refusals)
+
+
+@pytest.mark.parametrize("split_parts", [True, False], ids=["one layer per part", "one layer for all"])
+def test_three_coins_lassoed_at_once_give_three_object_layers(plugin, krita, classical_server, token_file,
+                                                              split_parts):
+    """A real photo with three separate objects lassoed at once, through the real server: three Object layers
+    (top to bottom "object 3" ... "object 1") over one plate, in one undo step, each the library's own object
+    layer, the topmost active; with the setting off, today's one Object layer."""
+    import krita as fake
+
+    from tests.core.test_parts import coins_with_three_lassos
+
+    image, mask, _ = coins_with_three_lassos()
+    h, w = mask.shape
+    bgra = np.dstack([image[..., ::-1], np.full((h, w), 255, np.uint8)])
+    doc = krita.createDocument(w, h, "coins", "RGBA", "U8", "", 72.0)
+    doc.activeNode().setPixelData(bgra.tobytes(), 0, 0, w, h)
+    doc.activeNode().setName("Coins")
+    selection = fake.Selection()
+    selection.setPixelData(mask.tobytes(), 0, 0, w, h)
+    doc.setSelection(selection)
+    configure(krita, server_url=classical_server.url, token_file=str(token_file), auto_start=False,
+              options={"seed": 3}, split_parts=split_parts)
+    controller, ui = make_controller(krita)
+    doc.undo_log.clear()
+    controller.trigger()
+    pump(controller, ui, timeout=120)
+
+    assert controller.messages[-1][:2] == ("info", "done"), controller.messages
+    assert doc.undo_log == ["Add Layer"]
+    group = doc.rootNode().childNodes()[1]
+    names = [c.name() for c in reversed(group.childNodes())]
+    rgba = np.dstack([image, np.full((h, w), 255, np.uint8)])
+    if not split_parts:
+        assert names == ["Coins – object", "Coins – clean plate"]
+        return
+    assert names == ["Coins – object 3", "Coins – object 2", "Coins – object 1", "Coins – clean plate"]
+    assert doc.activeNode() is group.childNodes()[-1]
+    expected = layerdecomp.decompose(rgba, mask, backend="classical", split_parts=True, seed=3)
+    layers = [np.frombuffer(c.pixelData(0, 0, w, h), np.uint8).reshape(h, w, 4)[..., [2, 1, 0, 3]]
+              for c in group.childNodes()]
+    for layer, mine in zip(layers[1:], expected.objects, strict=True):
+        assert np.array_equal(layer, mine.on_canvas(h, w))
+    # The plate holds the result's box (the source shows beside it); the composite is the photo.
+    plate = np.where(layers[0][..., 3:] > 0, layers[0], rgba)
+    assert np.array_equal(plate, expected.background)
+    out = plate[..., :3].astype(np.float64)
+    for layer in layers[1:]:
+        a = layer[..., 3:] / 255.0
+        out = layer[..., :3] * a + out * (1 - a)
+    assert np.abs(out - image).max() <= 1
+
+
+def test_more_than_sixteen_parts_is_a_plain_message_and_nothing_changes(plugin, krita, classical_server, token_file):
+    import krita as fake
+
+    h, w = 120, 240
+    rng = np.random.default_rng(4)
+    bgra = np.dstack([rng.integers(0, 256, (h, w, 3), dtype=np.uint8), np.full((h, w), 255, np.uint8)])
+    mask = np.zeros((h, w), np.uint8)
+    for i in range(17):
+        x, y = 6 + (i % 9) * 26, 10 + (i // 9) * 60
+        mask[y:y + 12, x:x + 12] = 255
+    doc = krita.createDocument(w, h, "dots", "RGBA", "U8", "", 72.0)
+    doc.activeNode().setPixelData(bgra.tobytes(), 0, 0, w, h)
+    selection = fake.Selection()
+    selection.setPixelData(mask.tobytes(), 0, 0, w, h)
+    doc.setSelection(selection)
+    configure(krita, server_url=classical_server.url, token_file=str(token_file), auto_start=False)
+    controller, ui = make_controller(krita)
+    before = snapshot(doc)
+    controller.trigger()
+    pump(controller, ui)
+    level, code, text = controller.messages[-1]
+    assert (level, code) == ("error", "invalid_input"), controller.messages
+    assert "17 separate parts" in text and "at most 16" in text
+    assert snapshot(doc) == before

@@ -184,3 +184,88 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     assert [r["active"] for r in runs] == [f"{label} – object"] * 20, [r["active"] for r in runs]
     assert all(r["groups"] == 1 and [m[:2] for m in r["messages"]] == [["info", "done"]] for r in runs)
     assert all(r["selection_back"] for r in runs)
+
+
+def _parts_files(tmp_path, name, rgba, mask):
+    """The case's layer (BGRA), selection and the library's several-object result (``split_parts``) as raw
+    files: each object over its own box, the plate over the whole canvas."""
+    files = _files(tmp_path, name, rgba, mask, with_result=False)
+    result = layerdecomp.decompose(rgba, mask, backend="classical", split_parts=True)
+    files["bg"] = str(tmp_path / f"{name}_bg.raw")
+    (tmp_path / f"{name}_bg.raw").write_bytes(np.ascontiguousarray(result.background[..., [2, 1, 0, 3]]).tobytes())
+    files["box"] = list(result.box.as_tuple())
+    files["objects"] = []
+    for number, layer in enumerate(result.objects, 1):
+        fg, vis = tmp_path / f"{name}_object{number}_fg.raw", tmp_path / f"{name}_object{number}_vis.raw"
+        fg.write_bytes(np.ascontiguousarray(layer.foreground[..., [2, 1, 0, 3]]).tobytes())
+        vis.write_bytes(np.ascontiguousarray(layer.visibility).tobytes())
+        files["objects"].append({"box": list(layer.box.as_tuple()), "fg": str(fg), "vis": str(vis)})
+    return files, len(result.objects)
+
+
+def test_two_separate_parts_in_krita_gui(tmp_path, krita_launcher):
+    """A selection of two separate parts gives two Object layers over one clean plate, in one undo step
+    (then the Deselect), the topmost object active; every undo step shows the original picture. A photo
+    (the group covers it) and two soft dabs of paint on a transparent layer (covered in a group of its own)."""
+    import cv2
+    from PIL import Image
+
+    from tests.core.test_parts import coins_with_three_lassos
+
+    out = tmp_path / "out"
+    out.mkdir()
+    env = krita_profile(tmp_path)
+    image, _, coins = coins_with_three_lassos()
+    h, w = image.shape[:2]
+    mask = np.zeros((h, w), np.uint8)
+    for coin in coins[:2]:
+        y, x = coin.centroid
+        cv2.circle(mask, (int(x), int(y)), int(coin.equivalent_diameter_area / 2 + 8), 255, -1)
+    Image.fromarray(image).save(tmp_path / "coins.png")
+    photo, photo_objects = _parts_files(tmp_path, "photo", np.dstack([image, np.full((h, w), 255, np.uint8)]), mask)
+    photo.update(file=str(tmp_path / "coins.png"), size=[w, h])
+    del photo["layer"]  # the photo itself is the layer
+    disc, disc_mask = _soft_disc(48, 128)
+    dabs = np.maximum(disc, np.roll(disc, 64, axis=1))
+    dabs_mask = np.maximum(disc_mask, np.roll(disc_mask, 64, axis=1))
+    soft, soft_objects = _parts_files(tmp_path, "dabs", dabs, dabs_mask)
+    soft.update(size=[128, 48])
+    assert (photo_objects, soft_objects) == (2, 2)
+    (tmp_path / "driver.json").write_text(json.dumps({
+        "out": str(out), "script": "undo cases only", "undo_cases": {"two parts": photo, "two soft parts": soft}}))
+
+    result, log = run_krita_session(krita_launcher, env, tmp_path, out)
+    print(f"Krita {result.get('krita_version')}")
+    assert result["errors"] == [], "\n".join(result["errors"]) + "\n" + log[-3000:]
+    cases = result["cases"]
+
+    case = cases["two parts"]
+    assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
+    group = case["done"]["tree"][1]
+    assert group[:3] == ["coins (split)", "grouplayer", True], case["done"]["tree"]
+    assert [c[0] for c in group[3]] == ["coins – clean plate", "coins – object 1", "coins – object 2"]
+    assert case["done"]["active"] == "coins – object 2" and case["done"]["selection"] is False
+    assert case["done"]["source_visible"] is True
+    assert case["done_max_diff"] <= 1  # Krita's blending of the objects over the plate: rounding on soft edges
+    steps = case["undo_steps"]
+    print(f"two parts: undo steps {[(s['undo'], s['max_diff']) for s in steps]}")
+    assert len(steps) == 2, steps  # the selection back, then the layers gone: the split was one step
+    assert steps[0]["selection"] and steps[0]["tree"] == case["done"]["tree"]
+    assert all(s["max_diff"] <= 1 for s in steps) and steps[-1]["same_picture"], steps
+    assert steps[-1]["tree"] == case["start"]["tree"]
+    assert case["redo_steps"][-1]["same_as_result"] and case["redo_steps"][-1]["tree"] == case["done"]["tree"]
+
+    case = cases["two soft parts"]
+    assert [m[:2] for m in case["messages"]] == [["info", "done"]], case["messages"]
+    wrapper = case["done"]["tree"][1]
+    assert [c[:3] for c in wrapper[3]] == [["Flower", "paintlayer", True],
+                                           ["Flower (split) – result", "grouplayer", True]], wrapper
+    assert [c[0] for c in wrapper[3][1][3]] == ["Flower – clean plate", "Flower – object 1", "Flower – object 2"]
+    assert case["done"]["active"] == "Flower – object 2" and case["done"]["selection"] is False
+    assert case["done_max_diff"] <= 1
+    steps = case["undo_steps"]
+    print(f"two soft parts: undo steps {[(s['undo'], s['max_diff']) for s in steps]}")
+    assert len(steps) == 3, steps
+    assert steps[0]["same_picture"] is case["done_same_picture"]
+    assert all(s["same_picture"] for s in steps[1:]), steps
+    assert steps[-1]["tree"] == case["start"]["tree"] and steps[-1]["source_visible"] is True

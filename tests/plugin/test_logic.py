@@ -917,3 +917,165 @@ def test_a_result_awaiting_krita_5_1s_mask_goes_in_hidden_and_is_shown_by_an_und
     assert written.hide_source and written.group.visible() and not source_node.visible()
     assert doc.undo_log == ["Add Layer", "Property Changes", "Property Changes", "Deselect"]
     assert doc.activeNode() is written.obj
+
+
+# ------------------------------------------------------------------------------- several objects (issue 26)
+
+def _two_part_job(settings, request, cancel, report):
+    """A job whose answer has two objects, as the client makes it from a server's frames: the uploaded
+    picture's selected pixels, left part and right part, over a plate that is the picture itself (so the
+    layers over the plate show the original picture exactly)."""
+    from layerdecomp_krita.client import ObjectResult, with_objects
+
+    w, h = request.width, request.height
+    image, mask = bytes(request.image), bytes(request.mask)
+    objects = []
+    for x0, x1 in ((0, w // 2), (w // 2, w)):
+        rows = [(y, [x for x in range(x0, x1) if mask[y * w + x]]) for y in range(h)]
+        ys = [y for y, xs in rows if xs]
+        xs = [x for _y, row in rows for x in row]
+        bx, by, bw, bh = min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1
+        fg, vis = bytearray(bw * bh * 4), bytearray(bw * bh)
+        for y in range(by, by + bh):
+            for x in range(bx, bx + bw):
+                if mask[y * w + x]:
+                    i = (y - by) * bw + x - bx
+                    fg[4 * i:4 * i + 4] = image[4 * (y * w + x):4 * (y * w + x) + 4]
+                    vis[i] = 255
+        objects.append(ObjectResult((bx, by, bw, bh), bytes(fg), bytes(vis)))
+    return with_objects((0, 0, w, h), image, objects, {"backend": "test"})
+
+
+def _two_parts_doc(krita):
+    doc, pixels = _opaque_doc(krita, 40, 30)
+    node = doc.rootNode().childNodes()[0]
+    node.setName("Cups")
+    mask = np.zeros((30, 40), np.uint8)
+    mask[8:16, 4:12] = 255
+    mask[12:22, 26:34] = 255
+    _select(doc, mask)
+    return doc, pixels, node, mask
+
+
+def _over(bottom, top):
+    """Straight-alpha "over" of two H x W x 4 uint8 arrays, as floats."""
+    a = top[..., 3:4] / 255.0
+    out = bottom.astype(np.float64).copy()
+    out[..., :3] = top[..., :3] * a + bottom[..., :3] * (1 - a)
+    out[..., 3:] = 255 * (a + bottom[..., 3:4] / 255.0 * (1 - a))
+    return out
+
+
+def test_with_objects_gathers_the_objects_over_the_box(plugin):
+    from layerdecomp_krita.client import ObjectResult, with_objects
+
+    rng = np.random.default_rng(2)
+    a = rng.integers(1, 256, (3, 4, 4), dtype=np.uint8)
+    b = rng.integers(1, 256, (2, 5, 4), dtype=np.uint8)
+    b[0, 0] = 0  # a pixel of b's box that is a's: b is transparent there
+    result = with_objects((10, 20, 8, 5), b"plate", [
+        ObjectResult((10, 20, 4, 3), a.tobytes(), bytes([255]) * 12),
+        ObjectResult((13, 22, 5, 2), b.tobytes(), ((b[..., 3] > 0) * 255).astype(np.uint8).tobytes())])
+    fg = np.frombuffer(result.foreground, np.uint8).reshape(5, 8, 4)
+    expected = np.zeros((5, 8, 4), np.uint8)
+    expected[0:3, 0:4] = a
+    expected[2:4, 3:8][b[..., 3] > 0] = b[b[..., 3] > 0]
+    assert np.array_equal(fg, expected)
+    vis = np.frombuffer(result.visibility, np.uint8).reshape(5, 8)
+    assert np.array_equal(vis > 0, expected[..., 3] > 0)
+    assert result.background == b"plate" and len(result.objects) == 2 and result.box == (10, 20, 8, 5)
+
+
+def test_two_parts_give_two_objects_over_one_plate_in_one_undo_step(plugin, krita, monkeypatch):
+    """The group holds, top to bottom, "object 2", "object 1" and the plate, inserted in one step (then the
+    Deselect); the topmost object is active and nothing is selected; the layers show the original picture."""
+    from layerdecomp_krita.controller import Controller
+
+    doc, pixels, node, mask = _two_parts_doc(krita)
+    view = FakeView(krita, doc, monkeypatch)
+    ui = TimerUI()
+    controller = Controller(krita, ui, run_job=_two_part_job)
+    doc._active = node
+    doc.undo_log.clear()
+    _split_and_settle(controller, view, ui)
+
+    assert controller.messages[-1][:2] == ("info", "done"), controller.messages
+    group = controller.last_group
+    assert group.name() == "Cups (split)"
+    assert [c.name() for c in reversed(group.childNodes())] == [
+        "Cups – object 2", "Cups – object 1", "Cups – clean plate"]
+    assert doc.undo_log == ["Add Layer", "Deselect"]
+    top = group.childNodes()[-1]
+    assert doc.activeNode() is top and controller.last_written.obj is top
+    assert doc.selection() is None and node.visible()
+    # Each object holds its own part only: they can be moved apart.
+    layers = [np.frombuffer(c.pixelData(0, 0, 40, 30), np.uint8).reshape(30, 40, 4) for c in group.childNodes()]
+    plate, first, second = layers
+    assert (first[..., 3] > 0).sum() == (mask[:, :20] > 0).sum() and not first[:, 20:].any()
+    assert (second[..., 3] > 0).sum() == (mask[:, 20:] > 0).sum() and not second[:, :20].any()
+    # The clean plate holds the result's box, over the source left visible (opaque: covered exactly).
+    picture = _over(_over(np.where(plate[..., 3:] > 0, plate, pixels), first), second)
+    assert np.abs(picture - pixels).max() == 0
+
+
+def test_the_setting_and_the_servers_features_decide_whether_parts_are_asked(plugin, krita):
+    from layerdecomp_krita import client, settings
+    from layerdecomp_krita import protocol as P
+
+    assert settings.load(krita.readSetting).split_parts is True  # "One layer per separate part" is on by default
+    new, old = (P.Welcome(server="s", backend="b", features=features) for features in (["parts"], []))
+    assert client.asks_for_parts(settings.Settings(), new)
+    assert not client.asks_for_parts(settings.Settings(), old)  # an older server refuses the field
+    assert not client.asks_for_parts(settings.Settings(split_parts=False), new)
+    off = settings.Settings(split_parts=False)
+    settings.save(off, krita.writeSetting)
+    assert settings.load(krita.readSetting).split_parts is False
+    # Without parts the request is byte for byte what an older server always got.
+    assert "parts" not in P.encode(P.Decompose(job=1, width=2, height=2, parts=False))
+
+
+def test_hidden_parts_of_several_objects_stay_hidden_with_their_object(plugin, krita):
+    """Krita 5.1 (no createTransparencyMask): each object's recovered parts go to a hidden layer just above
+    it; the topmost Object (not a hidden-parts layer) is the one made active."""
+    from layerdecomp_krita import canvas
+    from layerdecomp_krita.client import ObjectResult, with_objects
+
+    doc, _ = _doc(krita, 30, 30)
+    mask = np.zeros((30, 30), np.uint8)
+    mask[4:10, 4:10] = 255
+    mask[18:26, 18:26] = 255
+    _select(doc, mask)
+    source = canvas.read_source(doc, doc.activeNode())
+    rng = np.random.default_rng(8)
+    objects = []
+    for ox in (0, 12):
+        fg = rng.integers(1, 256, (4, 5, 4), dtype=np.uint8)
+        vis = np.full((4, 5), 255, np.uint8)
+        vis[0] = 0  # the top row recovered behind something
+        objects.append(ObjectResult((ox, ox, 5, 4), fg.tobytes(), vis.tobytes()))
+    result = with_objects((0, 0, 17, 16), bytes(17 * 16 * 4), objects)
+    written = canvas.write_result(source, result)
+    label = canvas.source_label(doc, source.node, source.crop.x, source.crop.y)
+    assert [(c.name(), c.visible()) for c in written.group.childNodes()] == [
+        (f"{label} – clean plate", True), (f"{label} – object 1", True), (f"{label} – object 1 – hidden parts", False),
+        (f"{label} – object 2", True), (f"{label} – object 2 – hidden parts", False)]
+    assert written.obj is written.group.childNodes()[3] and written.hidden_layer is None
+    x, y = source.crop.x + 12, source.crop.y + 12
+    seen = np.frombuffer(written.obj.pixelData(x, y, 5, 4), np.uint8).reshape(4, 5, 4)
+    assert not seen[0].any() and np.array_equal(seen[1:], np.frombuffer(objects[1].foreground, np.uint8)
+                                                  .reshape(4, 5, 4)[1:])
+
+
+def test_progress_of_parts_far_apart_names_the_group_at_work(plugin):
+    """Separate parts far apart are decomposed one group after another, whose stages come numbered
+    ("fill 2/2"): the label says which, and the bar still only moves forward."""
+    from layerdecomp_krita.progress import ProgressView
+
+    view = ProgressView()
+    reports = [("region 1/2", 1.0), ("alpha 1/2", 0.5), ("fill 1/2", 1.0), ("alpha 1/2", 1.0),
+               ("region 2/2", 1.0), ("fill 2/2", 0.5), ("alpha 2/2", 1.0), ("fill 2/2", 1.0)]
+    shown = [view.update(stage, fraction) for stage, fraction in reports]
+    assert shown[1][0] == "Finding the object's edge (1 of 2)…"
+    assert shown[5][0] == "Painting the background behind the object (2 of 2)…"
+    fractions = [fraction for _, fraction in shown]
+    assert fractions == sorted(fractions) and fractions[-1] < 1.0

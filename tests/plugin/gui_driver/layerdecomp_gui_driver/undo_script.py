@@ -90,6 +90,8 @@ class UndoScript:
         from layerdecomp_krita import canvas
         from layerdecomp_krita.client import JobResult
 
+        if "objects" in spec:
+            return self.fake_objects_job(spec, doc, layer)
         if "fg" not in spec:
             return None
         w = doc.width()
@@ -100,6 +102,22 @@ class UndoScript:
 
         result = JobResult((0, 0, c.w, c.h), crop(_read(spec["fg"]), 4), crop(_read(spec["bg"]), 4),
                            crop(_read(spec["vis"]), 1), {})
+        return lambda settings, request, cancel, emit: result
+
+    def fake_objects_job(self, spec, doc, layer):
+        """The library's several-object result (``split_parts``): each object's pixels over its own box, the
+        plate over the result's box (canvas coordinates), as the client makes them from the server's frames."""
+        from layerdecomp_krita import canvas
+        from layerdecomp_krita.client import ObjectResult, with_objects
+
+        w = doc.width()
+        c = canvas.read_source(doc, layer).crop
+        bx, by, bw, bh = spec["box"]
+        plate = _read(spec["bg"])
+        plate = b"".join(plate[((by + r) * w + bx) * 4:((by + r) * w + bx + bw) * 4] for r in range(bh))
+        objects = [ObjectResult((o["box"][0] - c.x, o["box"][1] - c.y, o["box"][2], o["box"][3]), _read(o["fg"]),
+                                _read(o["vis"])) for o in spec["objects"]]
+        result = with_objects((bx - c.x, by - c.y, bw, bh), plate, objects)
         return lambda settings, request, cancel, emit: result
 
     def decompose(self, record, run_job):
@@ -134,6 +152,8 @@ class UndoScript:
     def run(self):
         for name, spec in self.cfg["undo_cases"].items():
             yield from self.undo_case(name, spec)
+        if self.cfg.get("script") == "undo cases only":
+            return
         yield from self.split_twice(self.cfg["undo_cases"]["opaque"])
         yield from self.big_canvas()
         yield from self.cancel_keys()
