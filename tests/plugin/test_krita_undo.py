@@ -260,7 +260,8 @@ def test_two_separate_parts_in_krita_gui(tmp_path, krita_launcher):
     wrapper = case["done"]["tree"][1]
     assert [c[:3] for c in wrapper[3]] == [["Flower", "paintlayer", True],
                                            ["Flower (split) – result", "grouplayer", True]], wrapper
-    assert [c[0] for c in wrapper[3][1][3]] == ["Flower – clean plate", "Flower – object 1", "Flower – object 2"]
+    assert [c[0] for c in wrapper[3][1][3]] == ["Flower – hole", "Flower – clean plate", "Flower – object 1",
+                                                "Flower – object 2"], wrapper
     assert case["done"]["active"] == "Flower – object 2" and case["done"]["selection"] is False
     assert case["done_max_diff"] <= 1
     steps = case["undo_steps"]
