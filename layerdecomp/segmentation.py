@@ -73,8 +73,10 @@ DEBRIS_SHARE = 0.01
 # away): it stays. The background a loose lasso took in scores at most 0.23 (GT01-07), the cup's body 0.42.
 CORE_DEPTH = 20
 CONTESTED = 1 / 3
-# The core's colour model is fitted on at most this many of its pixels (evenly spread).
+# The core's colour model is fitted on at most this many of its pixels (evenly spread), and not on fewer
+# than MIN_MODEL_PIXELS (nor the background's: grabCut's k-means needs a few per Gaussian).
 CORE_SAMPLES = 20_000
+MIN_MODEL_PIXELS = 50
 # A loose selection: less than this share of its edge follows a strong edge of the picture (GT01-07: loose
 # selections and loose lassos 0.00-0.17, exact outlines, tight selections and lassos 0.28-0.99). There a
 # second cut starts from the core's colours only, and what either cut finds background is background: the
@@ -139,7 +141,7 @@ def contested_pieces(image: np.ndarray, found: np.ndarray, selected: np.ndarray,
     background's (bool H×W; none where the core is too small to fit a model)."""
     removed = selected & ~found
     core = core_of(selected, core_depth)
-    if not removed.any() or np.count_nonzero(core) < 50 or not (~found).any():
+    if not removed.any() or min(np.count_nonzero(core), np.count_nonzero(~found)) < MIN_MODEL_PIXELS:
         return np.zeros_like(found)
     object_model = np.zeros((1, 65))
     fit_models(image[core], image[~found], np.zeros((1, 65)), object_model)
@@ -214,7 +216,7 @@ def segment(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, max_pixels
     core = core_of(small_selected, CORE_DEPTH * size[0] / w)
     edge = cv2.morphologyEx(small_selected.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
     loose = np.mean(follows[edge] > FOLLOW) < LOOSE_SHARE
-    if loose and np.count_nonzero(core) >= 50:
+    if loose and min(np.count_nonzero(core), np.count_nonzero(labels != cv2.GC_PR_FGD)) >= MIN_MODEL_PIXELS:
         core_found, core_ratio, _ = _cut(small_image, labels, core, iterations)
         found &= core_found
         ratio = np.minimum(ratio, core_ratio)
