@@ -42,12 +42,12 @@ class ClassicalBackend(Backend):
     priority = 0
     supports_occlusion = False
     option_specs = (
-        OptionSpec("matting", "choice", "closed_form", "Edge",
-                   "How the soft edge is worked out: careful keeps hair and fur; quick is faster, with softer edges; "
-                   "find the object also sheds the background a loose lasso took in (it can take away parts "
-                   "whose colour the background shares).",
-                   choices=(Choice("closed_form", "Careful"), Choice("guided", "Quick"),
-                            Choice("segmented", "Find the object (loose lasso)"))),
+        OptionSpec("matting", "choice", "segmented", "Edge",
+                   "How the object and its soft edge are found: careful finds the object inside the selection "
+                   "(a loose lasso's background goes) and keeps hair and fur; along the selection only works "
+                   "on the selection's edge; quick is faster, with softer edges.",
+                   choices=(Choice("segmented", "Careful (finds the object)"),
+                            Choice("closed_form", "Along the selection only"), Choice("guided", "Quick"))),
         OptionSpec("seed", "seed", 0, "Variation",
                    "The same number gives the same painted-in background; another number, another try."),
     )
@@ -71,9 +71,8 @@ class ClassicalBackend(Backend):
 
         alpha_progress(0.0)
         t0, c0 = time.perf_counter(), time.thread_time()
-        # "segmented": a graph cut of the whole selection before the careful matting (segmentation.py). Not
-        # the default: where the object's colours are the background's (a red cup on a red saucer) the cut
-        # takes parts of the object away.
+        # "segmented" (the default): a graph cut of the whole selection before the careful matting
+        # (segmentation.py); "closed_form": the careful matting on the selection's edge alone.
         segmented = method == "segmented"
         alpha, foreground = matting_module.matte(image, mask, hole, method="closed_form" if segmented else method,
                                                  segment=segmented)

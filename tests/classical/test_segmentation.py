@@ -120,3 +120,25 @@ def test_on_noise_the_cut_finds_nothing_and_the_selection_stands():
     assert np.array_equal(found, mask > 0) and not doubt.any()
     alpha, _ = matting.matte(image, mask, _hole(mask), segment=True)
     assert (alpha[mask > 0] > 0.99).mean() > 0.2  # the object's core stays opaque
+
+
+def test_a_piece_the_core_s_colours_claim_stays_and_one_they_do_not_goes():
+    """contested_pieces: of two pieces the cut took out of a selection, the red one (the selection's core is
+    largely red, like a red cup's body over a red saucer) is claimed back; the blue one (a colour the core
+    lacks: background a lasso took in) is not."""
+    rng = np.random.default_rng(0)
+    image = np.empty((120, 160, 3), np.uint8)
+    image[:] = [150, 40, 30]  # red everywhere: the saucer outside, the cup's body inside
+    image[:, 110:] = [40, 60, 200]  # blue background on the right
+    image[30:90, 30:70] = [235, 230, 220]  # the cup's white rim, in the core
+    image = np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
+    selected = np.zeros((120, 160), bool)
+    selected[10:110, 10:130] = True  # reaches 20 px into the blue
+    found = selected.copy()
+    found[70:108, 12:60] = False  # the cut took away a red piece...
+    found[10:110, 110:130] = False  # ...and the blue strip
+    background_model, object_model = np.zeros((1, 65)), np.zeros((1, 65))
+    segmentation.fit_models(image[found], image[~found], background_model, object_model)
+    contested = segmentation.contested_pieces(image, found, selected, background_model, core_depth=20)
+    assert contested[70:108, 12:60].all()
+    assert not contested[:, 110:].any()
