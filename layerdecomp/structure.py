@@ -34,6 +34,7 @@ SAMPLES = 720
 # RANSAC: a boundary point is on the ellipse within ARC_INLIER px; ARC_TRIALS random five-point fits.
 ARC_INLIER = 3.0
 ARC_TRIALS = 300
+ARC_SAMPLE = 400
 ARC_MIN_POINTS = 60  # inliers needed, all round
 MAX_ARCS = 2
 # An arc is continued when, over its first ARC_REACH px beyond each side of the hole, ARC_SHARE of it lies
@@ -126,21 +127,26 @@ def _ellipse_distance(ellipse: tuple, points: np.ndarray) -> np.ndarray:
 def _ransac_ellipse(points: np.ndarray, shape: tuple[int, int], rng: np.random.Generator):
     """The ellipse through most of ``points`` (within ``ARC_INLIER`` px), refitted on them; None if none
     holds ``ARC_MIN_POINTS``. Returns (ellipse, inlier mask)."""
-    best, best_count = None, ARC_MIN_POINTS - 1
+    # The trials are scored on a sample of the points (the count scaled back), the winner on all of them.
+    sample = points[rng.choice(len(points), min(len(points), ARC_SAMPLE), replace=False)]
+    scale = len(points) / len(sample)
+    best, best_count = None, (ARC_MIN_POINTS - 1) / scale
     for _ in range(ARC_TRIALS):
-        pick = points[rng.choice(len(points), 5, replace=False)].astype(np.float32)
+        pick = sample[rng.choice(len(sample), 5, replace=False)].astype(np.float32)
         try:
             ellipse = cv2.fitEllipse(pick)
         except cv2.error:
             continue
         if not (MIN_AXIS <= min(ellipse[1]) and max(ellipse[1]) < 2 * max(shape)):
             continue
-        count = int(np.count_nonzero(_ellipse_distance(ellipse, points) <= ARC_INLIER))
+        count = int(np.count_nonzero(_ellipse_distance(ellipse, sample) <= ARC_INLIER))
         if count > best_count:
             best, best_count = ellipse, count
     if best is None:
         return None
     inliers = _ellipse_distance(best, points) <= ARC_INLIER
+    if np.count_nonzero(inliers) < ARC_MIN_POINTS:
+        return None
     refit = cv2.fitEllipse(points[inliers].astype(np.float32))
     if MIN_AXIS <= min(refit[1]) and max(refit[1]) < 2 * max(shape):
         refined = _ellipse_distance(refit, points) <= ARC_INLIER
