@@ -1,6 +1,14 @@
 """Lines and ellipse arcs that cross the hole (a saucer's rim, a horizon, a table's edge), drawn into the
 region map before the fill, so that the fill continues them instead of breaking them into texture.
 
+0. **Region outlines that are ellipse arcs** (``continue_region_arcs``): the region map
+   (``layerdecomp.segments``) carries a boundary into the hole along its direction, so the rim of a
+   saucer whose far side a cup hid became a wedge of table and saucer. Each large region's outline in the
+   context is fitted with an ellipse by RANSAC (a region's outline has other pieces: the saucer's inner
+   ring, streaks of grain); where the arc leaves the hole on both sides along that outline, the hole's
+   pixels take the region on the region's side of the arc and the region beyond it on the other. This
+   needs no edge of brightness: on the README example the red saucer on orange wood gives Canny on grey
+   too weak an edge, but the colour regions tell them apart.
 1. **Edges**: OpenCV's Canny on the blurred picture, on the known pixels (not the ``ring`` right next to
    the hole, where the removed object's rim lies); an edge is considered when it comes within ``REACH``.
 2. **Curves**: each long connected edge is fitted with a straight line (``cv2.fitLine``) and an ellipse
