@@ -167,8 +167,8 @@ def continue_region_arcs(hole: np.ndarray, labels: np.ndarray, ring: int = 2, se
     """``labels`` with each large region's outline continued through the ``hole`` where it is an ellipse
     arc seen on both sides of the hole (a saucer's rim behind a cup): hole pixels on the region's side of
     the ellipse that the map gave to a region beyond it (the table) become the region's, and hole pixels
-    beyond the ellipse given to the region become the main region's beyond it. The region map's own continuation
-    (``layerdecomp.segments``) carries boundaries on straight, so a rim behind a cup became a wedge."""
+    beyond the ellipse given to the region become the main region's beyond it. The region map's own
+    continuation (``layerdecomp.segments``) carries boundaries on straight: a rim behind a cup became a wedge."""
     hole = np.asarray(hole, bool)
     if not hole.any() or hole.all():
         return labels
@@ -179,10 +179,9 @@ def continue_region_arcs(hole: np.ndarray, labels: np.ndarray, ring: int = 2, se
     rng = np.random.default_rng(seed)
     out = labels.copy()
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
-    in_hole = [int(r) for r in np.argsort(-np.bincount(labels[hole]))
-               if np.count_nonzero(labels[hole] == r) > 0][:MAX_ARCS + 2]
+    counts = np.bincount(labels[hole])
     done = 0
-    for region in in_hole:
+    for region in [int(r) for r in np.argsort(-counts) if counts[r] > 0][:MAX_ARCS + 2]:  # the largest in the hole
         if done >= MAX_ARCS:
             break
         mine = (labels == region) & known
