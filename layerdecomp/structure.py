@@ -6,7 +6,7 @@ region map before the fill, so that the fill continues them instead of breaking 
    saucer whose far side a cup hid became a wedge of table and saucer. Each large region's outline in the
    context is fitted with an ellipse by RANSAC (a region's outline has other pieces: the saucer's inner
    ring, streaks of grain); where the arc leaves the hole on both sides along that outline, the hole's
-   pixels take the region on the region's side of the arc and the region beyond it on the other. This
+   pixels near the arc take the region on the region's side of it and the region beyond it on the other. This
    needs no edge of brightness: on the README example the red saucer on orange wood gives Canny on grey
    too weak an edge, but the colour regions tell them apart.
 1. **Edges**: OpenCV's Canny on the blurred picture, on the known pixels (not the ``ring`` right next to
@@ -45,6 +45,8 @@ ARC_TRIALS = 300
 ARC_SAMPLE = 400
 ARC_MIN_POINTS = 60  # inliers needed, all round
 MAX_ARCS = 2
+ARC_BAND = 2 * REACH  # px: the hole's pixels this close to the arc take their side's region
+ARC_DEPTH = 12.0  # px: how far into the hole an arc must reach somewhere on its way through
 # An arc is continued when, over its first ARC_REACH px beyond each side of the hole, ARC_SHARE of it lies
 # within ARC_SUPPORT px of the region's outline (a region map's outline is ragged next to streaks of grain).
 ARC_REACH, ARC_SUPPORT, ARC_SHARE = 2 * REACH, 6.0, 0.5
@@ -163,6 +165,14 @@ def _ransac_ellipse(points: np.ndarray, shape: tuple[int, int], rng: np.random.G
     return best, inliers
 
 
+def _depth_along(samples: np.ndarray, depth: np.ndarray) -> float:
+    """The largest ``depth`` (px into the hole) at the points ``samples`` (x, y) of a curve."""
+    h, w = depth.shape
+    xs = np.clip(np.round(samples[:, 0]).astype(int), 0, w - 1)
+    ys = np.clip(np.round(samples[:, 1]).astype(int), 0, h - 1)
+    return float(depth[ys, xs].max())
+
+
 def continue_region_arcs(hole: np.ndarray, labels: np.ndarray, ring: int = 2, seed: int = 0) -> np.ndarray:
     """``labels`` with each large region's outline continued through the ``hole`` where it is an ellipse
     arc seen on both sides of the hole (a saucer's rim behind a cup): hole pixels on the region's side of
@@ -200,7 +210,11 @@ def continue_region_arcs(hole: np.ndarray, labels: np.ndarray, ring: int = 2, se
         # Backed by the region's outline itself next to the hole (the fit is a compromise all round).
         arc_distance = cv2.distanceTransform((~boundary).astype(np.uint8), cv2.DIST_L2, 3)
         samples = _curve_points(("ellipse", ellipse), hole.shape)
-        if not _backed_crossings(samples, hole, arc_distance, ARC_REACH, near_hole, ARC_SUPPORT, ARC_SHARE):
+        runs = _backed_crossings(samples, hole, arc_distance, ARC_REACH, near_hole, ARC_SUPPORT, ARC_SHARE)
+        # The arc must cut through the hole, not run along its edge (the outline of a region that follows
+        # the object's own silhouette, a glow or a fringe beside it, is not a rim behind it).
+        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+        if not any(_depth_along(samples[run], depth) >= ARC_DEPTH for run in runs):
             continue
         inside = np.zeros(hole.shape, np.uint8)
         cv2.fillPoly(inside, [np.round(samples).astype(np.int32)], 1)
@@ -217,8 +231,13 @@ def continue_region_arcs(hole: np.ndarray, labels: np.ndarray, ring: int = 2, se
         if not outer_regions:
             continue
         mine_side = inside if region_inside else ~inside
-        out[hole & mine_side & np.isin(labels, outer_regions)] = region
-        out[hole & ~mine_side & (labels == region)] = int(np.argmax(shares))
+        # Only near the arc: the rim decides which region is where next to it, not across the whole hole
+        # (a round region, a flower's outline beside a head, would otherwise take over half of it).
+        arc = np.zeros(hole.shape, np.uint8)
+        cv2.polylines(arc, [np.round(samples[run]).astype(np.int32) for run in runs], False, 1, 1)
+        near_arc = hole & (cv2.distanceTransform(1 - arc, cv2.DIST_L2, 3) <= ARC_BAND)
+        out[near_arc & mine_side & np.isin(labels, outer_regions)] = region
+        out[near_arc & ~mine_side & (labels == region)] = int(np.argmax(shares))
         done += 1
     return out
 
