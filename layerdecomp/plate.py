@@ -39,8 +39,8 @@ from scipy.sparse.linalg import spsolve
 from .region import object_fill_hole
 
 # The membrane is solved with at most this many unknowns; it is smooth, so a shrunk solve loses nothing that
-# shows (docs/evaluation.md, "Plate": 20k unknowns cost ~0.1-0.3 s on 2048² with a 15% selection, 10k a
-# third of that, with the same plate errors).
+# shows (20k unknowns: 0.1-0.4 s of solve on 2048² with a 15% selection; the plate's errors on GT01-07 are
+# the same at 20k and 10k: docs/evaluation.md, "Plate", round 2).
 MAX_SOLVE_PIXELS = 10_000
 # A boundary pixel whose colour differs from the fill's by more than this (RGB distance) is not a seam but
 # another thing beside the object: it is not a boundary condition.
