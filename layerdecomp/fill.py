@@ -8,9 +8,10 @@ Its cost follows the crop's area, and on a large hole small patches lose the sce
    region map is continued into the hole; PatchMatch's patch distance then carries a penalty for a
    source of another region than the hole pixel's (its regularity-guided metric, with the region map as
    the guide), so a saucer is continued with saucer and the table with table, and a patch of one object
-   is not repeated across another's place. Lines and ellipse arcs that cross the hole (a saucer's rim, a
-   table's edge) are drawn into the map as regions of their own first (``layerdecomp.structure``), so
-   they are continued through the hole.
+   is not repeated across another's place. Then (``layerdecomp.structure``) a region whose outline is
+   an ellipse arc on both sides of the hole (a saucer's rim behind a cup) keeps to its side of the arc
+   through the hole, and lines and ellipse arcs of edges that cross the hole (a table's edge) are drawn
+   into the map as regions of their own, so they are continued through the hole.
 1. **Coarse pass** (structure): when the hole has more than ``max_hole_pixels`` pixels, PatchMatch runs
    on a copy shrunk until the hole fits; relative to the hole its patches are then larger, so long edges
    and large shapes continue through the hole instead of breaking into small repeats.

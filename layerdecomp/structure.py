@@ -1,6 +1,14 @@
 """Lines and ellipse arcs that cross the hole (a saucer's rim, a horizon, a table's edge), drawn into the
 region map before the fill, so that the fill continues them instead of breaking them into texture.
 
+0. **Region outlines that are ellipse arcs** (``continue_region_arcs``): the region map
+   (``layerdecomp.segments``) carries a boundary into the hole along its direction, so the rim of a
+   saucer whose far side a cup hid became a wedge of table and saucer. Each large region's outline in the
+   context is fitted with an ellipse by RANSAC (a region's outline has other pieces: the saucer's inner
+   ring, streaks of grain); where the arc leaves the hole on both sides along that outline, the hole's
+   pixels near the arc take the region on the region's side of it and the region beyond it on the other. This
+   needs no edge of brightness: on the README example the red saucer on orange wood gives Canny on grey
+   too weak an edge, but the colour regions tell them apart.
 1. **Edges**: OpenCV's Canny on the blurred picture, on the known pixels (not the ``ring`` right next to
    the hole, where the removed object's rim lies); an edge is considered when it comes within ``REACH``.
 2. **Curves**: each long connected edge is fitted with a straight line (``cv2.fitLine``) and an ellipse
@@ -30,6 +38,18 @@ THICKNESS = 3
 SUPPORT_DISTANCE = 2.0  # px: a curve sample is backed when an edge pixel lies this close
 BACKED_SHARE = 0.6  # an exit counts as backed when this share of the curve's samples just outside it are
 SAMPLES = 720
+# Region outlines (the region map's boundary between a saucer and the table) fitted with an ellipse by
+# RANSAC: a boundary point is on the ellipse within ARC_INLIER px; ARC_TRIALS random five-point fits.
+ARC_INLIER = 3.0
+ARC_TRIALS = 300
+ARC_SAMPLE = 400
+ARC_MIN_POINTS = 60  # inliers needed, all round
+MAX_ARCS = 2
+ARC_BAND = 2 * REACH  # px: the hole's pixels this close to the arc take their side's region
+ARC_DEPTH = 12.0  # px: how far into the hole an arc must reach somewhere on its way through
+# An arc is continued when, over its first ARC_REACH px beyond each side of the hole, ARC_SHARE of it lies
+# within ARC_SUPPORT px of the region's outline (a region map's outline is ragged next to streaks of grain).
+ARC_REACH, ARC_SUPPORT, ARC_SHARE = 2 * REACH, 6.0, 0.5
 
 
 def _curve_points(model: tuple, shape: tuple[int, int]) -> np.ndarray:
@@ -76,7 +96,8 @@ def _fit(points: np.ndarray, shape: tuple[int, int]) -> Optional[tuple]:
 
 
 def _backed_crossings(samples: np.ndarray, hole: np.ndarray, edge_distance: np.ndarray, reach: float,
-                      unseen: np.ndarray) -> list[slice]:
+                      unseen: np.ndarray, support: float = SUPPORT_DISTANCE,
+                      share: float = BACKED_SHARE) -> list[slice]:
     """The runs of ``samples`` through the hole whose two ends, where the curve leaves the hole, are backed by
     an edge that follows the curve (within ``SUPPORT_DISTANCE`` px of ``BACKED_SHARE`` of its samples over its
     first ``reach`` px outside, not counting the ``unseen`` pixels where no edge is looked for): an edge that
@@ -92,7 +113,7 @@ def _backed_crossings(samples: np.ndarray, hole: np.ndarray, edge_distance: np.n
     def backed(outward: range) -> bool:
         near = [k for k in outward if inside_picture[k] and not in_hole[k] and not unseen[ys[k], xs[k]]]
         return len(near) >= count // 4 and float(np.mean(
-            [edge_distance[ys[k], xs[k]] <= SUPPORT_DISTANCE for k in near])) >= BACKED_SHARE
+            [edge_distance[ys[k], xs[k]] <= support for k in near])) >= share
 
     runs = []
     changes = np.nonzero(in_hole[:-1] != in_hole[1:])[0]
@@ -103,12 +124,131 @@ def _backed_crossings(samples: np.ndarray, hole: np.ndarray, edge_distance: np.n
     return runs
 
 
+def _ellipse_distance(ellipse: tuple, points: np.ndarray) -> np.ndarray:
+    """Approximate distance (px) of ``points`` (N×2, x y) to the ellipse's outline."""
+    (cx, cy), (major, minor), angle = ellipse
+    cos_a, sin_a = np.cos(np.radians(angle)), np.sin(np.radians(angle))
+    dx, dy = points[:, 0] - cx, points[:, 1] - cy
+    u, v = dx * cos_a + dy * sin_a, -dx * sin_a + dy * cos_a
+    radius = np.hypot(u / (major / 2.0), v / (minor / 2.0))
+    return np.abs(radius - 1.0) * min(major, minor) / 2.0
+
+
+def _ransac_ellipse(points: np.ndarray, shape: tuple[int, int], rng: np.random.Generator):
+    """The ellipse through most of ``points`` (within ``ARC_INLIER`` px), refitted on them; None if none
+    holds ``ARC_MIN_POINTS``. Returns (ellipse, inlier mask)."""
+    # The trials are scored on a sample of the points (the count scaled back), the winner on all of them.
+    sample = points[rng.choice(len(points), min(len(points), ARC_SAMPLE), replace=False)]
+    scale = len(points) / len(sample)
+    best, best_count = None, (ARC_MIN_POINTS - 1) / scale
+    for _ in range(ARC_TRIALS):
+        pick = sample[rng.choice(len(sample), 5, replace=False)].astype(np.float32)
+        try:
+            ellipse = cv2.fitEllipse(pick)
+        except cv2.error:
+            continue
+        if not (MIN_AXIS <= min(ellipse[1]) and max(ellipse[1]) < 2 * max(shape)):
+            continue
+        count = int(np.count_nonzero(_ellipse_distance(ellipse, sample) <= ARC_INLIER))
+        if count > best_count:
+            best, best_count = ellipse, count
+    if best is None:
+        return None
+    inliers = _ellipse_distance(best, points) <= ARC_INLIER
+    if np.count_nonzero(inliers) < ARC_MIN_POINTS:
+        return None
+    refit = cv2.fitEllipse(points[inliers].astype(np.float32))
+    if MIN_AXIS <= min(refit[1]) and max(refit[1]) < 2 * max(shape):
+        refined = _ellipse_distance(refit, points) <= ARC_INLIER
+        if np.count_nonzero(refined) >= np.count_nonzero(inliers):
+            best, inliers = refit, refined
+    return best, inliers
+
+
+def _depth_along(samples: np.ndarray, depth: np.ndarray) -> float:
+    """The largest ``depth`` (px into the hole) at the points ``samples`` (x, y) of a curve."""
+    h, w = depth.shape
+    xs = np.clip(np.round(samples[:, 0]).astype(int), 0, w - 1)
+    ys = np.clip(np.round(samples[:, 1]).astype(int), 0, h - 1)
+    return float(depth[ys, xs].max())
+
+
+def continue_region_arcs(hole: np.ndarray, labels: np.ndarray, ring: int = 2, seed: int = 0) -> np.ndarray:
+    """``labels`` with each large region's outline continued through the ``hole`` where it is an ellipse
+    arc seen on both sides of the hole (a saucer's rim behind a cup): hole pixels on the region's side of
+    the ellipse that the map gave to a region beyond it (the table) become the region's, and hole pixels
+    beyond the ellipse given to the region become the main region's beyond it. The region map's own
+    continuation (``layerdecomp.segments``) carries boundaries on straight: a rim behind a cup became a wedge."""
+    hole = np.asarray(hole, bool)
+    if not hole.any() or hole.all():
+        return labels
+    disc = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
+    clearance = ring + 2
+    near_hole = cv2.dilate(hole.astype(np.uint8), disc(clearance)) > 0
+    known = ~near_hole
+    rng = np.random.default_rng(seed)
+    out = labels.copy()
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    counts = np.bincount(labels[hole])
+    done = 0
+    for region in [int(r) for r in np.argsort(-counts) if counts[r] > 0][:MAX_ARCS + 2]:  # the largest in the hole
+        if done >= MAX_ARCS:
+            break
+        mine = (labels == region) & known
+        others = known & ~mine
+        boundary = mine & (cv2.dilate(others.astype(np.uint8), cross) > 0)
+        ys, xs = np.nonzero(boundary)
+        if len(xs) < ARC_MIN_POINTS:
+            continue
+        points = np.stack([xs, ys], axis=1).astype(np.float64)
+        found = _ransac_ellipse(points, hole.shape, rng)
+        if found is None:
+            continue
+        ellipse, inliers = found
+        on_arc = np.zeros(hole.shape, bool)
+        on_arc[ys[inliers], xs[inliers]] = True
+        # Backed by the region's outline itself next to the hole (the fit is a compromise all round).
+        arc_distance = cv2.distanceTransform((~boundary).astype(np.uint8), cv2.DIST_L2, 3)
+        samples = _curve_points(("ellipse", ellipse), hole.shape)
+        runs = _backed_crossings(samples, hole, arc_distance, ARC_REACH, near_hole, ARC_SUPPORT, ARC_SHARE)
+        # The arc must cut through the hole, not run along its edge (the outline of a region that follows
+        # the object's own silhouette, a glow or a fringe beside it, is not a rim behind it).
+        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+        if not any(_depth_along(samples[run], depth) >= ARC_DEPTH for run in runs):
+            continue
+        inside = np.zeros(hole.shape, np.uint8)
+        cv2.fillPoly(inside, [np.round(samples).astype(np.int32)], 1)
+        inside = inside.astype(bool)
+        # Which side of the arc the region lies on, and which region lies beyond it (next to the inliers).
+        next_to_arc = cv2.dilate(on_arc.astype(np.uint8), disc(3)) > 0
+        region_inside = inside[mine & next_to_arc].mean() > 0.5
+        beyond = others & next_to_arc & (inside != region_inside)
+        if not beyond.any():
+            continue
+        # The regions beyond the arc (a table of several tones): each holding a tenth of its side.
+        shares = np.bincount(labels[beyond]) / np.count_nonzero(beyond)
+        outer_regions = [r for r in np.flatnonzero(shares >= 0.1) if r != region]
+        if not outer_regions:
+            continue
+        mine_side = inside if region_inside else ~inside
+        # Only near the arc: the rim decides which region is where next to it, not across the whole hole
+        # (a round region, a flower's outline beside a head, would otherwise take over half of it).
+        arc = np.zeros(hole.shape, np.uint8)
+        cv2.polylines(arc, [np.round(samples[run]).astype(np.int32) for run in runs], False, 1, 1)
+        near_arc = hole & (cv2.distanceTransform(1 - arc, cv2.DIST_L2, 3) <= ARC_BAND)
+        out[near_arc & mine_side & np.isin(labels, outer_regions)] = region
+        out[near_arc & ~mine_side & (labels == region)] = int(np.argmax(shares))
+        done += 1
+    return out
+
+
 def continue_curves(image: np.ndarray, hole: np.ndarray, labels: np.ndarray, ring: int = 2) -> np.ndarray:
     """``labels`` (the region map, int32) with the lines and ellipse arcs that cross the ``hole`` of
     ``image`` (RGB uint8) drawn in as regions of their own (see the module docstring)."""
     hole = np.asarray(hole, bool)
     if not hole.any() or hole.all():
         return labels
+    labels = continue_region_arcs(hole, labels, ring)
     gray = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (0, 0), EDGE_SMOOTH)
     disc = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
     # The hole's own border blurs into an edge: keep clear of it by the blur's reach.

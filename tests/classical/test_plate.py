@@ -1,0 +1,57 @@
+"""The plate's per-pixel work on strips around the object (layerdecomp.plate) is the whole crop's, only cheaper."""
+
+import cv2
+import numpy as np
+
+from layerdecomp import plate
+
+
+def soft_object(size=300, seed=0):
+    """A contrasty textured picture with a disc whose alpha falls off over 6 px, and an estimate of its
+    colours: the soft edge's weights spread between 0 and 1, so any strip cut short shows."""
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(rng.uniform(0, 255, (size, size, 3)).astype(np.float32), (0, 0), 1.5)
+    image = np.clip((image - image.mean()) * 3 + 128, 0, 255)
+    yy, xx = np.mgrid[:size, :size]
+    alpha = np.clip((90 - np.hypot(yy - size / 2, xx - size / 2)) / 6.0, 0, 1).astype(np.float32)
+    alpha = np.round(alpha * 255) / 255
+    foreground = np.broadcast_to(np.array([200, 60, 40], np.float32), image.shape).copy()
+    image = alpha[..., None] * foreground + (1 - alpha[..., None]) * image
+    return image.astype(np.float32), alpha, foreground
+
+
+def test_strips_cover_every_pixel_once_and_reach_the_margin():
+    where = np.zeros((200, 300), bool)
+    where[10, 5] = where[150, 290] = where[100, 64:200] = True
+    covered = np.zeros(where.shape, int)
+    for outer, inner in plate.strips(where, margin=7, tile=32):
+        covered[inner] += 1
+        assert outer[0].start == max(0, inner[0].start - 7) and outer[1].stop == min(300, inner[1].stop + 7)
+    assert covered.max() == 1 and covered[where].min() == 1
+
+
+def test_the_soft_edge_on_strips_equals_the_whole_crop():
+    image, alpha, foreground = soft_object()
+    local, weight = plate.soft_edge_weight(image, alpha, foreground)
+    seen = plate.nearest_background(image, alpha <= 0)
+    everywhere = (slice(0, image.shape[0]), slice(0, image.shape[1]))
+    whole_local, whole_weight = plate._soft_edge_here(image, alpha, foreground, seen(everywhere))
+    edge = (alpha > 0) & (alpha < 1)
+    assert edge.sum() > 2000 and ((weight[edge] > 0.05) & (weight[edge] < 0.95)).mean() > 0.3
+    assert np.abs(weight - whole_weight).max() < 1e-4
+    assert np.abs(local[edge] - whole_local[edge]).max() < 1e-2
+    assert not weight[~edge].any()
+
+
+def test_the_band_differences_on_strips_equal_the_whole_crop():
+    image, alpha, _ = soft_object(seed=1)
+    rng = np.random.default_rng(2)
+    fill = image + rng.normal(0, 20, image.shape).astype(np.float32)  # off by a different amount everywhere
+    band = (alpha <= 0) & (cv2.dilate((alpha > 0).astype(np.uint8), np.ones((9, 9), np.uint8)) > 0)
+    got = plate.boundary_differences(image, fill, band)
+    difference = (image - fill) * band[..., None]
+    blur = lambda x: plate._blur(x, plate.BOUNDARY_SMOOTH)  # noqa: E731
+    mean = blur(difference) / np.maximum(blur(band.astype(np.float32)), 1e-6)[..., None]
+    own = np.linalg.norm(difference, axis=2) <= np.linalg.norm(mean, axis=2)
+    expected = np.where(own[..., None], difference, mean) * band[..., None]
+    assert np.abs(got - expected).max() < 1e-3 and np.abs(got[band]).mean() > 1
