@@ -287,32 +287,8 @@ def write_result(source: Source, result: Any, defer_show: bool = False) -> Writt
         layers, top = _object_layers(source, objects, names)
         return _insert_group(source, names, layers, background, top, None, covered, defer_show, cover_in_group,
                              (x, y, bw, bh))
-    obj = _new_layer_like(doc, node, names.object)
-    hidden_layer = None
-    masks = []
-    if not has_hidden_parts(result.foreground, result.visibility):
-        obj.setPixelData(result.foreground, x, y, bw, bh)
-    elif hasattr(doc, "createTransparencyMask"):
-        # Krita 5.2+ / 6: recovered parts behind occluders stay hidden until the artist moves the object.
-        obj.setPixelData(result.foreground, x, y, bw, bh)
-        from krita import Selection
-
-        mask = doc.createTransparencyMask(VISIBLE_MASK_NAME)
-        visible = Selection()
-        visible.setPixelData(result.visibility, x, y, bw, bh)
-        mask.setSelection(visible)
-        masks.append(mask)
-    else:
-        # Krita 5.1's scripting cannot fill a transparency mask: the recovered parts go to their own
-        # hidden layer above the Object (same picture; show it to see them). ``mask_upgrade`` then swaps
-        # that layer for a mask made through Krita's own action where the document has a view.
-        seen, unseen = split_by_visibility(result.foreground, result.visibility)
-        obj.setPixelData(seen, x, y, bw, bh)
-        hidden_layer = _new_layer_like(doc, node, names.hidden_parts)
-        hidden_layer.setPixelData(unseen, x, y, bw, bh)
-        hidden_layer.setVisible(False)
-    if masks:
-        obj.setChildNodes(masks)
+    obj, hidden_layer = _object_layer(doc, node, names.object, names.hidden_parts, result.foreground,
+                                      result.visibility, (x, y, bw, bh))
     layers = [obj] + ([hidden_layer] if hidden_layer is not None else [])
     return _insert_group(source, names, layers, background, obj, hidden_layer, covered, defer_show, cover_in_group,
                          (x, y, bw, bh))
@@ -354,41 +330,51 @@ def _insert_group(source: Source, names: Names, layers: list, background: Any, o
     return Written(group, obj, background, hidden_layer, hide_source, show_group, plate_only_box=covered)
 
 
+def _object_layer(doc: Any, node: Any, name: str, hidden_name: str, foreground: bytes, visibility: bytes,
+                  box: tuple) -> tuple:
+    """An Object layer off the tree holding ``foreground`` over ``box`` (canvas x, y, w, h), and the layer of
+    its recovered hidden parts or None. Recovered parts behind occluders stay hidden until the artist moves
+    the object: behind a transparency mask (Krita 5.2+ / 6), or, as Krita 5.1's scripting cannot fill a
+    mask, on a hidden layer of their own above the Object (same picture; show it to see them), which
+    ``mask_upgrade`` swaps for a mask made through Krita's own action where the document has a view."""
+    x, y, w, h = box
+    obj = _new_layer_like(doc, node, name)
+    if not has_hidden_parts(foreground, visibility):
+        obj.setPixelData(foreground, x, y, w, h)
+        return obj, None
+    if hasattr(doc, "createTransparencyMask"):
+        obj.setPixelData(foreground, x, y, w, h)
+        from krita import Selection
+
+        mask = doc.createTransparencyMask(VISIBLE_MASK_NAME)
+        visible = Selection()
+        visible.setPixelData(visibility, x, y, w, h)
+        mask.setSelection(visible)
+        obj.setChildNodes([mask])
+        return obj, None
+    seen, unseen = split_by_visibility(foreground, visibility)
+    obj.setPixelData(seen, x, y, w, h)
+    hidden_layer = _new_layer_like(doc, node, hidden_name)
+    hidden_layer.setPixelData(unseen, x, y, w, h)
+    hidden_layer.setVisible(False)
+    return obj, hidden_layer
+
+
 def _object_layers(source: Source, objects: list, names: Names) -> tuple:
     """The Object layers of a several-part result, bottom to top ("<source> – object 1" is the bottom one),
-    off the tree, and the topmost Object. Recovered hidden parts stay hidden as for one object: behind a
-    transparency mask (Krita 5.2+), or on a hidden layer of their own above their object (Krita 5.1)."""
-    doc, node = source.document, source.node
+    each followed by its hidden-parts layer where Krita 5.1 needs one (``_object_layer``), off the tree,
+    and the topmost Object."""
     layers = []
     for number, item in enumerate(objects, 1):
         ox, oy, ow, oh = item.box
-        x, y = source.crop.x + ox, source.crop.y + oy
         if not (0 <= ox and 0 <= oy and ox + ow <= source.crop.w and oy + oh <= source.crop.h):
             raise messages.server_confused(f"an object box {item.box} lies outside the picture sent")
-        obj = _new_layer_like(doc, node, f"{names.object} {number}")
-        hidden = has_hidden_parts(item.foreground, item.visibility)
-        if hidden and not hasattr(doc, "createTransparencyMask"):
-            seen, unseen = split_by_visibility(item.foreground, item.visibility)
-            obj.setPixelData(seen, x, y, ow, oh)
-            hidden_layer = _new_layer_like(doc, node, f"{names.object} {number} – hidden parts")
-            hidden_layer.setPixelData(unseen, x, y, ow, oh)
-            hidden_layer.setVisible(False)
-            layers += [obj, hidden_layer]
-            top = obj
-            continue
-        obj.setPixelData(item.foreground, x, y, ow, oh)
-        if hidden:
-            from krita import Selection
-
-            mask = doc.createTransparencyMask(VISIBLE_MASK_NAME)
-            visible = Selection()
-            visible.setPixelData(item.visibility, x, y, ow, oh)
-            mask.setSelection(visible)
-            obj.setChildNodes([mask])
-        layers.append(obj)
-        top = obj
+        name = f"{names.object} {number}"
+        top, hidden_layer = _object_layer(source.document, source.node, name, f"{name} – hidden parts",
+                                          item.foreground, item.visibility,
+                                          (source.crop.x + ox, source.crop.y + oy, ow, oh))
+        layers += [top] + ([hidden_layer] if hidden_layer is not None else [])
     return layers, top
-
 
 def insert_above(doc: Any, node: Any, group: Any) -> None:
     """Insert the result group just above the source layer ``node``: one undo step ("Add Layer")."""
