@@ -10,26 +10,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-
-from layerdecomp.io import load_image, load_mask
-
-from .conftest import REPO
 from .test_krita_gui import krita_profile, run_krita_session
-from .test_krita_undo import _files
+from .test_krita_undo import coffee_case
 
 
 def test_move_tool_keys_and_a_big_transparent_layer_in_krita_gui(tmp_path, krita_launcher):
     out = tmp_path / "out"
     out.mkdir()
     env = krita_profile(tmp_path)
-    photo = REPO / "examples" / "coffee.jpg"
-    rgb = load_image(photo)
-    mask = load_mask(REPO / "examples" / "coffee_mask.png")
-    h, w = mask.shape
-    opaque = _files(tmp_path, "opaque", np.dstack([rgb, np.full((h, w), 255, np.uint8)]), mask)
-    opaque.update(file=str(photo), size=[w, h])
-    del opaque["layer"]  # the photo itself is the layer
+    opaque = coffee_case(tmp_path)
     (tmp_path / "driver.json").write_text(json.dumps({"out": str(out), "script": "tools",
                                                       "undo_cases": {"opaque": opaque}}))
 

@@ -34,6 +34,19 @@ def _files(tmp_path, name, rgba, mask, with_result=True):
     return {k: str(v) for k, v in files.items()}
 
 
+def coffee_case(tmp_path):
+    """The README's example photo opened as a document (the photo itself is the layer), its selection and
+    the library's result for it."""
+    photo = REPO / "examples" / "coffee.jpg"
+    rgb = load_image(photo)
+    mask = load_mask(REPO / "examples" / "coffee_mask.png")
+    h, w = mask.shape
+    opaque = _files(tmp_path, "opaque", np.dstack([rgb, np.full((h, w), 255, np.uint8)]), mask)
+    opaque.update(file=str(photo), size=[w, h])
+    del opaque["layer"]
+    return opaque
+
+
 def _soft_disc(h=48, w=64):
     """A red disc whose alpha falls from opaque to 0 over 10 px on a transparent layer (a painter's soft
     brush dab), and a round selection that ends inside that soft edge."""
@@ -51,13 +64,7 @@ def test_undo_redo_and_states_in_krita_gui(tmp_path, krita_launcher):
     out.mkdir()
     env = krita_profile(tmp_path)
 
-    photo = REPO / "examples" / "coffee.jpg"
-    rgb = load_image(photo)
-    mask = load_mask(REPO / "examples" / "coffee_mask.png")
-    h, w = mask.shape
-    opaque = _files(tmp_path, "opaque", np.dstack([rgb, np.full((h, w), 255, np.uint8)]), mask)
-    opaque.update(file=str(photo), size=[w, h])
-    del opaque["layer"]  # the photo itself is the layer
+    opaque = coffee_case(tmp_path)
     disc, disc_mask = _soft_disc()
     # The library's own split of a soft-edged painted layer, alone and over an opaque paper layer.
     soft = dict(_files(tmp_path, "soft", disc, disc_mask), size=[64, 48])

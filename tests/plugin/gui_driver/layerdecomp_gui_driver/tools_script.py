@@ -15,7 +15,7 @@ import importlib
 import threading
 import time
 
-from .undo_script import ACTION_ID, UndoScript
+from .undo_script import ACTION_ID, UndoScript, _tree, held_job
 
 MOVE_TOOL = "KritaTransform/KisToolMove"
 OTHER_TOOL = "KritaSelected/KisToolColorSampler"  # any other tool: switching ends the move tool's stroke
@@ -203,7 +203,6 @@ class ToolsScript(UndoScript):
     def escape_in_docker(self, spec):
         QtCore, QtGui, QtWidgets, QtTest = _qt()
         Qt = QtCore.Qt
-        from layerdecomp_krita import messages
 
         k = self.k
         yield from self.open_case("escape", spec)
@@ -212,17 +211,8 @@ class ToolsScript(UndoScript):
         record = {"before": self.tree(doc)}
         self.result["cases"]["escape in docker"] = record
         ended = threading.Event()
-
-        def held(settings, request, cancel, emit):
-            try:
-                if not cancel.wait(30):
-                    raise messages.UserError("test", "the job was never cancelled")
-                raise messages.cancelled()
-            finally:
-                ended.set()
-
         real = controller.run_job
-        controller.run_job = held
+        controller.run_job = held_job(ended)
         count = len(controller.messages)
         try:
             k.action(ACTION_ID).trigger()
@@ -256,7 +246,5 @@ class ToolsScript(UndoScript):
 
     @staticmethod
     def tree(doc):
-        from .undo_script import _tree
-
         return _tree(doc.rootNode())
 

@@ -30,6 +30,22 @@ def _tree(node):
     return [[c.name(), c.type(), c.visible(), _tree(c)] for c in node.childNodes() if c.type() != "selectionmask"]
 
 
+def held_job(ended):
+    """A stand-in for the network job that waits to be cancelled (30 s at most) and then ends as cancelled;
+    ``ended`` is set once the worker has left it."""
+    from layerdecomp_krita import messages
+
+    def held(settings, request, cancel, emit):
+        try:
+            if not cancel.wait(30):
+                raise messages.UserError("test", "the job was never cancelled")
+            raise messages.cancelled()
+        finally:
+            ended.set()
+
+    return held
+
+
 class UndoScript:
     def __init__(self, driver, controller):
         self.driver = driver
@@ -360,7 +376,7 @@ class UndoScript:
         progress window shown where there is no docker (the docker list emptied for those two)."""
         from layerdecomp_krita.qt import QtCore, QtGui, QtWidgets
 
-        from layerdecomp_krita import docker, messages
+        from layerdecomp_krita import docker
 
         spec = self.cfg["undo_cases"]["opaque"]
         yield from self.open_case("cancel keys", spec)
@@ -370,17 +386,8 @@ class UndoScript:
             record = {"before": _tree(doc.rootNode())}
             self.result["cases"][how] = record
             ended = threading.Event()
-
-            def held(settings, request, cancel, emit):
-                try:
-                    if not cancel.wait(30):
-                        raise messages.UserError("test", "the job was never cancelled")
-                    raise messages.cancelled()
-                finally:
-                    ended.set()
-
             real = controller.run_job
-            controller.run_job = held
+            controller.run_job = held_job(ended)
             count = len(controller.messages)
             dockers = docker.DOCKERS[:]
             if how != "docker":
