@@ -9,22 +9,33 @@ const { createHost, HISTORY_NAME, hasHiddenParts, to8, to16 } = require("../src/
 
 const W = 24, H = 20;
 
-/** A document with an opaque grey picture, a red square in it, and the square selected. @param {any} [behaviour] */
-function setup(depth = /** @type {8 | 16} */ (8), behaviour = {}) {
+/**
+ * A document whose layer "Photo" is painted by `paint` (x, y -> [RGBA colour, selected]), with that selection.
+ * @param {8 | 16} depth @param {any} behaviour @param {(x: number, y: number) => [number[], boolean]} paint
+ */
+function paintedDocument(depth, behaviour, paint) {
   const ps = new Photoshop(behaviour);
   const doc = ps.createDocument({ width: W, height: H, depth });
   const image = new Uint8Array(W * H * 4);
   const selection = new Uint8Array(W * H);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      const inside = x >= 8 && x < 14 && y >= 6 && y < 12;
-      image.set(inside ? [220, 20, 20, 255] : [100, 110, 120, 255], (y * W + x) * 4);
-      selection[y * W + x] = inside ? 255 : 0;
+      const [colour, selected] = paint(x, y);
+      image.set(colour, (y * W + x) * 4);
+      selection[y * W + x] = selected ? 255 : 0;
     }
   }
   const layer = doc.addPixelLayer("Photo", image);
   doc.select(selection);
   return { ps, doc, layer, image, host: createHost(ps.module) };
+}
+
+/** A document with an opaque grey picture, a red square in it, and the square selected. @param {any} [behaviour] */
+function setup(depth = /** @type {8 | 16} */ (8), behaviour = {}) {
+  return paintedDocument(depth, behaviour, (x, y) => {
+    const inside = x >= 8 && x < 14 && y >= 6 && y < 12;
+    return [inside ? [220, 20, 20, 255] : [100, 110, 120, 255], inside];
+  });
 }
 
 /**
@@ -241,19 +252,8 @@ const inBlue = (x, y) => x >= 14 && x < 20 && y >= 8 && y < 14;
 
 /** A grey picture with a red and a blue square, both selected (two separate parts). @param {8 | 16} depth @param {any} [behaviour] */
 function setupTwo(depth = 8, behaviour = {}) {
-  const ps = new Photoshop(behaviour);
-  const doc = ps.createDocument({ width: W, height: H, depth });
-  const image = new Uint8Array(W * H * 4);
-  const selection = new Uint8Array(W * H);
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      image.set(inRed(x, y) ? RED : inBlue(x, y) ? BLUE : GREY, (y * W + x) * 4);
-      selection[y * W + x] = inRed(x, y) || inBlue(x, y) ? 255 : 0;
-    }
-  }
-  const layer = doc.addPixelLayer("Photo", image);
-  doc.select(selection);
-  return { ps, doc, layer, host: createHost(ps.module) };
+  return paintedDocument(depth, behaviour,
+                         (x, y) => [inRed(x, y) ? RED : inBlue(x, y) ? BLUE : GREY, inRed(x, y) || inBlue(x, y)]);
 }
 
 /**
