@@ -135,12 +135,11 @@ def core_of(selected: np.ndarray, depth: float) -> np.ndarray:
 
 
 def contested_pieces(image: np.ndarray, found: np.ndarray, selected: np.ndarray, background_model: np.ndarray,
-                     core_depth: float) -> np.ndarray:
-    """The pieces the cut took out of the selection that the selection's core (deeper than ``core_depth``
-    px) claims: at least ``CONTESTED`` of their pixels as likely under the core's colour model as under the
-    background's (bool H×W; none where the core is too small to fit a model)."""
+                     core: np.ndarray) -> np.ndarray:
+    """The pieces the cut took out of the selection that the selection's ``core`` (``core_of``) claims: at
+    least ``CONTESTED`` of their pixels as likely under the core's colour model as under the background's
+    (bool H×W; none where the core is too small to fit a model)."""
     removed = selected & ~found
-    core = core_of(selected, core_depth)
     if not removed.any() or min(np.count_nonzero(core), np.count_nonzero(~found)) < MIN_MODEL_PIXELS:
         return np.zeros_like(found)
     object_model = np.zeros((1, 65))
@@ -224,7 +223,7 @@ def segment(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, max_pixels
     unsure = (found != small_selected) & (flip < SURE_RATIO)
     keep_line = unsure & (follows > FOLLOW)
     found = np.where(unsure, small_selected, found)
-    contested = contested_pieces(small_image, found, small_selected, background_model, CORE_DEPTH * size[0] / w)
+    contested = contested_pieces(small_image, found, small_selected, background_model, core)
     found = drop_debris(found | contested, small_selected, ratio)
     doubt = unsure & ~keep_line & ~contested
     if np.count_nonzero(found & small_selected) < MIN_KEPT_SHARE * np.count_nonzero(small_selected):

@@ -139,6 +139,7 @@ def test_a_piece_the_core_s_colours_claim_stays_and_one_they_do_not_goes():
     found[10:110, 110:130] = False  # ...and the blue strip
     background_model, object_model = np.zeros((1, 65)), np.zeros((1, 65))
     segmentation.fit_models(image[found], image[~found], background_model, object_model)
-    contested = segmentation.contested_pieces(image, found, selected, background_model, core_depth=20)
+    contested = segmentation.contested_pieces(image, found, selected, background_model,
+                                               segmentation.core_of(selected, 20))
     assert contested[70:108, 12:60].all()
     assert not contested[:, 110:].any()
