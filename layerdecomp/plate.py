@@ -289,7 +289,7 @@ def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, 
     """The plate (float32, unrounded) of an RGB crop: ``image`` where the object is absent (alpha8 == 0),
     under it the ``fill`` blended into the picture and, in the soft edge, the local background behind the
     object's colours ``foreground`` (float32, or None) where it is plausible."""
-    image = image.astype(np.float32)
+    image = image.astype(np.float32, copy=False)  # (layering passes float32 already; the plate is a copy)
     under = alpha8 > 0
     # The band between the object and the fill region's edge: made by the fill, kept from the picture.
     band = object_fill_hole(alpha8 / 255.0, hole) & ~under
