@@ -124,6 +124,11 @@ def _backed_crossings(samples: np.ndarray, hole: np.ndarray, edge_distance: np.n
     return runs
 
 
+def _disc(radius: int) -> np.ndarray:
+    """A round structuring element of ``radius`` px."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
 def _ellipse_distance(ellipse: tuple, points: np.ndarray) -> np.ndarray:
     """Approximate distance (px) of ``points`` (N×2, x y) to the ellipse's outline."""
     (cx, cy), (major, minor), angle = ellipse
@@ -182,14 +187,14 @@ def continue_region_arcs(hole: np.ndarray, labels: np.ndarray, ring: int = 2, se
     hole = np.asarray(hole, bool)
     if not hole.any() or hole.all():
         return labels
-    disc = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
     clearance = ring + 2
-    near_hole = cv2.dilate(hole.astype(np.uint8), disc(clearance)) > 0
+    near_hole = cv2.dilate(hole.astype(np.uint8), _disc(clearance)) > 0
     known = ~near_hole
     rng = np.random.default_rng(seed)
     out = labels.copy()
     cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
     counts = np.bincount(labels[hole])
+    depth = None  # px into the hole, per pixel
     done = 0
     for region in [int(r) for r in np.argsort(-counts) if counts[r] > 0][:MAX_ARCS + 2]:  # the largest in the hole
         if done >= MAX_ARCS:
@@ -213,14 +218,15 @@ def continue_region_arcs(hole: np.ndarray, labels: np.ndarray, ring: int = 2, se
         runs = _backed_crossings(samples, hole, arc_distance, ARC_REACH, near_hole, ARC_SUPPORT, ARC_SHARE)
         # The arc must cut through the hole, not run along its edge (the outline of a region that follows
         # the object's own silhouette, a glow or a fringe beside it, is not a rim behind it).
-        depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
+        if depth is None:  # (the same for every region: made once, when a region first gets this far)
+            depth = cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 3)
         if not any(_depth_along(samples[run], depth) >= ARC_DEPTH for run in runs):
             continue
         inside = np.zeros(hole.shape, np.uint8)
         cv2.fillPoly(inside, [np.round(samples).astype(np.int32)], 1)
         inside = inside.astype(bool)
         # Which side of the arc the region lies on, and which region lies beyond it (next to the inliers).
-        next_to_arc = cv2.dilate(on_arc.astype(np.uint8), disc(3)) > 0
+        next_to_arc = cv2.dilate(on_arc.astype(np.uint8), _disc(3)) > 0
         region_inside = inside[mine & next_to_arc].mean() > 0.5
         beyond = others & next_to_arc & (inside != region_inside)
         if not beyond.any():
@@ -250,11 +256,10 @@ def continue_curves(image: np.ndarray, hole: np.ndarray, labels: np.ndarray, rin
         return labels
     labels = continue_region_arcs(hole, labels, ring)
     gray = cv2.GaussianBlur(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), (0, 0), EDGE_SMOOTH)
-    disc = lambda r: cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))  # noqa: E731
     # The hole's own border blurs into an edge: keep clear of it by the blur's reach.
     clearance = ring + int(np.ceil(2 * EDGE_SMOOTH))
-    near_hole = cv2.dilate(hole.astype(np.uint8), disc(clearance)) > 0
-    around = (cv2.dilate(hole.astype(np.uint8), disc(REACH)) > 0) & ~near_hole
+    near_hole = cv2.dilate(hole.astype(np.uint8), _disc(clearance)) > 0
+    around = (cv2.dilate(hole.astype(np.uint8), _disc(REACH)) > 0) & ~near_hole
     edges = (cv2.Canny(gray, *CANNY) > 0) & ~near_hole & ~hole
     if np.count_nonzero(edges & around) < MIN_EDGE_PIXELS:
         return labels
