@@ -196,7 +196,7 @@ class Driver(Extension):
         window = k.activeWindow()
         yield self.wait(lambda: window.qwindow().isVisible(), 30, "the main window")
         self.result["krita_version"] = k.version()
-        if cfg.get("script") in ("undo", "undo cases only"):
+        if cfg.get("script") in ("undo", "undo cases only", "big"):
             from .undo_script import UndoScript
 
             yield from UndoScript(self, controller).run()
