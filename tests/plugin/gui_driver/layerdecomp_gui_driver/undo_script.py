@@ -52,9 +52,9 @@ def held_job(ended):
 def phase_blocks(beats):
     """The longest GUI-thread CPU time between two heartbeats in each phase of a split, in seconds: "trigger"
     (reading the pixels and the selection, starting the job: no job before, a job after), "wait" (the job
-    in the worker), "write" (the result written: the job before, the follow-up after) and "follow-up"
-    (its steps after writing). ``beats``: (wall, GUI CPU, job in hand, follow-up running, result being
-    written)."""
+    in the worker), "write" (the controller writing the result, Krita's event loop run inside its calls
+    included, to the end of that turn), "follow-up" (its steps after writing) and "idle" (before or after).
+    ``beats``: (wall, GUI CPU, job in hand, follow-up running, result being written)."""
     out = {}
     for a, b in zip(beats, beats[1:]):
         if a[4] or b[4] or (a[2] and not b[2]):  # (Krita runs its event loop inside some of the write's calls)
@@ -283,7 +283,7 @@ class UndoScript:
         """A small selection on a 6000x4000 photo (``alpha``: its alpha by column; a transparent layer where
         not 255): the document's pixel data (every layer's and group's extent) before and after, and the
         longest the GUI thread was blocked from the trigger until the result was written and followed up (a
-        10 ms heartbeat timer)."""
+        10 ms heartbeat timer; the trigger comes once the GUI is quiet after this set-up)."""
         from layerdecomp_krita.client import JobResult
         from layerdecomp_krita.qt import QtCore
 
@@ -314,7 +314,8 @@ class UndoScript:
                              bytes(request.mask).translate(bytes([0] + [255] * 255)), {})
 
         controller = self.controller
-        # (wall time, the GUI thread's CPU time, the job still in hand, the follow-up still running). The beat
+        # (wall time, the GUI thread's CPU time, the job still in hand, the follow-up still running, the result
+        # being written: Krita runs its event loop inside the insertion, so beats come then too). The beat
         # runs on the GUI thread: between two beats, its CPU time is what blocked it (wall time also counts
         # waiting for a processor, which on a loaded machine says little about the plugin).
         beats = []
