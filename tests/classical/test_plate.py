@@ -1,6 +1,7 @@
 """The plate's per-pixel work on strips around the object (layerdecomp.plate) is the whole crop's, only cheaper."""
 
 import cv2
+import pytest
 import numpy as np
 
 from layerdecomp import plate
@@ -55,3 +56,27 @@ def test_the_band_differences_on_strips_equal_the_whole_crop():
     own = np.linalg.norm(difference, axis=2) <= np.linalg.norm(mean, axis=2)
     expected = np.where(own[..., None], difference, mean) * band[..., None]
     assert np.abs(got - expected).max() < 1e-3 and np.abs(got[band]).mean() > 1
+
+
+@pytest.mark.parametrize("radius", [40, 120])  # solved as it is / on a shrunk copy
+def test_the_fill_meets_the_soft_edges_own_background_without_a_seam(radius):
+    # The picture next to the object says the fill is right (100); through the object's soft edge a
+    # lighter background (140) is seen and trusted. The plate takes that background there, and the fill
+    # must meet it: without the soft edge as a boundary of the membrane the fill stays at 100 right beside
+    # it (a seam of 40 levels along the outline: the ghost).
+    size = 2 * radius + 40
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    region, band = r < radius, (r >= radius) & (r < radius + 4)
+    image = np.full((size, size, 3), 100.0, np.float32)
+    fill = image.copy()
+    ring = (r >= radius - 10) & (r < radius - 2)
+    seen = np.full_like(image, 140.0)
+    trust = ring.astype(np.float32)
+    plain = plate.blend_into_picture(image, fill, region, band)
+    blended = plate.blend_into_picture(image, fill, region, band, seen, trust)
+    assert np.abs(plain[ring] - 100).max() < 1e-3
+    assert np.abs(blended[ring] - 140).mean() < 6
+    just_inside = (r >= radius - 13) & (r < radius - 10)
+    assert blended[just_inside].mean() > 130
+    assert np.array_equal(blended[~region], fill[~region])
