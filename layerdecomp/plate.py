@@ -9,7 +9,9 @@ Two things used to draw the object's outline into the plate (a ghost), and neith
   ``1 / (1 - a)`` amplifies both. So it is taken only where it is plausible: where it agrees with the
   background the picture shows next to the object (``AGREEMENT``), where the object's colour differs from
   that background enough for the alpha to be determined (``CONTRAST``), where the picture changes as the
-  alpha says it should (``gradient_consistency``: not a ramp of alpha over a flat picture), and handed
+  alpha says it should (``gradient_consistency``: not a ramp of alpha over a flat picture), where it is
+  no more detailed than the picture (``DETAIL_RATIO``: not a textured opaque part the matting left
+  fractional), near a pixel the object leaves uncovered (``NEAR_ABSENT``), and handed
   over to the fill as alpha grows past ``HANDOVER`` (a smoothstep, so no contour). Elsewhere the plate is
   the fill.
 - **Meeting the picture**: the fill is blended in the gradient domain (Poisson, "seamless cloning"): it
@@ -69,6 +71,18 @@ PLATEAU_SPREAD = 0.02
 # Weight of the soft edge's trusted background as a data term of the membrane (per pixel, against the
 # membrane's 4 neighbour couplings).
 TRUST_PULL = 1.0
+# A local background with more detail than the picture itself (a local mean absolute deviation over
+# DETAIL_RATIO times the picture's, plus DETAIL_FLOOR levels) is the object's own texture amplified by
+# 1 / (1 - a): a textured opaque part (a cup's handle with its highlights) the matting left fractional
+# because it has the background's colours. Trusted fully up to that ratio, not at all from twice it.
+# (GT01-07: 0.5 / 0.75 / 1 -> outline ratio 0.697x / 0.688x / 0.685x; the README example's handle
+# stays in the plate from 1 up, docs/evaluation.md "Plate".)
+DETAIL_RATIO = 0.75
+DETAIL_FLOOR = 3.0
+# Fractional alpha deeper than this (px) inside the object, with no uncovered pixel nearer, is the
+# matting's doubt about an opaque part rather than a background seen through it (hair is seen through
+# right beside its gaps): trusted fully up to NEAR_ABSENT, not at all from twice it.
+NEAR_ABSENT = 12.0
 # The band's differences are compared with their local mean over this scale (px).
 BOUNDARY_SMOOTH = 2.0
 # Weak pull of the membrane to 0, so that a part of the region with no boundary at all stays as filled.
@@ -283,6 +297,11 @@ def _soft_edge_here(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray
         agreement *= np.clip(contrast / CONTRAST - 1.0, 0.0, 1.0)
     agreement *= gradient_consistency(image, alpha, contrast)
     # A plateau of fractional alpha (PLATEAU_SPREAD) takes the local background whatever it agrees with.
+    # A local background more detailed than the picture is the object's texture amplified (DETAIL_RATIO).
+    def detail(x: np.ndarray) -> np.ndarray:  # local mean absolute deviation within the soft edge
+        deviation = np.abs(x - blur(x * where[..., None]) / soft[..., None]).sum(axis=2)
+        return blur(deviation * where) / soft
+    agreement *= np.clip(2.0 - detail(local) / (DETAIL_RATIO * (detail(image) + DETAIL_FLOOR)), 0.0, 1.0)
     mean = blur(alpha * where) / soft
     spread = np.sqrt(np.maximum(blur(alpha * alpha * where) / soft - mean * mean, 0.0))
     agreement = np.maximum(agreement, np.clip(2.0 - spread / PLATEAU_SPREAD, 0.0, 1.0))
@@ -305,6 +324,9 @@ def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarra
         here = _within(outer, inner)
         strip_local, strip_weight = _soft_edge_here(image[outer], alpha[outer], foreground[outer], seen(outer))
         local[inner], weight[inner] = strip_local[here], strip_weight[here]
+    if edge.any():  # deep inside the object: the matting's doubt, not a background seen through (NEAR_ABSENT)
+        depth = cv2.distanceTransform((alpha > 0).astype(np.uint8), cv2.DIST_L2, 3)
+        weight *= np.clip(2.0 - depth / NEAR_ABSENT, 0.0, 1.0)
     return local, weight
 
 
