@@ -113,3 +113,19 @@ def test_a_local_background_more_detailed_than_the_picture_is_not_taken(monkeypa
     monkeypatch.setattr(plate, "DETAIL_RATIO", 1e9)  # without the rule it was taken
     _, weight = plate.soft_edge_weight(image, alpha, foreground)
     assert weight[ramp(image, alpha)].mean() > 0.9
+
+
+def test_fractional_alpha_deep_inside_the_object_is_not_seen_through():
+    # A 40 px ramp of alpha, the picture its exact mix: near the pixels the object leaves uncovered the
+    # soft edge's background is taken; deeper than twice NEAR_ABSENT it is the matting's doubt about an
+    # opaque part (no background is seen through there), and the plate is the fill.
+    size = 200
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    alpha = np.round(np.clip((80 - r) / 40.0, 0, 1) * 255).astype(np.float32) / 255
+    background = np.broadcast_to(np.array([60, 90, 160], np.float32), (size, size, 3))
+    foreground = np.broadcast_to(np.array([200, 60, 40], np.float32), (size, size, 3)).copy()
+    image = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
+    _, weight = plate.soft_edge_weight(image, alpha, foreground)
+    near, deep = (r > 70) & (r < 78), (r > 40) & (r < 80 - 2 * plate.NEAR_ABSENT - 1)
+    assert weight[near].mean() > 0.9 and deep.any() and weight[deep].max() == 0
