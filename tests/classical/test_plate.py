@@ -1,6 +1,7 @@
 """The plate's per-pixel work on strips around the object (layerdecomp.plate) is the whole crop's, only cheaper."""
 
 import cv2
+import pytest
 import numpy as np
 
 from layerdecomp import plate
@@ -55,3 +56,76 @@ def test_the_band_differences_on_strips_equal_the_whole_crop():
     own = np.linalg.norm(difference, axis=2) <= np.linalg.norm(mean, axis=2)
     expected = np.where(own[..., None], difference, mean) * band[..., None]
     assert np.abs(got - expected).max() < 1e-3 and np.abs(got[band]).mean() > 1
+
+
+@pytest.mark.parametrize("radius", [40, 120])  # solved as it is / on a shrunk copy
+def test_the_fill_meets_the_soft_edges_own_background_without_a_seam(radius):
+    # The picture next to the object says the fill is right (100); through the object's soft edge a
+    # lighter background (140) is seen and trusted. The plate takes that background there, and the fill
+    # must meet it: without the soft edge as a boundary of the membrane the fill stays at 100 right beside
+    # it (a seam of 40 levels along the outline: the ghost).
+    size = 2 * radius + 40
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    region, band = r < radius, (r >= radius) & (r < radius + 4)
+    image = np.full((size, size, 3), 100.0, np.float32)
+    fill = image.copy()
+    ring = (r >= radius - 10) & (r < radius - 2)
+    seen = np.full_like(image, 140.0)
+    trust = ring.astype(np.float32)
+    plain = plate.blend_into_picture(image, fill, region, band)
+    blended = plate.blend_into_picture(image, fill, region, band, seen, trust)
+    assert np.abs(plain[ring] - 100).max() < 1e-3
+    assert np.abs(blended[ring] - 140).mean() < 6
+    just_inside = (r >= radius - 13) & (r < radius - 10)
+    assert blended[just_inside].mean() > 130
+    assert np.array_equal(blended[~region], fill[~region])
+
+
+def ramp_over_red(textured, size=160, seed=0):
+    """A red object over a darker red background, the matting's alpha a 14 px ramp. Untextured, the picture
+    is that ramp's mix (a soft edge seen through); textured, the object also has its own highlights where
+    the alpha is fractional (an opaque part the matting left fractional because it has the background's
+    colours: the README example's cup handle over the saucer)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    alpha = np.clip((50 - np.hypot(yy - size / 2, xx - size / 2)) / 14.0, 0, 1).astype(np.float32)
+    alpha = np.round(alpha * 255) / 255
+    background = np.broadcast_to(np.array([90, 20, 10], np.float32), (size, size, 3))
+    foreground = np.broadcast_to(np.array([200, 60, 40], np.float32), (size, size, 3)).copy()
+    image = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
+    if textured:
+        spots = cv2.GaussianBlur(rng.normal(0, 1, (size, size)).astype(np.float32), (0, 0), 1.0)
+        image = image + (spots * 30 * (alpha > 0))[..., None]
+    return np.clip(image, 0, 255).astype(np.float32), alpha, foreground
+
+
+def test_a_local_background_more_detailed_than_the_picture_is_not_taken(monkeypatch):
+    # (I - aF) / (1 - a) over a textured opaque part is that texture amplified: agreeing in colour with the
+    # background next to it, it passed every other test and drew the handle into the plate.
+    ramp = lambda image, alpha: (alpha > 0.05) & (alpha < 0.7)  # noqa: E731
+    image, alpha, foreground = ramp_over_red(textured=False)
+    _, weight = plate.soft_edge_weight(image, alpha, foreground)
+    assert weight[ramp(image, alpha)].mean() > 0.95  # a soft edge seen through keeps its background
+    image, alpha, foreground = ramp_over_red(textured=True)
+    _, weight = plate.soft_edge_weight(image, alpha, foreground)
+    assert weight[ramp(image, alpha)].mean() < 0.5
+    monkeypatch.setattr(plate, "DETAIL_RATIO", 1e9)  # without the rule it was taken
+    _, weight = plate.soft_edge_weight(image, alpha, foreground)
+    assert weight[ramp(image, alpha)].mean() > 0.9
+
+
+def test_fractional_alpha_deep_inside_the_object_is_not_seen_through():
+    # A 40 px ramp of alpha, the picture its exact mix: near the pixels the object leaves uncovered the
+    # soft edge's background is taken; deeper than twice NEAR_ABSENT it is the matting's doubt about an
+    # opaque part (no background is seen through there), and the plate is the fill.
+    size = 200
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    alpha = np.round(np.clip((80 - r) / 40.0, 0, 1) * 255).astype(np.float32) / 255
+    background = np.broadcast_to(np.array([60, 90, 160], np.float32), (size, size, 3))
+    foreground = np.broadcast_to(np.array([200, 60, 40], np.float32), (size, size, 3)).copy()
+    image = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
+    _, weight = plate.soft_edge_weight(image, alpha, foreground)
+    near, deep = (r > 70) & (r < 78), (r > 40) & (r < 80 - 2 * plate.NEAR_ABSENT - 1)
+    assert weight[near].mean() > 0.9 and deep.any() and weight[deep].max() == 0
