@@ -128,6 +128,14 @@ def background_kept(alpha: np.ndarray, background: np.ndarray, level: float = 0.
     return float(np.mean(values > level)) if values.size else float("nan")
 
 
+def interior_lost(alpha: np.ndarray, truth: np.ndarray, band: np.ndarray, level: float = 0.5) -> float:
+    """Share of the object's interior (``truth`` 1 outside ``band``, away from its edge, where the band's scores
+    do not look) where the Object layer's ``alpha`` is below ``level``: a print, an eye or a label the split
+    cut out of the object; ``nan`` where there is none."""
+    values = _select(_f(alpha), (_f(truth) >= 1.0) & ~np.asarray(band, bool))
+    return float(np.mean(values < level)) if values.size else float("nan")
+
+
 def weighted_rgb_l1(foreground: np.ndarray, truth: np.ndarray, alpha_truth: np.ndarray) -> float:
     """Mean |F − F_gt| (0–255) weighted by the true alpha: the object's colours where it is visible."""
     w = _f(alpha_truth)

@@ -14,6 +14,9 @@
 - **Background kept**: of the pure-background pixels inside the selection (``alpha_gt == 0``, at least
   3 px from the support, selection >= 128), the share the Object layer keeps with alpha > 0.1 (the
   selection itself keeps 100%; ``nan`` where the selection holds none).
+- **Interior lost**: of the object's interior (``alpha_gt == 255`` outside the band), the share where the
+  Object layer's alpha is below 0.5 (a print, an eye or a label cut out of the object; the band does not
+  see it).
 - **Methods**, all on the same selection: the tool (``layerdecomp.decompose``, its stored alpha), *naive*
   (the selection itself as alpha) and, when pymatting is installed, *closed-form*: pymatting's closed-form
   matting with the unknown region within r px on both sides of the selection's edge, r the band radius the
@@ -32,10 +35,10 @@ import numpy as np
 
 from .. import matting
 from ..errors import InvalidInput
-from .metrics import alpha_gradient_error, alpha_mse, alpha_sad, background_kept
+from .metrics import alpha_gradient_error, alpha_mse, alpha_sad, background_kept, interior_lost
 
 VARIANTS = ("exact", "loose", "tight", "lasso", "loose_lasso")
-METRICS = ("sad", "mse", "grad", "kept")
+METRICS = ("sad", "mse", "grad", "kept", "lost")
 BAND_RADIUS = 10
 LOOSE_PX, TIGHT_PX = 6, 4
 LASSO_STEP, LASSO_JITTER = 10.0, 2.5
@@ -155,6 +158,7 @@ def scores(alpha: np.ndarray, alpha_gt: np.ndarray, band: np.ndarray,
     out = {"sad": alpha_sad(alpha, truth, band), "mse": alpha_mse(alpha, truth, band),
            "grad": alpha_gradient_error(alpha, truth, band)}
     out["kept"] = float("nan") if background is None else background_kept(alpha, background)
+    out["lost"] = interior_lost(alpha, truth, band)
     return out
 
 
@@ -228,7 +232,7 @@ def table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
     has_cf = any("closed_form" in s for s in summary.values())
     head = ["selection", "SAD tool", "SAD naive"] + (["SAD closed-form"] if has_cf else []) + [
         "tool/naive SAD"] + (["tool/closed-form SAD"] if has_cf else []) + [
-        "MSE tool/naive", "grad tool/naive", "background kept"]
+        "MSE tool/naive", "grad tool/naive", "background kept", "interior lost"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for group, s in summary.items():
         tool, naive = s["tool"], s["naive"]
@@ -239,6 +243,7 @@ def table(summary: dict[str, dict[str, dict[str, float]]]) -> str:
         if has_cf:
             cells.append(f"{tool['sad'] / s['closed_form']['sad']:.2f}x")
         kept = "-" if np.isnan(tool["kept"]) else f"{100 * tool['kept']:.1f}%"
-        cells += [f"{tool['mse'] / naive['mse']:.2f}x", f"{tool['grad'] / naive['grad']:.2f}x", kept]
+        lost = "-" if np.isnan(tool["lost"]) else f"{100 * tool['lost']:.2f}%"
+        cells += [f"{tool['mse'] / naive['mse']:.2f}x", f"{tool['grad'] / naive['grad']:.2f}x", kept, lost]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -129,3 +129,19 @@ def test_background_kept_counts_pure_background_inside_the_selection_only():
     kept = photos.scores(half, alpha, photos.edge_band(alpha), background)["kept"]
     assert 0.3 < kept < 0.7
     assert np.isnan(photos.scores(truth, alpha, photos.edge_band(alpha))["kept"])
+
+
+def test_interior_lost_counts_the_object_s_inside_away_from_its_edge_only():
+    """An eye cut out of the object counts; errors on the edge band (the band's own scores) do not."""
+    alpha = _disk_alpha(size=96, radius=30)
+    band = photos.edge_band(alpha)
+    truth = alpha / 255.0
+    assert photos.scores(truth, alpha, band)["lost"] == 0.0
+    interior = (alpha == 255) & ~band
+    eye = np.zeros_like(interior)
+    eye[46:50, 46:50] = True
+    holed = np.where(eye, 0.0, truth)
+    assert photos.scores(holed, alpha, band)["lost"] == pytest.approx(16 / interior.sum())
+    frayed = np.where(band, 0.0, truth)  # every edge pixel wrong: not the interior's loss
+    assert photos.scores(frayed, alpha, band)["lost"] == 0.0
+    assert np.isnan(photos.scores(truth, np.zeros_like(alpha), band)["lost"])

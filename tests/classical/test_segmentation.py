@@ -143,3 +143,37 @@ def test_a_piece_the_core_s_colours_claim_stays_and_one_they_do_not_goes():
                                                segmentation.core_of(selected, 20))
     assert contested[70:108, 12:60].all()
     assert not contested[:, 110:].any()
+
+
+def printed_disc(seed: int = 0):
+    """A shaded cream disc on a blue texture, a dark brown strip along the picture's top (far from the disc),
+    a dark brown print inside the disc on its shaded side and a see-through hole on its lit side: image, the
+    disc (filled), the print's and the hole's slices."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[:220, :220]
+    image = np.dstack([90 + 25 * np.sin(x / 6.0), 150 + 25 * np.sin(y / 8.0), 200 + 20 * np.cos((x + y) / 9.0)])
+    image[:25] = [45, 25, 8]
+    disc = np.hypot(y - 120, x - 110) < 70
+    hole = (slice(112, 128), slice(142, 158))
+    seen = disc.copy()
+    seen[hole] = False
+    shade = 0.45 + 0.55 * np.clip((x - 40) / 140.0, 0, 1)  # lit from the right
+    image = np.where(seen[..., None], np.array([225.0, 190, 140]) * shade[..., None], image)
+    printed = (slice(114, 126), slice(60, 90))
+    image[printed] = [45, 25, 8]
+    return np.clip(image + rng.normal(0, 5, image.shape), 0, 255).astype(np.uint8), disc, printed, hole
+
+
+def test_a_print_inside_the_object_stays_and_a_hole_through_it_goes():
+    """Do no harm inside the object (GT13's pot label, GT07's eyes): the cut's background model is the whole
+    picture's and knows the print's dark brown from a strip far away, so the cut takes the print out of an
+    exact selection as surely as the hole. The background around the print does not show that colour: it
+    stays (segmentation.enclosed_pieces); the hole shows the background around it: it goes."""
+    image, disc, printed, hole = printed_disc()
+    mask = disc.astype(np.uint8) * 255
+    found, doubt, _ = segmentation.segment(image, mask, _hole(mask))
+    assert found[printed].all() and not doubt[printed].any()
+    assert not found[hole].any()
+    alpha, _ = matting.matte(image, mask, _hole(mask), segment=True)
+    assert alpha[printed].min() > 0.95
+    assert alpha[114:126, 144:156].max() < 0.05  # the hole, its edge's pixel aside
