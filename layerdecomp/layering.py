@@ -32,10 +32,11 @@ from .types import BackendResult, Box, Decomposition
 
 def _solve_foreground(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
     """F from I = aF + (1-a)B where a > 0 (float32, unclipped); 0 where a == 0."""
-    a = alpha[..., None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fg = (image - (1.0 - a) * background) / a
-    return np.where(a > 0, fg, 0.0).astype(np.float32)
+    fg = np.zeros(image.shape, np.float32)
+    under = alpha > 0  # (only there: the object covers a fraction of the crop)
+    a = alpha[under][:, None]
+    fg[under] = (image[under] - (1.0 - a) * background[under]) / a
+    return fg
 
 
 def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
