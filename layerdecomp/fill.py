@@ -190,39 +190,54 @@ def _vote(image: np.ndarray, hole: np.ndarray, offsets: np.ndarray, radius: int 
     """Patch voting (Wexler et al.): each hole pixel p is the mean of ``image[p + offset(q)]`` over itself and
     the hole pixels q ``radius`` px above, below, left and right of it whose patch puts a known pixel there.
     Where neighbours share an offset this is a straight copy of the source; where they do not, their
-    patches blend. Returns float32 values for the hole's pixels (in ``np.nonzero`` order) and where any
+    patches blend. ``offsets``: per pixel, its source's offset in row-major index units (H·W int64,
+    :func:`_flat`). Returns float32 values for the hole's pixels (in ``np.nonzero`` order) and where any
     vote came."""
     h, w = hole.shape
     ys, xs = np.nonzero(hole)
     flat_hole = hole.ravel()
-    flat_offsets = (offsets[..., 0].astype(np.int64) * w + offsets[..., 1]).ravel()
-    picture = image.reshape(h * w, -1).astype(np.float32)
+    picture = image.reshape(h * w, -1)
     here = ys.astype(np.int64) * w + xs
     total = np.zeros((len(ys), picture.shape[1]), np.float32)
     votes = np.zeros(len(ys), np.float32)
+    x_lo, x_hi = (int(xs.min()), int(xs.max())) if len(xs) else (0, 0)
     for dy, dx in ((0, 0), (-radius, 0), (radius, 0), (0, -radius), (0, radius)):
-        q = np.clip(ys + dy, 0, h - 1).astype(np.int64) * w + np.clip(xs + dx, 0, w - 1)
-        source = here + flat_offsets[q]
+        # The neighbour q, clamped to the picture (the clamp only where the hole comes that near its edge).
+        if dy and not (0 <= ys[0] + dy and ys[-1] + dy < h):  # (np.nonzero's rows are sorted)
+            q = here + (np.clip(ys + dy, 0, h - 1) - ys) * w
+        elif dx and not (0 <= x_lo + dx and x_hi + dx < w):
+            q = here + (np.clip(xs + dx, 0, w - 1) - xs)
+        else:
+            q = here + (dy * w + dx)
+        source = here + offsets[q]
         ok = flat_hole[q] & (source >= 0) & (source < h * w)
-        source = np.where(ok, source, 0)
+        source[~ok] = 0
         ok &= ~flat_hole[source]
-        total += np.take(picture, source, axis=0) * ok[:, None]
+        np.add(total, np.take(picture, source, axis=0), out=total, where=ok[:, None])
         votes += ok
     return total / np.maximum(votes, 1.0)[:, None], votes > 0
+
+
+def _flat(offsets: np.ndarray) -> np.ndarray:
+    """(dy, dx) offsets (H×W×2) as offsets in row-major index units (H·W int64)."""
+    return (offsets[..., 0].astype(np.int64) * offsets.shape[1] + offsets[..., 1]).ravel()
 
 
 def _with_voted_detail(base: np.ndarray, image: np.ndarray, hole: np.ndarray, offsets: np.ndarray,
                        smooth: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """``base`` (float32, the crop) in the hole, with its fine detail (what ``smooth`` takes away) replaced by
-    that of the voted full-resolution copy of the sources (``offsets`` at full resolution). uint8 out."""
+    that of the voted full-resolution copy of the sources (``offsets`` at full resolution, :func:`_flat`).
+    uint8 out."""
     voted, ok = _vote(image, hole, offsets)
-    ys, xs = np.nonzero(hole)
+    # The hole's pixels by their row-major index (a boolean mask over every channel of the crop costs more).
+    here = np.flatnonzero(hole)
+    channels = base.shape[2]
     copy = base.copy()
-    copy[ys[ok], xs[ok]] = voted[ok]
-    detail = copy - smooth(copy)
-    values = base + detail
+    copy.reshape(-1, channels)[here[ok]] = voted[ok]
+    detail = copy.reshape(-1, channels)[here] - smooth(copy).reshape(-1, channels)[here]
+    values = base.reshape(-1, channels)[here] + detail
     out = image.copy()
-    out[hole] = np.clip(np.rint(values[hole]), 0, 255).astype(np.uint8)
+    out.reshape(-1, channels)[here] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
     return out
 
 
@@ -246,9 +261,10 @@ def upscale_fill(image: np.ndarray, hole: np.ndarray, small_fill: np.ndarray, sm
     sy, sx = size[1] / h, size[0] / w
     cy = np.clip(np.round(np.arange(h) * sy).astype(np.int64), 0, size[1] - 1)
     cx = np.clip(np.round(np.arange(w) * sx).astype(np.int64), 0, size[0] - 1)
-    offsets = np.zeros((h, w, 2), np.int64)
-    offsets[..., 0] = np.round(small_offsets[cy][:, cx, 0] / sy)
-    offsets[..., 1] = np.round(small_offsets[cy][:, cx, 1] / sx)
+    # Scaled at the coarse size, then spread to the full size in one gather.
+    scaled = (np.round(small_offsets[..., 0] / sy).astype(np.int64) * w
+              + np.round(small_offsets[..., 1] / sx).astype(np.int64))
+    offsets = scaled[cy[:, None], cx[None, :]].ravel()
 
     def lost_by_shrinking(x: np.ndarray) -> np.ndarray:
         return cv2.resize(cv2.resize(x, size, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_CUBIC)
@@ -265,7 +281,7 @@ def restore_detail(image: np.ndarray, hole: np.ndarray, filled: np.ndarray,
     """``filled`` (a full-resolution fill of ``hole`` in ``image``) with its fine detail replaced: its own
     content blurred by ``sigma``, plus the fine detail of the voted copy of the known pixels the hole
     pixels match (coherently, within their own region where ``labels`` are given)."""
-    offsets = _source_offsets(filled, hole, labels)
+    offsets = _flat(_source_offsets(filled, hole, labels))
     return _with_voted_detail(filled.astype(np.float32), image, hole, offsets,
                               lambda x: cv2.GaussianBlur(x, (0, 0), sigma))
 

@@ -191,7 +191,7 @@ def blend_into_picture(image: np.ndarray, fill: np.ndarray, region: np.ndarray, 
         spread = cv2.blur(membrane, (3, 3)) / np.maximum(cv2.blur(known, (3, 3)), 1e-6)[..., None]
         membrane = np.where(known[..., None] > 0, membrane, spread)
         membrane = cv2.resize(membrane, (w, h), interpolation=cv2.INTER_LINEAR)
-    out[window][inside] += membrane[inside]
+    np.add(out[window], membrane, out=out[window], where=inside[..., None])  # (boolean indexing: 3x slower)
     return out
 
 
@@ -294,10 +294,10 @@ def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, 
     # The band between the object and the fill region's edge: made by the fill, kept from the picture.
     band = object_fill_hole(alpha8 / 255.0, hole) & ~under
     plate = image.copy()
-    plate[under] = blend_into_picture(image, fill, under, band)[under]
+    np.copyto(plate, blend_into_picture(image, fill, under, band), where=under[..., None])
     if foreground is not None:
         local, weight = soft_edge_weight(image, alpha8.astype(np.float32) / 255.0, foreground.astype(np.float32))
-        taken = weight > 0
-        w = weight[taken][:, None]
-        plate[taken] = w * local[taken] + (1.0 - w) * plate[taken]
+        ys, xs = np.nonzero(weight > 0)  # a thin ring: indices, not a mask over the crop per channel
+        w = weight[ys, xs][:, None]
+        plate[ys, xs] = w * local[ys, xs] + (1.0 - w) * plate[ys, xs]
     return plate
