@@ -32,6 +32,7 @@ Measurements behind the constants: docs/evaluation.md.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 import cv2
@@ -100,47 +101,58 @@ def _descriptors(image: np.ndarray, radius: int = 2) -> np.ndarray:
     return np.concatenate(parts, axis=2)
 
 
-def _source_offsets(small_fill: np.ndarray, small_hole: np.ndarray, labels: Optional[np.ndarray] = None) -> np.ndarray:
-    """For each hole pixel of ``small_fill``, the (dy, dx) to the known pixel it was most likely copied from,
-    within its own region where ``labels`` are given: each pixel's best match by a small patch descriptor
-    (a k-d tree), then made coherent (:func:`_make_coherent`). Returns H×W×2 int (0 outside the hole)."""
-    desc = _descriptors(small_fill)
-    # Sources: known pixels whose descriptor window lies outside the hole.
-    valid = cv2.erode((~small_hole).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    offsets = np.zeros(small_hole.shape + (2,), np.int32)
-    if not valid.any() or not small_hole.any():
-        return offsets
+def _source_matcher(picture: np.ndarray, hole: np.ndarray,
+                    labels: Optional[np.ndarray] = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A function of the filled picture (``picture`` with ``hole`` filled) giving, for each hole pixel, the
+    (dy, dx) to the known pixel it was most likely copied from, within its own region where ``labels`` are
+    given: each pixel's best match by a small patch descriptor (a k-d tree), then made coherent
+    (:func:`_make_coherent`); H×W×2 int32, 0 outside the hole. What reads only the known pixels (the
+    sources' descriptors, their main axes, the k-d trees) is done here, from ``picture``: a fill changes
+    only the hole, so this can run while the fill is made."""
+    desc = _descriptors(picture)
+    # Sources: known pixels whose descriptor window lies outside the hole (so their descriptors are the
+    # same in the filled picture).
+    valid = cv2.erode((~hole).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    nothing = lambda filled: np.zeros(hole.shape + (2,), np.int32)  # noqa: E731
+    if not valid.any() or not hole.any():
+        return nothing
     # A k-d tree is fast only in few dimensions: project onto the descriptors' main axes.
     src = desc[valid]
     sample = src[:: max(1, len(src) // 4000)].astype(np.float64)
     if len(sample) <= DESCRIPTOR_DIMS:  # (almost) no context to take detail from
-        return offsets
+        return nothing
     mean = sample.mean(axis=0)
     _, vectors = np.linalg.eigh(np.cov(sample, rowvar=False))
     basis = vectors[:, ::-1][:, :DESCRIPTOR_DIMS].astype(np.float32)  # eigh sorts ascending
-    projected = (desc.reshape(-1, desc.shape[2]) - mean.astype(np.float32)) @ basis
-    projected = projected.reshape(desc.shape[:2] + (DESCRIPTOR_DIMS,))
+
+    def project(desc: np.ndarray) -> np.ndarray:
+        projected = (desc.reshape(-1, desc.shape[2]) - mean.astype(np.float32)) @ basis
+        return projected.reshape(desc.shape[:2] + (DESCRIPTOR_DIMS,))
+
+    known_points = project(desc)
     if labels is None:
-        labels = np.zeros(small_hole.shape, np.int32)
-    allowed = np.zeros(small_hole.shape, bool)
-    for region in np.unique(labels[small_hole]):
-        dst = small_hole & (labels == region)
+        labels = np.zeros(hole.shape, np.int32)
+    allowed = np.zeros(hole.shape, bool)
+    searches = []  # per region: its hole pixels, its sources and their k-d tree
+    for region in np.unique(labels[hole]):
+        dst = hole & (labels == region)
         same = valid & (labels == region)
         source = same if np.count_nonzero(same) >= 32 else valid
-        _match_into(projected, source, dst, offsets)
+        src_y, src_x = np.nonzero(source)
+        searches.append((np.nonzero(dst), src_y, src_x, cKDTree(known_points[src_y, src_x])))
         allowed |= source
-    _make_coherent(projected, small_hole, allowed, labels, offsets)
-    return offsets
 
+    def match(filled: np.ndarray) -> np.ndarray:
+        points = project(_descriptors(filled))
+        offsets = np.zeros(hole.shape + (2,), np.int32)
+        for (dst_y, dst_x), src_y, src_x, tree in searches:  # each hole pixel's nearest source
+            _, nearest = tree.query(points[dst_y, dst_x], k=1, eps=0.5, workers=-1)
+            offsets[dst_y, dst_x, 0] = src_y[nearest] - dst_y
+            offsets[dst_y, dst_x, 1] = src_x[nearest] - dst_x
+        _make_coherent(points, hole, allowed, labels, offsets)
+        return offsets
 
-def _match_into(points: np.ndarray, src_mask: np.ndarray, dst_mask: np.ndarray, offsets: np.ndarray) -> None:
-    """Nearest source point of every destination pixel, written into ``offsets`` as (dy, dx)."""
-    src_y, src_x = np.nonzero(src_mask)
-    dst_y, dst_x = np.nonzero(dst_mask)
-    tree = cKDTree(points[src_y, src_x])
-    _, nearest = tree.query(points[dst_y, dst_x], k=1, eps=0.5, workers=-1)
-    offsets[dst_y, dst_x, 0] = src_y[nearest] - dst_y
-    offsets[dst_y, dst_x, 1] = src_x[nearest] - dst_x
+    return match
 
 
 def _make_coherent(points: np.ndarray, hole: np.ndarray, valid: np.ndarray, labels: np.ndarray,
@@ -242,13 +254,15 @@ def _with_voted_detail(base: np.ndarray, image: np.ndarray, hole: np.ndarray, of
 
 
 def upscale_fill(image: np.ndarray, hole: np.ndarray, small_fill: np.ndarray, small_hole: np.ndarray,
-                 *, detail_transfer: bool = True, labels: Optional[np.ndarray] = None) -> np.ndarray:
+                 *, detail_transfer: bool = True, labels: Optional[np.ndarray] = None,
+                 sources: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
     """``image`` with ``hole`` filled from ``small_fill``, a fill made on a shrunk copy (``small_hole`` its
     hole): brought up smoothly, then, with ``detail_transfer``, given the full-resolution detail of the
     sources each coarse hole pixel was most likely copied from (see the module docstring). Any fill made at
     a lower resolution can come back this way (PatchMatch's coarse pass, a learned inpainting model run at
     its native size). ``labels`` (at the shrunk size, ``layerdecomp.segments.region_map``): take the
-    detail only from the pixel's own region."""
+    detail only from the pixel's own region. ``sources``: :func:`_source_matcher` of the shrunk picture,
+    if it was prepared while the fill was made."""
     h, w = hole.shape
     size = (small_fill.shape[1], small_fill.shape[0])
     coarse = cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
@@ -256,7 +270,7 @@ def upscale_fill(image: np.ndarray, hole: np.ndarray, small_fill: np.ndarray, sm
         out = image.copy()
         out[hole] = np.clip(np.rint(coarse[hole]), 0, 255).astype(np.uint8)
         return out
-    small_offsets = _source_offsets(small_fill, small_hole, labels)
+    small_offsets = (sources or _source_matcher(small_fill, small_hole, labels))(small_fill)
     # The coarse field at full resolution: each pixel takes its coarse pixel's offset, scaled.
     sy, sx = size[1] / h, size[0] / w
     cy = np.clip(np.round(np.arange(h) * sy).astype(np.int64), 0, size[1] - 1)
@@ -277,11 +291,13 @@ DETAIL_SIGMA = 3.0
 
 
 def restore_detail(image: np.ndarray, hole: np.ndarray, filled: np.ndarray,
-                   labels: Optional[np.ndarray] = None, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+                   labels: Optional[np.ndarray] = None, sigma: float = DETAIL_SIGMA,
+                   sources: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
     """``filled`` (a full-resolution fill of ``hole`` in ``image``) with its fine detail replaced: its own
     content blurred by ``sigma``, plus the fine detail of the voted copy of the known pixels the hole
-    pixels match (coherently, within their own region where ``labels`` are given)."""
-    offsets = _flat(_source_offsets(filled, hole, labels))
+    pixels match (coherently, within their own region where ``labels`` are given). ``sources``:
+    :func:`_source_matcher` of ``image``, if it was prepared while the fill was made."""
+    offsets = _flat((sources or _source_matcher(filled, hole, labels))(filled))
     return _with_voted_detail(filled.astype(np.float32), image, hole, offsets,
                               lambda x: cv2.GaussianBlur(x, (0, 0), sigma))
 
@@ -313,14 +329,20 @@ def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE
         small_hole = cv2.resize(hole.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
     labels = continue_curves(small, small_hole, region_map(small, small_hole)) if regions else None
     report(0.1)
-    small_fill = patchmatch_fill(small, small_hole, patch_size if full_size else coarse_patch_size, seed, labels)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The detail transfer's sources (descriptors, k-d trees) read only known pixels: they are prepared
+        # on the other core while PatchMatch (native code, one core) fills.
+        sources = pool.submit(_source_matcher, small, small_hole, labels) if detail_transfer else None
+        small_fill = patchmatch_fill(small, small_hole, patch_size if full_size else coarse_patch_size, seed, labels)
+        prepared = sources.result() if sources is not None else None
     if full_size:
         if detail_transfer:
             report(0.9)
-            small_fill = restore_detail(image, hole, small_fill, labels)
+            small_fill = restore_detail(image, hole, small_fill, labels, sources=prepared)
         report(1.0)
         return small_fill
     report(0.75)
-    out = upscale_fill(image, hole, small_fill, small_hole, detail_transfer=detail_transfer, labels=labels)
+    out = upscale_fill(image, hole, small_fill, small_hole, detail_transfer=detail_transfer, labels=labels,
+                       sources=prepared)
     report(1.0)
     return out
