@@ -143,24 +143,38 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
 
 
+def _guided_model(guide: np.ndarray, r: int, eps: float, where: Optional[np.ndarray] = None):
+    """:func:`_guided_coefficients` as a function of ``src`` alone: the guide's own statistics (its box
+    means, its regularised colour covariances) are computed once, for any number of sources."""
+    mean_i = _box(guide, r)
+    sel = np.ones(guide.shape[:2], bool) if where is None else where
+    var = None
+    if sel.any():
+        # The covariance is symmetric: its 6 distinct products are box-filtered, not all 9.
+        i, j = np.triu_indices(3)
+        products = _box(np.ascontiguousarray(guide[..., i] * guide[..., j]), r)[sel]
+        var = products[:, [0, 1, 2, 1, 3, 4, 2, 4, 5]].reshape(-1, 3, 3)
+        mi = mean_i[sel]
+        var = var - mi[:, :, None] * mi[:, None, :] + eps * np.eye(3, dtype=np.float32)
+
+    def coefficients(src: np.ndarray):
+        mean_p = _box(src, r)
+        a = np.zeros_like(guide)
+        if var is not None:
+            cov_ip = (_box(guide * src[..., None], r) - mean_i * mean_p[..., None])[sel]
+            a[sel] = np.linalg.solve(var, cov_ip[..., None])[..., 0]
+        b = mean_p - (a * mean_i).sum(-1)
+        return _box(a, r), _box(b, r)
+
+    return coefficients
+
+
 def _guided_coefficients(guide: np.ndarray, src: np.ndarray, r: int, eps: float,
                          where: Optional[np.ndarray] = None):
     """Per-pixel linear model ``src ≈ A·guide + b`` of He et al.'s colour guided filter (box-averaged).
 
     With ``where``, the 3×3 solves run only there (elsewhere A = 0, b = the mean of ``src``)."""
-    mean_i = _box(guide, r)
-    mean_p = _box(src, r)
-    a = np.zeros_like(guide)
-    sel = np.ones(src.shape, bool) if where is None else where
-    if sel.any():
-        cov_ip = (_box(guide * src[..., None], r) - mean_i * mean_p[..., None])[sel]
-        outer = (guide[..., :, None] * guide[..., None, :]).reshape(*guide.shape[:2], 9)
-        var = _box(outer, r)[sel].reshape(-1, 3, 3)
-        mi = mean_i[sel]
-        var = var - mi[:, :, None] * mi[:, None, :] + eps * np.eye(3, dtype=np.float32)
-        a[sel] = np.linalg.solve(var, cov_ip[..., None])[..., 0]
-    b = mean_p - (a * mean_i).sum(-1)
-    return _box(a, r), _box(b, r)
+    return _guided_model(guide, r, eps, where)(src)
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float = 1e-3) -> np.ndarray:
@@ -258,6 +272,7 @@ class BandSolver:
             self.small_unknown = self.shrink(unknown.astype(np.float32)) > 0
             self.small_known = (self.shrink(self.known) >= 0.5).astype(np.float32)
             self.near_band = cv2.dilate(self.small_unknown.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+            self.guided = None  # guided upsampling's model of the shrunk picture (made on the first solve)
         self.lap, self.rhs = (None, None)
         if self.small_unknown.any():
             self.lap, self.rhs = band_laplacian(self.small_image, self.small_known, self.small_unknown, eps)
@@ -280,8 +295,14 @@ class BandSolver:
         alpha[self.small_unknown] = solve_laplacian(self.lap, self.rhs, prior, weight)
         if self.size is None:
             return alpha
-        up = guided_upsample(self.small_image, alpha, self.image01, radius=2, where_small=self.near_band)
-        return np.where(self.unknown, up, self.known)
+        # guided_upsample, with the picture's statistics kept for the next solve, applied at the band only.
+        if self.guided is None:
+            self.guided = _guided_model(self.small_image, 2, 1e-4, self.near_band)
+        size = (self.unknown.shape[1], self.unknown.shape[0])
+        a, b = (cv2.resize(x, size, interpolation=cv2.INTER_LINEAR) for x in self.guided(alpha))
+        out = self.known.copy()
+        out[self.unknown] = (a[self.unknown] * self.image01[self.unknown]).sum(-1) + b[self.unknown]
+        return out
 
 
 # Pull of the colour priors in the joint F/B estimate (the compositing equation has weight 1). The

@@ -31,6 +31,8 @@ Measured against known plates in docs/evaluation.md ("Plate").
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 from scipy import sparse
@@ -294,9 +296,12 @@ def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, 
     # The band between the object and the fill region's edge: made by the fill, kept from the picture.
     band = object_fill_hole(alpha8 / 255.0, hole) & ~under
     plate = image.copy()
-    np.copyto(plate, blend_into_picture(image, fill, under, band), where=under[..., None])
-    if foreground is not None:
-        local, weight = soft_edge_weight(image, alpha8.astype(np.float32) / 255.0, foreground.astype(np.float32))
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the two are independent: one on each core
+        soft = None if foreground is None else pool.submit(
+            soft_edge_weight, image, alpha8.astype(np.float32) / 255.0, foreground.astype(np.float32))
+        np.copyto(plate, blend_into_picture(image, fill, under, band), where=under[..., None])
+    if soft is not None:
+        local, weight = soft.result()
         ys, xs = np.nonzero(weight > 0)  # a thin ring: indices, not a mask over the crop per channel
         w = weight[ys, xs][:, None]
         plate[ys, xs] = w * local[ys, xs] + (1.0 - w) * plate[ys, xs]
