@@ -166,13 +166,15 @@ def _make_coherent(points: np.ndarray, hole: np.ndarray, valid: np.ndarray, labe
     ys, xs = np.nonzero(hole)
     here = points[ys, xs]
     region = labels[ys, xs]
+    # Looked up by row-major index (one index array instead of two per lookup).
+    flat_points, flat_valid, flat_labels = points.reshape(h * w, -1), valid.ravel(), labels.ravel()
 
     def cost(off: np.ndarray, usage: np.ndarray, scale: float):
         sy, sx = ys + off[:, 0], xs + off[:, 1]
         inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
-        sy, sx = np.where(inside, sy, 0), np.where(inside, sx, 0)
-        ok = inside & valid[sy, sx] & (labels[sy, sx] == region)
-        distance = ((here - points[sy, sx]) ** 2).sum(axis=1) + scale * usage[sy * w + sx]
+        source = np.where(inside, sy * w + sx, 0)
+        ok = inside & flat_valid[source] & (flat_labels[source] == region)
+        distance = ((here - flat_points[source]) ** 2).sum(axis=1) + scale * usage[source]
         return np.where(ok, distance, np.inf)
 
     current = offsets[ys, xs].astype(np.int64)
