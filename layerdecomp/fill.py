@@ -32,6 +32,7 @@ Measurements behind the constants: docs/evaluation.md.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 import cv2
@@ -100,47 +101,58 @@ def _descriptors(image: np.ndarray, radius: int = 2) -> np.ndarray:
     return np.concatenate(parts, axis=2)
 
 
-def _source_offsets(small_fill: np.ndarray, small_hole: np.ndarray, labels: Optional[np.ndarray] = None) -> np.ndarray:
-    """For each hole pixel of ``small_fill``, the (dy, dx) to the known pixel it was most likely copied from,
-    within its own region where ``labels`` are given: each pixel's best match by a small patch descriptor
-    (a k-d tree), then made coherent (:func:`_make_coherent`). Returns H×W×2 int (0 outside the hole)."""
-    desc = _descriptors(small_fill)
-    # Sources: known pixels whose descriptor window lies outside the hole.
-    valid = cv2.erode((~small_hole).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    offsets = np.zeros(small_hole.shape + (2,), np.int32)
-    if not valid.any() or not small_hole.any():
-        return offsets
+def _source_matcher(picture: np.ndarray, hole: np.ndarray,
+                    labels: Optional[np.ndarray] = None) -> Callable[[np.ndarray], np.ndarray]:
+    """A function of the filled picture (``picture`` with ``hole`` filled) giving, for each hole pixel, the
+    (dy, dx) to the known pixel it was most likely copied from, within its own region where ``labels`` are
+    given: each pixel's best match by a small patch descriptor (a k-d tree), then made coherent
+    (:func:`_make_coherent`); H×W×2 int32, 0 outside the hole. What reads only the known pixels (the
+    sources' descriptors, their main axes, the k-d trees) is done here, from ``picture``: a fill changes
+    only the hole, so this can run while the fill is made."""
+    desc = _descriptors(picture)
+    # Sources: known pixels whose descriptor window lies outside the hole (so their descriptors are the
+    # same in the filled picture).
+    valid = cv2.erode((~hole).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    nothing = lambda filled: np.zeros(hole.shape + (2,), np.int32)  # noqa: E731
+    if not valid.any() or not hole.any():
+        return nothing
     # A k-d tree is fast only in few dimensions: project onto the descriptors' main axes.
     src = desc[valid]
     sample = src[:: max(1, len(src) // 4000)].astype(np.float64)
     if len(sample) <= DESCRIPTOR_DIMS:  # (almost) no context to take detail from
-        return offsets
+        return nothing
     mean = sample.mean(axis=0)
     _, vectors = np.linalg.eigh(np.cov(sample, rowvar=False))
     basis = vectors[:, ::-1][:, :DESCRIPTOR_DIMS].astype(np.float32)  # eigh sorts ascending
-    projected = (desc.reshape(-1, desc.shape[2]) - mean.astype(np.float32)) @ basis
-    projected = projected.reshape(desc.shape[:2] + (DESCRIPTOR_DIMS,))
+
+    def project(desc: np.ndarray) -> np.ndarray:
+        projected = (desc.reshape(-1, desc.shape[2]) - mean.astype(np.float32)) @ basis
+        return projected.reshape(desc.shape[:2] + (DESCRIPTOR_DIMS,))
+
+    known_points = project(desc)
     if labels is None:
-        labels = np.zeros(small_hole.shape, np.int32)
-    allowed = np.zeros(small_hole.shape, bool)
-    for region in np.unique(labels[small_hole]):
-        dst = small_hole & (labels == region)
+        labels = np.zeros(hole.shape, np.int32)
+    allowed = np.zeros(hole.shape, bool)
+    searches = []  # per region: its hole pixels, its sources and their k-d tree
+    for region in np.unique(labels[hole]):
+        dst = hole & (labels == region)
         same = valid & (labels == region)
         source = same if np.count_nonzero(same) >= 32 else valid
-        _match_into(projected, source, dst, offsets)
+        src_y, src_x = np.nonzero(source)
+        searches.append((np.nonzero(dst), src_y, src_x, cKDTree(known_points[src_y, src_x])))
         allowed |= source
-    _make_coherent(projected, small_hole, allowed, labels, offsets)
-    return offsets
 
+    def match(filled: np.ndarray) -> np.ndarray:
+        points = project(_descriptors(filled))
+        offsets = np.zeros(hole.shape + (2,), np.int32)
+        for (dst_y, dst_x), src_y, src_x, tree in searches:  # each hole pixel's nearest source
+            _, nearest = tree.query(points[dst_y, dst_x], k=1, eps=0.5, workers=-1)
+            offsets[dst_y, dst_x, 0] = src_y[nearest] - dst_y
+            offsets[dst_y, dst_x, 1] = src_x[nearest] - dst_x
+        _make_coherent(points, hole, allowed, labels, offsets)
+        return offsets
 
-def _match_into(points: np.ndarray, src_mask: np.ndarray, dst_mask: np.ndarray, offsets: np.ndarray) -> None:
-    """Nearest source point of every destination pixel, written into ``offsets`` as (dy, dx)."""
-    src_y, src_x = np.nonzero(src_mask)
-    dst_y, dst_x = np.nonzero(dst_mask)
-    tree = cKDTree(points[src_y, src_x])
-    _, nearest = tree.query(points[dst_y, dst_x], k=1, eps=0.5, workers=-1)
-    offsets[dst_y, dst_x, 0] = src_y[nearest] - dst_y
-    offsets[dst_y, dst_x, 1] = src_x[nearest] - dst_x
+    return match
 
 
 def _make_coherent(points: np.ndarray, hole: np.ndarray, valid: np.ndarray, labels: np.ndarray,
@@ -154,13 +166,15 @@ def _make_coherent(points: np.ndarray, hole: np.ndarray, valid: np.ndarray, labe
     ys, xs = np.nonzero(hole)
     here = points[ys, xs]
     region = labels[ys, xs]
+    # Looked up by row-major index (one index array instead of two per lookup).
+    flat_points, flat_valid, flat_labels = points.reshape(h * w, -1), valid.ravel(), labels.ravel()
 
     def cost(off: np.ndarray, usage: np.ndarray, scale: float):
         sy, sx = ys + off[:, 0], xs + off[:, 1]
         inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
-        sy, sx = np.where(inside, sy, 0), np.where(inside, sx, 0)
-        ok = inside & valid[sy, sx] & (labels[sy, sx] == region)
-        distance = ((here - points[sy, sx]) ** 2).sum(axis=1) + scale * usage[sy * w + sx]
+        source = np.where(inside, sy * w + sx, 0)
+        ok = inside & flat_valid[source] & (flat_labels[source] == region)
+        distance = ((here - flat_points[source]) ** 2).sum(axis=1) + scale * usage[source]
         return np.where(ok, distance, np.inf)
 
     current = offsets[ys, xs].astype(np.int64)
@@ -190,50 +204,67 @@ def _vote(image: np.ndarray, hole: np.ndarray, offsets: np.ndarray, radius: int 
     """Patch voting (Wexler et al.): each hole pixel p is the mean of ``image[p + offset(q)]`` over itself and
     the hole pixels q ``radius`` px above, below, left and right of it whose patch puts a known pixel there.
     Where neighbours share an offset this is a straight copy of the source; where they do not, their
-    patches blend. Returns float32 values for the hole's pixels (in ``np.nonzero`` order) and where any
+    patches blend. ``offsets``: per pixel, its source's offset in row-major index units (H·W int64,
+    :func:`_flat`). Returns float32 values for the hole's pixels (in ``np.nonzero`` order) and where any
     vote came."""
     h, w = hole.shape
     ys, xs = np.nonzero(hole)
     flat_hole = hole.ravel()
-    flat_offsets = (offsets[..., 0].astype(np.int64) * w + offsets[..., 1]).ravel()
-    picture = image.reshape(h * w, -1).astype(np.float32)
+    picture = image.reshape(h * w, -1)
     here = ys.astype(np.int64) * w + xs
     total = np.zeros((len(ys), picture.shape[1]), np.float32)
     votes = np.zeros(len(ys), np.float32)
+    x_lo, x_hi = (int(xs.min()), int(xs.max())) if len(xs) else (0, 0)
     for dy, dx in ((0, 0), (-radius, 0), (radius, 0), (0, -radius), (0, radius)):
-        q = np.clip(ys + dy, 0, h - 1).astype(np.int64) * w + np.clip(xs + dx, 0, w - 1)
-        source = here + flat_offsets[q]
+        # The neighbour q, clamped to the picture (the clamp only where the hole comes that near its edge).
+        if dy and not (0 <= ys[0] + dy and ys[-1] + dy < h):  # (np.nonzero's rows are sorted)
+            q = here + (np.clip(ys + dy, 0, h - 1) - ys) * w
+        elif dx and not (0 <= x_lo + dx and x_hi + dx < w):
+            q = here + (np.clip(xs + dx, 0, w - 1) - xs)
+        else:
+            q = here + (dy * w + dx)
+        source = here + offsets[q]
         ok = flat_hole[q] & (source >= 0) & (source < h * w)
-        source = np.where(ok, source, 0)
+        source[~ok] = 0
         ok &= ~flat_hole[source]
-        total += np.take(picture, source, axis=0) * ok[:, None]
+        np.add(total, np.take(picture, source, axis=0), out=total, where=ok[:, None])
         votes += ok
     return total / np.maximum(votes, 1.0)[:, None], votes > 0
+
+
+def _flat(offsets: np.ndarray) -> np.ndarray:
+    """(dy, dx) offsets (H×W×2) as offsets in row-major index units (H·W int64)."""
+    return (offsets[..., 0].astype(np.int64) * offsets.shape[1] + offsets[..., 1]).ravel()
 
 
 def _with_voted_detail(base: np.ndarray, image: np.ndarray, hole: np.ndarray, offsets: np.ndarray,
                        smooth: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """``base`` (float32, the crop) in the hole, with its fine detail (what ``smooth`` takes away) replaced by
-    that of the voted full-resolution copy of the sources (``offsets`` at full resolution). uint8 out."""
+    that of the voted full-resolution copy of the sources (``offsets`` at full resolution, :func:`_flat`).
+    uint8 out."""
     voted, ok = _vote(image, hole, offsets)
-    ys, xs = np.nonzero(hole)
+    # The hole's pixels by their row-major index (a boolean mask over every channel of the crop costs more).
+    here = np.flatnonzero(hole)
+    channels = base.shape[2]
     copy = base.copy()
-    copy[ys[ok], xs[ok]] = voted[ok]
-    detail = copy - smooth(copy)
-    values = base + detail
+    copy.reshape(-1, channels)[here[ok]] = voted[ok]
+    detail = copy.reshape(-1, channels)[here] - smooth(copy).reshape(-1, channels)[here]
+    values = base.reshape(-1, channels)[here] + detail
     out = image.copy()
-    out[hole] = np.clip(np.rint(values[hole]), 0, 255).astype(np.uint8)
+    out.reshape(-1, channels)[here] = np.clip(np.rint(values), 0, 255).astype(np.uint8)
     return out
 
 
 def upscale_fill(image: np.ndarray, hole: np.ndarray, small_fill: np.ndarray, small_hole: np.ndarray,
-                 *, detail_transfer: bool = True, labels: Optional[np.ndarray] = None) -> np.ndarray:
+                 *, detail_transfer: bool = True, labels: Optional[np.ndarray] = None,
+                 sources: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
     """``image`` with ``hole`` filled from ``small_fill``, a fill made on a shrunk copy (``small_hole`` its
     hole): brought up smoothly, then, with ``detail_transfer``, given the full-resolution detail of the
     sources each coarse hole pixel was most likely copied from (see the module docstring). Any fill made at
     a lower resolution can come back this way (PatchMatch's coarse pass, a learned inpainting model run at
     its native size). ``labels`` (at the shrunk size, ``layerdecomp.segments.region_map``): take the
-    detail only from the pixel's own region."""
+    detail only from the pixel's own region. ``sources``: :func:`_source_matcher` of the shrunk picture,
+    if it was prepared while the fill was made."""
     h, w = hole.shape
     size = (small_fill.shape[1], small_fill.shape[0])
     coarse = cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
@@ -241,14 +272,15 @@ def upscale_fill(image: np.ndarray, hole: np.ndarray, small_fill: np.ndarray, sm
         out = image.copy()
         out[hole] = np.clip(np.rint(coarse[hole]), 0, 255).astype(np.uint8)
         return out
-    small_offsets = _source_offsets(small_fill, small_hole, labels)
+    small_offsets = (sources or _source_matcher(small_fill, small_hole, labels))(small_fill)
     # The coarse field at full resolution: each pixel takes its coarse pixel's offset, scaled.
     sy, sx = size[1] / h, size[0] / w
     cy = np.clip(np.round(np.arange(h) * sy).astype(np.int64), 0, size[1] - 1)
     cx = np.clip(np.round(np.arange(w) * sx).astype(np.int64), 0, size[0] - 1)
-    offsets = np.zeros((h, w, 2), np.int64)
-    offsets[..., 0] = np.round(small_offsets[cy][:, cx, 0] / sy)
-    offsets[..., 1] = np.round(small_offsets[cy][:, cx, 1] / sx)
+    # Scaled at the coarse size, then spread to the full size in one gather.
+    scaled = (np.round(small_offsets[..., 0] / sy).astype(np.int64) * w
+              + np.round(small_offsets[..., 1] / sx).astype(np.int64))
+    offsets = scaled[cy[:, None], cx[None, :]].ravel()
 
     def lost_by_shrinking(x: np.ndarray) -> np.ndarray:
         return cv2.resize(cv2.resize(x, size, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_CUBIC)
@@ -261,11 +293,13 @@ DETAIL_SIGMA = 3.0
 
 
 def restore_detail(image: np.ndarray, hole: np.ndarray, filled: np.ndarray,
-                   labels: Optional[np.ndarray] = None, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+                   labels: Optional[np.ndarray] = None, sigma: float = DETAIL_SIGMA,
+                   sources: Optional[Callable[[np.ndarray], np.ndarray]] = None) -> np.ndarray:
     """``filled`` (a full-resolution fill of ``hole`` in ``image``) with its fine detail replaced: its own
     content blurred by ``sigma``, plus the fine detail of the voted copy of the known pixels the hole
-    pixels match (coherently, within their own region where ``labels`` are given)."""
-    offsets = _source_offsets(filled, hole, labels)
+    pixels match (coherently, within their own region where ``labels`` are given). ``sources``:
+    :func:`_source_matcher` of ``image``, if it was prepared while the fill was made."""
+    offsets = _flat((sources or _source_matcher(filled, hole, labels))(filled))
     return _with_voted_detail(filled.astype(np.float32), image, hole, offsets,
                               lambda x: cv2.GaussianBlur(x, (0, 0), sigma))
 
@@ -297,14 +331,20 @@ def fill(image: np.ndarray, hole: np.ndarray, *, max_hole_pixels: int = MAX_HOLE
         small_hole = cv2.resize(hole.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
     labels = continue_curves(small, small_hole, region_map(small, small_hole)) if regions else None
     report(0.1)
-    small_fill = patchmatch_fill(small, small_hole, patch_size if full_size else coarse_patch_size, seed, labels)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The detail transfer's sources (descriptors, k-d trees) read only known pixels: they are prepared
+        # on the other core while PatchMatch (native code, one core) fills.
+        sources = pool.submit(_source_matcher, small, small_hole, labels) if detail_transfer else None
+        small_fill = patchmatch_fill(small, small_hole, patch_size if full_size else coarse_patch_size, seed, labels)
+        prepared = sources.result() if sources is not None else None
     if full_size:
         if detail_transfer:
             report(0.9)
-            small_fill = restore_detail(image, hole, small_fill, labels)
+            small_fill = restore_detail(image, hole, small_fill, labels, sources=prepared)
         report(1.0)
         return small_fill
     report(0.75)
-    out = upscale_fill(image, hole, small_fill, small_hole, detail_transfer=detail_transfer, labels=labels)
+    out = upscale_fill(image, hole, small_fill, small_hole, detail_transfer=detail_transfer, labels=labels,
+                       sources=prepared)
     report(1.0)
     return out

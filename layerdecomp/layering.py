@@ -32,10 +32,17 @@ from .types import BackendResult, Box, Decomposition
 
 def _solve_foreground(image: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
     """F from I = aF + (1-a)B where a > 0 (float32, unclipped); 0 where a == 0."""
-    a = alpha[..., None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fg = (image - (1.0 - a) * background) / a
-    return np.where(a > 0, fg, 0.0).astype(np.float32)
+    fg = np.zeros(image.shape, np.float32)
+    under = alpha > 0
+    if not under.any():
+        return fg
+    # Only on the object's bounding box (a fraction of the crop), with ``where`` rather than boolean
+    # indexing (a gather and a scatter of every channel cost more than the arithmetic).
+    rows, cols = np.flatnonzero(under.any(axis=1)), np.flatnonzero(under.any(axis=0))
+    box = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)
+    a = alpha[box][..., None]
+    np.divide(image[box] - (1.0 - a) * background[box], a, out=fg[box], where=under[box][..., None])
+    return fg
 
 
 def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
@@ -66,7 +73,7 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
     foreground8 = np.clip(np.rint(foreground), 0, 255).astype(np.uint8)
 
     # Outside the hole nothing may change, whatever the arithmetic above did there.
-    background8[~hole] = image_rgb[~hole]
+    np.copyto(background8, image_rgb, where=~hole[..., None])
     fg_alpha = alpha8.copy()
     hidden = np.zeros_like(hole)
     if result.amodal_alpha is not None and result.amodal_foreground is not None:
@@ -77,7 +84,7 @@ def layer_crop(image_rgb: np.ndarray, hole: np.ndarray, result: BackendResult):
     if result.effects is not None:
         carry_effects(image_rgb, fill, result.effects & hole & (alpha8 == 0) & ~hidden, foreground8, fg_alpha,
                       background8)
-    foreground8[fg_alpha == 0] = 0
+    np.copyto(foreground8, 0, where=(fg_alpha == 0)[..., None])
     rgba = np.dstack([foreground8, fg_alpha])
     visibility = np.where(hole & ~hidden, 255, 0).astype(np.uint8)
     return rgba, background8, visibility

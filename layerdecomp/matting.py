@@ -46,7 +46,7 @@ ones (pymatting's numba kernels would take ~26 s to compile on a user's first cl
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional
 
 import cv2
 import numpy as np
@@ -143,24 +143,38 @@ def _box(x: np.ndarray, r: int) -> np.ndarray:
     return cv2.boxFilter(x, -1, (2 * r + 1, 2 * r + 1), borderType=cv2.BORDER_REFLECT)
 
 
+def _guided_model(guide: np.ndarray, r: int, eps: float, where: Optional[np.ndarray] = None):
+    """:func:`_guided_coefficients` as a function of ``src`` alone: the guide's own statistics (its box
+    means, its regularised colour covariances) are computed once, for any number of sources."""
+    mean_i = _box(guide, r)
+    sel = np.ones(guide.shape[:2], bool) if where is None else where
+    var = None
+    if sel.any():
+        # The covariance is symmetric: its 6 distinct products are box-filtered, not all 9.
+        i, j = np.triu_indices(3)
+        products = _box(np.ascontiguousarray(guide[..., i] * guide[..., j]), r)[sel]
+        var = products[:, [0, 1, 2, 1, 3, 4, 2, 4, 5]].reshape(-1, 3, 3)
+        mi = mean_i[sel]
+        var = var - mi[:, :, None] * mi[:, None, :] + eps * np.eye(3, dtype=np.float32)
+
+    def coefficients(src: np.ndarray):
+        mean_p = _box(src, r)
+        a = np.zeros_like(guide)
+        if var is not None:
+            cov_ip = (_box(guide * src[..., None], r) - mean_i * mean_p[..., None])[sel]
+            a[sel] = np.linalg.solve(var, cov_ip[..., None])[..., 0]
+        b = mean_p - (a * mean_i).sum(-1)
+        return _box(a, r), _box(b, r)
+
+    return coefficients
+
+
 def _guided_coefficients(guide: np.ndarray, src: np.ndarray, r: int, eps: float,
                          where: Optional[np.ndarray] = None):
     """Per-pixel linear model ``src ≈ A·guide + b`` of He et al.'s colour guided filter (box-averaged).
 
     With ``where``, the 3×3 solves run only there (elsewhere A = 0, b = the mean of ``src``)."""
-    mean_i = _box(guide, r)
-    mean_p = _box(src, r)
-    a = np.zeros_like(guide)
-    sel = np.ones(src.shape, bool) if where is None else where
-    if sel.any():
-        cov_ip = (_box(guide * src[..., None], r) - mean_i * mean_p[..., None])[sel]
-        outer = (guide[..., :, None] * guide[..., None, :]).reshape(*guide.shape[:2], 9)
-        var = _box(outer, r)[sel].reshape(-1, 3, 3)
-        mi = mean_i[sel]
-        var = var - mi[:, :, None] * mi[:, None, :] + eps * np.eye(3, dtype=np.float32)
-        a[sel] = np.linalg.solve(var, cov_ip[..., None])[..., 0]
-    b = mean_p - (a * mean_i).sum(-1)
-    return _box(a, r), _box(b, r)
+    return _guided_model(guide, r, eps, where)(src)
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float = 1e-3) -> np.ndarray:
@@ -258,6 +272,7 @@ class BandSolver:
             self.small_unknown = self.shrink(unknown.astype(np.float32)) > 0
             self.small_known = (self.shrink(self.known) >= 0.5).astype(np.float32)
             self.near_band = cv2.dilate(self.small_unknown.astype(np.uint8), np.ones((7, 7), np.uint8)) > 0
+            self.guided = None  # guided upsampling's model of the shrunk picture (made on the first solve)
         self.lap, self.rhs = (None, None)
         if self.small_unknown.any():
             self.lap, self.rhs = band_laplacian(self.small_image, self.small_known, self.small_unknown, eps)
@@ -280,8 +295,14 @@ class BandSolver:
         alpha[self.small_unknown] = solve_laplacian(self.lap, self.rhs, prior, weight)
         if self.size is None:
             return alpha
-        up = guided_upsample(self.small_image, alpha, self.image01, radius=2, where_small=self.near_band)
-        return np.where(self.unknown, up, self.known)
+        # guided_upsample, with the picture's statistics kept for the next solve, applied at the band only.
+        if self.guided is None:
+            self.guided = _guided_model(self.small_image, 2, 1e-4, self.near_band)
+        size = (self.unknown.shape[1], self.unknown.shape[0])
+        a, b = (cv2.resize(x, size, interpolation=cv2.INTER_LINEAR) for x in self.guided(alpha))
+        out = self.known.copy()
+        out[self.unknown] = (a[self.unknown] * self.image01[self.unknown]).sum(-1) + b[self.unknown]
+        return out
 
 
 # Pull of the colour priors in the joint F/B estimate (the compositing equation has weight 1). The
@@ -291,23 +312,40 @@ BACKGROUND_PRIOR = 0.1
 
 
 def _propagate(values: np.ndarray, weights: np.ndarray, where: np.ndarray, radii=(2, 4, 8, 16, 32, 64)) -> np.ndarray:
-    """Fill ``values`` (H×W×3) at ``where`` with the weighted average of the nearest weighted pixels:
-    normalised box convolution, widening the window until some weight is in reach."""
-    out = values.copy()
-    todo = where.copy()
-    num_full = values * weights[..., None]
+    """The weighted average (N×3 float32, in ``np.nonzero(where)`` order) of ``values`` (H×W×3) around each
+    ``where`` pixel: normalised box convolution (reflected at the borders), widening the window until some
+    weight is in reach (the global average where none is).
+
+    The box sums come from one summed-area table and are read at the ``where`` pixels only: the band is a
+    small share of the picture, and a box filter of the whole picture per radius cost ~0.1 s on 2048².
+    uint8 ``values`` with bool ``weights`` (the picture itself, sampled) are summed as integers: exact, and
+    a quarter of the memory traffic of a float64 table."""
+    ys, xs = np.nonzero(where)
+    out = np.empty((len(ys), 3), np.float32)
+    if not len(ys):
+        return out
+    pad = max(radii)
+    h, w = weights.shape
+    integer = values.dtype == np.uint8 and weights.dtype == bool
+    weighted = np.empty((h, w, 4), np.uint8 if integer else np.float32)
+    weighted[..., 0] = weights
+    np.multiply(values, weights[..., None], out=weighted[..., 1:])
+    # int32 sums hold up to 8 MP of 255s; beyond, float64 (exact to 2⁵³).
+    depth = cv2.CV_32S if integer and (h + 2 * pad + 1) * (w + 2 * pad + 1) * 255 < 2**31 else cv2.CV_64F
+    sums = cv2.integral(cv2.copyMakeBorder(weighted, pad, pad, pad, pad, cv2.BORDER_REFLECT), sdepth=depth)
+    todo = np.arange(len(ys))
     for r in radii:
-        if not todo.any():
+        if not len(todo):
             break
-        den = _box(weights, r)
-        reach = todo & (den > 1e-3)
-        if reach.any():
-            num = _box(num_full, r)
-            out[reach] = num[reach] / den[reach][:, None]
-            todo &= ~reach
-    if todo.any():  # nothing within reach: the global average
+        y, x = ys[todo] + pad, xs[todo] + pad
+        box = (sums[y + r + 1, x + r + 1].astype(np.float64) - sums[y - r, x + r + 1]
+               - sums[y + r + 1, x - r] + sums[y - r, x - r])
+        reach = box[:, 0] > 1e-3 * (2 * r + 1) ** 2  # a mean weight above 1e-3 in the window
+        out[todo[reach]] = box[reach, 1:] / box[reach, :1]
+        todo = todo[~reach]
+    if len(todo):  # nothing within reach: the global average
         total = max(float(weights.sum()), 1e-6)
-        out[todo] = num_full.reshape(-1, 3).sum(0) / total
+        out[todo] = weighted[..., 1:].reshape(-1, 3).sum(0, dtype=np.float64 if integer else np.float32) / total
     return out
 
 
@@ -334,8 +372,10 @@ def estimate_colours(image: np.ndarray, alpha: np.ndarray, region: Optional[np.n
     y0, y1 = max(0, ys.min() - pad), min(img.shape[0], ys.max() + pad + 1)
     x0, x1 = max(0, xs.min() - pad), min(img.shape[1], xs.max() + pad + 1)
     sub_img, a, s = img[y0:y1, x0:x1], alpha[y0:y1, x0:x1], soft[y0:y1, x0:x1]
-    f0 = _propagate(sub_img, (a > 0.97).astype(np.float32), s)[s]
-    b0 = _propagate(sub_img, (a < 0.03).astype(np.float32), s)[s]
+    # (A uint8 picture is summed as integers: _propagate.)
+    sampled = image[y0:y1, x0:x1] if image.dtype == np.uint8 else sub_img
+    f0 = _propagate(sampled, a > 0.97, s)
+    b0 = _propagate(sampled, a < 0.03, s)
     i = sub_img[s]
     av = a[s][:, None]
     lam_f = COLOUR_PRIOR if prior_weight is None else prior_weight
@@ -360,7 +400,7 @@ class ColourModel(NamedTuple):
 
 
 def colour_model_alpha(image01: np.ndarray, object_samples: np.ndarray, background_samples: np.ndarray,
-                       unknown: np.ndarray) -> ColourModel:
+                       unknown: np.ndarray, picture: Optional[np.ndarray] = None) -> ColourModel:
     """The band's :class:`ColourModel` from local colour models.
 
     F0: the nearest ``object_samples`` colours; B0: the nearest ``background_samples`` colours (bool masks).
@@ -368,22 +408,35 @@ def colour_model_alpha(image01: np.ndarray, object_samples: np.ndarray, backgrou
     clearly and the pixel lies near the line between them, low where the models cannot tell (similar
     colours) or do not explain it (a third colour: texture). Sure: near 1 only where the pixel's
     projection on the line from B0 to F0 is at one end (a soft edge's even ramp is not sure anywhere but
-    at its very ends)."""
-    f0 = _propagate(image01, object_samples.astype(np.float32), unknown)
-    b0 = _propagate(image01, background_samples.astype(np.float32), unknown)
+    at its very ends). ``picture``: the uint8 picture ``image01`` was made from (``image01 * 255``), if at
+    hand: the nearest colours are then summed as integers (:func:`_propagate`)."""
+    # Per band pixel only (N×3): the models say nothing off the band.
+    if picture is not None:
+        f0 = _propagate(picture, object_samples.astype(bool), unknown) / np.float32(255.0)
+        b0 = _propagate(picture, background_samples.astype(bool), unknown) / np.float32(255.0)
+    else:
+        f0 = _propagate(image01, object_samples.astype(np.float32), unknown)
+        b0 = _propagate(image01, background_samples.astype(np.float32), unknown)
+    pixels = image01[unknown]
     span = f0 - b0
     span2 = (span * span).sum(-1)
-    along = np.clip(((image01 - b0) * span).sum(-1) / np.maximum(span2, 1e-4), 0.0, 1.0)
-    residual = image01 - (b0 + along[..., None] * span)  # what a mix of F0 and B0 cannot explain
+    along = np.clip(((pixels - b0) * span).sum(-1) / np.maximum(span2, 1e-4), 0.0, 1.0)
+    residual = pixels - (b0 + along[..., None] * span)  # what a mix of F0 and B0 cannot explain
     # The pull itself: how much nearer the pixel is to B0 than to F0 (squared distances). Unlike the
     # projection it leans to 0 or 1 (most band pixels are one or the other) and reads a colour darker or
     # paler than both models as the nearer one, not as a mix (a shadowed gap between petals is background).
-    to_background = ((image01 - b0) ** 2).sum(-1)
-    to_object = ((image01 - f0) ** 2).sum(-1)
+    to_background = ((pixels - b0) ** 2).sum(-1)
+    to_object = ((pixels - f0) ** 2).sum(-1)
     alpha = to_background / np.maximum(to_background + to_object, 1e-6)
     confidence = span2 / (span2 + 4.0 * (residual * residual).sum(-1) + 1e-3) * np.minimum(span2 / 0.05, 1.0)
     sure = (np.abs(2.0 * alpha - 1.0) * np.sqrt(np.abs(2.0 * along - 1.0))) ** SURE_POWER
-    return ColourModel(*(np.where(unknown, x, 0.0).astype(np.float32) for x in (alpha, confidence, sure)))
+
+    def scatter(x: np.ndarray) -> np.ndarray:
+        out = np.zeros(unknown.shape, np.float32)
+        out[unknown] = x
+        return out
+
+    return ColourModel(*(scatter(x) for x in (alpha, confidence, sure)))
 
 
 def _near(region: np.ndarray, reach: int) -> np.ndarray:
@@ -396,12 +449,13 @@ def trimap_samples(known: np.ndarray, unknown: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _colour_model_at_solve_scale(image01: np.ndarray, object_samples: np.ndarray, background_samples: np.ndarray,
-                                 unknown: np.ndarray, max_band_pixels: int) -> ColourModel:
+                                 unknown: np.ndarray, max_band_pixels: int,
+                                 picture: Optional[np.ndarray] = None) -> ColourModel:
     """:func:`colour_model_alpha`, on the shrunk copy :class:`BandSolver` solves on (when it shrinks),
     brought back to full size: the solve sees it at that scale anyway."""
     size = shrunk_size(unknown, max_band_pixels)
     if size is None:
-        return colour_model_alpha(image01, object_samples, background_samples, unknown)
+        return colour_model_alpha(image01, object_samples, background_samples, unknown, picture)
     h, w = unknown.shape
     shrink = lambda x: cv2.resize(x, size, interpolation=cv2.INTER_AREA)  # noqa: E731
     small = lambda x: shrink(x.astype(np.float32)) > 0.5  # noqa: E731
@@ -454,14 +508,16 @@ def _solve_with_models(solver: BandSolver, mask: np.ndarray, model: ColourModel,
 
 def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str = "closed_form",
           radius: Optional[int] = None, max_band_pixels: int = MAX_BAND_PIXELS, return_background: bool = False,
-          segment: bool = False):
+          segment: bool = False, on_alpha: Optional[Callable[[np.ndarray], None]] = None):
     """Alpha and colours of the selected object.
 
     ``image``: H×W×3 uint8; ``mask``: H×W uint8 selection (grey = partly selected); ``hole``: H×W bool,
     where the object may be (alpha is 0 outside it). ``method``: ``"closed_form"`` (default) or
     ``"guided"`` (fast path). ``segment``: find the object inside the whole selection first
     (:mod:`.segmentation`; closed-form only). Returns ``(alpha float32 [0, 1], foreground float32 RGB 0–255)``, plus the
-    local background estimate (float32 RGB) with ``return_background=True``.
+    local background estimate (float32 RGB) with ``return_background=True``. ``on_alpha(alpha)``, if given,
+    is called with the alpha as returned before the colours are estimated (a caller can start work that
+    needs only the alpha, such as the classical backend's fill, while they are).
     """
     if method not in ("closed_form", "guided"):
         raise ValueError(f"unknown matting method {method!r}; use 'closed_form' or 'guided'")
@@ -493,7 +549,9 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
         if doubt is not None:
             unknown |= doubt
         widest = unknown
-        model = _colour_model_at_solve_scale(image01, *trimap_samples(known, widest), widest, max_band_pixels)
+        picture = image if image.dtype == np.uint8 else None  # (image01's integers: faster colour sums)
+        model = _colour_model_at_solve_scale(image01, *trimap_samples(known, widest), widest, max_band_pixels,
+                                             picture)
         unknown = adaptive_band(mask, widest, model, hard)
         if doubt is not None:
             unknown |= doubt
@@ -502,14 +560,16 @@ def matte(image: np.ndarray, mask: np.ndarray, hole: np.ndarray, *, method: str 
         # Again, with colour models sampled next to each band pixel: the first solve's sure pixels.
         near_band = _near(unknown, BACKGROUND_RING)
         model = _colour_model_at_solve_scale(
-            image01, (alpha > SURE) & near_band, (alpha < 1.0 - SURE) & near_band, unknown, max_band_pixels)
+            image01, (alpha > SURE) & near_band, (alpha < 1.0 - SURE) & near_band, unknown, max_band_pixels, picture)
         alpha = _solve_with_models(solver, mask, model, SURE_WEIGHT, prior_weight)
         alpha = np.where(unknown & (alpha < SNAP), 0.0, np.where(unknown & (alpha > 1.0 - SNAP), 1.0, alpha))
     alpha = np.where(hole, np.clip(alpha, 0.0, 1.0), 0.0).astype(np.float32)
+    # Colours are the object's (estimated at full strength); only the share taken shrinks.
+    taken = alpha * np.float32(strength) if strength < 1.0 else alpha
+    if on_alpha is not None:
+        on_alpha(taken)
     foreground, background = estimate_colours(image, alpha, unknown)
-    if strength < 1.0:
-        # Colours are the object's (estimated at full strength); only the share taken shrinks.
-        alpha *= np.float32(strength)
+    alpha = taken
     if return_background:
         return alpha, foreground, background
     return alpha, foreground

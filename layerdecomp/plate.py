@@ -37,6 +37,7 @@ Measured against known plates in docs/evaluation.md ("Plate").
 
 from __future__ import annotations
 
+
 import cv2
 import numpy as np
 from scipy import sparse
@@ -228,7 +229,7 @@ def blend_into_picture(image: np.ndarray, fill: np.ndarray, region: np.ndarray, 
         spread = cv2.blur(membrane, (3, 3)) / np.maximum(cv2.blur(known, (3, 3)), 1e-6)[..., None]
         membrane = np.where(known[..., None] > 0, membrane, spread)
         membrane = cv2.resize(membrane, (w, h), interpolation=cv2.INTER_LINEAR)
-    out[window][inside] += membrane[inside]
+    np.add(out[window], membrane, out=out[window], where=inside[..., None])  # (boolean indexing: 3x slower)
     return out
 
 
@@ -345,9 +346,9 @@ def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, 
     # The fill meets the soft edge's background only where that is more likely than not the real one: a
     # faint trust (a hard edge's ramp barely passing the tests) would shift a fill with no other boundary.
     trust = None if weight is None else np.clip(2.0 * weight - 1.0, 0.0, 1.0)
-    plate[under] = blend_into_picture(image, fill, under, band, local, trust)[under]
+    np.copyto(plate, blend_into_picture(image, fill, under, band, local, trust), where=under[..., None])
     if foreground is not None:
-        taken = weight > 0
-        w = weight[taken][:, None]
-        plate[taken] = w * local[taken] + (1.0 - w) * plate[taken]
+        ys, xs = np.nonzero(weight > 0)  # a thin ring: indices, not a mask over the crop per channel
+        w = weight[ys, xs][:, None]
+        plate[ys, xs] = w * local[ys, xs] + (1.0 - w) * plate[ys, xs]
     return plate

@@ -20,6 +20,8 @@ import threading
 import time
 from typing import Any, Mapping, Optional
 
+import numpy as np
+
 from .. import fill as fill_module
 from .. import matting as matting_module
 from ..errors import raise_if_cancelled
@@ -71,18 +73,8 @@ class ClassicalBackend(Backend):
 
         alpha_progress(0.0)
         t0, c0 = time.perf_counter(), time.thread_time()
-        # "segmented" (the default): a graph cut of the whole selection before the careful matting
-        # (segmentation.py); "closed_form": the careful matting on the selection's edge alone.
-        segmented = method == "segmented"
-        alpha, foreground = matting_module.matte(image, mask, hole, method="closed_form" if segmented else method,
-                                                 segment=segmented)
-        timings["alpha"] = time.perf_counter() - t0
-        timings["alpha_cpu"] = time.thread_time() - c0
-        alpha_progress(1.0)
-        raise_if_cancelled(cancel)
-        fill_hole = object_fill_hole(alpha, hole)
 
-        def fill_worker() -> None:
+        def fill_worker(fill_hole) -> None:
             t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 outcome["fill"] = fill_module.fill(image, fill_hole, seed=int(seed), progress=fill_progress)
@@ -91,8 +83,27 @@ class ClassicalBackend(Backend):
             timings["fill"] = time.perf_counter() - t0
             timings["fill_cpu"] = time.thread_time() - c0  # this thread's CPU (the k-d tree's helpers aside)
 
-        worker = threading.Thread(target=fill_worker, name="layerdecomp-fill", daemon=True)
-        worker.start()
+        worker = None
+
+        def start_fill(alpha: np.ndarray) -> None:
+            # The fill needs only the alpha: it starts as soon as the alpha is final, and the object's
+            # colours are estimated meanwhile (on the second core).
+            nonlocal worker
+            alpha_progress(1.0)
+            raise_if_cancelled(cancel)
+            worker = threading.Thread(target=fill_worker, args=(object_fill_hole(alpha, hole),),
+                                      name="layerdecomp-fill", daemon=True)
+            worker.start()
+
+        # "segmented" (the default): a graph cut of the whole selection before the careful matting
+        # (segmentation.py); "closed_form": the careful matting on the selection's edge alone.
+        segmented = method == "segmented"
+        alpha, foreground = matting_module.matte(image, mask, hole, method="closed_form" if segmented else method,
+                                                 segment=segmented, on_alpha=start_fill)
+        timings["alpha"] = time.perf_counter() - t0
+        timings["alpha_cpu"] = time.thread_time() - c0
+        if worker is None:  # (a matte that never reported its alpha)
+            start_fill(alpha)
         while worker.is_alive():  # wait for the fill, still answering a cancel at once
             worker.join(timeout=0.05)
             raise_if_cancelled(cancel)
