@@ -37,7 +37,6 @@ Measured against known plates in docs/evaluation.md ("Plate").
 
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 from scipy import sparse
