@@ -330,6 +330,21 @@ def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarra
     return local, weight
 
 
+def near_the_outside(alpha8: np.ndarray) -> np.ndarray:
+    """How near (1 up to ``NEAR_ABSENT`` px, 0 from twice it) each pixel is to the picture outside the object:
+    the uncovered pixels connected to the crop's border (float32 H×W). A gap enclosed by the object (a brooch
+    cut out of a hat, a sliver the matting opened inside a cup) shows the object's own colours more often
+    than a background, and the membrane would carry them over the whole fill as a glow."""
+    absent = (alpha8 == 0).astype(np.uint8)
+    _, labels = cv2.connectedComponents(absent, connectivity=4)
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    outside = np.isin(labels, border[border > 0])
+    if not outside.any():
+        return np.zeros(alpha8.shape, np.float32)
+    distance = cv2.distanceTransform((~outside).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.clip(2.0 - distance / NEAR_ABSENT, 0.0, 1.0)
+
+
 def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, foreground, hole: np.ndarray):
     """The plate (float32, unrounded) of an RGB crop: ``image`` where the object is absent (alpha8 == 0),
     under it the ``fill`` blended into the picture and, in the soft edge, the local background behind the
@@ -342,9 +357,10 @@ def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, 
     local = weight = None
     if foreground is not None:
         local, weight = soft_edge_weight(image, alpha8.astype(np.float32) / 255.0, foreground.astype(np.float32))
-    # The fill meets the soft edge's background only where that is more likely than not the real one: a
-    # faint trust (a hard edge's ramp barely passing the tests) would shift a fill with no other boundary.
-    trust = None if weight is None else np.clip(2.0 * weight - 1.0, 0.0, 1.0)
+    # The fill meets the soft edge's background only where that is more likely than not the real one (a
+    # faint trust, a hard edge's ramp barely passing the tests, would shift a fill with no other boundary)
+    # and near the picture outside the object (not a gap the object encloses: the README example's cup).
+    trust = None if weight is None else np.clip(2.0 * weight - 1.0, 0.0, 1.0) * near_the_outside(alpha8)
     np.copyto(plate, blend_into_picture(image, fill, under, band, local, trust), where=under[..., None])
     if foreground is not None:
         ys, xs = np.nonzero(weight > 0)  # a thin ring: indices, not a mask over the crop per channel

@@ -129,3 +129,39 @@ def test_fractional_alpha_deep_inside_the_object_is_not_seen_through():
     _, weight = plate.soft_edge_weight(image, alpha, foreground)
     near, deep = (r > 70) & (r < 78), (r > 40) & (r < 80 - 2 * plate.NEAR_ABSENT - 1)
     assert weight[near].mean() > 0.9 and deep.any() and weight[deep].max() == 0
+
+
+def test_a_gap_enclosed_by_the_object_does_not_tint_the_fill(monkeypatch):
+    # An opaque red disc over grey (100) with a gap in its middle whose soft rim shows white through it
+    # (a sliver the matting opened inside a cup over its white inside). That "background" is the object's
+    # own colour: the plate under the object stays the fill (100) away from the gap, with no glow spread
+    # from it, while a soft edge along the object's outside still draws the fill to what it shows.
+    size = 240
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    outer = np.clip((100 - r) / 12.0, 0, 1)
+    inner = np.clip((r - 8) / 10.0, 0, 1)
+    alpha = np.round(outer * inner * 255).astype(np.float32) / 255
+    red = np.broadcast_to(np.array([200, 40, 30], np.float32), (size, size, 3))
+    seen = np.where((r < 40)[..., None], 245.0, 100.0).astype(np.float32)  # white through the gap only
+    image = alpha[..., None] * red + (1 - alpha[..., None]) * seen
+    alpha8 = np.round(alpha * 255).astype(np.uint8)
+    fill = np.full((size, size, 3), 100.0, np.float32)
+    hole = r < 120
+    away = (r > 45) & (r < 80)
+
+    def glow(near):
+        monkeypatch.setattr(plate, "near_the_outside", near)
+        return np.abs(plate.plate_under_object(image, fill, alpha8, red.copy(), hole)[away] - 100).mean()
+
+    assert glow(plate.near_the_outside) < 2
+    assert glow(lambda a: np.ones(a.shape, np.float32)) > 5  # (the rule is what keeps it out)
+
+
+def test_near_the_outside_is_the_uncovered_picture_connected_to_the_border():
+    alpha8 = np.full((100, 100), 255, np.uint8)
+    alpha8[:, :10] = 0  # the picture beside the object
+    alpha8[48:52, 48:52] = 0  # a gap the object encloses
+    near = plate.near_the_outside(alpha8)
+    assert near[50, 10 + int(plate.NEAR_ABSENT) - 1] == 1 and near[50, 10 + int(2 * plate.NEAR_ABSENT) + 1] == 0
+    assert near[50, 50] == 0
