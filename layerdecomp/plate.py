@@ -274,8 +274,10 @@ def gradient_consistency(image: np.ndarray, alpha: np.ndarray, contrast: np.ndar
     return np.clip(2.0 - ratio, 0.0, 1.0).astype(np.float32)
 
 
-def _soft_edge_here(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray, seen: np.ndarray):
-    """:func:`soft_edge_weight` on one strip; ``seen``: the nearest background pixel's colour per pixel."""
+def _soft_edge_here(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray, seen: np.ndarray,
+                    shallow: np.ndarray):
+    """:func:`soft_edge_weight` on one strip; ``seen``: the nearest background pixel's colour per pixel;
+    ``shallow``: 1 up to ``NEAR_ABSENT`` px from a pixel the object leaves uncovered, 0 from twice it."""
     a = alpha[..., None]
     edge = (alpha > 0) & (alpha < 1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -304,9 +306,18 @@ def _soft_edge_here(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray
     agreement *= np.clip(2.0 - detail(local) / (DETAIL_RATIO * (detail(image) + DETAIL_FLOOR)), 0.0, 1.0)
     mean = blur(alpha * where) / soft
     spread = np.sqrt(np.maximum(blur(alpha * alpha * where) / soft - mean * mean, 0.0))
-    agreement = np.maximum(agreement, np.clip(2.0 - spread / PLATEAU_SPREAD, 0.0, 1.0))
+    plateau = np.clip(2.0 - spread / PLATEAU_SPREAD, 0.0, 1.0)
+    # Deep inside the object, fractional alpha is the matting's doubt about an opaque part, not a background
+    # seen through (NEAR_ABSENT); a plateau is not doubt (a grey selection's own level), so it still counts.
+    agreement = np.maximum(agreement, plateau) * np.where(plateau >= 1.0, 1.0, shallow)
     handover = 1.0 - _smoothstep((alpha - HANDOVER) / (1.0 - HANDOVER))
     return local, np.where(edge, agreement * handover, 0.0).astype(np.float32)
+
+
+def near_absent(alpha: np.ndarray) -> np.ndarray:
+    """1 up to ``NEAR_ABSENT`` px from a pixel the object leaves uncovered (alpha 0), 0 from twice it (H×W)."""
+    depth = cv2.distanceTransform((alpha > 0).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.clip(2.0 - depth / NEAR_ABSENT, 0.0, 1.0)
 
 
 def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray):
@@ -318,15 +329,14 @@ def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarra
     local = np.zeros(image.shape, np.float32)
     weight = np.zeros(alpha.shape, np.float32)
     seen = nearest_background(image, alpha <= 0)
+    shallow = near_absent(alpha)
     # Reach of the filters: two blurs in a row (the background next to the object, then its mismatch).
     margin = 2 * int(np.ceil(3.0 * AGREEMENT_SMOOTH)) + 2
     for outer, inner in strips(edge, margin):
         here = _within(outer, inner)
-        strip_local, strip_weight = _soft_edge_here(image[outer], alpha[outer], foreground[outer], seen(outer))
+        strip_local, strip_weight = _soft_edge_here(image[outer], alpha[outer], foreground[outer], seen(outer),
+                                                    shallow[outer])
         local[inner], weight[inner] = strip_local[here], strip_weight[here]
-    if edge.any():  # deep inside the object: the matting's doubt, not a background seen through (NEAR_ABSENT)
-        depth = cv2.distanceTransform((alpha > 0).astype(np.uint8), cv2.DIST_L2, 3)
-        weight *= np.clip(2.0 - depth / NEAR_ABSENT, 0.0, 1.0)
     return local, weight
 
 

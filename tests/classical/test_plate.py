@@ -36,7 +36,8 @@ def test_the_soft_edge_on_strips_equals_the_whole_crop():
     local, weight = plate.soft_edge_weight(image, alpha, foreground)
     seen = plate.nearest_background(image, alpha <= 0)
     everywhere = (slice(0, image.shape[0]), slice(0, image.shape[1]))
-    whole_local, whole_weight = plate._soft_edge_here(image, alpha, foreground, seen(everywhere))
+    whole_local, whole_weight = plate._soft_edge_here(image, alpha, foreground, seen(everywhere),
+                                                      plate.near_absent(alpha))
     edge = (alpha > 0) & (alpha < 1)
     assert edge.sum() > 2000 and ((weight[edge] > 0.05) & (weight[edge] < 0.95)).mean() > 0.3
     assert np.abs(weight - whole_weight).max() < 1e-4
@@ -165,3 +166,18 @@ def test_near_the_outside_is_the_uncovered_picture_connected_to_the_border():
     near = plate.near_the_outside(alpha8)
     assert near[50, 10 + int(plate.NEAR_ABSENT) - 1] == 1 and near[50, 10 + int(2 * plate.NEAR_ABSENT) + 1] == 0
     assert near[50, 50] == 0
+
+
+def test_a_plateau_of_fractional_alpha_is_seen_through_however_deep():
+    # A grey selection's own level (alpha 0.5 over a wide disc) is not the matting's doubt about an opaque
+    # part: deeper than NEAR_ABSENT it is still a background seen through, and the plate takes it.
+    size = 200
+    yy, xx = np.mgrid[:size, :size]
+    r = np.hypot(yy - size / 2, xx - size / 2)
+    alpha = np.where(r < 80, 0.5, 0.0).astype(np.float32)
+    background = np.broadcast_to(np.array([60, 90, 160], np.float32), (size, size, 3))
+    foreground = np.broadcast_to(np.array([200, 60, 40], np.float32), (size, size, 3)).copy()
+    image = alpha[..., None] * foreground + (1 - alpha[..., None]) * background
+    _, weight = plate.soft_edge_weight(image, alpha, foreground)
+    deep = r < 80 - 2 * plate.NEAR_ABSENT - 8
+    assert deep.any() and weight[deep].min() > 0.9
