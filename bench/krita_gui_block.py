@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -36,34 +35,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.plugin.conftest import HERE, KritaLauncher, clean_env  # noqa: E402
+from tests.plugin.conftest import KritaLauncher  # noqa: E402
 from tests.plugin.krita_versions import SUITES, check_available, installs  # noqa: E402
+from tests.plugin.test_krita_gui import krita_profile  # noqa: E402
 
 PHASES = ("trigger", "write", "follow-up")
 KRITA_TIMEOUT_S = 300
-
-
-def profile(tmp: Path, plugin_repo: Path) -> dict:
-    """A throwaway Krita profile with ``plugin_repo``'s plugin (its own installer) and this checkout's
-    driver plugin (as tests/plugin/test_krita_gui.krita_profile makes it)."""
-    home = tmp / "home"
-    env = clean_env(home, LAYERDECOMP_GUI_DRIVER_CONFIG=str(tmp / "driver.json"))
-    krita_dir = Path(env["XDG_DATA_HOME"]) / "krita"
-    install_env = dict(os.environ, **{k: env[k] for k in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
-                                                         "LAYERDECOMP_CONFIG_DIR")})
-    install_env["PYTHONPATH"] = str(plugin_repo)
-    run = subprocess.run([sys.executable, "-m", "installer", "install", "--plugin-only", "--krita-dir",
-                          str(krita_dir)], cwd=plugin_repo, env=install_env, capture_output=True, text=True,
-                         timeout=120)
-    if run.returncode != 0:
-        raise SystemExit(f"installing the plugin from {plugin_repo} failed:\n{run.stdout}{run.stderr}")
-    kritarc = Path(env["XDG_CONFIG_HOME"]) / "kritarc"
-    pykrita = krita_dir / "pykrita"
-    shutil.copy(HERE / "gui_driver" / "layerdecomp_gui_driver.desktop", pykrita)
-    shutil.copytree(HERE / "gui_driver" / "layerdecomp_gui_driver", pykrita / "layerdecomp_gui_driver",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    kritarc.write_text(kritarc.read_text().replace("[python]\n", "[python]\nenable_layerdecomp_gui_driver=true\n"))
-    return env
 
 
 def _krita_pid(root_pid: int, seconds: float = 60) -> int | None:
@@ -96,7 +73,7 @@ def session(launcher: KritaLauncher, plugin_repo: Path, repeats: int, timing: bo
         tmp = Path(folder)
         out = tmp / "out"
         out.mkdir()
-        env = profile(tmp, plugin_repo)
+        env = krita_profile(tmp, plugin_repo)
         (tmp / "driver.json").write_text(json.dumps({"out": str(out), "script": "big", "repeats": repeats,
                                                      "timing": timing, "trigger_at_once": at_once,
                                                      "undo_cases": {}}))

@@ -90,18 +90,21 @@ def _hidden_parts_case(tmp_path):
             "visibility": visibility}
 
 
-def krita_profile(tmp_path):
+def krita_profile(tmp_path, plugin_repo=REPO):
     """A throwaway Krita profile with the plugin installed by the installer (as an artist gets it) and the
     test-only driver plugin beside it. Returns the environment to start Krita with; the driver reads
-    its configuration from ``tmp_path / "driver.json"``."""
+    its configuration from ``tmp_path / "driver.json"``. ``plugin_repo``: the checkout whose installer and
+    plugin are used (bench/krita_gui_block.py's --baseline installs another one beside this driver)."""
     home = tmp_path / "home"
     config_file = tmp_path / "driver.json"
     env = clean_env(home, LAYERDECOMP_GUI_DRIVER_CONFIG=str(config_file))
     krita_dir = Path(env["XDG_DATA_HOME"]) / "krita"
     install_env = dict(os.environ, **{k: env[k] for k in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
                                                          "LAYERDECOMP_CONFIG_DIR")})
+    install_env["PYTHONPATH"] = str(plugin_repo)
     run = subprocess.run([sys.executable, "-m", "installer", "install", "--plugin-only", "--krita-dir",
-                          str(krita_dir)], cwd=REPO, env=install_env, capture_output=True, text=True, timeout=120)
+                          str(krita_dir)], cwd=plugin_repo, env=install_env, capture_output=True, text=True,
+                         timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     kritarc = Path(env["XDG_CONFIG_HOME"]) / "kritarc"
     assert "enable_layerdecomp_krita=true" in kritarc.read_text()
