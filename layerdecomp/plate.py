@@ -314,10 +314,15 @@ def _soft_edge_here(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray
     return local, np.where(edge, agreement * handover, 0.0).astype(np.float32)
 
 
+def _near(pixels: np.ndarray) -> np.ndarray:
+    """1 up to ``NEAR_ABSENT`` px from the ``pixels`` (bool H×W), 0 from twice it (float32 H×W)."""
+    distance = cv2.distanceTransform((~pixels).astype(np.uint8), cv2.DIST_L2, 3)
+    return np.clip(2.0 - distance / NEAR_ABSENT, 0.0, 1.0)
+
+
 def near_absent(alpha: np.ndarray) -> np.ndarray:
-    """1 up to ``NEAR_ABSENT`` px from a pixel the object leaves uncovered (alpha 0), 0 from twice it (H×W)."""
-    depth = cv2.distanceTransform((alpha > 0).astype(np.uint8), cv2.DIST_L2, 3)
-    return np.clip(2.0 - depth / NEAR_ABSENT, 0.0, 1.0)
+    """How near each pixel is to one the object leaves uncovered (alpha 0): :func:`_near`."""
+    return _near(alpha <= 0)
 
 
 def soft_edge_weight(image: np.ndarray, alpha: np.ndarray, foreground: np.ndarray):
@@ -351,8 +356,7 @@ def near_the_outside(alpha8: np.ndarray) -> np.ndarray:
     outside = np.isin(labels, border[border > 0])
     if not outside.any():
         return np.zeros(alpha8.shape, np.float32)
-    distance = cv2.distanceTransform((~outside).astype(np.uint8), cv2.DIST_L2, 3)
-    return np.clip(2.0 - distance / NEAR_ABSENT, 0.0, 1.0)
+    return _near(outside)
 
 
 def plate_under_object(image: np.ndarray, fill: np.ndarray, alpha8: np.ndarray, foreground, hole: np.ndarray):
